@@ -1,0 +1,50 @@
+import NIOCore
+
+/// The river wire JSON, byte for byte as the original server wrote it
+/// (spaces included), with RFC 8259 escaping:
+///
+///     ["msg", {"channel": "NAME", "seq": 17, "data": "DATA"}]
+///     ["lost", {"channel": "NAME", "from": A, "to": B}]
+///     ["reset", {"channel": "NAME", "seq": CURRENT}]
+public enum RiverJSON {
+    /// Bytes a message's JSON needs beyond its escaped channel and payload.
+    static let messageOverhead = 48
+
+    public static func writeMessage(_ message: Message, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("[\"msg\", {\"channel\": ")
+        JSONString.write(message.channel.value, into: &buffer)
+        buffer.writeStaticString(", \"seq\": ")
+        buffer.writeDecimal(message.seq)
+        buffer.writeStaticString(", \"data\": ")
+        JSONString.write(message.payload, into: &buffer)
+        buffer.writeStaticString("}]")
+    }
+
+    public static func writeNotice(_ notice: CatchUp.Notice, channel: ChannelName, into buffer: inout ByteBuffer) {
+        switch notice {
+        case .lost:
+            buffer.writeStaticString("[\"lost\", ")
+        case .reset:
+            buffer.writeStaticString("[\"reset\", ")
+        }
+        self.writeNoticeBody(notice, channel: channel, into: &buffer)
+        buffer.writeStaticString("]")
+    }
+
+    /// The object part of a notice, `{"channel": ..., ...}` (SSE sends it as the event's data).
+    public static func writeNoticeBody(_ notice: CatchUp.Notice, channel: ChannelName, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("{\"channel\": ")
+        JSONString.write(channel.value, into: &buffer)
+        switch notice {
+        case .lost(let from, let to):
+            buffer.writeStaticString(", \"from\": ")
+            buffer.writeDecimal(from)
+            buffer.writeStaticString(", \"to\": ")
+            buffer.writeDecimal(to)
+        case .reset(let current):
+            buffer.writeStaticString(", \"seq\": ")
+            buffer.writeDecimal(current)
+        }
+        buffer.writeStaticString("}")
+    }
+}

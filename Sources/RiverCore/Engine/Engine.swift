@@ -1,0 +1,105 @@
+import NIOCore
+
+/// SEAM 1: where channels live — sequence numbers, history, and who on which
+/// event loop listens. Transports talk to an engine; engines never format bytes.
+///
+/// Every future completes on the event loop the call names. Ordering contract
+/// for `subscribe`: the future completes on the hub's loop before any live
+/// batch holding a message with seq greater than `Subscription.catchUp.lastSeq`
+/// reaches that hub, so a subscriber registered in the completion callback
+/// misses nothing and, filtering by seq, sees nothing twice.
+public protocol Engine: AnyObject, Sendable {
+    /// A short name for logs ("memory", "redis").
+    var name: String { get }
+
+    /// Assigns the next seq, stores the message in history and fans it out.
+    /// Completes with the seq once the message is stored; never waits for fan-out.
+    func publish(_ payload: ByteBuffer, to channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<UInt64>
+
+    /// Registers interest of hub `hubIndex` in a channel and returns what to
+    /// replay first (everything after `seq`, or nothing when `seq` is nil).
+    func subscribe(to channel: ChannelName, after seq: UInt64?, hubIndex: Int) -> EventLoopFuture<Subscription>
+
+    /// Withdraws one subscriber's interest (fire and forget).
+    func unsubscribe(_ subscription: Subscription)
+
+    /// Channel facts, or nil when the channel does not exist.
+    func info(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<ChannelInfo?>
+
+    /// Drops a channel's history and ends its subscribers' streams. True when it existed.
+    func delete(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<Bool>
+
+    /// Engine-wide figures for `/stats`.
+    func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics>
+
+    /// Stops background work (reapers, connections). Called once, at shutdown.
+    func shutdown() async
+}
+
+/// A registered interest, returned by `subscribe` and handed back to `unsubscribe`.
+public struct Subscription: Sendable {
+    public let channel: ChannelName
+    public let hubIndex: Int
+    /// Identifies the channel incarnation the interest was registered with.
+    public let token: UInt64
+    public let catchUp: CatchUp
+
+    public init(channel: ChannelName, hubIndex: Int, token: UInt64, catchUp: CatchUp) {
+        self.channel = channel
+        self.hubIndex = hubIndex
+        self.token = token
+        self.catchUp = catchUp
+    }
+}
+
+/// What `GET /channels/NAME` reports.
+public struct ChannelInfo: Sendable, Equatable {
+    public var channel: ChannelName
+    public var seq: UInt64
+    public var subscribers: Int
+    public var history: Int
+    public var firstSeq: UInt64?
+    /// Unix time in milliseconds of the last publish, if any.
+    public var lastPublishMillis: Int64?
+
+    public init(
+        channel: ChannelName,
+        seq: UInt64,
+        subscribers: Int,
+        history: Int,
+        firstSeq: UInt64?,
+        lastPublishMillis: Int64?
+    ) {
+        self.channel = channel
+        self.seq = seq
+        self.subscribers = subscribers
+        self.history = history
+        self.firstSeq = firstSeq
+        self.lastPublishMillis = lastPublishMillis
+    }
+}
+
+/// Engine-wide figures.
+public struct EngineStatistics: Sendable, Equatable {
+    public var channels: Int = 0
+    public var messagesPublished: Int = 0
+    public var historyMessages: Int = 0
+    public var historyBytes: Int = 0
+    public var messagesExpired: Int = 0
+    public var messagesEvicted: Int = 0
+    public var channelsReclaimed: Int = 0
+
+    public init() {}
+
+    public static func + (lhs: EngineStatistics, rhs: EngineStatistics) -> EngineStatistics {
+        var sum = EngineStatistics()
+        sum.channels = lhs.channels + rhs.channels
+        sum.messagesPublished = lhs.messagesPublished + rhs.messagesPublished
+        sum.historyMessages = lhs.historyMessages + rhs.historyMessages
+        sum.historyBytes = lhs.historyBytes + rhs.historyBytes
+        sum.messagesExpired = lhs.messagesExpired + rhs.messagesExpired
+        sum.messagesEvicted = lhs.messagesEvicted + rhs.messagesEvicted
+        sum.channelsReclaimed = lhs.channelsReclaimed + rhs.channelsReclaimed
+        return sum
+    }
+}

@@ -1,0 +1,41 @@
+/// SEAM 2: one subscribed connection, as its event loop's hub sees it.
+///
+/// Every transport (HTTP streaming, long-poll, JSONP, SSE, WebSocket)
+/// conforms. A subscriber lives on its connection's event loop and is only
+/// ever called there.
+public protocol Subscriber: AnyObject {
+    /// Its position in the hub's list for its channel; maintained by `LoopHub`.
+    var hubSlot: Int { get set }
+
+    /// Writes, in order, every message of `messages` it has not seen yet (seq
+    /// greater than its cursor), then flushes once. Returns what it wrote.
+    func deliver(_ messages: [EncodedMessage]) -> DeliveryCount
+
+    /// Ends the subscription from the server's side.
+    func finish(_ reason: FinishReason)
+}
+
+/// Why the server ends a subscription.
+public enum FinishReason: Sendable, Equatable {
+    /// `DELETE /channels/NAME`: the stream ends cleanly.
+    case channelDeleted
+    /// The server is shutting down: the stream ends cleanly.
+    case shutdown
+    /// `client_timeout` elapsed: the stream ends cleanly.
+    case timeout
+    /// Unsent output passed the subscriber's high-water mark: the connection is cut.
+    case slowConsumer
+}
+
+/// Messages and bytes one delivery wrote, for the statistics.
+public struct DeliveryCount: Sendable {
+    public var messages: Int
+    public var bytes: Int
+
+    public init(messages: Int = 0, bytes: Int = 0) {
+        self.messages = messages
+        self.bytes = bytes
+    }
+
+    public static let none = DeliveryCount()
+}

@@ -1,0 +1,207 @@
+import DequeModule
+import NIOCore
+import RiverCore
+
+/// The channels whose home is one event loop, and everything about them:
+/// sequence counters, history, who listens on which loop, retention and
+/// reclamation. Confined to that loop; the `MemoryEngine` routes each call here.
+final class ChannelStore {
+    let index: Int
+    let eventLoop: EventLoop
+    private let limits: HistoryLimits
+    private let fanOut: FanOut
+    /// This store's share of `max_memory`.
+    private let memoryBudget: Int
+
+    private var channels: [ChannelName: ChannelState] = [:]
+    private var retention = RetentionQueue()
+    private var idleChannels: Deque<(state: ChannelState, since: NIODeadline)> = []
+    /// Live messages waiting to cross to each hub, flushed once per loop tick.
+    private var outboxes: [DeliveryBatch]
+    private var flushScheduled = false
+    private var nextToken: UInt64 = 1
+
+    private var retainedMessages = 0
+    private var retainedBytes = 0
+    private var counters = EngineStatistics()
+
+    init(index: Int, eventLoop: EventLoop, limits: HistoryLimits, fanOut: FanOut, storeCount: Int) {
+        self.index = index
+        self.eventLoop = eventLoop
+        self.limits = limits
+        self.fanOut = fanOut
+        self.memoryBudget = max(limits.maxMemory / storeCount, 0)
+        self.outboxes = Array(repeating: DeliveryBatch(), count: fanOut.count)
+    }
+
+    // MARK: - Publish
+
+    func publish(_ payload: ByteBuffer, to name: ChannelName) -> UInt64 {
+        let now = NIODeadline.now()
+        let state = self.state(for: name, now: now)
+        state.seq += 1
+        state.lastPublishMillis = WallClock.nowMillis()
+        let message = Message(channel: name, seq: state.seq, payload: payload, publishedAt: now)
+        self.counters.messagesPublished += 1
+        self.retain(message, in: state)
+        for hub in state.subscribersPerHub.indices where state.subscribersPerHub[hub] > 0 {
+            self.outboxes[hub].append(message)
+            self.scheduleFlush()
+        }
+        self.noteIfIdle(state, now: now)
+        return state.seq
+    }
+
+    private func retain(_ message: Message, in state: ChannelState) {
+        guard self.limits.size > 0 else { return }
+        let charged = HistoryLimits.chargedBytes(payload: message.payload.readableBytes)
+        state.history.append(message)
+        self.retainedMessages += 1
+        self.retainedBytes += charged
+        self.retention.append(.init(state: state, seq: message.seq, publishedAt: message.publishedAt, chargedBytes: charged))
+        while state.history.count > self.limits.size, let oldest = state.history.removeOldest() {
+            self.forget(oldest)
+        }
+        while self.retainedBytes > self.memoryBudget, let entry = self.retention.removeFirst() {
+            if entry.isOldestRetained, let oldest = entry.state.history.removeOldest() {
+                self.forget(oldest)
+                self.counters.messagesEvicted += 1
+                if entry.state !== state { self.noteIfIdle(entry.state, now: message.publishedAt) }
+            }
+        }
+        self.retention.compactIfNeeded(retained: self.retainedMessages)
+    }
+
+    private func forget(_ message: Message) {
+        self.retainedMessages -= 1
+        self.retainedBytes -= HistoryLimits.chargedBytes(payload: message.payload.readableBytes)
+    }
+
+    private func scheduleFlush() {
+        guard !self.flushScheduled else { return }
+        self.flushScheduled = true
+        let store = NIOLoopBound(self, eventLoop: self.eventLoop)
+        self.eventLoop.execute { store.value.flushOutboxes() }
+    }
+
+    /// One hop per hub per tick, carrying everything published meanwhile.
+    private func flushOutboxes() {
+        self.flushScheduled = false
+        for hub in self.outboxes.indices where !self.outboxes[hub].isEmpty {
+            let batch = self.outboxes[hub]
+            self.outboxes[hub] = DeliveryBatch()
+            self.fanOut.send(batch, toHub: hub)
+        }
+    }
+
+    // MARK: - Subscribe
+
+    func subscribe(to name: ChannelName, after seq: UInt64?, hubIndex: Int) -> Subscription {
+        let state = self.state(for: name, now: .now())
+        state.subscribersPerHub[hubIndex] += 1
+        state.subscriberTotal += 1
+        let catchUp = seq.map { state.history.catchUp(after: $0, currentSeq: state.seq) } ?? CatchUp(lastSeq: state.seq)
+        return Subscription(channel: name, hubIndex: hubIndex, token: state.token, catchUp: catchUp)
+    }
+
+    func unsubscribe(_ subscription: Subscription) {
+        guard let state = self.channels[subscription.channel], state.token == subscription.token else { return }
+        state.subscribersPerHub[subscription.hubIndex] -= 1
+        state.subscriberTotal -= 1
+        self.noteIfIdle(state, now: .now())
+    }
+
+    // MARK: - Admin
+
+    func info(_ name: ChannelName) -> ChannelInfo? {
+        guard let state = self.channels[name] else { return nil }
+        return ChannelInfo(
+            channel: name,
+            seq: state.seq,
+            subscribers: state.subscriberTotal,
+            history: state.history.count,
+            firstSeq: state.history.first?.seq,
+            lastPublishMillis: state.lastPublishMillis
+        )
+    }
+
+    func delete(_ name: ChannelName) -> Bool {
+        guard let state = self.channels.removeValue(forKey: name) else { return false }
+        self.retire(state)
+        for hub in state.subscribersPerHub.indices where state.subscribersPerHub[hub] > 0 {
+            self.fanOut.finish(channel: name, reason: .channelDeleted, onHub: hub)
+        }
+        return true
+    }
+
+    var statistics: EngineStatistics {
+        var statistics = self.counters
+        statistics.channels = self.channels.count
+        statistics.historyMessages = self.retainedMessages
+        statistics.historyBytes = self.retainedBytes
+        return statistics
+    }
+
+    // MARK: - Retention and reclamation
+
+    /// Expires history older than the TTL and forgets channels idle longer than
+    /// the idle TTL. Runs periodically; cost is proportional to what it removes.
+    func reap(now: NIODeadline) {
+        while let entry = self.retention.first, entry.publishedAt + self.limits.ttl <= now {
+            _ = self.retention.removeFirst()
+            if entry.isOldestRetained, let oldest = entry.state.history.removeOldest() {
+                self.forget(oldest)
+                self.counters.messagesExpired += 1
+                self.noteIfIdle(entry.state, now: now)
+            }
+        }
+        while let front = self.idleChannels.first, front.since + self.limits.channelIdleTTL <= now {
+            self.idleChannels.removeFirst()
+            let state = front.state
+            guard !state.isRetired, state.isIdle else {
+                state.inIdleQueue = false
+                continue
+            }
+            if state.idleSince + self.limits.channelIdleTTL <= now {
+                state.inIdleQueue = false
+                self.channels[state.name] = nil
+                self.retire(state)
+                self.counters.channelsReclaimed += 1
+            } else {
+                // Became busy and idle again since it was queued: wait its full TTL.
+                self.idleChannels.append((state, state.idleSince))
+            }
+        }
+    }
+
+    private func state(for name: ChannelName, now: NIODeadline) -> ChannelState {
+        if let state = self.channels[name] { return state }
+        let state = ChannelState(name: name, token: self.nextToken, hubCount: self.fanOut.count, now: now)
+        self.nextToken += 1
+        self.channels[name] = state
+        self.noteIfIdle(state, now: now)
+        return state
+    }
+
+    private func noteIfIdle(_ state: ChannelState, now: NIODeadline) {
+        guard state.isIdle, !state.isRetired else { return }
+        state.idleSince = now
+        if !state.inIdleQueue {
+            state.inIdleQueue = true
+            self.idleChannels.append((state, now))
+        }
+    }
+
+    private func retire(_ state: ChannelState) {
+        state.isRetired = true
+        self.retainedMessages -= state.history.count
+        var bytes = 0
+        while let message = state.history.removeOldest() {
+            bytes += HistoryLimits.chargedBytes(payload: message.payload.readableBytes)
+        }
+        self.retainedBytes -= bytes
+    }
+}
+
+@available(*, unavailable)
+extension ChannelStore: Sendable {}

@@ -1,0 +1,94 @@
+import NIOCore
+import RiverCore
+
+/// The embedded engine: channels live in this process, nothing to install.
+///
+/// Each channel has a home event loop (its name's stable hash picks it) whose
+/// `ChannelStore` owns the channel's seq counter and history, so no lock is
+/// ever taken: a publish or subscribe from another loop costs one hop there
+/// and one back, and live messages cross to each interested loop once per tick.
+public final class MemoryEngine: Engine {
+    public let name = "memory"
+    private let stores: [NIOLoopBoundBox<ChannelStore>]
+    private let reapers: [RepeatedTask]
+
+    /// - Parameters:
+    ///   - fanOut: the hubs of the server's event loops; stores live on the same loops.
+    ///   - reapInterval: how often expired history and idle channels are collected.
+    public init(fanOut: FanOut, limits: HistoryLimits, reapInterval: TimeAmount = .seconds(1)) {
+        var stores: [NIOLoopBoundBox<ChannelStore>] = []
+        var reapers: [RepeatedTask] = []
+        for (index, hub) in fanOut.hubs.enumerated() {
+            let loop = hub.eventLoop
+            let store = NIOLoopBoundBox.makeBoxSendingValue(
+                ChannelStore(index: index, eventLoop: loop, limits: limits, fanOut: fanOut, storeCount: fanOut.count),
+                eventLoop: loop
+            )
+            stores.append(store)
+            reapers.append(
+                loop.scheduleRepeatedTask(initialDelay: reapInterval, delay: reapInterval) { _ in
+                    store.value.reap(now: .now())
+                }
+            )
+        }
+        self.stores = stores
+        self.reapers = reapers
+    }
+
+    public func publish(_ payload: ByteBuffer, to channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<UInt64> {
+        self.onHome(of: channel, replyOn: loop) { $0.publish(payload, to: channel) }
+    }
+
+    public func subscribe(to channel: ChannelName, after seq: UInt64?, hubIndex: Int) -> EventLoopFuture<Subscription> {
+        let replyLoop = self.stores[hubIndex].eventLoop
+        return self.onHome(of: channel, replyOn: replyLoop) { $0.subscribe(to: channel, after: seq, hubIndex: hubIndex) }
+    }
+
+    public func unsubscribe(_ subscription: Subscription) {
+        let store = self.home(of: subscription.channel)
+        if store.eventLoop.inEventLoop {
+            store.value.unsubscribe(subscription)
+        } else {
+            store.eventLoop.execute { store.value.unsubscribe(subscription) }
+        }
+    }
+
+    public func info(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<ChannelInfo?> {
+        self.onHome(of: channel, replyOn: loop) { $0.info(channel) }
+    }
+
+    public func delete(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<Bool> {
+        self.onHome(of: channel, replyOn: loop) { $0.delete(channel) }
+    }
+
+    public func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics> {
+        let parts = self.stores.map { store in
+            store.eventLoop.submit { store.value.statistics }
+        }
+        return EventLoopFuture.reduce(EngineStatistics(), parts, on: loop, +)
+    }
+
+    public func shutdown() async {
+        for reaper in self.reapers {
+            reaper.cancel()
+        }
+    }
+
+    private func home(of channel: ChannelName) -> NIOLoopBoundBox<ChannelStore> {
+        self.stores[channel.homeIndex(among: self.stores.count)]
+    }
+
+    /// Runs `body` on the channel's home loop; completes on `replyLoop`.
+    /// Inline (no hop, no task) when the caller already is on the home loop.
+    private func onHome<Result: Sendable>(
+        of channel: ChannelName,
+        replyOn replyLoop: EventLoop,
+        _ body: @escaping @Sendable (ChannelStore) -> Result
+    ) -> EventLoopFuture<Result> {
+        let store = self.home(of: channel)
+        if store.eventLoop === replyLoop && replyLoop.inEventLoop {
+            return replyLoop.makeSucceededFuture(body(store.value))
+        }
+        return store.eventLoop.submit { body(store.value) }.hop(to: replyLoop)
+    }
+}

@@ -1,0 +1,352 @@
+import NIOCore
+import RiverCore
+
+/// One client connection: parses HTTP/1.1 requests (pipelined ones in order),
+/// answers them, and hands the connection to a subscriber when a request
+/// subscribes. The only handler in the pipeline, so its writes go straight to
+/// the socket.
+final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Mode {
+        /// Reading and answering requests.
+        case requests
+        /// A response is being computed elsewhere (another loop); later requests wait.
+        case awaitingResponse
+        /// The connection carries a subscription.
+        case streaming(HTTPStreamSubscriber)
+        /// The last response is out; the connection closes.
+        case closing(sinceTick: UInt64)
+    }
+
+    /// Input buffered beyond this while a response is pending stops reading from the socket.
+    private static let maxBufferedInput = 64 * 1024
+    private static let continueResponse = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
+
+    private let server: ServerContext
+    private let loop: LoopContext
+    /// False when the connection arrived over `max_connections`: it is answered 503.
+    private let admitted: Bool
+    private var parser: HTTPRequestParser
+    private var mode = Mode.requests
+    private var context: ChannelHandlerContext!
+    private var isProcessing = false
+    private var needsFlush = false
+    private var readHeld = false
+    private var isClosed = false
+    /// The tick at which the partial request in the parser began (read timeout).
+    private var requestStartTick: UInt64?
+    /// The tick since which the connection has been idle between requests.
+    private var idleSinceTick: UInt64 = 0
+
+    init(server: ServerContext, loop: LoopContext, admitted: Bool) {
+        self.server = server
+        self.loop = loop
+        self.admitted = admitted
+        self.parser = HTTPRequestParser(limits: server.parserLimits)
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.idleSinceTick = self.loop.tick
+        self.loop.register(self)
+        self.loop.counters.connectionsAccepted += 1
+        if !self.admitted { self.loop.counters.connectionsRejected += 1 }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.connectionClosed()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.connectionClosed()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.mode {
+        case .streaming(let subscriber) where subscriber.ignoresInput:
+            return
+        case .closing:
+            return
+        default:
+            break
+        }
+        self.parser.append(self.unwrapInboundIn(data))
+        if self.requestStartTick == nil { self.requestStartTick = self.loop.tick }
+        self.processRequests()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.flushIfNeeded()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        switch self.mode {
+        case .requests, .closing:
+            context.read()
+        case .streaming(let subscriber) where subscriber.ignoresInput:
+            context.read()
+        case .awaitingResponse, .streaming:
+            if self.parser.bufferedBytes >= Self.maxBufferedInput {
+                self.readHeld = true
+            } else {
+                context.read()
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        self.server.logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: - Requests
+
+    /// Answers every complete request in the parser, in order, until one must wait.
+    private func processRequests() {
+        guard !self.isProcessing else { return }
+        self.isProcessing = true
+        defer { self.isProcessing = false }
+        while case .requests = self.mode {
+            let event: HTTPRequestParser.Event
+            do {
+                event = try self.parser.next()
+            } catch {
+                self.loop.counters.badRequests += 1
+                self.respondAndClose(status: error.status, reason: error.reason, isHTTP10: false)
+                return
+            }
+            switch event {
+            case .needMoreData:
+                if !self.parser.hasPartialRequest {
+                    self.requestStartTick = nil
+                    self.idleSinceTick = self.loop.tick
+                }
+                self.resumeReadingIfHeld()
+                return
+            case .continueRequired:
+                self.write(Self.continueResponse)
+            case .request(let request):
+                self.requestStartTick = self.parser.hasPartialRequest ? self.loop.tick : nil
+                self.handle(request)
+            }
+        }
+    }
+
+    private func handle(_ request: HTTPRequest) {
+        self.loop.counters.requests += 1
+        let head = request.head
+        guard self.admitted else {
+            self.respondAndClose(
+                status: .serviceUnavailable,
+                reason: "server is at its connection limit (\(self.server.limiter.limit))",
+                isHTTP10: head.isHTTP10
+            )
+            return
+        }
+        do throws(RequestError) {
+            switch Router.route(head.path) {
+            case .publish:
+                self.loop.counters.publishes += 1
+                let response = try PublishResponder.respond(to: request, server: self.server, on: self.context.eventLoop)
+                self.awaitResponse(response, for: head)
+            case .subscribe:
+                let subscribe = try SubscribeRequest(request, configuration: self.server.configuration)
+                let subscriber = HTTPStreamSubscriber(
+                    request: subscribe,
+                    head: head,
+                    connection: self,
+                    context: self.context,
+                    server: self.server,
+                    loop: self.loop
+                )
+                self.mode = .streaming(subscriber)
+                subscriber.start()
+            case .notFound:
+                throw .notFound(head.path)
+            }
+        } catch {
+            self.respond(to: error, head: head)
+        }
+    }
+
+    private func awaitResponse(_ response: EventLoopFuture<ByteBuffer>, for head: HTTPRequestHead) {
+        self.mode = .awaitingResponse
+        response.assumeIsolated().whenComplete { result in
+            guard case .awaitingResponse = self.mode else { return }
+            self.mode = .requests
+            switch result {
+            case .success(let bytes):
+                self.write(bytes)
+                if !head.keepAlive || self.loop.isQuiescing { self.closeAfterWrites() }
+            case .failure(let error):
+                let failure: RequestError = (error as? EngineError).map { .unavailable($0.description) } ?? .internalError()
+                if !(error is EngineError) {
+                    self.server.logger.error("publish failed", metadata: ["error": "\(error)"])
+                }
+                self.respond(to: failure, head: head)
+            }
+            self.continueAfterAsyncWork()
+        }
+    }
+
+    private func respond(to error: RequestError, head: HTTPRequestHead) {
+        if error.status.code >= 400 && error.status.code < 500 { self.loop.counters.badRequests += 1 }
+        let keepAlive = head.keepAlive && !self.loop.isQuiescing
+        let response = HTTPResponseWriter.error(
+            status: error.status,
+            reason: error.reason,
+            isHTTP10: head.isHTTP10,
+            keepAlive: keepAlive,
+            extraHeaders: error.headers.map { ($0.name, $0.value) },
+            allocator: self.context.channel.allocator
+        )
+        self.write(response)
+        if !keepAlive { self.closeAfterWrites() }
+    }
+
+    private func respondAndClose(status: HTTPStatus, reason: String, isHTTP10: Bool) {
+        let response = HTTPResponseWriter.error(
+            status: status,
+            reason: reason,
+            isHTTP10: isHTTP10,
+            keepAlive: false,
+            allocator: self.context.channel.allocator
+        )
+        self.write(response)
+        self.closeAfterWrites()
+    }
+
+    // MARK: - Streams
+
+    /// The subscriber finished its response; the connection reads requests
+    /// again or closes.
+    func streamDidEnd(reuseConnection: Bool) {
+        guard case .streaming = self.mode else { return }
+        self.needsFlush = true
+        if reuseConnection && !self.loop.isQuiescing {
+            self.mode = .requests
+            self.continueAfterAsyncWork()
+        } else {
+            self.mode = .requests
+            self.closeAfterWrites()
+        }
+    }
+
+    /// Subscribing failed before anything was written: answer with an error instead.
+    func streamFailed(_ error: RequestError) {
+        guard case .streaming = self.mode else { return }
+        self.mode = .requests
+        self.respondAndClose(status: error.status, reason: error.reason, isHTTP10: false)
+    }
+
+    /// Cuts the connection at once (a slow consumer).
+    func abort() {
+        self.loop.counters.slowConsumersCut += 1
+        self.context.close(promise: nil)
+    }
+
+    // MARK: - Timeouts and shutdown
+
+    func sweep(tick: UInt64) {
+        let configuration = self.server.configuration
+        switch self.mode {
+        case .requests:
+            if let start = self.requestStartTick {
+                if tick &- start >= Self.ticks(configuration.readTimeout) {
+                    self.respondAndClose(status: .requestTimeout, reason: "request not received in time", isHTTP10: false)
+                    self.flushIfNeeded()
+                }
+            } else if tick &- self.idleSinceTick >= Self.ticks(configuration.keepAliveTimeout) {
+                self.context.close(promise: nil)
+            }
+        case .streaming(let subscriber):
+            subscriber.sweep(tick: tick, clientTimeoutTicks: configuration.clientTimeout.map(Self.ticks))
+            self.flushIfNeeded()
+        case .closing(let since):
+            // The peer had two ticks to close its side; now we close ours.
+            if tick &- since >= 2 { self.context.close(promise: nil) }
+        case .awaitingResponse:
+            break
+        }
+    }
+
+    func quiesce() {
+        switch self.mode {
+        case .requests:
+            if !self.parser.hasPartialRequest { self.context.close(promise: nil) }
+        case .streaming(let subscriber):
+            subscriber.finish(.shutdown)
+            self.flushIfNeeded()
+        case .awaitingResponse, .closing:
+            break
+        }
+    }
+
+    func terminate() {
+        self.context.close(promise: nil)
+    }
+
+    private static func ticks(_ amount: TimeAmount) -> UInt64 {
+        UInt64(max((amount.nanoseconds + 999_999_999) / 1_000_000_000, 1))
+    }
+
+    // MARK: - Output
+
+    private func write(_ bytes: ByteBuffer) {
+        self.context.write(self.wrapOutboundOut(bytes), promise: nil)
+        self.needsFlush = true
+    }
+
+    private func flushIfNeeded() {
+        guard self.needsFlush, !self.isClosed else { return }
+        self.needsFlush = false
+        self.context.flush()
+    }
+
+    /// After an async step: answer what queued up meanwhile, flush, resume reading.
+    private func continueAfterAsyncWork() {
+        if !self.isProcessing {
+            self.processRequests()
+            self.flushIfNeeded()
+        }
+    }
+
+    /// Flushes what was written, then closes our side; the socket closes when
+    /// the peer closes its side or two ticks later (so the peer reads the
+    /// answer instead of a reset caused by input we never read).
+    private func closeAfterWrites() {
+        self.mode = .closing(sinceTick: self.loop.tick)
+        self.needsFlush = false
+        let context = self.context!
+        context.writeAndFlush(self.wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+            context.close(mode: .output, promise: nil)
+        }
+    }
+
+    private func resumeReadingIfHeld() {
+        if self.readHeld {
+            self.readHeld = false
+            self.context.read()
+        }
+    }
+
+    private func connectionClosed() {
+        guard !self.isClosed else { return }
+        self.isClosed = true
+        if case .streaming(let subscriber) = self.mode {
+            subscriber.connectionClosed()
+        }
+        self.mode = .closing(sinceTick: self.loop.tick)
+        self.loop.unregister(self)
+        if self.admitted { self.server.limiter.release() }
+    }
+}
+
+@available(*, unavailable)
+extension HTTPConnectionHandler: Sendable {}

@@ -1,0 +1,48 @@
+/// A request River refuses, with the status and the one-line reason its
+/// answer carries. Responders throw these; the connection handler turns them
+/// into responses in one place.
+public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let status: HTTPStatus
+    public let reason: String
+    /// Extra response headers (`Allow` for 405).
+    public let headers: [Header]
+
+    public struct Header: Equatable, Sendable {
+        public let name: String
+        public let value: String
+    }
+
+    private init(_ status: HTTPStatus, _ reason: String, headers: [Header] = []) {
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+    }
+
+    public var description: String { "\(self.status.code) \(self.reason)" }
+
+    public static func missingParameter(_ name: String) -> RequestError {
+        RequestError(.badRequest, "missing '\(name)' parameter")
+    }
+
+    public static func invalidParameter(_ name: String, _ why: String) -> RequestError {
+        RequestError(.badRequest, "invalid '\(name)' parameter: \(why)")
+    }
+
+    public static func badRequest(_ why: String) -> RequestError { RequestError(.badRequest, why) }
+
+    public static func tooLarge(_ why: String) -> RequestError { RequestError(.contentTooLarge, why) }
+
+    public static func notFound(_ path: String) -> RequestError { RequestError(.notFound, "no such resource: \(path)") }
+
+    public static func methodNotAllowed(_ allowed: String) -> RequestError {
+        RequestError(.methodNotAllowed, "method not allowed here; use \(allowed)", headers: [Header(name: "Allow", value: allowed)])
+    }
+
+    public static func unavailable(_ why: String) -> RequestError { RequestError(.serviceUnavailable, why) }
+
+    public static func unauthorized(_ why: String) -> RequestError { RequestError(.unauthorized, why) }
+
+    public static func forbidden(_ why: String) -> RequestError { RequestError(.forbidden, why) }
+
+    public static func internalError() -> RequestError { RequestError(.internalServerError, "internal server error") }
+}

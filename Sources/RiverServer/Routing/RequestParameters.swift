@@ -1,0 +1,99 @@
+import NIOCore
+import RiverCore
+
+/// A request's parameters: the query string and, for form-encoded bodies, the
+/// body (which wins for the keys it names). Values are percent-decoded when
+/// read, so a parameter nobody asks for is never decoded.
+public struct RequestParameters {
+    private struct Pair {
+        let key: ByteBuffer
+        let value: ByteBuffer
+    }
+
+    /// Body pairs first, so they win.
+    private var pairs: [Pair] = []
+
+    public init(query: ByteBuffer, formBody: ByteBuffer? = nil) {
+        if let formBody { Self.split(formBody, into: &self.pairs) }
+        Self.split(query, into: &self.pairs)
+    }
+
+    /// Whether the key is present (even with an empty value).
+    public func contains(_ key: String) -> Bool {
+        self.raw(key) != nil
+    }
+
+    /// The decoded bytes of a parameter, or nil when absent.
+    public func bytes(_ key: String) throws(RequestError) -> ByteBuffer? {
+        guard let raw = self.raw(key) else { return nil }
+        do {
+            return try PercentDecoding.decode(raw)
+        } catch {
+            throw .invalidParameter(key, "malformed percent-encoding")
+        }
+    }
+
+    /// The decoded value as text; it must be valid UTF-8.
+    public func string(_ key: String) throws(RequestError) -> String? {
+        guard let bytes = try self.bytes(key) else { return nil }
+        let valid = bytes.withUnsafeReadableBytes { UTF8Validation.isValid($0) }
+        guard valid else { throw .invalidParameter(key, "not valid UTF-8") }
+        return String(buffer: bytes)
+    }
+
+    /// A non-negative decimal integer.
+    public func unsignedInteger(_ key: String) throws(RequestError) -> UInt64? {
+        guard let text = try self.string(key) else { return nil }
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let value = UInt64(text)
+        else {
+            throw .invalidParameter(key, "expected a non-negative integer, got '\(text.prefix(32))'")
+        }
+        return value
+    }
+
+    private func raw(_ key: String) -> ByteBuffer? {
+        for pair in self.pairs where Self.keyMatches(pair.key, key) {
+            return pair.value
+        }
+        return nil
+    }
+
+    private static func keyMatches(_ raw: ByteBuffer, _ key: String) -> Bool {
+        let view = raw.readableBytesView
+        if view.elementsEqual(key.utf8) { return true }
+        guard view.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }),
+            let decoded = try? PercentDecoding.decode(raw)
+        else { return false }
+        return decoded.readableBytesView.elementsEqual(key.utf8)
+    }
+
+    private static func split(_ bytes: ByteBuffer, into pairs: inout [Pair]) {
+        let view = bytes.readableBytesView
+        var start = view.startIndex
+        while start < view.endIndex {
+            let end = view[start...].firstIndex(of: UInt8(ascii: "&")) ?? view.endIndex
+            if end > start {
+                let equals = view[start..<end].firstIndex(of: UInt8(ascii: "=")) ?? end
+                let base = bytes.readerIndex - view.startIndex
+                let key = bytes.getSlice(at: base + start, length: equals - start)!
+                let valueStart = min(equals + 1, end)
+                let value = bytes.getSlice(at: base + valueStart, length: end - valueStart)!
+                pairs.append(Pair(key: key, value: value))
+            }
+            start = end + 1
+        }
+    }
+}
+
+extension RequestParameters {
+    /// The `name` parameter as a validated channel name.
+    public func channelName(maxBytes: Int) throws(RequestError) -> ChannelName {
+        guard let bytes = try self.bytes("name") else { throw .missingParameter("name") }
+        do {
+            return try ChannelName(validating: bytes.readableBytesView, maxBytes: maxBytes)
+        } catch {
+            throw .invalidParameter("name", error.description)
+        }
+    }
+}

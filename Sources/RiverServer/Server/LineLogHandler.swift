@@ -1,0 +1,84 @@
+import Logging
+import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A swift-log handler that writes one line per entry to a file descriptor
+/// (standard error, or the `log` file opened for appending):
+/// `2026-11-25T10:00:00.123Z info message key=value`.
+public struct LineLogHandler: LogHandler {
+    /// Where lines go; shared by every logger made from it.
+    public final class Output: Sendable {
+        private let descriptor: Int32
+        private let lock = NIOLock()
+
+        public static let standardError = Output(descriptor: 2)
+
+        private init(descriptor: Int32) { self.descriptor = descriptor }
+
+        /// Opens (creating if needed) a file for appending.
+        public static func appending(toFile path: String) throws(ConfigurationError) -> Output {
+            let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard descriptor >= 0 else {
+                throw ConfigurationError("cannot open log file '\(path)': \(String(cString: strerror(errno)))")
+            }
+            return Output(descriptor: descriptor)
+        }
+
+        func write(_ line: String) {
+            var line = line
+            self.lock.withLock {
+                line.withUTF8 { bytes in
+                    var offset = 0
+                    while offset < bytes.count {
+                        let written = Glibc.write(self.descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                        if written <= 0 { return }
+                        offset += written
+                    }
+                }
+            }
+        }
+    }
+
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    private let output: Output
+
+    public init(output: Output, level: Logger.Level) {
+        self.output = output
+        self.logLevel = level
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var line = Self.timestamp() + " " + event.level.rawValue + " " + event.message.description
+        let merged = event.metadata.map { self.metadata.merging($0) { $1 } } ?? self.metadata
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            line += " \(key)=\(value)"
+        }
+        self.output.write(line + "\n")
+    }
+
+    private static func timestamp() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        var seconds = spec.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + "\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
+    }
+}

@@ -1,0 +1,144 @@
+import Logging
+import NIOCore
+import RiverCore
+
+/// Everything River can be told at start-up. The same keys work in
+/// `river.conf` (`key value`) and as command-line flags (`--key value`,
+/// with dashes), and both go through `set(_:to:)`, so a value is checked the
+/// same way wherever it comes from.
+public struct RiverConfiguration: Sendable {
+    /// `ip`: the address to listen on.
+    public var host = "0.0.0.0"
+    /// `port`: the TCP port (0 picks a free one).
+    public var port = 9271
+    /// `threads`: event loops; one per core by default.
+    public var threads = System.coreCount
+    /// `log`: a file to append log lines to (standard error when unset).
+    public var logFile: String?
+    /// `log_level`.
+    public var logLevel = Logger.Level.info
+    /// `client_timeout`: streams end cleanly after this long (nil: never).
+    public var clientTimeout: TimeAmount?
+    /// `max_connections`: beyond this, requests get 503 (nil: the open-files limit minus a reserve).
+    public var maxConnections: Int?
+    /// `history_size`, `history_ttl`, `max_memory`, `channel_idle_ttl`.
+    public var history = HistoryLimits()
+    /// `max_message_size`: the largest message, in bytes (413 beyond).
+    public var maxMessageSize = 64 * 1024
+    /// `max_channel_name`: the longest channel name, in bytes (400 beyond).
+    public var maxChannelName = 256
+    /// `max_subscriber_backlog`: unsent bytes after which a slow subscriber is cut.
+    public var maxSubscriberBacklog = 1 << 20
+    /// `read_timeout`: how long a request may take to arrive completely (408 beyond).
+    public var readTimeout = TimeAmount.seconds(30)
+    /// `keepalive_timeout`: how long an idle keep-alive connection stays open.
+    public var keepAliveTimeout = TimeAmount.seconds(120)
+    /// `shutdown_timeout`: how long a graceful shutdown waits for connections to end.
+    public var shutdownTimeout = TimeAmount.seconds(5)
+
+    public init() {}
+
+    /// The largest request body the parser buffers: a form-encoded message
+    /// may triple in size through percent-encoding.
+    var maxRequestBody: Int { 3 * self.maxMessageSize + 4096 }
+
+    /// Every key `set(_:to:)` accepts, in documentation order.
+    public static let keys = [
+        "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
+        "history_size", "history_ttl", "max_message_size", "max_channel_name", "channel_idle_ttl",
+        "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "shutdown_timeout",
+    ]
+
+    /// Sets one key from its textual value; throws a one-line reason when the
+    /// key is unknown or the value unacceptable.
+    public mutating func set(_ key: String, to value: String) throws(ConfigurationError) {
+        switch key {
+        case "ip": self.host = try Self.nonEmpty(value)
+        case "port": self.port = try Self.integer(value, in: 0...65535)
+        case "threads": self.threads = try Self.integer(value, in: 1...1024)
+        case "log": self.logFile = try Self.nonEmpty(value)
+        case "log_level":
+            guard let level = Logger.Level(rawValue: value.lowercased()) else {
+                throw ConfigurationError("expected one of trace, debug, info, notice, warning, error, critical; got '\(value)'")
+            }
+            self.logLevel = level
+        case "client_timeout":
+            let timeout = try Self.duration(value)
+            self.clientTimeout = timeout == .zero ? nil : timeout
+        case "max_memory": self.history.maxMemory = try Self.size(value)
+        case "max_connections": self.maxConnections = try Self.integer(value, in: 1...10_000_000)
+        case "history_size": self.history.size = try Self.integer(value, in: 0...1_000_000)
+        case "history_ttl": self.history.ttl = try Self.duration(value, minimum: .seconds(1))
+        case "max_message_size": self.maxMessageSize = try Self.size(value, range: 1...(64 << 20))
+        case "max_channel_name": self.maxChannelName = try Self.integer(value, in: 1...65536)
+        case "channel_idle_ttl": self.history.channelIdleTTL = try Self.duration(value)
+        case "max_subscriber_backlog": self.maxSubscriberBacklog = try Self.size(value, range: 1024...(1 << 30))
+        case "read_timeout": self.readTimeout = try Self.duration(value, minimum: .seconds(1))
+        case "keepalive_timeout": self.keepAliveTimeout = try Self.duration(value, minimum: .seconds(1))
+        case "shutdown_timeout": self.shutdownTimeout = try Self.duration(value)
+        default: throw ConfigurationError("unknown key '\(key)'")
+        }
+    }
+
+    private static func nonEmpty(_ value: String) throws(ConfigurationError) -> String {
+        guard !value.isEmpty else { throw ConfigurationError("a value is required") }
+        return value
+    }
+
+    private static func integer(_ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let number = Int(value) else { throw ConfigurationError("expected an integer, got '\(value)'") }
+        guard range.contains(number) else {
+            throw ConfigurationError("\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return number
+    }
+
+    /// Bytes, with an optional `k`, `m` or `g` suffix (powers of 1024).
+    private static func size(_ value: String, range: ClosedRange<Int> = 0...Int.max) throws(ConfigurationError) -> Int {
+        var digits = Substring(value.lowercased())
+        var multiplier = 1
+        switch digits.last {
+        case "k": multiplier = 1 << 10
+        case "m": multiplier = 1 << 20
+        case "g": multiplier = 1 << 30
+        default: break
+        }
+        if multiplier > 1 { digits = digits.dropLast() }
+        guard let number = Int(digits), number >= 0 else {
+            throw ConfigurationError("expected a size in bytes (suffix k, m or g allowed), got '\(value)'")
+        }
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        guard !overflow, range.contains(bytes) else {
+            throw ConfigurationError("\(value) is out of range \(range.lowerBound)...\(range.upperBound) bytes")
+        }
+        return bytes
+    }
+
+    /// Seconds, or a number with an `ms`, `s`, `m` or `h` suffix.
+    private static func duration(_ value: String, minimum: TimeAmount = .zero) throws(ConfigurationError) -> TimeAmount {
+        let text = value.lowercased()
+        let units: [(String, Int64)] = [("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000)]
+        var nanosecondsPerUnit: Int64 = 1_000_000_000
+        var digits = Substring(text)
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            nanosecondsPerUnit = scale
+            digits = text.dropLast(suffix.count)
+            break
+        }
+        guard let number = Int64(digits), number >= 0, number <= Int64.max / nanosecondsPerUnit else {
+            throw ConfigurationError("expected a duration in seconds (suffix ms, s, m or h allowed), got '\(value)'")
+        }
+        let amount = TimeAmount.nanoseconds(number * nanosecondsPerUnit)
+        guard amount >= minimum else {
+            throw ConfigurationError("\(value) is shorter than the minimum of \(minimum.nanoseconds / 1_000_000) ms")
+        }
+        return amount
+    }
+}
+
+/// A configuration value or file River refuses to start with.
+public struct ConfigurationError: Error, Equatable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+}

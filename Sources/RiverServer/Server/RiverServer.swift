@@ -1,0 +1,146 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RiverCore
+import RiverMemoryEngine
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A running River server: the event loops, the listening socket, the engine
+/// and the per-loop sweepers. `start` binds and returns; `shutdown` stops
+/// accepting, ends every stream cleanly and releases everything.
+public final class RiverServer: Sendable {
+    /// The address the server listens on (with the real port when 0 was asked for).
+    public let localAddress: SocketAddress
+    private let group: MultiThreadedEventLoopGroup
+    private let serverChannel: Channel
+    private let context: ServerContext
+    private let sweepers: [RepeatedTask]
+
+    public var port: Int { self.localAddress.port ?? 0 }
+
+    private init(
+        localAddress: SocketAddress,
+        group: MultiThreadedEventLoopGroup,
+        serverChannel: Channel,
+        context: ServerContext,
+        sweepers: [RepeatedTask]
+    ) {
+        self.localAddress = localAddress
+        self.group = group
+        self.serverChannel = serverChannel
+        self.context = context
+        self.sweepers = sweepers
+    }
+
+    /// Starts the event loops and the engine, binds, and logs the start-up line.
+    public static func start(configuration: RiverConfiguration, logger: Logger) async throws -> RiverServer {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
+        do {
+            let maxConnections = configuration.maxConnections ?? Self.defaultMaxConnections()
+            let fanOut = FanOut(group: group)
+            let engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
+            let context = try await ServerContext.make(
+                configuration: configuration,
+                engine: engine,
+                fanOut: fanOut,
+                maxConnections: maxConnections,
+                logger: logger
+            )
+            let serverChannel = try await Self.bootstrap(group: group, context: context)
+                .bind(host: configuration.host, port: configuration.port).get()
+            let sweepers = context.loops.map { box in
+                box.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                    box.value.sweep()
+                }
+            }
+            let address = serverChannel.localAddress!
+            logger.info(
+                "River listening on \(address.ipAddress ?? configuration.host):\(address.port ?? 0) — engine \(engine.name), \(configuration.threads) threads, max_connections \(maxConnections), history \(configuration.history.size) messages / \(configuration.history.ttl.nanoseconds / 1_000_000_000) s per channel, max_memory \(configuration.history.maxMemory) bytes, max_message_size \(configuration.maxMessageSize) bytes, max_channel_name \(configuration.maxChannelName) bytes"
+            )
+            return RiverServer(
+                localAddress: address,
+                group: group,
+                serverChannel: serverChannel,
+                context: context,
+                sweepers: sweepers
+            )
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func bootstrap(group: EventLoopGroup, context: ServerContext) -> ServerBootstrap {
+        let backlog = context.configuration.maxSubscriberBacklog
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: backlog / 2, high: backlog))
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                let admitted = context.limiter.acquire()
+                let handler = HTTPConnectionHandler(
+                    server: context,
+                    loop: context.loopContext(on: channel.eventLoop),
+                    admitted: admitted
+                )
+                do {
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+    }
+
+    /// Graceful shutdown: stop accepting, end every stream with its last
+    /// chunk, let in-flight requests finish, close whatever is left after
+    /// `shutdown_timeout`, then stop the engine and the event loops.
+    public func shutdown() async {
+        try? await self.serverChannel.close()
+        for box in self.context.loops {
+            box.eventLoop.execute { box.value.quiesce() }
+        }
+        let deadline = NIODeadline.now() + self.context.configuration.shutdownTimeout
+        while await self.openConnections() > 0 && NIODeadline.now() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        for box in self.context.loops {
+            try? await box.eventLoop.submit { box.value.terminate() }.get()
+        }
+        for sweeper in self.sweepers {
+            sweeper.cancel()
+        }
+        await self.context.engine.shutdown()
+        try? await self.group.shutdownGracefully()
+        self.context.logger.info("River stopped")
+    }
+
+    private func openConnections() async -> Int {
+        var total = 0
+        for box in self.context.loops {
+            total += (try? await box.eventLoop.submit { box.value.openConnections }.get()) ?? 0
+        }
+        return total
+    }
+
+    /// The open-files limit (raised to its hard maximum) minus a reserve for
+    /// the listening socket, log files and engine connections.
+    static func defaultMaxConnections() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let files = limit.rlim_cur > UInt(1 << 24) ? 1 << 20 : Int(limit.rlim_cur)
+        return max(files - 64, 16)
+    }
+}

@@ -1,0 +1,64 @@
+import Logging
+import NIOCore
+import RiverCore
+
+/// What every connection handler shares: configuration, engine, the hubs and
+/// per-loop contexts, the connection limiter and the logger. Immutable and
+/// `Sendable`; loop-confined parts are reached through `NIOLoopBoundBox`.
+final class ServerContext: Sendable {
+    let configuration: RiverConfiguration
+    let engine: Engine
+    let fanOut: FanOut
+    let loops: [NIOLoopBoundBox<LoopContext>]
+    let limiter: ConnectionLimiter
+    let logger: Logger
+    let parserLimits: HTTPRequestParser.Limits
+
+    private init(
+        configuration: RiverConfiguration,
+        engine: Engine,
+        fanOut: FanOut,
+        loops: [NIOLoopBoundBox<LoopContext>],
+        maxConnections: Int,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.engine = engine
+        self.fanOut = fanOut
+        self.loops = loops
+        self.limiter = ConnectionLimiter(limit: maxConnections)
+        self.logger = logger
+        self.parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+    }
+
+    /// Builds the context, creating each loop's `LoopContext` on its loop.
+    static func make(
+        configuration: RiverConfiguration,
+        engine: Engine,
+        fanOut: FanOut,
+        maxConnections: Int,
+        logger: Logger
+    ) async throws -> ServerContext {
+        var loops: [NIOLoopBoundBox<LoopContext>] = []
+        for hub in fanOut.hubs {
+            let loop = hub.eventLoop
+            loops.append(try await loop.submit { NIOLoopBoundBox(LoopContext(hub: hub.value), eventLoop: loop) }.get())
+        }
+        return ServerContext(
+            configuration: configuration,
+            engine: engine,
+            fanOut: fanOut,
+            loops: loops,
+            maxConnections: maxConnections,
+            logger: logger
+        )
+    }
+
+    /// The context of the loop the caller runs on.
+    func loopContext(on loop: EventLoop) -> LoopContext {
+        for box in self.loops where box.eventLoop === loop {
+            return box.value
+        }
+        preconditionFailure("event loop \(loop) is not one of the server's")
+    }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Logging
+import RiverServer
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `river`: parses the command line and `river.conf`, then runs the server
+/// until SIGTERM or SIGINT. Everything else lives in `RiverServer`.
+@main
+struct RiverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "river",
+        abstract: "A real-time push server speaking the river comet API.",
+        discussion: "Flags override the values of --config. Sizes take k, m or g; durations take ms, s, m or h (default seconds)."
+    )
+
+    @Option(help: "A river.conf file: `key value` lines, # comments.")
+    var config: String?
+
+    @Option(name: .customLong("host"), help: "Address to listen on (ip). Default 0.0.0.0.")
+    var ip: String?
+    @Option(help: "Port to listen on. Default 9271.") var port: String?
+    @Option(help: "Event loops. Default: one per core.") var threads: String?
+    @Option(help: "Append log lines to this file instead of standard error.") var log: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical. Default info.") var logLevel: String?
+    @Option(help: "End streams cleanly after this long; 0 never. Default 0.") var clientTimeout: String?
+    @Option(help: "Total retained history. Default 256m.") var maxMemory: String?
+    @Option(help: "Open connections before 503. Default: open-files limit - 64.") var maxConnections: String?
+    @Option(help: "Messages retained per channel. Default 100.") var historySize: String?
+    @Option(help: "How long a message is retained. Default 3600.") var historyTtl: String?
+    @Option(help: "Largest message in bytes. Default 64k.") var maxMessageSize: String?
+    @Option(help: "Longest channel name in bytes. Default 256.") var maxChannelName: String?
+    @Option(help: "How long an idle, empty channel is remembered. Default 60.") var channelIdleTtl: String?
+    @Option(help: "Unsent bytes before a slow subscriber is cut. Default 1m.") var maxSubscriberBacklog: String?
+    @Option(help: "Time allowed to send a whole request. Default 30.") var readTimeout: String?
+    @Option(help: "Idle keep-alive connections close after this. Default 120.") var keepaliveTimeout: String?
+    @Option(help: "How long shutdown waits for streams to end. Default 5.") var shutdownTimeout: String?
+
+    private var flags: [(key: String, flag: String, value: String?)] {
+        [
+            ("ip", "host", self.ip), ("port", "port", self.port), ("threads", "threads", self.threads),
+            ("log", "log", self.log), ("log_level", "log-level", self.logLevel),
+            ("client_timeout", "client-timeout", self.clientTimeout), ("max_memory", "max-memory", self.maxMemory),
+            ("max_connections", "max-connections", self.maxConnections),
+            ("history_size", "history-size", self.historySize), ("history_ttl", "history-ttl", self.historyTtl),
+            ("max_message_size", "max-message-size", self.maxMessageSize),
+            ("max_channel_name", "max-channel-name", self.maxChannelName),
+            ("channel_idle_ttl", "channel-idle-ttl", self.channelIdleTtl),
+            ("max_subscriber_backlog", "max-subscriber-backlog", self.maxSubscriberBacklog),
+            ("read_timeout", "read-timeout", self.readTimeout),
+            ("keepalive_timeout", "keepalive-timeout", self.keepaliveTimeout),
+            ("shutdown_timeout", "shutdown-timeout", self.shutdownTimeout),
+        ]
+    }
+
+    func run() async throws {
+        var configuration = RiverConfiguration()
+        let output: LineLogHandler.Output
+        do {
+            if let path = self.config {
+                try ConfigurationFile.load(path, into: &configuration)
+            }
+            for (key, flag, value) in self.flags {
+                guard let value else { continue }
+                do {
+                    try configuration.set(key, to: value)
+                } catch {
+                    throw ConfigurationError("--\(flag): \(error.description)")
+                }
+            }
+            output = try configuration.logFile.map(LineLogHandler.Output.appending(toFile:)) ?? .standardError
+        } catch {
+            var message = "river: \(error)\n"
+            message.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            throw ExitCode(78)  // EX_CONFIG
+        }
+
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { _ in LineLogHandler(output: output, level: level) }
+        let logger = Logger(label: "river")
+        let service = RiverService(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await group.run()
+    }
+}
