@@ -24,10 +24,12 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        .target(name: "CRiverSystem"),
         .target(
             name: "RiverMemoryEngine",
             dependencies: [
                 "RiverCore",
+                "CRiverSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]

@@ -10,6 +10,7 @@ final class ChannelStore {
     let eventLoop: EventLoop
     private let limits: HistoryLimits
     private let fanOut: FanOut
+    private let clock: MonotonicClock
     /// This store's share of `max_memory`.
     private let memoryBudget: Int
 
@@ -24,12 +25,17 @@ final class ChannelStore {
     private var retainedMessages = 0
     private var retainedBytes = 0
     private var counters = EngineStatistics()
+    /// The most channels held since the tables were last rebuilt.
+    private var channelsHighWater = 0
+    /// A reap that removes at least this many items also gives memory back.
+    private static let trimThreshold = 1024
 
-    init(index: Int, eventLoop: EventLoop, limits: HistoryLimits, fanOut: FanOut, storeCount: Int) {
+    init(index: Int, eventLoop: EventLoop, limits: HistoryLimits, fanOut: FanOut, storeCount: Int, clock: MonotonicClock) {
         self.index = index
         self.eventLoop = eventLoop
         self.limits = limits
         self.fanOut = fanOut
+        self.clock = clock
         self.memoryBudget = max(limits.maxMemory / storeCount, 0)
         self.outboxes = Array(repeating: DeliveryBatch(), count: fanOut.count)
     }
@@ -37,7 +43,7 @@ final class ChannelStore {
     // MARK: - Publish
 
     func publish(_ payload: ByteBuffer, to name: ChannelName) -> UInt64 {
-        let now = NIODeadline.now()
+        let now = self.clock.now()
         let state = self.state(for: name, now: now)
         state.seq += 1
         state.lastPublishMillis = WallClock.nowMillis()
@@ -97,7 +103,7 @@ final class ChannelStore {
     // MARK: - Subscribe
 
     func subscribe(to name: ChannelName, after seq: UInt64?, hubIndex: Int) -> Subscription {
-        let state = self.state(for: name, now: .now())
+        let state = self.state(for: name, now: self.clock.now())
         state.subscribersPerHub[hubIndex] += 1
         state.subscriberTotal += 1
         let catchUp = seq.map { state.history.catchUp(after: $0, currentSeq: state.seq) } ?? CatchUp(lastSeq: state.seq)
@@ -108,7 +114,7 @@ final class ChannelStore {
         guard let state = self.channels[subscription.channel], state.token == subscription.token else { return }
         state.subscribersPerHub[subscription.hubIndex] -= 1
         state.subscriberTotal -= 1
-        self.noteIfIdle(state, now: .now())
+        self.noteIfIdle(state, now: self.clock.now())
     }
 
     // MARK: - Admin
@@ -146,7 +152,9 @@ final class ChannelStore {
 
     /// Expires history older than the TTL and forgets channels idle longer than
     /// the idle TTL. Runs periodically; cost is proportional to what it removes.
-    func reap(now: NIODeadline) {
+    func reap() {
+        let now = self.clock.now()
+        let removedBefore = self.counters.messagesExpired + self.counters.channelsReclaimed
         while let entry = self.retention.first, entry.publishedAt + self.limits.ttl <= now {
             _ = self.retention.removeFirst()
             if entry.isOldestRetained, let oldest = entry.state.history.removeOldest() {
@@ -172,6 +180,21 @@ final class ChannelStore {
                 self.idleChannels.append((state, state.idleSince))
             }
         }
+        if self.counters.messagesExpired + self.counters.channelsReclaimed - removedBefore >= Self.trimThreshold {
+            self.shrinkTables()
+        }
+    }
+
+    /// Swift's dictionaries and deques keep their peak capacity; after a large
+    /// purge, rebuild them at their current size and hand freed pages back.
+    private func shrinkTables() {
+        if self.channels.count < self.channelsHighWater / 4 {
+            self.channels = Dictionary(uniqueKeysWithValues: self.channels.map { ($0.key, $0.value) })
+            self.channelsHighWater = self.channels.count
+        }
+        self.idleChannels = Deque(self.idleChannels)
+        self.retention.shrink()
+        HeapTrimming.releaseFreeMemory()
     }
 
     private func state(for name: ChannelName, now: NIODeadline) -> ChannelState {
@@ -179,6 +202,7 @@ final class ChannelStore {
         let state = ChannelState(name: name, token: self.nextToken, hubCount: self.fanOut.count, now: now)
         self.nextToken += 1
         self.channels[name] = state
+        self.channelsHighWater = max(self.channelsHighWater, self.channels.count)
         self.noteIfIdle(state, now: now)
         return state
     }

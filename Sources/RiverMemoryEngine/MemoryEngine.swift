@@ -15,19 +15,32 @@ public final class MemoryEngine: Engine {
     /// - Parameters:
     ///   - fanOut: the hubs of the server's event loops; stores live on the same loops.
     ///   - reapInterval: how often expired history and idle channels are collected.
-    public init(fanOut: FanOut, limits: HistoryLimits, reapInterval: TimeAmount = .seconds(1)) {
+    ///   - clock: the time history expiry is measured against.
+    public init(
+        fanOut: FanOut,
+        limits: HistoryLimits,
+        reapInterval: TimeAmount = .seconds(1),
+        clock: MonotonicClock = .system
+    ) {
         var stores: [NIOLoopBoundBox<ChannelStore>] = []
         var reapers: [RepeatedTask] = []
         for (index, hub) in fanOut.hubs.enumerated() {
             let loop = hub.eventLoop
             let store = NIOLoopBoundBox.makeBoxSendingValue(
-                ChannelStore(index: index, eventLoop: loop, limits: limits, fanOut: fanOut, storeCount: fanOut.count),
+                ChannelStore(
+                    index: index,
+                    eventLoop: loop,
+                    limits: limits,
+                    fanOut: fanOut,
+                    storeCount: fanOut.count,
+                    clock: clock
+                ),
                 eventLoop: loop
             )
             stores.append(store)
             reapers.append(
                 loop.scheduleRepeatedTask(initialDelay: reapInterval, delay: reapInterval) { _ in
-                    store.value.reap(now: .now())
+                    store.value.reap()
                 }
             )
         }

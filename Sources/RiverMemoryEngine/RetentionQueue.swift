@@ -32,6 +32,11 @@ struct RetentionQueue {
 
     mutating func removeFirst() -> Entry? { self.entries.popFirst() }
 
+    /// Gives back the capacity a past peak left behind.
+    mutating func shrink() {
+        self.entries = Deque(self.entries)
+    }
+
     /// Drops stale entries when they outnumber the `retained` live ones.
     mutating func compactIfNeeded(retained: Int) {
         guard self.entries.count > 2 * retained + 1024 else { return }

@@ -197,6 +197,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
 
     private func respond(to error: RequestError, head: HTTPRequestHead) {
         if error.status.code >= 400 && error.status.code < 500 { self.loop.counters.badRequests += 1 }
+        self.logRefusal(status: error.status, reason: error.reason)
         let keepAlive = head.keepAlive && !self.loop.isQuiescing
         let response = HTTPResponseWriter.error(
             status: error.status,
@@ -211,6 +212,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
     }
 
     private func respondAndClose(status: HTTPStatus, reason: String, isHTTP10: Bool) {
+        self.logRefusal(status: status, reason: reason)
         let response = HTTPResponseWriter.error(
             status: status,
             reason: reason,
@@ -220,6 +222,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
         )
         self.write(response)
         self.closeAfterWrites()
+    }
+
+    private func logRefusal(status: HTTPStatus, reason: String) {
+        self.server.logger.debug(
+            "refused request",
+            metadata: ["status": "\(status.code)", "reason": "\(reason)", "peer": "\(self.context.remoteAddress?.description ?? "?")"]
+        )
     }
 
     // MARK: - Streams

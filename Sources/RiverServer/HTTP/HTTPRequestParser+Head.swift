@@ -1,5 +1,11 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension HTTPRequestParser {
     /// Parses a complete head (request line, header fields, blank line).
     static func parseHead(_ bytes: ByteBuffer, limits: Limits) throws(HTTPParseError) -> HTTPRequestHead {
@@ -85,74 +91,119 @@ extension HTTPRequestParser {
         return head
     }
 
+    /// Where the parts of a request line are, as offsets into it.
+    private struct RequestLineLayout {
+        var methodEnd = 0
+        var targetStart = 0
+        var targetEnd = 0
+        var pathStart = 0
+        var pathEnd = 0
+        var query: Range<Int>?
+        var isHTTP10 = false
+        var isAsterisk = false
+    }
+
     private static func parseRequestLine(_ line: ByteBuffer, into head: inout HTTPRequestHead) throws(HTTPParseError) {
-        let view = line.readableBytesView
-        guard let firstSpace = view.firstIndex(of: UInt8(ascii: " ")),
-            let secondSpace = view[(firstSpace + 1)...].firstIndex(of: UInt8(ascii: " "))
-        else {
-            throw HTTPParseError(.badRequest, "malformed request line")
-        }
-        let method = view[view.startIndex..<firstSpace]
-        let target = view[(firstSpace + 1)..<secondSpace]
-        let version = view[(secondSpace + 1)...]
-
-        guard !method.isEmpty, method.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
-            throw HTTPParseError(.badRequest, "malformed method")
-        }
-        head.method = Self.method(method)
-
-        if version.elementsEqual("HTTP/1.1".utf8) {
-            head.isHTTP10 = false
-        } else if version.elementsEqual("HTTP/1.0".utf8) {
-            head.isHTTP10 = true
-        } else if version.starts(with: "HTTP/".utf8) {
-            throw HTTPParseError(.versionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported here")
-        } else {
-            throw HTTPParseError(.badRequest, "malformed HTTP version")
-        }
-
-        guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
-            throw HTTPParseError(.badRequest, "malformed request target")
-        }
-        var pathStart = target.startIndex
-        if target.first != UInt8(ascii: "/") {
-            if target.elementsEqual("*".utf8) {
-                head.path = "*"
-                return
+        let result: Result<RequestLineLayout, HTTPParseError> = line.withUnsafeReadableBytes { bytes in
+            var layout = RequestLineLayout()
+            guard let firstSpace = Self.find(UInt8(ascii: " "), in: bytes, from: 0, to: bytes.count),
+                let secondSpace = Self.find(UInt8(ascii: " "), in: bytes, from: firstSpace + 1, to: bytes.count)
+            else {
+                return .failure(HTTPParseError(.badRequest, "malformed request line"))
             }
-            // Absolute form (a proxy's request): skip "scheme://authority".
-            guard let schemeEnd = Self.range(of: "://", in: target) else {
-                throw HTTPParseError(.badRequest, "malformed request target")
+            guard firstSpace > 0, Self.all(bytes, 0, firstSpace, { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
+                return .failure(HTTPParseError(.badRequest, "malformed method"))
             }
-            pathStart = target[schemeEnd...].firstIndex(of: UInt8(ascii: "/")) ?? target.endIndex
+            layout.methodEnd = firstSpace
+
+            let version = UnsafeRawBufferPointer(rebasing: bytes[(secondSpace + 1)...])
+            if version.elementsEqual("HTTP/1.1".utf8) {
+                layout.isHTTP10 = false
+            } else if version.elementsEqual("HTTP/1.0".utf8) {
+                layout.isHTTP10 = true
+            } else if version.starts(with: "HTTP/".utf8) {
+                return .failure(HTTPParseError(.versionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported here"))
+            } else {
+                return .failure(HTTPParseError(.badRequest, "malformed HTTP version"))
+            }
+
+            let targetStart = firstSpace + 1
+            let targetEnd = secondSpace
+            guard targetStart < targetEnd, Self.all(bytes, targetStart, targetEnd, { $0 > 0x20 && $0 != 0x7F }) else {
+                return .failure(HTTPParseError(.badRequest, "malformed request target"))
+            }
+            var pathStart = targetStart
+            if bytes[targetStart] != UInt8(ascii: "/") {
+                if targetEnd - targetStart == 1 && bytes[targetStart] == UInt8(ascii: "*") {
+                    layout.isAsterisk = true
+                    return .success(layout)
+                }
+                // Absolute form (a proxy's request): skip "scheme://authority".
+                guard let schemeEnd = Self.offset(after: "://", in: bytes, from: targetStart, to: targetEnd) else {
+                    return .failure(HTTPParseError(.badRequest, "malformed request target"))
+                }
+                pathStart = Self.find(UInt8(ascii: "/"), in: bytes, from: schemeEnd, to: targetEnd) ?? targetEnd
+            }
+            var end = Self.find(UInt8(ascii: "#"), in: bytes, from: pathStart, to: targetEnd) ?? targetEnd
+            if let question = Self.find(UInt8(ascii: "?"), in: bytes, from: pathStart, to: end) {
+                layout.query = (question + 1)..<end
+                end = question
+            }
+            layout.pathStart = pathStart
+            layout.pathEnd = end
+            return .success(layout)
         }
-        var end = target[pathStart...].firstIndex(of: UInt8(ascii: "#")) ?? target.endIndex
-        if let question = target[pathStart..<end].firstIndex(of: UInt8(ascii: "?")) {
-            let offset = question + 1 - view.startIndex
-            head.query = line.getSlice(at: line.readerIndex + offset, length: end - question - 1)!
-            end = question
+        let layout = try result.get()
+        head.method = Self.method(line.readableSlice(offset: 0, length: layout.methodEnd))
+        head.isHTTP10 = layout.isHTTP10
+        if layout.isAsterisk {
+            head.path = "*"
+            return
         }
-        head.path = pathStart == end ? "/" : String(decoding: target[pathStart..<end], as: UTF8.self)
+        if let query = layout.query {
+            head.query = line.readableSlice(offset: query.lowerBound, length: query.count)
+        }
+        head.path = layout.pathStart == layout.pathEnd
+            ? "/" : String(buffer: line.readableSlice(offset: layout.pathStart, length: layout.pathEnd - layout.pathStart))
     }
 
-    private static func method(_ bytes: ByteBufferView.SubSequence) -> HTTPMethod {
-        switch bytes.count {
-        case 3 where bytes.elementsEqual("GET".utf8): return .get
-        case 3 where bytes.elementsEqual("PUT".utf8): return .put
-        case 4 where bytes.elementsEqual("POST".utf8): return .post
-        case 4 where bytes.elementsEqual("HEAD".utf8): return .head
-        case 5 where bytes.elementsEqual("PATCH".utf8): return .patch
-        case 6 where bytes.elementsEqual("DELETE".utf8): return .delete
-        case 7 where bytes.elementsEqual("OPTIONS".utf8): return .options
-        default: return .other(String(decoding: bytes, as: UTF8.self))
+    private static func method(_ bytes: ByteBuffer) -> HTTPMethod {
+        switch bytes.readableBytes {
+        case 3 where bytes.readableBytesEqual("GET"): return .get
+        case 3 where bytes.readableBytesEqual("PUT"): return .put
+        case 4 where bytes.readableBytesEqual("POST"): return .post
+        case 4 where bytes.readableBytesEqual("HEAD"): return .head
+        case 5 where bytes.readableBytesEqual("PATCH"): return .patch
+        case 6 where bytes.readableBytesEqual("DELETE"): return .delete
+        case 7 where bytes.readableBytesEqual("OPTIONS"): return .options
+        default: return .other(String(buffer: bytes))
         }
     }
 
-    private static func range(of needle: String, in haystack: ByteBufferView.SubSequence) -> Int? {
-        let pattern = Array(needle.utf8)
-        var index = haystack.startIndex
-        while index + pattern.count <= haystack.endIndex {
-            if haystack[index..<(index + pattern.count)].elementsEqual(pattern) { return index + pattern.count }
+    /// The offset of `byte` in `bytes[from..<to]`, found with `memchr`.
+    private static func find(_ byte: UInt8, in bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        guard from < to, let base = bytes.baseAddress, let found = memchr(base + from, Int32(byte), to - from) else {
+            return nil
+        }
+        return base.distance(to: UnsafeRawPointer(found))
+    }
+
+    /// True when every byte of `bytes[from..<to]` satisfies `predicate`.
+    private static func all(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ predicate: (UInt8) -> Bool) -> Bool {
+        var index = from
+        while index < to {
+            if !predicate(bytes[index]) { return false }
+            index += 1
+        }
+        return true
+    }
+
+    /// The offset just after the first `needle` in `bytes[from..<to]`.
+    private static func offset(after needle: StaticString, in bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        let pattern = UnsafeRawBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
+        var index = from
+        while index + pattern.count <= to {
+            if bytes[index..<(index + pattern.count)].elementsEqual(pattern) { return index + pattern.count }
             index += 1
         }
         return nil
@@ -160,26 +211,28 @@ extension HTTPRequestParser {
 
     /// Splits `name: value`, checking the name is a token and the value has no control bytes.
     private static func splitField(_ line: ByteBuffer) throws(HTTPParseError) -> (KnownField, ByteBuffer) {
-        let view = line.readableBytesView
-        guard let first = view.first, first != UInt8(ascii: " "), first != UInt8(ascii: "\t") else {
-            throw HTTPParseError(.badRequest, "obsolete line folding is not supported")
+        let result: Result<(KnownField, Range<Int>), HTTPParseError> = line.withUnsafeReadableBytes { bytes in
+            guard let first = bytes.first, first != UInt8(ascii: " "), first != UInt8(ascii: "\t") else {
+                return .failure(HTTPParseError(.badRequest, "obsolete line folding is not supported"))
+            }
+            guard let colon = Self.find(UInt8(ascii: ":"), in: bytes, from: 0, to: bytes.count) else {
+                return .failure(HTTPParseError(.badRequest, "header line without a colon"))
+            }
+            let name = UnsafeRawBufferPointer(rebasing: bytes[..<colon])
+            guard !name.isEmpty, Self.all(bytes, 0, colon, Self.isTokenByte) else {
+                return .failure(HTTPParseError(.badRequest, "malformed header field name"))
+            }
+            var valueStart = colon + 1
+            var valueEnd = bytes.count
+            while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+            guard Self.all(bytes, valueStart, valueEnd, { ($0 >= 0x20 || $0 == 0x09) && $0 != 0x7F }) else {
+                return .failure(HTTPParseError(.badRequest, "control character in header field value"))
+            }
+            return .success((KnownField(name), valueStart..<valueEnd))
         }
-        guard let colon = view.firstIndex(of: UInt8(ascii: ":")) else {
-            throw HTTPParseError(.badRequest, "header line without a colon")
-        }
-        let name = view[view.startIndex..<colon]
-        guard !name.isEmpty, name.allSatisfy(Self.isTokenByte) else {
-            throw HTTPParseError(.badRequest, "malformed header field name")
-        }
-        var valueStart = colon + 1
-        var valueEnd = view.endIndex
-        while valueStart < valueEnd && (view[valueStart] == 0x20 || view[valueStart] == 0x09) { valueStart += 1 }
-        while valueEnd > valueStart && (view[valueEnd - 1] == 0x20 || view[valueEnd - 1] == 0x09) { valueEnd -= 1 }
-        for byte in view[valueStart..<valueEnd] where (byte < 0x20 && byte != 0x09) || byte == 0x7F {
-            throw HTTPParseError(.badRequest, "control character in header field value")
-        }
-        let value = line.getSlice(at: line.readerIndex + (valueStart - view.startIndex), length: valueEnd - valueStart)!
-        return (KnownField(name), value)
+        let (field, range) = try result.get()
+        return (field, line.readableSlice(offset: range.lowerBound, length: range.count))
     }
 
     private static func isTokenByte(_ byte: UInt8) -> Bool {
@@ -197,14 +250,15 @@ extension HTTPRequestParser {
     }
 
     private static func parseContentLength(_ value: ByteBuffer) -> Int? {
-        let view = value.readableBytesView
-        guard !view.isEmpty, view.count <= 18 else { return nil }
-        var length = 0
-        for byte in view {
-            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
-            length = length * 10 + Int(byte - UInt8(ascii: "0"))
+        value.withUnsafeReadableBytes { bytes in
+            guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+            var length = 0
+            for byte in bytes {
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+                length = length * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return length
         }
-        return length
     }
 }
 
@@ -215,7 +269,7 @@ enum KnownField {
     case upgrade, webSocketKey, webSocketVersion
     case other
 
-    private static let table: [(String, KnownField)] = [
+    private static let table: [(StaticString, KnownField)] = [
         ("content-length", .contentLength), ("transfer-encoding", .transferEncoding),
         ("connection", .connection), ("expect", .expect), ("content-type", .contentType),
         ("accept", .accept), ("last-event-id", .lastEventID), ("origin", .origin), ("cookie", .cookie),
@@ -225,9 +279,16 @@ enum KnownField {
         ("sec-websocket-key", .webSocketKey), ("sec-websocket-version", .webSocketVersion),
     ]
 
-    init(_ name: ByteBufferView.SubSequence) {
-        for (candidate, field) in Self.table where candidate.utf8.count == name.count {
-            if zip(candidate.utf8, name).allSatisfy({ $0 == ($1 | 0x20) }) {
+    /// `name` is a token (checked by the caller), so setting bit 0x20 lowercases letters only.
+    init(_ name: UnsafeRawBufferPointer) {
+        for (candidate, field) in Self.table where candidate.utf8CodeUnitCount == name.count {
+            let expected = UnsafeRawBufferPointer(start: candidate.utf8Start, count: candidate.utf8CodeUnitCount)
+            var equal = true
+            for index in 0..<name.count where expected[index] != name[index] | 0x20 {
+                equal = false
+                break
+            }
+            if equal {
                 self = field
                 return
             }
@@ -244,13 +305,13 @@ struct HeadLines: IteratorProtocol {
 
     mutating func next() -> ByteBuffer? {
         guard self.remaining.readableBytes > 0 else { return nil }
-        let view = self.remaining.readableBytesView
-        let newline = view.firstIndex(of: UInt8(ascii: "\n")) ?? view.endIndex
-        var length = newline - view.startIndex
-        let consumed = min(length + 1, view.count)
-        if length > 0 && view[newline - 1] == UInt8(ascii: "\r") { length -= 1 }
-        let line = self.remaining.getSlice(at: self.remaining.readerIndex, length: length)!
-        self.remaining.moveReaderIndex(forwardBy: consumed)
+        let newline = self.remaining.readableOffset(of: UInt8(ascii: "\n")) ?? self.remaining.readableBytes
+        var length = newline
+        if length > 0 && self.remaining.getInteger(at: self.remaining.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r") {
+            length -= 1
+        }
+        let line = self.remaining.readableSlice(offset: 0, length: length)
+        self.remaining.moveReaderIndex(forwardBy: min(newline + 1, self.remaining.readableBytes))
         return line
     }
 }

@@ -227,43 +227,44 @@ public struct HTTPRequestParser {
 
     /// Reads one line (without its CRLF or LF); nil when it has not fully arrived.
     private mutating func readLine(limit: Int, what: String) throws(HTTPParseError) -> ByteBuffer? {
-        let view = self.buffer.readableBytesView
-        guard let newline = view.firstIndex(of: UInt8(ascii: "\n")) else {
-            if view.count > limit + 2 {
+        guard let newline = self.buffer.readableOffset(of: UInt8(ascii: "\n")) else {
+            if self.buffer.readableBytes > limit + 2 {
                 throw HTTPParseError(.badRequest, "\(what) is too long")
             }
             return nil
         }
-        var length = newline - view.startIndex
-        let lineAndEnd = length + 1
-        if length > 0 && view[newline - 1] == UInt8(ascii: "\r") { length -= 1 }
+        var length = newline
+        if length > 0 && self.buffer.getInteger(at: self.buffer.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r") {
+            length -= 1
+        }
         guard length <= limit else { throw HTTPParseError(.badRequest, "\(what) is too long") }
-        let line = self.buffer.getSlice(at: self.buffer.readerIndex, length: length)!
-        self.buffer.moveReaderIndex(forwardBy: lineAndEnd)
+        let line = self.buffer.readableSlice(offset: 0, length: length)
+        self.buffer.moveReaderIndex(forwardBy: newline + 1)
         return line
     }
 
     private static func parseChunkSize(_ line: ByteBuffer) throws(HTTPParseError) -> Int {
-        var size = 0
-        var digits = 0
-        for byte in line.readableBytesView {
-            let value: Int
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int(byte - UInt8(ascii: "A") + 10)
-            case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\t"):
-                // Chunk extensions are ignored (RFC 9112 section 7.1.1).
-                guard digits > 0 else { throw HTTPParseError(.badRequest, "chunk size is missing") }
-                return size
-            default:
-                throw HTTPParseError(.badRequest, "chunk size is not hexadecimal")
+        let result: Result<Int, HTTPParseError> = line.withUnsafeReadableBytes { bytes in
+            var size = 0
+            var digits = 0
+            for byte in bytes {
+                let value: Int
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int(byte - UInt8(ascii: "A") + 10)
+                case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\t"):
+                    // Chunk extensions are ignored (RFC 9112 section 7.1.1).
+                    return digits > 0 ? .success(size) : .failure(HTTPParseError(.badRequest, "chunk size is missing"))
+                default:
+                    return .failure(HTTPParseError(.badRequest, "chunk size is not hexadecimal"))
+                }
+                digits += 1
+                guard digits <= 15 else { return .failure(HTTPParseError(.contentTooLarge, "chunk size is too large")) }
+                size = size << 4 | value
             }
-            digits += 1
-            guard digits <= 15 else { throw HTTPParseError(.contentTooLarge, "chunk size is too large") }
-            size = size << 4 | value
+            return digits > 0 ? .success(size) : .failure(HTTPParseError(.badRequest, "chunk size is missing"))
         }
-        guard digits > 0 else { throw HTTPParseError(.badRequest, "chunk size is missing") }
-        return size
+        return try result.get()
     }
 }

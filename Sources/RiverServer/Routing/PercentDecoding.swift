@@ -9,32 +9,39 @@ enum PercentDecoding {
 
     /// Decodes `bytes`; returns them unchanged (no copy) when nothing is encoded.
     static func decode(_ bytes: ByteBuffer) throws(Malformed) -> ByteBuffer {
-        let view = bytes.readableBytesView
-        guard view.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
+        guard bytes.readableOffset(of: UInt8(ascii: "%")) != nil || bytes.readableOffset(of: UInt8(ascii: "+")) != nil else {
             return bytes
         }
         var output = ByteBuffer()
-        output.reserveCapacity(view.count)
-        var index = view.startIndex
-        while index < view.endIndex {
-            let byte = view[index]
-            switch byte {
-            case UInt8(ascii: "+"):
-                output.writeInteger(UInt8(ascii: " "))
-                index += 1
-            case UInt8(ascii: "%"):
-                guard index + 2 < view.endIndex,
-                    let high = Self.hexValue(view[index + 1]), let low = Self.hexValue(view[index + 2])
-                else {
-                    throw Malformed()
+        var valid = true
+        output.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.readableBytes) { target in
+            bytes.withUnsafeReadableBytes { source in
+                var read = 0
+                var written = 0
+                while read < source.count {
+                    let byte = source[read]
+                    if byte == UInt8(ascii: "+") {
+                        target[written] = UInt8(ascii: " ")
+                        read += 1
+                    } else if byte == UInt8(ascii: "%") {
+                        guard read + 2 < source.count, let high = Self.hexValue(source[read + 1]),
+                            let low = Self.hexValue(source[read + 2])
+                        else {
+                            valid = false
+                            return 0
+                        }
+                        target[written] = high << 4 | low
+                        read += 3
+                    } else {
+                        target[written] = byte
+                        read += 1
+                    }
+                    written += 1
                 }
-                output.writeInteger(high << 4 | low)
-                index += 3
-            default:
-                output.writeInteger(byte)
-                index += 1
+                return written
             }
         }
+        guard valid else { throw Malformed() }
         return output
     }
 

@@ -60,26 +60,27 @@ public struct RequestParameters {
     }
 
     private static func keyMatches(_ raw: ByteBuffer, _ key: String) -> Bool {
-        let view = raw.readableBytesView
-        if view.elementsEqual(key.utf8) { return true }
-        guard view.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }),
+        if raw.readableBytesEqual(key) { return true }
+        guard raw.readableOffset(of: UInt8(ascii: "%")) != nil || raw.readableOffset(of: UInt8(ascii: "+")) != nil,
             let decoded = try? PercentDecoding.decode(raw)
         else { return false }
-        return decoded.readableBytesView.elementsEqual(key.utf8)
+        return decoded.readableBytesEqual(key)
     }
 
     private static func split(_ bytes: ByteBuffer, into pairs: inout [Pair]) {
-        let view = bytes.readableBytesView
-        var start = view.startIndex
-        while start < view.endIndex {
-            let end = view[start...].firstIndex(of: UInt8(ascii: "&")) ?? view.endIndex
+        var start = 0
+        let count = bytes.readableBytes
+        while start < count {
+            let end = bytes.readableOffset(of: UInt8(ascii: "&"), from: start) ?? count
             if end > start {
-                let equals = view[start..<end].firstIndex(of: UInt8(ascii: "=")) ?? end
-                let base = bytes.readerIndex - view.startIndex
-                let key = bytes.getSlice(at: base + start, length: equals - start)!
+                let equals = bytes.readableOffset(of: UInt8(ascii: "="), from: start).map { min($0, end) } ?? end
                 let valueStart = min(equals + 1, end)
-                let value = bytes.getSlice(at: base + valueStart, length: end - valueStart)!
-                pairs.append(Pair(key: key, value: value))
+                pairs.append(
+                    Pair(
+                        key: bytes.readableSlice(offset: start, length: equals - start),
+                        value: bytes.readableSlice(offset: valueStart, length: end - valueStart)
+                    )
+                )
             }
             start = end + 1
         }
@@ -91,7 +92,9 @@ extension RequestParameters {
     public func channelName(maxBytes: Int) throws(RequestError) -> ChannelName {
         guard let bytes = try self.bytes("name") else { throw .missingParameter("name") }
         do {
-            return try ChannelName(validating: bytes.readableBytesView, maxBytes: maxBytes)
+            return try bytes.withUnsafeReadableBytes { raw throws(ChannelName.ValidationError) in
+                try ChannelName(validating: raw, maxBytes: maxBytes)
+            }
         } catch {
             throw .invalidParameter("name", error.description)
         }

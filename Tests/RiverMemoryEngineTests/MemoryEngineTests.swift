@@ -1,0 +1,227 @@
+import NIOCore
+import NIOPosix
+import RiverCore
+import Synchronization
+import Testing
+
+@testable import RiverMemoryEngine
+
+/// The memory engine through its `Engine` interface, on real event loops.
+@Suite struct MemoryEngineTests {
+    /// A subscriber that records what reaches it (on its loop).
+    final class RecordingSubscriber: Subscriber {
+        var hubSlot = -1
+        var cursor: UInt64 = 0
+        var received: [UInt64] = []
+        var finished: FinishReason?
+
+        func deliver(_ messages: [EncodedMessage]) -> DeliveryCount {
+            var count = DeliveryCount()
+            for message in messages where message.seq > self.cursor {
+                self.received.append(message.seq)
+                self.cursor = message.seq
+                count.messages += 1
+            }
+            return count
+        }
+
+        func finish(_ reason: FinishReason) { self.finished = reason }
+    }
+
+    /// A clock the test moves by hand.
+    final class ManualClock: Sendable {
+        private let current = Mutex(NIODeadline.uptimeNanoseconds(1_000_000_000))
+        var clock: MonotonicClock { MonotonicClock { self.current.withLock { $0 } } }
+        func advance(by amount: TimeAmount) { self.current.withLock { $0 = $0 + amount } }
+    }
+
+    func withEngine(
+        threads: Int = 2,
+        limits: HistoryLimits = HistoryLimits(),
+        clock: MonotonicClock = .system,
+        _ body: (MemoryEngine, FanOut, MultiThreadedEventLoopGroup) async throws -> Void
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let fanOut = FanOut(group: group)
+        let engine = MemoryEngine(fanOut: fanOut, limits: limits, reapInterval: .milliseconds(5), clock: clock)
+        do {
+            try await body(engine, fanOut, group)
+        } catch {
+            await engine.shutdown()
+            try await group.shutdownGracefully()
+            throw error
+        }
+        await engine.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    func name(_ text: String) -> ChannelName { try! ChannelName(validating: text, maxBytes: 64) }
+
+    /// A channel whose home is loop `home` among `count`.
+    func name(homedOn home: Int, among count: Int, prefix: String) -> ChannelName {
+        (0...).lazy.map { self.name("\(prefix)\($0)") }.first { $0.homeIndex(among: count) == home }!
+    }
+
+    @Test func seqCountsFromOnePerChannel() async throws {
+        try await withEngine { engine, _, group in
+            let loop = group.next()
+            for expected: UInt64 in 1...5 {
+                #expect(try await engine.publish(ByteBuffer(string: "x"), to: self.name("a"), on: loop).get() == expected)
+            }
+            #expect(try await engine.publish(ByteBuffer(string: "x"), to: self.name("b"), on: loop).get() == 1)
+            let info = try await engine.info(self.name("a"), on: loop).get()
+            #expect(info?.seq == 5)
+            #expect(info?.history == 5)
+            #expect(info?.firstSeq == 1)
+            #expect(info?.lastPublishMillis != nil)
+        }
+    }
+
+    /// A subscriber on loop 1 of a channel homed on loop 0: catch-up then live,
+    /// each message once, while publishes race the subscribe from both loops.
+    @Test func crossLoopSubscribeIsGaplessWhilePublishesRace() async throws {
+        try await withEngine { engine, fanOut, group in
+            let loops = Array(group.makeIterator())
+            let channel = self.name(homedOn: 0, among: 2, prefix: "race")
+            let publishing = Task {
+                for index in 0..<400 {
+                    _ = try await engine.publish(ByteBuffer(string: "\(index)"), to: channel, on: loops[index % 2]).get()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(2))
+            let hubBox = fanOut.hubs[1]
+            let subscriber = try await hubBox.eventLoop.flatSubmit {
+                engine.subscribe(to: channel, after: 0, hubIndex: 1).map { subscription in
+                    let subscriber = RecordingSubscriber()
+                    let replay = subscription.catchUp.messages.map { EncodedMessage($0, allocator: ByteBufferAllocator()) }
+                    _ = subscriber.deliver(replay)
+                    subscriber.cursor = subscription.catchUp.lastSeq
+                    hubBox.value.add(subscriber, to: channel)
+                    return NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop)
+                }
+            }.get()
+            try await publishing.value
+            try await Task.sleep(for: .milliseconds(50))
+            let received = try await hubBox.eventLoop.submit { subscriber.value.received }.get()
+            #expect(received == Array(1...400))
+        }
+    }
+
+    /// Polls `condition` (the reaper runs every few milliseconds) for up to five seconds.
+    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<500 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    @Test func historyIsBoundedByCountAndExpiresByAge() async throws {
+        let time = ManualClock()
+        let limits = HistoryLimits(size: 3, ttl: .seconds(10), channelIdleTTL: .seconds(5))
+        try await withEngine(threads: 1, limits: limits, clock: time.clock) { engine, _, group in
+            let loop = group.next()
+            for _ in 0..<5 { _ = try await engine.publish(ByteBuffer(string: "x"), to: self.name("c"), on: loop).get() }
+            let info = try await engine.info(self.name("c"), on: loop).get()
+            #expect(info?.history == 3)
+            #expect(info?.firstSeq == 3)
+
+            time.advance(by: .seconds(11))
+            #expect(try await self.eventually { try await engine.info(self.name("c"), on: loop).get()?.history == 0 })
+            #expect(try await engine.info(self.name("c"), on: loop).get()?.seq == 5)  // remembered while idle
+
+            time.advance(by: .seconds(6))
+            #expect(try await self.eventually { try await engine.info(self.name("c"), on: loop).get() == nil })
+            let statistics = try await engine.statistics(on: loop).get()
+            #expect(statistics.channels == 0)
+            #expect(statistics.historyBytes == 0)
+            #expect(statistics.messagesExpired == 3)
+            #expect(statistics.channelsReclaimed == 1)
+        }
+    }
+
+    @Test func channelsWithSubscribersAreNotReclaimed() async throws {
+        let time = ManualClock()
+        let limits = HistoryLimits(size: 3, ttl: .seconds(1), channelIdleTTL: .seconds(1))
+        try await withEngine(threads: 1, limits: limits, clock: time.clock) { engine, _, group in
+            let loop = group.next()
+            let subscription = try await engine.subscribe(to: self.name("kept"), after: nil, hubIndex: 0).get()
+            time.advance(by: .seconds(5))
+            try await Task.sleep(for: .milliseconds(50))  // several reaps
+            #expect(try await engine.info(self.name("kept"), on: loop).get()?.subscribers == 1)
+            engine.unsubscribe(subscription)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(try await engine.info(self.name("kept"), on: loop).get() != nil)  // idle only just now
+            time.advance(by: .seconds(2))
+            #expect(try await self.eventually { try await engine.info(self.name("kept"), on: loop).get() == nil })
+        }
+    }
+
+    /// 100,000 channels published once each are all reclaimed after their
+    /// history expires, and the engine's books return to zero.
+    @Test func hundredThousandChannelsAreReclaimed() async throws {
+        let time = ManualClock()
+        let limits = HistoryLimits(size: 10, ttl: .seconds(60), channelIdleTTL: .seconds(30))
+        try await withEngine(threads: 2, limits: limits, clock: time.clock) { engine, _, group in
+            let loop = group.next()
+            let payload = ByteBuffer(repeating: UInt8(ascii: "x"), count: 200)
+            for index in 0..<100_000 {
+                _ = engine.publish(payload, to: self.name("ch\(index)"), on: loop)
+            }
+            _ = try await engine.publish(payload, to: self.name("last"), on: loop).get()
+            let full = try await engine.statistics(on: loop).get()
+            #expect(full.channels == 100_001)
+            #expect(full.historyMessages == 100_001)
+            time.advance(by: .seconds(61))
+            #expect(try await self.eventually { try await engine.statistics(on: loop).get().historyMessages == 0 })
+            time.advance(by: .seconds(31))
+            #expect(try await self.eventually { try await engine.statistics(on: loop).get().channels == 0 })
+            let empty = try await engine.statistics(on: loop).get()
+            #expect(empty.historyMessages == 0)
+            #expect(empty.historyBytes == 0)
+            #expect(empty.channelsReclaimed == 100_001)
+        }
+    }
+
+    @Test func maxMemoryEvictsTheOldestMessagesAcrossChannels() async throws {
+        let charged = HistoryLimits.chargedBytes(payload: 100)
+        let limits = HistoryLimits(size: 100, maxMemory: charged * 4)
+        try await withEngine(threads: 1, limits: limits) { engine, _, group in
+            let loop = group.next()
+            let payload = ByteBuffer(repeating: UInt8(ascii: "p"), count: 100)
+            for channel in ["a", "b", "c"] {
+                for _ in 0..<2 { _ = try await engine.publish(payload, to: self.name(channel), on: loop).get() }
+            }
+            #expect(try await engine.info(self.name("a"), on: loop).get()?.history == 0)
+            #expect(try await engine.info(self.name("b"), on: loop).get()?.history == 2)
+            #expect(try await engine.info(self.name("c"), on: loop).get()?.history == 2)
+            let statistics = try await engine.statistics(on: loop).get()
+            #expect(statistics.historyBytes == charged * 4)
+            #expect(statistics.messagesEvicted == 2)
+        }
+    }
+
+    @Test func deleteFinishesSubscribersOnEveryLoopAndForgetsTheChannel() async throws {
+        try await withEngine { engine, fanOut, group in
+            let channel = self.name("doomed")
+            var subscribers: [NIOLoopBound<RecordingSubscriber>] = []
+            for hubBox in fanOut.hubs {
+                subscribers.append(try await hubBox.eventLoop.flatSubmit {
+                    engine.subscribe(to: channel, after: nil, hubIndex: hubBox.value.index).map { _ in
+                        let subscriber = RecordingSubscriber()
+                        hubBox.value.add(subscriber, to: channel)
+                        return NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop)
+                    }
+                }.get())
+            }
+            #expect(try await engine.info(channel, on: group.next()).get()?.subscribers == 2)
+            #expect(try await engine.delete(channel, on: group.next()).get())
+            try await Task.sleep(for: .milliseconds(50))
+            for subscriber in subscribers {
+                #expect(try await subscriber.eventLoop.submit { subscriber.value.finished }.get() == .channelDeleted)
+            }
+            #expect(try await engine.info(channel, on: group.next()).get() == nil)
+            #expect(try await !engine.delete(channel, on: group.next()).get())
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import NIOCore
+import Testing
+
+@testable import RiverServer
+
+/// `river.conf` parsing and value checking.
+@Suite struct ConfigurationTests {
+    @Test func everyKeyIsAcceptedWithItsUnits() throws {
+        var configuration = RiverConfiguration()
+        try ConfigurationFile.apply(
+            """
+            # the original's keys
+            ip 127.0.0.2
+            port 1235
+            threads 3
+            log river.log
+            client_timeout 30
+            max_memory 64m
+            max_connections 500
+            # River's
+            history_size 250
+            history_ttl 2h
+            max_message_size 8k
+            max_channel_name 64
+            channel_idle_ttl 90s
+            max_subscriber_backlog 256k
+            read_timeout 1500ms
+            keepalive_timeout 1m
+            shutdown_timeout 3
+            log_level Debug
+            """,
+            path: "river.conf",
+            to: &configuration
+        )
+        #expect(configuration.host == "127.0.0.2")
+        #expect(configuration.port == 1235)
+        #expect(configuration.threads == 3)
+        #expect(configuration.logFile == "river.log")
+        #expect(configuration.clientTimeout == .seconds(30))
+        #expect(configuration.history.maxMemory == 64 << 20)
+        #expect(configuration.maxConnections == 500)
+        #expect(configuration.history.size == 250)
+        #expect(configuration.history.ttl == .hours(2))
+        #expect(configuration.maxMessageSize == 8192)
+        #expect(configuration.maxChannelName == 64)
+        #expect(configuration.history.channelIdleTTL == .seconds(90))
+        #expect(configuration.maxSubscriberBacklog == 256 * 1024)
+        #expect(configuration.readTimeout == .milliseconds(1500))
+        #expect(configuration.keepAliveTimeout == .minutes(1))
+        #expect(configuration.shutdownTimeout == .seconds(3))
+        #expect(configuration.logLevel == .debug)
+        #expect(RiverConfiguration.keys.count == 17)
+    }
+
+    @Test func clientTimeoutZeroMeansNever() throws {
+        var configuration = RiverConfiguration()
+        try configuration.set("client_timeout", to: "0")
+        #expect(configuration.clientTimeout == nil)
+    }
+
+    @Test(arguments: [
+        ("threads 0", "river.conf:1: threads: 0 is out of range 1...1024"),
+        ("\n\nhistory_ttl 0", "river.conf:3: history_ttl: 0 is shorter than the minimum of 1000 ms"),
+        ("max_message_size -5", "river.conf:1: max_message_size: expected a size in bytes (suffix k, m or g allowed), got '-5'"),
+        ("log_level loud", "river.conf:1: log_level: expected one of trace, debug, info, notice, warning, error, critical; got 'loud'"),
+        ("ip", "river.conf:1: ip: a value is required"),
+        ("maxmemory 1", "river.conf:1: maxmemory: unknown key 'maxmemory'"),
+    ])
+    func badLinesNameFileLineAndReason(contents: String, message: String) {
+        var configuration = RiverConfiguration()
+        #expect(throws: ConfigurationError(message)) {
+            try ConfigurationFile.apply(contents, path: "river.conf", to: &configuration)
+        }
+    }
+}

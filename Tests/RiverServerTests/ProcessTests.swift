@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+
+/// The `river` executable itself: signals, exit codes, the start-up line and logging.
+@Suite(.serialized) struct ProcessTests {
+    @Test(arguments: [SIGTERM, SIGINT])
+    func signalEndsEveryStreamCleanlyAndExitsZero(signal: Int32) async throws {
+        let river = try RiverProcess(["--threads", "2"])
+        var streams: [TestConnection] = []
+        for index in 0..<4 {
+            let stream = try TestConnection(port: river.port)
+            try stream.sendRequest("GET", "/subscribe?name=bye\(index)")
+            #expect(try stream.readHead().status == 200)
+            streams.append(stream)
+        }
+        let idle = try TestConnection(port: river.port)
+        try idle.sendRequest("GET", "/publish?name=bye0&data=last")
+        #expect(try idle.readResponse().status == 200)
+        #expect(try streams[0].readChunk() == riverMessage("bye0", 1, "\"last\""))
+
+        let start = Date()
+        river.signal(signal)
+        for stream in streams {
+            #expect(try stream.readChunk() == nil)  // the terminating chunk
+            #expect(try stream.waitForClose())
+        }
+        #expect(try idle.waitForClose())
+        #expect(river.waitForExit(timeout: 5) == 0)
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(river.standardError.contains("River stopped"))
+    }
+
+    @Test func firstLineSaysAddressEngineAndLimits() async throws {
+        let river = try RiverProcess(["--threads", "1", "--max-connections", "123", "--history-size", "42"])
+        let first = river.standardError.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.contains("River listening on 127.0.0.1:\(river.port)"))
+        #expect(first.contains("engine memory"))
+        #expect(first.contains("max_connections 123"))
+        #expect(first.contains("history 42 messages"))
+        #expect(first.contains("max_message_size 65536 bytes"))
+        river.signal(SIGTERM)
+        #expect(river.waitForExit() == 0)
+    }
+
+    @Test func configFileIsReadAndFlagsOverrideIt() async throws {
+        let path = try temporaryFile("""
+            # river.conf
+            ip 127.0.0.1
+            port 0
+            threads 1
+            history_size 11
+            max_message_size 2k
+
+            client_timeout 0
+            """)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let river = try RiverProcess(["--config", path, "--history-size", "13"])
+        let first = river.standardError.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(first.contains("history 13 messages"))
+        #expect(first.contains("max_message_size 2048 bytes"))
+        #expect(first.contains("1 threads"))
+        river.signal(SIGTERM)
+        #expect(river.waitForExit() == 0)
+    }
+
+    @Test(arguments: [
+        ("port 9271\nbogus_key 1\n", ":2: bogus_key: unknown key 'bogus_key'"),
+        ("port 9271\n\n# fine\nhistory_size lots\n", ":4: history_size: expected an integer, got 'lots'"),
+        ("max_memory 12q\n", ":1: max_memory: expected a size in bytes (suffix k, m or g allowed), got '12q'"),
+        ("port 70000\n", ":1: port: 70000 is out of range 0...65535"),
+    ])
+    func badConfigStopsStartUpWithFileLineAndReason(contents: String, expected: String) async throws {
+        let path = try temporaryFile(contents)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let river = try RiverProcess(["--config", path], waitForListening: false)
+        #expect(river.waitForExit() == 78)
+        #expect(river.standardError == "river: \(path)\(expected)\n")
+    }
+
+    @Test func badFlagValueStopsStartUp() async throws {
+        let river = try RiverProcess(["--read-timeout", "soon"], waitForListening: false)
+        #expect(river.waitForExit() == 78)
+        #expect(river.standardError.contains("--read-timeout: expected a duration in seconds"))
+    }
+
+    @Test func logLevelAndLogFile() async throws {
+        let logPath = NSTemporaryDirectory() + "river-test-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
+        let debug = try RiverProcess(["--log-level", "debug", "--threads", "1"])
+        _ = try httpRequest(port: debug.port, "GET", "/nowhere")
+        _ = try debug.waitForLine(containing: "refused request")
+        debug.signal(SIGTERM)
+        #expect(debug.waitForExit() == 0)
+
+        let quiet = try RiverProcess(["--threads", "1"])
+        _ = try httpRequest(port: quiet.port, "GET", "/nowhere")
+        quiet.signal(SIGTERM)
+        #expect(quiet.waitForExit() == 0)
+        #expect(!quiet.standardError.contains("refused request"))
+
+        let toFile = try RiverProcess(["--threads", "1", "--log", logPath], waitForListening: false)
+        var logged = ""
+        for _ in 0..<200 where !logged.contains("River listening on") {
+            usleep(20_000)
+            logged = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        }
+        #expect(logged.contains("River listening on 127.0.0.1:"))
+        toFile.signal(SIGTERM)
+        #expect(toFile.waitForExit() == 0)
+    }
+
+    /// Channels are reclaimed once their history expires: after publishing to
+    /// 100,000 distinct channels and waiting out the TTLs, the process's
+    /// memory is back near where it started.
+    @Test func hundredThousandExpiredChannelsAreReclaimed() async throws {
+        let ttl = 15
+        let river = try RiverProcess(["--threads", "1", "--history-ttl", "\(ttl)", "--channel-idle-ttl", "1"])
+        // Warm up allocator and code paths first.
+        try publishToDistinctChannels(port: river.port, prefix: "warm", count: 2000)
+        let baseline = try river.residentKiB()
+
+        let start = ContinuousClock.now
+        try publishToDistinctChannels(port: river.port, prefix: "c", count: 100_000)
+        let peak = try river.residentKiB()
+        let published = ContinuousClock.now
+        #expect(published - start < .seconds(ttl), "publishing must finish before the history expires")
+        // Expiry, then the idle TTL, then a reap pass: all within three seconds after the last TTL ends.
+        try await Task.sleep(until: published + .seconds(ttl + 3))
+        let after = try river.residentKiB()
+        river.signal(SIGTERM)
+        #expect(river.waitForExit() == 0)
+
+        let grown = peak - baseline
+        #expect(grown > 10_000, "publishing should have cost memory: baseline \(baseline) KiB, peak \(peak) KiB")
+        #expect(after - baseline < grown / 4, "baseline \(baseline) KiB, peak \(peak) KiB, after \(after) KiB")
+    }
+}
+
+/// Publishes one message to each of `count` channels, pipelined over four connections.
+func publishToDistinctChannels(port: Int, prefix: String, count: Int) throws {
+    let payload = String(repeating: "x", count: 200)
+    let connections = try (0..<4).map { _ in try TestConnection(port: port) }
+    var next = 0
+    while next < count {
+        let batch = min(1000, count - next)
+        for (index, connection) in connections.enumerated() {
+            var requests = ""
+            for offset in stride(from: index, to: batch, by: connections.count) {
+                requests += "GET /publish?name=\(prefix)\(next + offset)&data=\(payload) HTTP/1.1\r\nHost: x\r\n\r\n"
+            }
+            try connection.send(requests)
+        }
+        for (index, connection) in connections.enumerated() {
+            for _ in stride(from: index, to: batch, by: connections.count) {
+                guard try connection.readResponse().status == 200 else { throw TestConnection.Failure(description: "publish failed") }
+            }
+        }
+        next += batch
+    }
+}

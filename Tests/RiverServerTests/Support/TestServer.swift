@@ -1,0 +1,45 @@
+import Logging
+import NIOCore
+@testable import RiverServer
+
+/// A real River server on 127.0.0.1 and a free port, for one test.
+struct TestServer {
+    let server: RiverServer
+    var port: Int { self.server.port }
+
+    static func start(threads: Int = 2, _ configure: (inout RiverConfiguration) -> Void = { _ in }) async throws -> TestServer {
+        var configuration = RiverConfiguration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.threads = threads
+        configure(&configuration)
+        var logger = Logger(label: "river-test")
+        logger.logLevel = .warning
+        return TestServer(server: try await RiverServer.start(configuration: configuration, logger: logger))
+    }
+
+    func connect() throws -> TestConnection {
+        try TestConnection(port: self.port)
+    }
+
+    func stop() async {
+        await self.server.shutdown()
+    }
+}
+
+/// Runs `body` with a fresh server and always shuts it down.
+func withServer<T>(
+    threads: Int = 2,
+    _ configure: (inout RiverConfiguration) -> Void = { _ in },
+    _ body: (TestServer) async throws -> T
+) async throws -> T {
+    let server = try await TestServer.start(threads: threads, configure)
+    do {
+        let result = try await body(server)
+        await server.stop()
+        return result
+    } catch {
+        await server.stop()
+        throw error
+    }
+}
