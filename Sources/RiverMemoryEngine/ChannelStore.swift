@@ -30,7 +30,14 @@ final class ChannelStore {
     /// A reap that removes at least this many items also gives memory back.
     private static let trimThreshold = 1024
 
-    init(index: Int, eventLoop: EventLoop, limits: HistoryLimits, fanOut: FanOut, storeCount: Int, clock: MonotonicClock) {
+    init(
+        index: Int,
+        eventLoop: EventLoop,
+        limits: HistoryLimits,
+        fanOut: FanOut,
+        storeCount: Int,
+        clock: MonotonicClock
+    ) {
         self.index = index
         self.eventLoop = eventLoop
         self.limits = limits
@@ -64,7 +71,9 @@ final class ChannelStore {
         state.history.append(message)
         self.retainedMessages += 1
         self.retainedBytes += charged
-        self.retention.append(.init(state: state, seq: message.seq, publishedAt: message.publishedAt, chargedBytes: charged))
+        self.retention.append(
+            .init(state: state, seq: message.seq, publishedAt: message.publishedAt, chargedBytes: charged)
+        )
         while state.history.count > self.limits.size, let oldest = state.history.removeOldest() {
             self.forget(oldest)
         }

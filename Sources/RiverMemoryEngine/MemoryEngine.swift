@@ -54,7 +54,9 @@ public final class MemoryEngine: Engine {
 
     public func subscribe(to channel: ChannelName, after seq: UInt64?, hubIndex: Int) -> EventLoopFuture<Subscription> {
         let replyLoop = self.stores[hubIndex].eventLoop
-        return self.onHome(of: channel, replyOn: replyLoop) { $0.subscribe(to: channel, after: seq, hubIndex: hubIndex) }
+        return self.onHome(of: channel, replyOn: replyLoop) {
+            $0.subscribe(to: channel, after: seq, hubIndex: hubIndex)
+        }
     }
 
     public func unsubscribe(_ subscription: Subscription) {

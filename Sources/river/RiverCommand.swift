@@ -16,7 +16,8 @@ struct RiverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "river",
         abstract: "A real-time push server speaking the river comet API.",
-        discussion: "Flags override the values of --config. Sizes take k, m or g; durations take ms, s, m or h (default seconds)."
+        discussion:
+            "Flags override the values of --config. Sizes take k, m or g; durations take ms, s, m or h (default seconds)."
     )
 
     @Option(help: "A river.conf file: `key value` lines, # comments.")

@@ -60,15 +60,20 @@ import Testing
         let json = "[\"msg\", {\"channel\": \"room\", \"seq\": 5, \"data\": \"a\\nb\"}]"
         #expect(String(buffer: encoded.bytes(.json)) == json)
         #expect(String(buffer: encoded.bytes(.line)) == json + "\r\n")
-        #expect(String(buffer: encoded.bytes(.chunk)) == String(json.utf8.count, radix: 16, uppercase: true) + "\r\n" + json + "\r\n")
+        #expect(
+            String(buffer: encoded.bytes(.chunk)) == String(json.utf8.count, radix: 16, uppercase: true) + "\r\n" + json
+                + "\r\n"
+        )
         #expect(String(buffer: encoded.bytes(.eventStream)) == "id: 5\ndata: a\ndata: b\n\n")
         var frame = encoded.bytes(.webSocketText)
         #expect(frame.readInteger(as: UInt8.self) == 0x81)
         #expect(frame.readInteger(as: UInt8.self) == UInt8(json.utf8.count))
         #expect(String(buffer: frame) == json)
         // The same storage every time: built once.
-        #expect(encoded.bytes(.chunk).withUnsafeReadableBytes { $0.baseAddress }
-            == encoded.bytes(.chunk).withUnsafeReadableBytes { $0.baseAddress })
+        #expect(
+            encoded.bytes(.chunk).withUnsafeReadableBytes { $0.baseAddress }
+                == encoded.bytes(.chunk).withUnsafeReadableBytes { $0.baseAddress }
+        )
     }
 
     @Test(arguments: [
@@ -96,17 +101,19 @@ import Testing
         #expect(Array(buffer.readableBytesView) == expected)
     }
 
-    @Test(arguments: [
-        ([0x61, 0x62], true),
-        ([0xC3, 0xA9], true),
-        ([0xF0, 0x9F, 0x9A, 0x80], true),
-        ([0xC3], false),
-        ([0xC0, 0xAF], false),  // overlong
-        ([0xED, 0xA0, 0x80], false),  // surrogate
-        ([0xF4, 0x90, 0x80, 0x80], false),  // above U+10FFFF
-        ([0xFF], false),
-        (Array("0123456789abcdef\u{e9}".utf8), true),
-    ] as [([UInt8], Bool)])
+    @Test(
+        arguments: [
+            ([0x61, 0x62], true),
+            ([0xC3, 0xA9], true),
+            ([0xF0, 0x9F, 0x9A, 0x80], true),
+            ([0xC3], false),
+            ([0xC0, 0xAF], false),  // overlong
+            ([0xED, 0xA0, 0x80], false),  // surrogate
+            ([0xF4, 0x90, 0x80, 0x80], false),  // above U+10FFFF
+            ([0xFF], false),
+            (Array("0123456789abcdef\u{e9}".utf8), true),
+        ] as [([UInt8], Bool)]
+    )
     func utf8Validation(bytes: [UInt8], valid: Bool) {
         #expect(bytes.withUnsafeBytes { UTF8Validation.isValid($0) } == valid)
     }

@@ -34,7 +34,9 @@ import Testing
         let name = try ChannelName(validating: "h", maxBytes: 8)
         var history = MessageHistory()
         for seq in seqs {
-            history.append(Message(channel: name, seq: seq, payload: ByteBuffer(string: "m\(seq)"), publishedAt: .now()))
+            history.append(
+                Message(channel: name, seq: seq, payload: ByteBuffer(string: "m\(seq)"), publishedAt: .now())
+            )
         }
         return history
     }

@@ -66,7 +66,9 @@ import Testing
         try await withEngine { engine, _, group in
             let loop = group.next()
             for expected: UInt64 in 1...5 {
-                #expect(try await engine.publish(ByteBuffer(string: "x"), to: self.name("a"), on: loop).get() == expected)
+                #expect(
+                    try await engine.publish(ByteBuffer(string: "x"), to: self.name("a"), on: loop).get() == expected
+                )
             }
             #expect(try await engine.publish(ByteBuffer(string: "x"), to: self.name("b"), on: loop).get() == 1)
             let info = try await engine.info(self.name("a"), on: loop).get()
@@ -85,7 +87,8 @@ import Testing
             let channel = self.name(homedOn: 0, among: 2, prefix: "race")
             let publishing = Task {
                 for index in 0..<400 {
-                    _ = try await engine.publish(ByteBuffer(string: "\(index)"), to: channel, on: loops[index % 2]).get()
+                    _ = try await engine.publish(ByteBuffer(string: "\(index)"), to: channel, on: loops[index % 2])
+                        .get()
                 }
             }
             try await Task.sleep(for: .milliseconds(2))
@@ -93,7 +96,9 @@ import Testing
             let subscriber = try await hubBox.eventLoop.flatSubmit {
                 engine.subscribe(to: channel, after: 0, hubIndex: 1).map { subscription in
                     let subscriber = RecordingSubscriber()
-                    let replay = subscription.catchUp.messages.map { EncodedMessage($0, allocator: ByteBufferAllocator()) }
+                    let replay = subscription.catchUp.messages.map {
+                        EncodedMessage($0, allocator: ByteBufferAllocator())
+                    }
                     _ = subscriber.deliver(replay)
                     subscriber.cursor = subscription.catchUp.lastSeq
                     hubBox.value.add(subscriber, to: channel)
@@ -206,13 +211,15 @@ import Testing
             let channel = self.name("doomed")
             var subscribers: [NIOLoopBound<RecordingSubscriber>] = []
             for hubBox in fanOut.hubs {
-                subscribers.append(try await hubBox.eventLoop.flatSubmit {
-                    engine.subscribe(to: channel, after: nil, hubIndex: hubBox.value.index).map { _ in
-                        let subscriber = RecordingSubscriber()
-                        hubBox.value.add(subscriber, to: channel)
-                        return NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop)
-                    }
-                }.get())
+                subscribers.append(
+                    try await hubBox.eventLoop.flatSubmit {
+                        engine.subscribe(to: channel, after: nil, hubIndex: hubBox.value.index).map { _ in
+                            let subscriber = RecordingSubscriber()
+                            hubBox.value.add(subscriber, to: channel)
+                            return NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop)
+                        }
+                    }.get()
+                )
             }
             #expect(try await engine.info(channel, on: group.next()).get()?.subscribers == 2)
             #expect(try await engine.delete(channel, on: group.next()).get())

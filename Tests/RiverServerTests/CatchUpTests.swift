@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func olderThanHistorySaysLostFirst() async throws {
-        try await withServer({ $0.history.size = 5 }) { server in
+        try await withServer(configured { $0.history.size = 5 }) { server in
             try publishPipelined(port: server.port, channel: "short", count: 10)
             let poller = try server.connect()
             try poller.sendRequest("GET", "/subscribe?name=short&seq=2")
@@ -56,7 +56,7 @@ import Testing
         let publishers = 4
         let perPublisher = 300
         let total = publishers * perPublisher
-        try await withServer(threads: threads, { $0.history.size = total }) { server in
+        try await withServer(threads: threads, configured { $0.history.size = total }) { server in
             let port = server.port
             let received = Mutex<[Int]>([])
             let payloads = Mutex<[String]>([])

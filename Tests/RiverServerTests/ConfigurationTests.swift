@@ -61,8 +61,14 @@ import Testing
     @Test(arguments: [
         ("threads 0", "river.conf:1: threads: 0 is out of range 1...1024"),
         ("\n\nhistory_ttl 0", "river.conf:3: history_ttl: 0 is shorter than the minimum of 1000 ms"),
-        ("max_message_size -5", "river.conf:1: max_message_size: expected a size in bytes (suffix k, m or g allowed), got '-5'"),
-        ("log_level loud", "river.conf:1: log_level: expected one of trace, debug, info, notice, warning, error, critical; got 'loud'"),
+        (
+            "max_message_size -5",
+            "river.conf:1: max_message_size: expected a size in bytes (suffix k, m or g allowed), got '-5'"
+        ),
+        (
+            "log_level loud",
+            "river.conf:1: log_level: expected one of trace, debug, info, notice, warning, error, critical; got 'loud'"
+        ),
         ("ip", "river.conf:1: ip: a value is required"),
         ("maxmemory 1", "river.conf:1: maxmemory: unknown key 'maxmemory'"),
     ])

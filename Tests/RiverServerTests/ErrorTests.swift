@@ -16,18 +16,24 @@ import Testing
         ("/publish?name=%zz&data=x", 400, "invalid 'name' parameter: malformed percent-encoding"),
         ("/publish?name=x&data=%4", 400, "invalid 'data' parameter: malformed percent-encoding"),
         ("/publish?name=x&data=%C3%28", 400, "invalid 'data' parameter: not valid UTF-8"),
-        ("/publish?name=\(String(repeating: "n", count: 33))&data=x", 400,
-         "invalid 'name' parameter: channel name is longer than 32 bytes"),
-        ("/publish?name=x&data=\(String(repeating: "d", count: 101))", 413,
-         "message is larger than max_message_size (100 bytes)"),
+        (
+            "/publish?name=\(String(repeating: "n", count: 33))&data=x", 400,
+            "invalid 'name' parameter: channel name is longer than 32 bytes"
+        ),
+        (
+            "/publish?name=x&data=\(String(repeating: "d", count: 101))", 413,
+            "message is larger than max_message_size (100 bytes)"
+        ),
         ("/nowhere", 404, "no such resource: /nowhere"),
     ]
 
     @Test func eachBadRequestGetsItsStatusAndAOneLineReason() async throws {
-        try await withServer({
-            $0.maxChannelName = 32
-            $0.maxMessageSize = 100
-        }) { server in
+        try await withServer(
+            configured {
+                $0.maxChannelName = 32
+                $0.maxMessageSize = 100
+            }
+        ) { server in
             // All on one keep-alive connection: a refusal does not end it.
             let connection = try server.connect()
             for (target, status, reason) in Self.cases {
@@ -49,18 +55,28 @@ import Testing
     }
 
     @Test func rawBodyOverTheMessageLimitIs413() async throws {
-        try await withServer({ $0.maxMessageSize = 100 }) { server in
-            let response = try httpRequest(port: server.port, "POST", "/publish?name=x", headers: ["Content-Type: text/plain"],
-                                           body: String(repeating: "b", count: 101))
+        try await withServer(configured { $0.maxMessageSize = 100 }) { server in
+            let response = try httpRequest(
+                port: server.port,
+                "POST",
+                "/publish?name=x",
+                headers: ["Content-Type: text/plain"],
+                body: String(repeating: "b", count: 101)
+            )
             #expect(response.status == 413)
-            let fits = try httpRequest(port: server.port, "POST", "/publish?name=x", headers: ["Content-Type: text/plain"],
-                                       body: String(repeating: "b", count: 100))
+            let fits = try httpRequest(
+                port: server.port,
+                "POST",
+                "/publish?name=x",
+                headers: ["Content-Type: text/plain"],
+                body: String(repeating: "b", count: 100)
+            )
             #expect(fits.status == 200)
         }
     }
 
     @Test func declaredBodyOverTheRequestLimitIs413BeforeAnyBodyIsSent() async throws {
-        try await withServer({ $0.maxMessageSize = 100 }) { server in
+        try await withServer(configured { $0.maxMessageSize = 100 }) { server in
             let connection = try server.connect()
             try connection.send("POST /publish?name=x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
             let response = try connection.readResponse()
@@ -77,9 +93,11 @@ import Testing
             _ = try subscriber.readHead()
             let publisher = try server.connect()
 
-            for junk in ["\u{1}\u{2}garbage\r\n\r\n", "GET /x HTTP/9.9\r\n\r\n", "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
-                         "GET / HTTP/1.1\r\n folded: x\r\n\r\n",
-                         "POST /publish HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"] {
+            for junk in [
+                "\u{1}\u{2}garbage\r\n\r\n", "GET /x HTTP/9.9\r\n\r\n", "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+                "GET / HTTP/1.1\r\n folded: x\r\n\r\n",
+                "POST /publish HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            ] {
                 let bad = try server.connect()
                 try bad.send(junk)
                 let response = try bad.readResponse()
@@ -96,7 +114,7 @@ import Testing
     }
 
     @Test func overMaxConnectionsIs503AndASlotFreesUp() async throws {
-        try await withServer({ $0.maxConnections = 3 }) { server in
+        try await withServer(configured { $0.maxConnections = 3 }) { server in
             var open: [TestConnection] = []
             for _ in 0..<3 {
                 let connection = try server.connect()
@@ -128,7 +146,10 @@ import Testing
             #expect(try long.readResponse().status == 414)
 
             let fat = try server.connect()
-            try fat.send("GET /publish?name=x&data=y HTTP/1.1\r\n" + String(repeating: "X-Filler: \(String(repeating: "f", count: 100))\r\n", count: 200) + "\r\n")
+            try fat.send(
+                "GET /publish?name=x&data=y HTTP/1.1\r\n"
+                    + String(repeating: "X-Filler: \(String(repeating: "f", count: 100))\r\n", count: 200) + "\r\n"
+            )
             #expect(try fat.readResponse().status == 431)
         }
     }

@@ -30,7 +30,8 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 7, Int.max])
     func pipelinedRequestsInAnyPieces(step: Int) throws {
-        let input = "GET /publish?name=a&data=b HTTP/1.1\r\nHost: x\r\n\r\n"
+        let input =
+            "GET /publish?name=a&data=b HTTP/1.1\r\nHost: x\r\n\r\n"
             + "POST /publish?name=c HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
             + "POST /publish HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n"
             + "\r\nGET / HTTP/1.0\n\n"
@@ -92,10 +93,19 @@ import Testing
     @Test func expectContinueIsAnnouncedOnceBeforeTheBody() throws {
         var parser = HTTPRequestParser(limits: self.limits)
         parser.append(ByteBuffer(string: "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"))
-        guard case .continueRequired = try parser.next() else { Issue.record("expected continue"); return }
-        guard case .needMoreData = try parser.next() else { Issue.record("expected needMoreData"); return }
+        guard case .continueRequired = try parser.next() else {
+            Issue.record("expected continue")
+            return
+        }
+        guard case .needMoreData = try parser.next() else {
+            Issue.record("expected needMoreData")
+            return
+        }
         parser.append(ByteBuffer(string: "ok"))
-        guard case .request(let request) = try parser.next() else { Issue.record("expected request"); return }
+        guard case .request(let request) = try parser.next() else {
+            Issue.record("expected request")
+            return
+        }
         #expect(String(buffer: request.body) == "ok")
         #expect(!parser.hasPartialRequest)
     }

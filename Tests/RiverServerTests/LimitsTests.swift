@@ -3,7 +3,7 @@ import Testing
 /// Configuration keys that shape behaviour over time: `client_timeout` and `max_memory`.
 @Suite struct LimitsTests {
     @Test func clientTimeoutEndsStreamsCleanly() async throws {
-        try await withServer({ $0.clientTimeout = .seconds(1) }) { server in
+        try await withServer(configured { $0.clientTimeout = .seconds(1) }) { server in
             let stream = try server.connect()
             try stream.sendRequest("GET", "/subscribe?name=t")
             #expect(try stream.readHead().status == 200)
@@ -18,7 +18,7 @@ import Testing
     /// With a 64 KiB budget and 1 KiB messages on many channels, the oldest
     /// messages go first: early channels report them lost, the newest keeps all.
     @Test func maxMemoryBoundsRetainedHistoryOldestFirst() async throws {
-        try await withServer(threads: 1, { $0.history.maxMemory = 64 * 1024 }) { server in
+        try await withServer(threads: 1, configured { $0.history.maxMemory = 64 * 1024 }) { server in
             let data = String(repeating: "k", count: 1024)
             let connection = try server.connect()
             for channel in 0..<20 {

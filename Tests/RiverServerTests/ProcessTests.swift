@@ -43,7 +43,8 @@ import Testing
     }
 
     @Test func configFileIsReadAndFlagsOverrideIt() async throws {
-        let path = try temporaryFile("""
+        let path = try temporaryFile(
+            """
             # river.conf
             ip 127.0.0.1
             port 0
@@ -52,7 +53,8 @@ import Testing
             max_message_size 2k
 
             client_timeout 0
-            """)
+            """
+        )
         defer { try? FileManager.default.removeItem(atPath: path) }
         let river = try RiverProcess(["--config", path, "--history-size", "13"])
         let first = river.standardError.split(separator: "\n").first.map(String.init) ?? ""
@@ -152,7 +154,9 @@ func publishToDistinctChannels(port: Int, prefix: String, count: Int) throws {
         }
         for (index, connection) in connections.enumerated() {
             for _ in stride(from: index, to: batch, by: connections.count) {
-                guard try connection.readResponse().status == 200 else { throw TestConnection.Failure(description: "publish failed") }
+                guard try connection.readResponse().status == 200 else {
+                    throw TestConnection.Failure(description: "publish failed")
+                }
             }
         }
         next += batch

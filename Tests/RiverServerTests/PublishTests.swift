@@ -10,7 +10,13 @@ import Testing
             let body = "{\"json\": [1, 2]}\r\nline two & name=ignored %41"
             for contentType in ["application/json", "text/plain; charset=utf-8", nil] {
                 let headers = contentType.map { ["Content-Type: \($0)"] } ?? []
-                let response = try httpRequest(port: server.port, "POST", "/publish?name=raw", headers: headers, body: body)
+                let response = try httpRequest(
+                    port: server.port,
+                    "POST",
+                    "/publish?name=raw",
+                    headers: headers,
+                    body: body
+                )
                 #expect(response.status == 200)
                 #expect(response.head.header("Content-Type") == "application/json")
             }
@@ -22,9 +28,13 @@ import Testing
 
     @Test func formBodyWinsOverQueryForTheKeysItNames() async throws {
         try await withServer { server in
-            let response = try httpRequest(port: server.port, "POST", "/publish?name=query-name&data=query-data",
-                                           headers: ["Content-Type: application/x-www-form-urlencoded"],
-                                           body: "data=body+data%21")
+            let response = try httpRequest(
+                port: server.port,
+                "POST",
+                "/publish?name=query-name&data=query-data",
+                headers: ["Content-Type: application/x-www-form-urlencoded"],
+                body: "data=body+data%21"
+            )
             #expect(response.body == "{\"channel\": \"query-name\", \"seq\": 1}")
             let replay = try httpRequest(port: server.port, "GET", "/subscribe?name=query-name&seq=0&keep=0")
             #expect(replay.body == riverMessage("query-name", 1, "\"body data!\""))
@@ -42,10 +52,14 @@ import Testing
     @Test func chunkedRequestBodyAndExpectContinue() async throws {
         try await withServer { server in
             let connection = try server.connect()
-            try connection.send("POST /publish?name=ch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n")
+            try connection.send(
+                "POST /publish?name=ch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n"
+            )
             #expect(try connection.readResponse().body == "{\"channel\": \"ch\", \"seq\": 1}")
 
-            try connection.send("POST /publish?name=ch HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+            try connection.send(
+                "POST /publish?name=ch HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"
+            )
             #expect(try connection.readHead().status == 100)
             try connection.send("abc")
             #expect(try connection.readResponse().body == "{\"channel\": \"ch\", \"seq\": 2}")
@@ -78,7 +92,9 @@ import Testing
                     let response = try connection.readResponse()
                     if shared == nil { connection.close() }
                     let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
-                    guard let seq = object?["seq"] as? Int else { throw TestConnection.Failure(description: response.body) }
+                    guard let seq = object?["seq"] as? Int else {
+                        throw TestConnection.Failure(description: response.body)
+                    }
                     seqs.withLock { $0.append(seq) }
                 }
             }

@@ -11,9 +11,13 @@ import Testing
             #expect(head.status == 200)
             #expect(head.header("Transfer-Encoding") == "chunked")
 
-            let first = try httpRequest(port: server.port, "POST", "/publish",
-                                        headers: ["Content-Type: application/x-www-form-urlencoded"],
-                                        body: "name=public-channel&data=hello-world-of-comet")
+            let first = try httpRequest(
+                port: server.port,
+                "POST",
+                "/publish",
+                headers: ["Content-Type: application/x-www-form-urlencoded"],
+                body: "name=public-channel&data=hello-world-of-comet"
+            )
             #expect(first.status == 200)
             #expect(first.body == "{\"channel\": \"public-channel\", \"seq\": 1}")
             _ = try httpRequest(port: server.port, "GET", "/publish?name=public-channel&data=second")
@@ -26,8 +30,12 @@ import Testing
     @Test func subscribeByPOSTFormBody() async throws {
         try await withServer { server in
             let subscriber = try server.connect()
-            try subscriber.sendRequest("POST", "/subscribe", headers: ["Content-Type: application/x-www-form-urlencoded"],
-                                       body: "name=posted")
+            try subscriber.sendRequest(
+                "POST",
+                "/subscribe",
+                headers: ["Content-Type: application/x-www-form-urlencoded"],
+                body: "name=posted"
+            )
             #expect(try subscriber.readHead().status == 200)
             _ = try httpRequest(port: server.port, "GET", "/publish?name=posted&data=x")
             #expect(try subscriber.readChunk() == riverMessage("posted", 1, "\"x\""))
@@ -41,8 +49,13 @@ import Testing
             _ = try subscriber.readHead()
             // quote, backslash, newline, tab, NUL, U+001F, DEL, é, 🚀, U+2028
             let raw = "a\"b\\c\nd\te\u{0}f\u{1F}g\u{7F}é🚀\u{2028}"
-            let response = try httpRequest(port: server.port, "POST", "/publish?name=esc",
-                                           headers: ["Content-Type: text/plain"], body: raw)
+            let response = try httpRequest(
+                port: server.port,
+                "POST",
+                "/publish?name=esc",
+                headers: ["Content-Type: text/plain"],
+                body: raw
+            )
             #expect(response.status == 200)
             let expected = "\"a\\\"b\\\\c\\nd\\te\\u0000f\\u001fg\u{7F}é🚀\\u2028\""
             #expect(try subscriber.readChunk() == riverMessage("esc", 1, expected))
@@ -54,7 +67,11 @@ import Testing
             let subscriber = try server.connect()
             try subscriber.sendRequest("GET", "/subscribe?name=caf%C3%A9+%22room%22")
             _ = try subscriber.readHead()
-            let response = try httpRequest(port: server.port, "GET", "/publish?name=caf%C3%A9%20%22room%22&data=%22hi%22")
+            let response = try httpRequest(
+                port: server.port,
+                "GET",
+                "/publish?name=caf%C3%A9%20%22room%22&data=%22hi%22"
+            )
             #expect(response.body == "{\"channel\": \"café \\\"room\\\"\", \"seq\": 1}")
             #expect(try subscriber.readChunk() == riverMessage("café \\\"room\\\"", 1, "\"\\\"hi\\\"\""))
         }

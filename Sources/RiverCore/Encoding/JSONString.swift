@@ -46,7 +46,8 @@ public enum JSONString {
             case 0x08: escape = "\\b"
             case 0x0C: escape = "\\f"
             case 0x00..<0x20: escape = ""  // \u00XX below
-            case 0xE2 where index + 2 < count && source[index + 1] == 0x80
+            case 0xE2
+            where index + 2 < count && source[index + 1] == 0x80
                 && (source[index + 2] == 0xA8 || source[index + 2] == 0xA9):
                 escape = source[index + 2] == 0xA8 ? "\\u2028" : "\\u2029"
                 width = 3

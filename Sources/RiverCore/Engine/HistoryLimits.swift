@@ -11,8 +11,12 @@ public struct HistoryLimits: Sendable, Equatable {
     /// How long a channel with no subscribers and no history is remembered.
     public var channelIdleTTL: TimeAmount
 
-    public init(size: Int = 100, ttl: TimeAmount = .seconds(3600), maxMemory: Int = 256 << 20,
-                channelIdleTTL: TimeAmount = .seconds(60)) {
+    public init(
+        size: Int = 100,
+        ttl: TimeAmount = .seconds(3600),
+        maxMemory: Int = 256 << 20,
+        channelIdleTTL: TimeAmount = .seconds(60)
+    ) {
         self.size = size
         self.ttl = ttl
         self.maxMemory = maxMemory

@@ -35,7 +35,8 @@ extension ByteBuffer {
         var text = text
         return text.withUTF8 { expected in
             self.withUnsafeReadableBytes { bytes in
-                bytes.count == expected.count && (expected.isEmpty || memcmp(bytes.baseAddress!, expected.baseAddress!, bytes.count) == 0)
+                bytes.count == expected.count
+                    && (expected.isEmpty || memcmp(bytes.baseAddress!, expected.baseAddress!, bytes.count) == 0)
             }
         }
     }

@@ -153,7 +153,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
             switch Router.route(head.path) {
             case .publish:
                 self.loop.counters.publishes += 1
-                let response = try PublishResponder.respond(to: request, server: self.server, on: self.context.eventLoop)
+                let response = try PublishResponder.respond(
+                    to: request,
+                    server: self.server,
+                    on: self.context.eventLoop
+                )
                 self.awaitResponse(response, for: head)
             case .subscribe:
                 let subscribe = try SubscribeRequest(request, configuration: self.server.configuration)
@@ -185,7 +189,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
                 self.write(bytes)
                 if !head.keepAlive || self.loop.isQuiescing { self.closeAfterWrites() }
             case .failure(let error):
-                let failure: RequestError = (error as? EngineError).map { .unavailable($0.description) } ?? .internalError()
+                let failure: RequestError =
+                    (error as? EngineError).map { .unavailable($0.description) } ?? .internalError()
                 if !(error is EngineError) {
                     self.server.logger.error("publish failed", metadata: ["error": "\(error)"])
                 }
@@ -227,7 +232,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
     private func logRefusal(status: HTTPStatus, reason: String) {
         self.server.logger.debug(
             "refused request",
-            metadata: ["status": "\(status.code)", "reason": "\(reason)", "peer": "\(self.context.remoteAddress?.description ?? "?")"]
+            metadata: [
+                "status": "\(status.code)", "reason": "\(reason)",
+                "peer": "\(self.context.remoteAddress?.description ?? "?")",
+            ]
         )
     }
 
@@ -268,7 +276,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
         case .requests:
             if let start = self.requestStartTick {
                 if tick &- start >= Self.ticks(configuration.readTimeout) {
-                    self.respondAndClose(status: .requestTimeout, reason: "request not received in time", isHTTP10: false)
+                    self.respondAndClose(
+                        status: .requestTimeout,
+                        reason: "request not received in time",
+                        isHTTP10: false
+                    )
                     self.flushIfNeeded()
                 }
             } else if tick &- self.idleSinceTick >= Self.ticks(configuration.keepAliveTimeout) {

@@ -111,7 +111,8 @@ extension HTTPRequestParser {
             else {
                 return .failure(HTTPParseError(.badRequest, "malformed request line"))
             }
-            guard firstSpace > 0, Self.all(bytes, 0, firstSpace, { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else {
+            guard firstSpace > 0, Self.all(bytes, 0, firstSpace, { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })
+            else {
                 return .failure(HTTPParseError(.badRequest, "malformed method"))
             }
             layout.methodEnd = firstSpace
@@ -163,8 +164,10 @@ extension HTTPRequestParser {
         if let query = layout.query {
             head.query = line.readableSlice(offset: query.lowerBound, length: query.count)
         }
-        head.path = layout.pathStart == layout.pathEnd
-            ? "/" : String(buffer: line.readableSlice(offset: layout.pathStart, length: layout.pathEnd - layout.pathStart))
+        head.path =
+            layout.pathStart == layout.pathEnd
+            ? "/"
+            : String(buffer: line.readableSlice(offset: layout.pathStart, length: layout.pathEnd - layout.pathStart))
     }
 
     private static func method(_ bytes: ByteBuffer) -> HTTPMethod {
@@ -189,7 +192,12 @@ extension HTTPRequestParser {
     }
 
     /// True when every byte of `bytes[from..<to]` satisfies `predicate`.
-    private static func all(_ bytes: UnsafeRawBufferPointer, _ from: Int, _ to: Int, _ predicate: (UInt8) -> Bool) -> Bool {
+    private static func all(
+        _ bytes: UnsafeRawBufferPointer,
+        _ from: Int,
+        _ to: Int,
+        _ predicate: (UInt8) -> Bool
+    ) -> Bool {
         var index = from
         while index < to {
             if !predicate(bytes[index]) { return false }
@@ -199,7 +207,8 @@ extension HTTPRequestParser {
     }
 
     /// The offset just after the first `needle` in `bytes[from..<to]`.
-    private static func offset(after needle: StaticString, in bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+    private static func offset(after needle: StaticString, in bytes: UnsafeRawBufferPointer, from: Int, to: Int) -> Int?
+    {
         let pattern = UnsafeRawBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
         var index = from
         while index + pattern.count <= to {
@@ -225,7 +234,9 @@ extension HTTPRequestParser {
             var valueStart = colon + 1
             var valueEnd = bytes.count
             while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
-            while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) {
+                valueEnd -= 1
+            }
             guard Self.all(bytes, valueStart, valueEnd, { ($0 >= 0x20 || $0 == 0x09) && $0 != 0x7F }) else {
                 return .failure(HTTPParseError(.badRequest, "control character in header field value"))
             }
@@ -307,7 +318,10 @@ struct HeadLines: IteratorProtocol {
         guard self.remaining.readableBytes > 0 else { return nil }
         let newline = self.remaining.readableOffset(of: UInt8(ascii: "\n")) ?? self.remaining.readableBytes
         var length = newline
-        if length > 0 && self.remaining.getInteger(at: self.remaining.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r") {
+        if length > 0
+            && self.remaining.getInteger(at: self.remaining.readerIndex + newline - 1, as: UInt8.self)
+                == UInt8(ascii: "\r")
+        {
             length -= 1
         }
         let line = self.remaining.readableSlice(offset: 0, length: length)

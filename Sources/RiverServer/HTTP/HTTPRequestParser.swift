@@ -17,8 +17,12 @@ public struct HTTPRequestParser {
         public var maxHeaderCount: Int
         public var maxBodyBytes: Int
 
-        public init(maxRequestLine: Int = 8192, maxHeaderBytes: Int = 16384, maxHeaderCount: Int = 100,
-                    maxBodyBytes: Int = 1 << 20) {
+        public init(
+            maxRequestLine: Int = 8192,
+            maxHeaderBytes: Int = 16384,
+            maxHeaderCount: Int = 100,
+            maxBodyBytes: Int = 1 << 20
+        ) {
             self.maxRequestLine = maxRequestLine
             self.maxHeaderBytes = maxHeaderBytes
             self.maxHeaderCount = maxHeaderCount
@@ -119,7 +123,10 @@ public struct HTTPRequestParser {
                         phase = .trailers(bytesSeen: 0)
                     } else {
                         guard size <= self.limits.maxBodyBytes - body.readableBytes else {
-                            throw HTTPParseError(.contentTooLarge, "request body is larger than \(self.limits.maxBodyBytes) bytes")
+                            throw HTTPParseError(
+                                .contentTooLarge,
+                                "request body is larger than \(self.limits.maxBodyBytes) bytes"
+                            )
                         }
                         phase = .data(remaining: size)
                     }
@@ -145,13 +152,17 @@ public struct HTTPRequestParser {
                     phase = .size
                 case .trailers(let bytesSeen):
                     let before = self.buffer.readableBytes
-                    guard let line = try self.readLine(limit: self.limits.maxHeaderBytes, what: "trailer section") else {
+                    guard let line = try self.readLine(limit: self.limits.maxHeaderBytes, what: "trailer section")
+                    else {
                         self.state = .chunked(head, phase, body: body)
                         return .needMoreData
                     }
                     let seen = bytesSeen + before - self.buffer.readableBytes
                     guard seen <= self.limits.maxHeaderBytes else {
-                        throw HTTPParseError(.headerFieldsTooLarge, "trailer section is larger than \(self.limits.maxHeaderBytes) bytes")
+                        throw HTTPParseError(
+                            .headerFieldsTooLarge,
+                            "trailer section is larger than \(self.limits.maxHeaderBytes) bytes"
+                        )
                     }
                     if line.readableBytes == 0 {
                         return .request(HTTPRequest(head: head, body: body))
@@ -187,7 +198,9 @@ public struct HTTPRequestParser {
             while index < bytes.count {
                 if bytes[index] == UInt8(ascii: "\n") {
                     if !sawLineEnd && index > limits.maxRequestLine {
-                        return .failure(HTTPParseError(.uriTooLong, "request line is longer than \(limits.maxRequestLine) bytes"))
+                        return .failure(
+                            HTTPParseError(.uriTooLong, "request line is longer than \(limits.maxRequestLine) bytes")
+                        )
                     }
                     sawLineEnd = true
                     if index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "\n") {
@@ -202,10 +215,17 @@ public struct HTTPRequestParser {
                 index += 1
             }
             if !sawLineEnd && bytes.count > limits.maxRequestLine {
-                return .failure(HTTPParseError(.uriTooLong, "request line is longer than \(limits.maxRequestLine) bytes"))
+                return .failure(
+                    HTTPParseError(.uriTooLong, "request line is longer than \(limits.maxRequestLine) bytes")
+                )
             }
             if bytes.count > limits.maxHeaderBytes {
-                return .failure(HTTPParseError(.headerFieldsTooLarge, "header section is larger than \(limits.maxHeaderBytes) bytes"))
+                return .failure(
+                    HTTPParseError(
+                        .headerFieldsTooLarge,
+                        "header section is larger than \(limits.maxHeaderBytes) bytes"
+                    )
+                )
             }
             return .success(nil)
         }
@@ -213,7 +233,10 @@ public struct HTTPRequestParser {
         case .success(let length):
             if let length {
                 guard length <= limits.maxHeaderBytes + 4 else {
-                    throw HTTPParseError(.headerFieldsTooLarge, "header section is larger than \(limits.maxHeaderBytes) bytes")
+                    throw HTTPParseError(
+                        .headerFieldsTooLarge,
+                        "header section is larger than \(limits.maxHeaderBytes) bytes"
+                    )
                 }
                 return length
             }
@@ -234,7 +257,9 @@ public struct HTTPRequestParser {
             return nil
         }
         var length = newline
-        if length > 0 && self.buffer.getInteger(at: self.buffer.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r") {
+        if length > 0
+            && self.buffer.getInteger(at: self.buffer.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r")
+        {
             length -= 1
         }
         guard length <= limit else { throw HTTPParseError(.badRequest, "\(what) is too long") }

@@ -35,7 +35,11 @@ public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible 
     public static func notFound(_ path: String) -> RequestError { RequestError(.notFound, "no such resource: \(path)") }
 
     public static func methodNotAllowed(_ allowed: String) -> RequestError {
-        RequestError(.methodNotAllowed, "method not allowed here; use \(allowed)", headers: [Header(name: "Allow", value: allowed)])
+        RequestError(
+            .methodNotAllowed,
+            "method not allowed here; use \(allowed)",
+            headers: [Header(name: "Allow", value: allowed)]
+        )
     }
 
     public static func unavailable(_ why: String) -> RequestError { RequestError(.serviceUnavailable, why) }

@@ -9,7 +9,8 @@ enum PercentDecoding {
 
     /// Decodes `bytes`; returns them unchanged (no copy) when nothing is encoded.
     static func decode(_ bytes: ByteBuffer) throws(Malformed) -> ByteBuffer {
-        guard bytes.readableOffset(of: UInt8(ascii: "%")) != nil || bytes.readableOffset(of: UInt8(ascii: "+")) != nil else {
+        guard bytes.readableOffset(of: UInt8(ascii: "%")) != nil || bytes.readableOffset(of: UInt8(ascii: "+")) != nil
+        else {
             return bytes
         }
         var output = ByteBuffer()

@@ -59,7 +59,9 @@ public struct RiverConfiguration: Sendable {
         case "log": self.logFile = try Self.nonEmpty(value)
         case "log_level":
             guard let level = Logger.Level(rawValue: value.lowercased()) else {
-                throw ConfigurationError("expected one of trace, debug, info, notice, warning, error, critical; got '\(value)'")
+                throw ConfigurationError(
+                    "expected one of trace, debug, info, notice, warning, error, critical; got '\(value)'"
+                )
             }
             self.logLevel = level
         case "client_timeout":
@@ -115,9 +117,12 @@ public struct RiverConfiguration: Sendable {
     }
 
     /// Seconds, or a number with an `ms`, `s`, `m` or `h` suffix.
-    private static func duration(_ value: String, minimum: TimeAmount = .zero) throws(ConfigurationError) -> TimeAmount {
+    private static func duration(_ value: String, minimum: TimeAmount = .zero) throws(ConfigurationError) -> TimeAmount
+    {
         let text = value.lowercased()
-        let units: [(String, Int64)] = [("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000)]
+        let units: [(String, Int64)] = [
+            ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000),
+        ]
         var nanosecondsPerUnit: Int64 = 1_000_000_000
         var digits = Substring(text)
         for (suffix, scale) in units where text.hasSuffix(suffix) {

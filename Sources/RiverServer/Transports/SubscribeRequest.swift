@@ -23,7 +23,9 @@ struct SubscribeRequest {
         self.channel = try parameters.channelName(maxBytes: configuration.maxChannelName)
         self.seq = try parameters.unsignedInteger("seq")
         if let keep = try parameters.string("keep") {
-            guard let value = Int(keep) else { throw .invalidParameter("keep", "expected 0 or 1, got '\(keep.prefix(32))'") }
+            guard let value = Int(keep) else {
+                throw .invalidParameter("keep", "expected 0 or 1, got '\(keep.prefix(32))'")
+            }
             self.keep = value != 0
         } else {
             self.keep = true
@@ -50,7 +52,8 @@ struct SubscribeRequest {
         guard !bytes.isEmpty, bytes.count <= Self.maxCallbackLength else { return false }
         var atSegmentStart = true
         for byte in bytes {
-            let isLetter = (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            let isLetter =
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
                 || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "$")
             let isDigit = byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")

@@ -75,7 +75,9 @@ final class TestConnection {
     func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(self.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(self.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { throw Failure(description: "send() failed: \(errno)") }
             offset += sent
         }
@@ -127,7 +129,9 @@ final class TestConnection {
     private func readExactly(_ count: Int) throws -> [UInt8] {
         while self.buffer.count - self.offset < count {
             guard try self.fill() else {
-                throw Failure(description: "connection closed after \(self.buffer.count - self.offset) of \(count) bytes")
+                throw Failure(
+                    description: "connection closed after \(self.buffer.count - self.offset) of \(count) bytes"
+                )
             }
         }
         let bytes = Array(self.buffer[self.offset..<(self.offset + count)])

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+
 @testable import RiverServer
 
 /// A real River server on 127.0.0.1 and a free port, for one test.
@@ -7,12 +8,11 @@ struct TestServer {
     let server: RiverServer
     var port: Int { self.server.port }
 
-    static func start(threads: Int = 2, _ configure: (inout RiverConfiguration) -> Void = { _ in }) async throws -> TestServer {
-        var configuration = RiverConfiguration()
+    static func start(threads: Int = 2, _ configuration: RiverConfiguration = RiverConfiguration()) async throws -> TestServer {
+        var configuration = configuration
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configuration.threads = threads
-        configure(&configuration)
         var logger = Logger(label: "river-test")
         logger.logLevel = .warning
         return TestServer(server: try await RiverServer.start(configuration: configuration, logger: logger))
@@ -30,10 +30,10 @@ struct TestServer {
 /// Runs `body` with a fresh server and always shuts it down.
 func withServer<T>(
     threads: Int = 2,
-    _ configure: (inout RiverConfiguration) -> Void = { _ in },
+    _ configuration: RiverConfiguration = RiverConfiguration(),
     _ body: (TestServer) async throws -> T
 ) async throws -> T {
-    let server = try await TestServer.start(threads: threads, configure)
+    let server = try await TestServer.start(threads: threads, configuration)
     do {
         let result = try await body(server)
         await server.stop()
@@ -42,4 +42,11 @@ func withServer<T>(
         await server.stop()
         throw error
     }
+}
+
+/// A default configuration with `change` applied.
+func configured(_ change: (inout RiverConfiguration) -> Void) -> RiverConfiguration {
+    var configuration = RiverConfiguration()
+    change(&configuration)
+    return configuration
 }
