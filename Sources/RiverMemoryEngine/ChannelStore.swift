@@ -111,12 +111,15 @@ final class ChannelStore {
 
     // MARK: - Subscribe
 
-    func subscribe(to name: ChannelName, after seq: UInt64?, hubIndex: Int) -> Subscription {
+    func subscribe(to name: ChannelName, after seq: UInt64?, hubIndex: Int) -> Subscribed {
         let state = self.state(for: name, now: self.clock.now())
         state.subscribersPerHub[hubIndex] += 1
         state.subscriberTotal += 1
         let catchUp = seq.map { state.history.catchUp(after: $0, currentSeq: state.seq) } ?? CatchUp(lastSeq: state.seq)
-        return Subscription(channel: name, hubIndex: hubIndex, token: state.token, catchUp: catchUp)
+        return Subscribed(
+            subscription: Subscription(channel: name, hubIndex: hubIndex, token: state.token),
+            catchUp: catchUp
+        )
     }
 
     func unsubscribe(_ subscription: Subscription) {

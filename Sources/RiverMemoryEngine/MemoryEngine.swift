@@ -48,11 +48,24 @@ public final class MemoryEngine: Engine {
         self.reapers = reapers
     }
 
-    public func publish(_ payload: ByteBuffer, to channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<UInt64> {
-        self.onHome(of: channel, replyOn: loop) { $0.publish(payload, to: channel) }
+    public func publish(
+        _ payload: ByteBuffer,
+        to channel: ChannelName,
+        on loop: EventLoop,
+        completion: @escaping @Sendable (Result<UInt64, EngineError>) -> Void
+    ) {
+        let store = self.home(of: channel)
+        if store.eventLoop === loop && loop.inEventLoop {
+            completion(.success(store.value.publish(payload, to: channel)))
+            return
+        }
+        store.eventLoop.execute {
+            let seq = store.value.publish(payload, to: channel)
+            loop.execute { completion(.success(seq)) }
+        }
     }
 
-    public func subscribe(to channel: ChannelName, after seq: UInt64?, hubIndex: Int) -> EventLoopFuture<Subscription> {
+    public func subscribe(to channel: ChannelName, after seq: UInt64?, hubIndex: Int) -> EventLoopFuture<Subscribed> {
         let replyLoop = self.stores[hubIndex].eventLoop
         return self.onHome(of: channel, replyOn: replyLoop) {
             $0.subscribe(to: channel, after: seq, hubIndex: hubIndex)

@@ -25,6 +25,7 @@ import Testing
         JSONString.write(ByteBuffer(string: input), into: &buffer)
         #expect(String(buffer: buffer) == expected)
         #expect(JSONString.literal(input) == expected)
+        #expect(JSONString.encodedLength(input) == buffer.readableBytes)
     }
 
     @Test func decimalWriting() {

@@ -15,7 +15,9 @@ import Testing
         var received: [UInt64] = []
         var finished: FinishReason?
 
-        func deliver(_ messages: [EncodedMessage]) -> DeliveryCount {
+        var deliveredSeq: UInt64 { self.cursor }
+
+        func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
             var count = DeliveryCount()
             for message in messages where message.seq > self.cursor {
                 self.received.append(message.seq)
@@ -99,7 +101,7 @@ import Testing
                     let replay = subscription.catchUp.messages.map {
                         EncodedMessage($0, allocator: ByteBufferAllocator())
                     }
-                    _ = subscriber.deliver(replay)
+                    _ = subscriber.deliver(replay[...])
                     subscriber.cursor = subscription.catchUp.lastSeq
                     hubBox.value.add(subscriber, to: channel)
                     return NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop)
@@ -151,6 +153,7 @@ import Testing
         try await withEngine(threads: 1, limits: limits, clock: time.clock) { engine, _, group in
             let loop = group.next()
             let subscription = try await engine.subscribe(to: self.name("kept"), after: nil, hubIndex: 0).get()
+                .subscription
             time.advance(by: .seconds(5))
             try await Task.sleep(for: .milliseconds(50))  // several reaps
             #expect(try await engine.info(self.name("kept"), on: loop).get()?.subscribers == 1)

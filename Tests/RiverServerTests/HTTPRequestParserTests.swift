@@ -9,7 +9,7 @@ import Testing
 
     /// Feeds `input` in pieces of `step` bytes and collects the requests.
     func parse(_ input: String, step: Int = .max) throws(HTTPParseError) -> [HTTPRequest] {
-        var parser = HTTPRequestParser(limits: self.limits)
+        let parser = HTTPRequestParser(limits: self.limits)
         var requests: [HTTPRequest] = []
         let bytes = Array(input.utf8)
         var offset = 0
@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func expectContinueIsAnnouncedOnceBeforeTheBody() throws {
-        var parser = HTTPRequestParser(limits: self.limits)
+        let parser = HTTPRequestParser(limits: self.limits)
         parser.append(ByteBuffer(string: "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"))
         guard case .continueRequired = try parser.next() else {
             Issue.record("expected continue")

@@ -3,7 +3,11 @@
 
 #if defined(__linux__)
 #include <malloc.h>
+#include <sys/epoll.h>
 #endif
+
+/// System calls Swift does not import on its own: epoll (for river-bench)
+/// and malloc_trim.
 
 /// Returns freed heap memory to the operating system where the C library can
 /// (glibc's malloc_trim); a no-op elsewhere.

@@ -21,6 +21,23 @@ public enum JSONString {
         text.withUTF8 { Self.write(UnsafeRawBufferPointer($0), into: &buffer) }
     }
 
+    /// The length `write` will produce for `text`, quotes included.
+    public static func encodedLength(_ text: String) -> Int {
+        var length = 2
+        var previous: (UInt8, UInt8) = (0, 0)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x0A, 0x0D, 0x09, 0x08, 0x0C: length += 2
+            case 0x00..<0x20: length += 6
+            // The third byte of U+2028 or U+2029: its three bytes become six.
+            case 0xA8...0xA9 where previous == (0xE2, 0x80): length += 4
+            default: length += 1
+            }
+            previous = (previous.1, byte)
+        }
+        return length
+    }
+
     /// The escaped literal as a `String` (for small, rare values such as error bodies).
     public static func literal(_ text: String) -> String {
         var buffer = ByteBuffer()

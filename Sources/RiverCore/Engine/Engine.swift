@@ -5,7 +5,7 @@ import NIOCore
 ///
 /// Every future completes on the event loop the call names. Ordering contract
 /// for `subscribe`: the future completes on the hub's loop before any live
-/// batch holding a message with seq greater than `Subscription.catchUp.lastSeq`
+/// batch holding a message with seq greater than `Subscribed.catchUp.lastSeq`
 /// reaches that hub, so a subscriber registered in the completion callback
 /// misses nothing and, filtering by seq, sees nothing twice.
 public protocol Engine: AnyObject, Sendable {
@@ -13,12 +13,19 @@ public protocol Engine: AnyObject, Sendable {
     var name: String { get }
 
     /// Assigns the next seq, stores the message in history and fans it out.
-    /// Completes with the seq once the message is stored; never waits for fan-out.
-    func publish(_ payload: ByteBuffer, to channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<UInt64>
+    /// Calls `completion` on `loop` with the seq once the message is stored
+    /// (never after fan-out), synchronously when the channel lives on `loop`:
+    /// the hot path allocates no future.
+    func publish(
+        _ payload: ByteBuffer,
+        to channel: ChannelName,
+        on loop: EventLoop,
+        completion: @escaping @Sendable (Result<UInt64, EngineError>) -> Void
+    )
 
     /// Registers interest of hub `hubIndex` in a channel and returns what to
     /// replay first (everything after `seq`, or nothing when `seq` is nil).
-    func subscribe(to channel: ChannelName, after seq: UInt64?, hubIndex: Int) -> EventLoopFuture<Subscription>
+    func subscribe(to channel: ChannelName, after seq: UInt64?, hubIndex: Int) -> EventLoopFuture<Subscribed>
 
     /// Withdraws one subscriber's interest (fire and forget).
     func unsubscribe(_ subscription: Subscription)
@@ -36,18 +43,39 @@ public protocol Engine: AnyObject, Sendable {
     func shutdown() async
 }
 
-/// A registered interest, returned by `subscribe` and handed back to `unsubscribe`.
+extension Engine {
+    /// `publish` as a future, for callers off the hot path.
+    public func publish(_ payload: ByteBuffer, to channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<UInt64> {
+        let promise = loop.makePromise(of: UInt64.self)
+        self.publish(payload, to: channel, on: loop) { result in
+            promise.completeWith(result.mapError { $0 as Error })
+        }
+        return promise.futureResult
+    }
+}
+
+/// A registered interest, handed back to `unsubscribe`. Small on purpose:
+/// every subscriber keeps one for as long as it lives.
 public struct Subscription: Sendable {
     public let channel: ChannelName
     public let hubIndex: Int
     /// Identifies the channel incarnation the interest was registered with.
     public let token: UInt64
-    public let catchUp: CatchUp
 
-    public init(channel: ChannelName, hubIndex: Int, token: UInt64, catchUp: CatchUp) {
+    public init(channel: ChannelName, hubIndex: Int, token: UInt64) {
         self.channel = channel
         self.hubIndex = hubIndex
         self.token = token
+    }
+}
+
+/// What `subscribe` answers: the interest, and what to replay before going live.
+public struct Subscribed: Sendable {
+    public let subscription: Subscription
+    public let catchUp: CatchUp
+
+    public init(subscription: Subscription, catchUp: CatchUp) {
+        self.subscription = subscription
         self.catchUp = catchUp
     }
 }

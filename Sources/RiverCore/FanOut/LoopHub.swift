@@ -1,54 +1,61 @@
+import DequeModule
 import NIOCore
 
-/// One per event loop: which local subscribers listen to which channel.
+/// One per event loop: which local subscribers listen to which channel, and
+/// the delivery of live batches to them.
 ///
-/// Engines hand it a `DeliveryBatch` in one hop; it encodes each message once
-/// (lazily, per wire format) and offers the whole batch to every subscriber of
-/// the channel, so each subscriber does its writes and a single flush.
-/// Confined to its event loop.
+/// Engines hand it a `DeliveryBatch` in one hop. Each message is encoded once
+/// (lazily, per wire format); then delivery runs in rounds per channel (see
+/// `LocalChannel`), `visitsPerSlice` subscribers at a time, yielding to I/O
+/// between slices. New publishes read meanwhile join the round in progress,
+/// so under load each subscriber's write carries many messages — one
+/// `writev` for many messages instead of one per message — while a lone
+/// message to a few subscribers still goes out at once.
 public final class LoopHub {
     public let eventLoop: EventLoop
     /// The hub's position in its `FanOut`, which engines use to address it.
     public let index: Int
-    private var channels: [ChannelName: LocalSubscribers] = [:]
+    /// The longest gap between the end of a channel's round and the start of
+    /// its next (the gap is the previous round's duration, capped by this).
+    public let maxRoundGap: TimeAmount
+    /// Subscribers visited before yielding to I/O.
+    public let visitsPerSlice: Int
+    private var channels: [ChannelName: LocalChannel] = [:]
+    private var running: Deque<LocalChannel> = []
+    /// When the next slice is due; a callback finding a later (or no) deadline is stale.
+    private var nextSliceAt: NIODeadline?
     private let allocator = ByteBufferAllocator()
     /// Everything delivered from this loop so far.
     public private(set) var delivered = DeliveryCount()
     /// Subscribers currently registered on this loop.
     public private(set) var subscriberCount = 0
 
-    public init(eventLoop: EventLoop, index: Int) {
+    public init(eventLoop: EventLoop, index: Int, maxRoundGap: TimeAmount = .milliseconds(1), visitsPerSlice: Int = 64)
+    {
         self.eventLoop = eventLoop
         self.index = index
+        self.maxRoundGap = maxRoundGap
+        self.visitsPerSlice = visitsPerSlice
     }
 
-    /// Registers a subscriber; from now on it receives the channel's live batches.
+    /// Registers a subscriber; from now on it receives the channel's live messages.
     public func add(_ subscriber: Subscriber, to channel: ChannelName) {
-        let list: LocalSubscribers
+        let local: LocalChannel
         if let existing = self.channels[channel] {
-            list = existing
+            local = existing
         } else {
-            list = LocalSubscribers()
-            self.channels[channel] = list
+            local = LocalChannel(name: channel, hub: self)
+            self.channels[channel] = local
         }
-        subscriber.hubSlot = list.members.count
-        list.members.append(subscriber)
+        local.add(subscriber)
         self.subscriberCount += 1
     }
 
     /// Unregisters a subscriber (a no-op when it is not registered).
     public func remove(_ subscriber: Subscriber, from channel: ChannelName) {
-        guard let list = self.channels[channel] else { return }
-        let slot = subscriber.hubSlot
-        guard slot >= 0, slot < list.members.count, list.members[slot] === subscriber else { return }
-        let last = list.members.removeLast()
-        if slot < list.members.count {
-            list.members[slot] = last
-            last.hubSlot = slot
-        }
-        subscriber.hubSlot = -1
+        guard let local = self.channels[channel], local.remove(subscriber) else { return }
         self.subscriberCount -= 1
-        if list.members.isEmpty {
+        if local.members.isEmpty && local.isIdle {
             self.channels[channel] = nil
         }
     }
@@ -58,20 +65,97 @@ public final class LoopHub {
         self.channels[channel]?.members.count ?? 0
     }
 
-    /// Delivers a batch: per channel, encode once, then each subscriber writes and flushes once.
+    /// Queues a batch for delivery and delivers the first slice now.
     public func deliver(_ batch: DeliveryBatch) {
         for entry in batch.entries {
-            // A snapshot: a failed write may close a connection, which removes
-            // its subscriber from the live list while we iterate.
-            guard let members = self.channels[entry.channel]?.members else { continue }
-            let encoded = entry.messages.map { EncodedMessage($0, allocator: self.allocator) }
-            for subscriber in members {
-                let count = subscriber.deliver(encoded)
+            guard let local = self.channels[entry.channel], !local.members.isEmpty else { continue }
+            for message in entry.messages {
+                local.pending.append(EncodedMessage(message, allocator: self.allocator))
+            }
+            self.startRound(local)
+        }
+        self.runSlice()
+    }
+
+    /// Starts a round for `local` now, or once the gap after its previous round is over.
+    func startRound(_ local: LocalChannel) {
+        guard local.isIdle, let last = local.pending.last else { return }
+        let now = NIODeadline.now()
+        if now < local.nextRoundAt {
+            local.state = .waiting
+            _ = try? self.eventLoop.assumeIsolated().scheduleCallback(at: local.nextRoundAt, handler: local)
+            return
+        }
+        local.state = .running(position: 0, upTo: last.seq)
+        local.roundStartedAt = now
+        self.running.append(local)
+    }
+
+    /// Visits up to `visitsPerSlice` subscribers, round-robin over channels with
+    /// a round in progress, then schedules the rest after the next I/O poll.
+    func runSlice() {
+        self.nextSliceAt = nil
+        var budget = self.visitsPerSlice
+        while budget > 0, let local = self.running.first {
+            guard case .running(var position, let upTo) = local.state else {
+                self.running.removeFirst()
+                continue
+            }
+            while position < local.members.count && budget > 0 {
+                let member = local.members[position]
+                position += 1
+                budget -= 1
+                let offered = local.pending(after: member.deliveredSeq)
+                guard !offered.isEmpty else { continue }
+                // Delivery may close the connection, which removes the member: record
+                // our position first so the removal keeps the partition right.
+                local.state = .running(position: position, upTo: upTo)
+                let count = member.deliver(offered)
                 self.delivered.messages &+= count.messages
                 self.delivered.bytes &+= count.bytes
+                guard case .running(let current, _) = local.state else { break }
+                position = current
             }
+            if position < local.members.count {
+                local.state = .running(position: position, upTo: upTo)
+                break
+            }
+            self.finishRound(local, upTo: upTo)
+        }
+        if !self.running.isEmpty { self.scheduleSlice() }
+    }
+
+    private func finishRound(_ local: LocalChannel, upTo: UInt64) {
+        self.running.removeFirst()
+        local.dropDelivered(upTo: upTo)
+        // Under sustained load (messages arrived during the round) wait the whole
+        // window so the next round carries more per write; otherwise a gap as
+        // long as the round, so delivery takes at most about half the loop.
+        let now = NIODeadline.now()
+        let gap = local.pending.isEmpty ? min(now - local.roundStartedAt, self.maxRoundGap) : self.maxRoundGap
+        local.nextRoundAt = now + gap
+        local.state = .idle
+        if local.members.isEmpty {
+            if self.channels[local.name] === local { self.channels[local.name] = nil }
+        } else if !local.pending.isEmpty {
+            // Messages arrived during the round; those visited early still need them.
+            self.startRound(local)
         }
     }
+
+    /// The rest of the work runs after the loop has polled its sockets again.
+    ///
+    /// The small delay matters: NIO keeps running tasks that are due before it
+    /// polls again, and a callback due "now" is due by the time it looks, so
+    /// the whole round would run as one tick and no publish could join it.
+    private func scheduleSlice() {
+        guard self.nextSliceAt == nil else { return }
+        let deadline = NIODeadline.now() + Self.yieldDelay
+        self.nextSliceAt = deadline
+        _ = try? self.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: self)
+    }
+
+    private static let yieldDelay = TimeAmount.microseconds(20)
 
     /// Ends every local subscription to a channel.
     public func finish(channel: ChannelName, reason: FinishReason) {
@@ -83,23 +167,22 @@ public final class LoopHub {
 
     /// Ends every local subscription (shutdown).
     public func finishAll(reason: FinishReason) {
-        let lists = Array(self.channels.values)
-        for list in lists {
-            for subscriber in list.members {
+        let locals = Array(self.channels.values)
+        for local in locals {
+            for subscriber in local.members {
                 subscriber.finish(reason)
             }
         }
     }
 }
 
-/// The subscribers of one channel on one loop; a class so the dictionary
-/// entry is updated in place.
-final class LocalSubscribers {
-    var members: ContiguousArray<Subscriber> = []
+extension LoopHub: NIOScheduledCallbackHandler {
+    public func handleScheduledCallback(eventLoop: some EventLoop) {
+        // A slice may have run since this was scheduled (a new batch runs one at once).
+        guard let due = self.nextSliceAt, NIODeadline.now() >= due else { return }
+        self.runSlice()
+    }
 }
 
 @available(*, unavailable)
 extension LoopHub: Sendable {}
-
-@available(*, unavailable)
-extension LocalSubscribers: Sendable {}

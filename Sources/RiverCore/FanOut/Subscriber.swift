@@ -7,9 +7,13 @@ public protocol Subscriber: AnyObject {
     /// Its position in the hub's list for its channel; maintained by `LoopHub`.
     var hubSlot: Int { get set }
 
-    /// Writes, in order, every message of `messages` it has not seen yet (seq
-    /// greater than its cursor), then flushes once. Returns what it wrote.
-    func deliver(_ messages: [EncodedMessage]) -> DeliveryCount
+    /// The seq of the last message it has written (catch-up included): the
+    /// hub only offers it messages after this.
+    var deliveredSeq: UInt64 { get }
+
+    /// Writes, in order, the messages offered (all newer than `deliveredSeq`),
+    /// then flushes once. Returns what it wrote.
+    func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount
 
     /// Ends the subscription from the server's side.
     func finish(_ reason: FinishReason)

@@ -25,15 +25,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
     private static let maxBufferedInput = 64 * 1024
     private static let continueResponse = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
 
+    var registryIndex = -1
     private let server: ServerContext
     private let loop: LoopContext
     /// False when the connection arrived over `max_connections`: it is answered 503.
     private let admitted: Bool
-    private var parser: HTTPRequestParser
+    /// Request parsing state; dropped while the connection only streams out.
+    private var parserIfReading: HTTPRequestParser?
     private var mode = Mode.requests
     private var context: ChannelHandlerContext!
     private var isProcessing = false
     private var needsFlush = false
+    /// Whether the loop will flush this connection at the end of the tick.
+    private var flushQueued = false
     private var readHeld = false
     private var isClosed = false
     /// The tick at which the partial request in the parser began (read timeout).
@@ -45,7 +49,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
         self.server = server
         self.loop = loop
         self.admitted = admitted
-        self.parser = HTTPRequestParser(limits: server.parserLimits)
     }
 
     // MARK: - Channel events
@@ -82,6 +85,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if self.needsFlush && !self.flushQueued {
+            self.flushQueued = true
+            self.loop.flushAtEndOfTick(self)
+        }
+    }
+
+    func flushQueuedWrites() {
+        self.flushQueued = false
         self.flushIfNeeded()
     }
 
@@ -92,7 +103,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
         case .streaming(let subscriber) where subscriber.ignoresInput:
             context.read()
         case .awaitingResponse, .streaming:
-            if self.parser.bufferedBytes >= Self.maxBufferedInput {
+            if (self.parserIfReading?.bufferedBytes ?? 0) >= Self.maxBufferedInput {
                 self.readHeld = true
             } else {
                 context.read()
@@ -153,12 +164,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
             switch Router.route(head.path) {
             case .publish:
                 self.loop.counters.publishes += 1
-                let response = try PublishResponder.respond(
-                    to: request,
-                    server: self.server,
-                    on: self.context.eventLoop
-                )
-                self.awaitResponse(response, for: head)
+                let publish = try PublishResponder.validate(request, configuration: self.server.configuration)
+                self.mode = .awaitingResponse
+                let handler = NIOLoopBound(self, eventLoop: self.context.eventLoop)
+                self.server.engine.publish(publish.payload, to: publish.channel, on: self.context.eventLoop) { result in
+                    handler.value.published(result, publish)
+                }
             case .subscribe:
                 let subscribe = try SubscribeRequest(request, configuration: self.server.configuration)
                 let subscriber = HTTPStreamSubscriber(
@@ -170,6 +181,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
                     loop: self.loop
                 )
                 self.mode = .streaming(subscriber)
+                if subscribe.keep {
+                    // The connection now only streams out: let go of the parser and its bytes.
+                    self.parserIfReading = nil
+                }
                 subscriber.start()
             case .notFound:
                 throw .notFound(head.path)
@@ -179,25 +194,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
         }
     }
 
-    private func awaitResponse(_ response: EventLoopFuture<ByteBuffer>, for head: HTTPRequestHead) {
-        self.mode = .awaitingResponse
-        response.assumeIsolated().whenComplete { result in
-            guard case .awaitingResponse = self.mode else { return }
-            self.mode = .requests
-            switch result {
-            case .success(let bytes):
-                self.write(bytes)
-                if !head.keepAlive || self.loop.isQuiescing { self.closeAfterWrites() }
-            case .failure(let error):
-                let failure: RequestError =
-                    (error as? EngineError).map { .unavailable($0.description) } ?? .internalError()
-                if !(error is EngineError) {
-                    self.server.logger.error("publish failed", metadata: ["error": "\(error)"])
-                }
-                self.respond(to: failure, head: head)
-            }
-            self.continueAfterAsyncWork()
+    /// The engine stored (or refused) a publish: answer it, then go on with the next request.
+    private func published(_ result: Result<UInt64, EngineError>, _ publish: PublishResponder.Publish) {
+        guard case .awaitingResponse = self.mode else { return }
+        self.mode = .requests
+        switch result {
+        case .success(let seq):
+            self.write(PublishResponder.response(seq: seq, for: publish, allocator: self.context.channel.allocator))
+            if !publish.head.keepAlive || self.loop.isQuiescing { self.closeAfterWrites() }
+        case .failure(let error):
+            self.respond(to: .unavailable(error.description), head: publish.head)
         }
+        self.continueAfterAsyncWork()
     }
 
     private func respond(to error: RequestError, head: HTTPRequestHead) {
@@ -300,7 +308,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
     func quiesce() {
         switch self.mode {
         case .requests:
-            if !self.parser.hasPartialRequest { self.context.close(promise: nil) }
+            if !self.hasPartialRequest { self.context.close(promise: nil) }
         case .streaming(let subscriber):
             subscriber.finish(.shutdown)
             self.flushIfNeeded()
@@ -316,6 +324,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
     private static func ticks(_ amount: TimeAmount) -> UInt64 {
         UInt64(max((amount.nanoseconds + 999_999_999) / 1_000_000_000, 1))
     }
+
+    /// The parser, made on first use.
+    private var parser: HTTPRequestParser {
+        if let parser = self.parserIfReading { return parser }
+        let parser = HTTPRequestParser(limits: self.server.parserLimits)
+        self.parserIfReading = parser
+        return parser
+    }
+
+    private var hasPartialRequest: Bool { self.parserIfReading?.hasPartialRequest ?? false }
 
     // MARK: - Output
 
@@ -338,15 +356,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
         }
     }
 
-    /// Flushes what was written, then closes our side; the socket closes when
-    /// the peer closes its side or two ticks later (so the peer reads the
-    /// answer instead of a reset caused by input we never read).
+    /// Flushes what was written, then closes. When input is still unread (a
+    /// refused body, pipelined junk) only our side closes first, and the
+    /// socket when the peer closes or two ticks later: closing with unread
+    /// input would reset the connection and the peer could lose the answer.
     private func closeAfterWrites() {
         self.mode = .closing(sinceTick: self.loop.tick)
         self.needsFlush = false
         let context = self.context!
+        let unreadInput = self.hasPartialRequest
         context.writeAndFlush(self.wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
-            context.close(mode: .output, promise: nil)
+            context.close(mode: unreadInput ? .output : .all, promise: nil)
         }
     }
 

@@ -5,12 +5,14 @@ import NIOCore
 /// complete requests out, pipelined or not.
 ///
 /// It is pure (no I/O, no clock) so it can be fuzzed and tested byte by byte.
+/// A class so a connection that stops reading requests (a stream) can drop it
+/// and its buffer.
 /// It enforces River's limits while reading — request line (414), header
 /// section (431), body (413, decided from `Content-Length` before any body
 /// byte is buffered) — and refuses the ambiguities request smuggling relies
 /// on: `Content-Length` with `Transfer-Encoding`, conflicting lengths,
 /// whitespace before a colon, obsolete line folding.
-public struct HTTPRequestParser {
+public final class HTTPRequestParser {
     public struct Limits: Sendable, Equatable {
         public var maxRequestLine: Int
         public var maxHeaderBytes: Int
@@ -70,7 +72,7 @@ public struct HTTPRequestParser {
     /// Bytes received and not yet consumed.
     public var bufferedBytes: Int { self.buffer.readableBytes }
 
-    public mutating func append(_ bytes: ByteBuffer) {
+    public func append(_ bytes: ByteBuffer) {
         if self.buffer.readableBytes == 0 {
             self.buffer = bytes
         } else {
@@ -81,7 +83,7 @@ public struct HTTPRequestParser {
     }
 
     /// The next event. After an error the parser must not be used again.
-    public mutating func next() throws(HTTPParseError) -> Event {
+    public func next() throws(HTTPParseError) -> Event {
         switch self.state {
         case .head(let scanned, let requestLineEnded):
             guard let headLength = try self.findEndOfHead(from: scanned, requestLineEnded: requestLineEnded) else {
@@ -173,7 +175,7 @@ public struct HTTPRequestParser {
         }
     }
 
-    private mutating func continueIfExpected(_ head: HTTPRequestHead) -> Event {
+    private func continueIfExpected(_ head: HTTPRequestHead) -> Event {
         if head.expectsContinue && !self.continueSent && self.buffer.readableBytes == 0 {
             self.continueSent = true
             return .continueRequired
@@ -184,7 +186,7 @@ public struct HTTPRequestParser {
     // MARK: - Head
 
     /// The length of the head (blank line included), or nil when incomplete.
-    private mutating func findEndOfHead(from scanned: Int, requestLineEnded: Bool) throws(HTTPParseError) -> Int? {
+    private func findEndOfHead(from scanned: Int, requestLineEnded: Bool) throws(HTTPParseError) -> Int? {
         // Ignore empty lines before the request line (RFC 9112 section 2.2).
         while let first = self.buffer.getInteger(at: self.buffer.readerIndex, as: UInt8.self),
             first == UInt8(ascii: "\r") || first == UInt8(ascii: "\n")
@@ -249,7 +251,7 @@ public struct HTTPRequestParser {
     }
 
     /// Reads one line (without its CRLF or LF); nil when it has not fully arrived.
-    private mutating func readLine(limit: Int, what: String) throws(HTTPParseError) -> ByteBuffer? {
+    private func readLine(limit: Int, what: String) throws(HTTPParseError) -> ByteBuffer? {
         guard let newline = self.buffer.readableOffset(of: UInt8(ascii: "\n")) else {
             if self.buffer.readableBytes > limit + 2 {
                 throw HTTPParseError(.badRequest, "\(what) is too long")

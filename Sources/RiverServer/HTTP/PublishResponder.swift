@@ -1,19 +1,22 @@
 import NIOCore
 import RiverCore
 
-/// `/publish`: validates the message, hands it to the engine and answers
-/// `{"channel": "NAME", "seq": N}` once it is stored (never after fan-out).
+/// `/publish`: validates the message, and once the engine has stored it,
+/// answers `{"channel": "NAME", "seq": N}` (never after fan-out).
 enum PublishResponder {
-    static func respond(
-        to request: HTTPRequest,
-        server: ServerContext,
-        on loop: EventLoop
-    ) throws(RequestError) -> EventLoopFuture<ByteBuffer> {
+    /// A publish that passed validation.
+    struct Publish {
+        let channel: ChannelName
+        /// The message in a buffer of its own: history must not pin a connection's read buffer.
+        let payload: ByteBuffer
+        let head: HTTPRequestHead
+    }
+
+    static func validate(_ request: HTTPRequest, configuration: RiverConfiguration) throws(RequestError) -> Publish {
         let head = request.head
         guard head.method == .get || head.method == .post || head.method == .head else {
             throw .methodNotAllowed("GET, POST")
         }
-        let configuration = server.configuration
         let hasRawBody = head.method == .post && !head.isFormEncoded && request.body.readableBytes > 0
         let parameters = RequestParameters(
             query: head.query,
@@ -34,26 +37,42 @@ enum PublishResponder {
         guard data.withUnsafeReadableBytes({ UTF8Validation.isValid($0) }) else {
             throw .invalidParameter("data", "not valid UTF-8")
         }
-        // A buffer of its own: history must not pin the connection's read buffer.
         var payload = ByteBufferAllocator().buffer(capacity: data.readableBytes)
         payload.writeImmutableBuffer(data)
+        return Publish(channel: channel, payload: payload, head: head)
+    }
 
-        return server.engine.publish(payload, to: channel, on: loop).map { seq in
-            var body = ByteBuffer()
-            body.reserveCapacity(32 + channel.value.utf8.count)
-            body.writeStaticString("{\"channel\": ")
-            JSONString.write(channel.value, into: &body)
-            body.writeStaticString(", \"seq\": ")
-            body.writeDecimal(seq)
-            body.writeStaticString("}")
-            return HTTPResponseWriter.response(
-                status: .ok,
-                contentType: "application/json",
-                body: body,
-                request: head,
-                keepAlive: head.keepAlive,
-                allocator: ByteBufferAllocator()
-            )
+    /// The answer to a stored publish, head and body written into one buffer.
+    static func response(seq: UInt64, for publish: Publish, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let name = publish.channel.value
+        let bodyLength = 12 + JSONString.encodedLength(name) + 9 + Self.decimalDigits(seq) + 1
+        var buffer = allocator.buffer(capacity: 128 + bodyLength)
+        HTTPResponseWriter.writeHead(
+            status: .ok,
+            contentType: "application/json",
+            framing: .length(bodyLength),
+            keepAlive: publish.head.keepAlive,
+            isHTTP10: publish.head.isHTTP10,
+            extraHeaders: [],
+            into: &buffer
+        )
+        if publish.head.method != .head {
+            buffer.writeStaticString("{\"channel\": ")
+            JSONString.write(name, into: &buffer)
+            buffer.writeStaticString(", \"seq\": ")
+            buffer.writeDecimal(seq)
+            buffer.writeStaticString("}")
         }
+        return buffer
+    }
+
+    private static func decimalDigits(_ value: UInt64) -> Int {
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        return digits
     }
 }

@@ -5,17 +5,14 @@ import RiverCore
 /// body (which wins for the keys it names). Values are percent-decoded when
 /// read, so a parameter nobody asks for is never decoded.
 public struct RequestParameters {
-    private struct Pair {
-        let key: ByteBuffer
-        let value: ByteBuffer
-    }
+    private let query: ByteBuffer
+    private let formBody: ByteBuffer?
 
-    /// Body pairs first, so they win.
-    private var pairs: [Pair] = []
-
+    /// Nothing is split or copied here: a lookup scans the raw bytes, which
+    /// for the two or three keys a request needs is cheaper than building a table.
     public init(query: ByteBuffer, formBody: ByteBuffer? = nil) {
-        if let formBody { Self.split(formBody, into: &self.pairs) }
-        Self.split(query, into: &self.pairs)
+        self.query = query
+        self.formBody = formBody
     }
 
     /// Whether the key is present (even with an empty value).
@@ -52,9 +49,25 @@ public struct RequestParameters {
         return value
     }
 
+    /// The raw (still encoded) value of the first `key` in the body, else in the query.
     private func raw(_ key: String) -> ByteBuffer? {
-        for pair in self.pairs where Self.keyMatches(pair.key, key) {
-            return pair.value
+        if let formBody, let value = Self.find(key, in: formBody) { return value }
+        return Self.find(key, in: self.query)
+    }
+
+    private static func find(_ key: String, in bytes: ByteBuffer) -> ByteBuffer? {
+        var start = 0
+        let count = bytes.readableBytes
+        while start < count {
+            let end = bytes.readableOffset(of: UInt8(ascii: "&"), from: start) ?? count
+            if end > start {
+                let equals = bytes.readableOffset(of: UInt8(ascii: "="), from: start).map { min($0, end) } ?? end
+                if Self.keyMatches(bytes.readableSlice(offset: start, length: equals - start), key) {
+                    let valueStart = min(equals + 1, end)
+                    return bytes.readableSlice(offset: valueStart, length: end - valueStart)
+                }
+            }
+            start = end + 1
         }
         return nil
     }
@@ -65,25 +78,6 @@ public struct RequestParameters {
             let decoded = try? PercentDecoding.decode(raw)
         else { return false }
         return decoded.readableBytesEqual(key)
-    }
-
-    private static func split(_ bytes: ByteBuffer, into pairs: inout [Pair]) {
-        var start = 0
-        let count = bytes.readableBytes
-        while start < count {
-            let end = bytes.readableOffset(of: UInt8(ascii: "&"), from: start) ?? count
-            if end > start {
-                let equals = bytes.readableOffset(of: UInt8(ascii: "="), from: start).map { min($0, end) } ?? end
-                let valueStart = min(equals + 1, end)
-                pairs.append(
-                    Pair(
-                        key: bytes.readableSlice(offset: start, length: equals - start),
-                        value: bytes.readableSlice(offset: valueStart, length: end - valueStart)
-                    )
-                )
-            }
-            start = end + 1
-        }
     }
 }
 

@@ -4,6 +4,10 @@ import RiverCore
 /// A connection the loop keeps track of: swept for timeouts once a second and
 /// told to wind down at shutdown.
 protocol ManagedConnection: AnyObject {
+    /// Its position in the loop's list; maintained by `LoopContext`.
+    var registryIndex: Int { get set }
+    /// Writes out what was queued during this loop tick.
+    func flushQueuedWrites()
     /// Called once per tick (a second); closes the connection if it overstayed.
     func sweep(tick: UInt64)
     /// Shutdown: end streams cleanly, finish the current response, then close.
@@ -20,9 +24,13 @@ final class LoopContext {
     /// Seconds since the server started, advanced by the sweeper. Timeouts are
     /// measured in ticks, so no connection reads the clock per request.
     private(set) var tick: UInt64 = 0
-    private var connections: [ObjectIdentifier: ManagedConnection] = [:]
+    /// Open connections; each knows its index, so removal is a swap, and the
+    /// list costs a pointer pair per connection.
+    private var connections: [ManagedConnection] = []
     private(set) var isQuiescing = false
     var counters = LoopCounters()
+    /// Connections with responses written during this tick, flushed together at its end.
+    private var toFlush: [ManagedConnection] = []
 
     init(hub: LoopHub) {
         self.hub = hub
@@ -32,17 +40,44 @@ final class LoopContext {
     var openConnections: Int { self.connections.count }
 
     func register(_ connection: ManagedConnection) {
-        self.connections[ObjectIdentifier(connection)] = connection
+        connection.registryIndex = self.connections.count
+        self.connections.append(connection)
     }
 
     func unregister(_ connection: ManagedConnection) {
-        self.connections[ObjectIdentifier(connection)] = nil
+        let index = connection.registryIndex
+        guard index >= 0, index < self.connections.count, self.connections[index] === connection else { return }
+        let last = self.connections.removeLast()
+        if index < self.connections.count {
+            self.connections[index] = last
+            last.registryIndex = index
+        }
+        connection.registryIndex = -1
+    }
+
+    /// Queues a connection's flush for the end of this tick. Every response of
+    /// one poll goes out in one burst of writes, so a client waiting on many
+    /// connections is woken once per burst rather than once per response.
+    func flushAtEndOfTick(_ connection: ManagedConnection) {
+        if self.toFlush.isEmpty {
+            let context = NIOLoopBound(self, eventLoop: self.eventLoop)
+            self.eventLoop.execute { context.value.flushQueued() }
+        }
+        self.toFlush.append(connection)
+    }
+
+    private func flushQueued() {
+        let connections = self.toFlush
+        self.toFlush.removeAll(keepingCapacity: true)
+        for connection in connections {
+            connection.flushQueuedWrites()
+        }
     }
 
     /// Advances the clock and lets every connection check its deadlines.
     func sweep() {
         self.tick += 1
-        for connection in Array(self.connections.values) {
+        for connection in self.connections {
             connection.sweep(tick: self.tick)
         }
     }
@@ -50,14 +85,14 @@ final class LoopContext {
     /// Starts a graceful shutdown of every connection on this loop.
     func quiesce() {
         self.isQuiescing = true
-        for connection in Array(self.connections.values) {
+        for connection in self.connections {
             connection.quiesce()
         }
     }
 
     /// Closes every connection still open.
     func terminate() {
-        for connection in Array(self.connections.values) {
+        for connection in self.connections {
             connection.terminate()
         }
     }

@@ -80,9 +80,16 @@ public final class RiverServer: Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: backlog / 2, high: backlog))
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Each connection keeps its last read buffer; start small (a subscribe
+            // request is a few hundred bytes) and let busy publishers grow it.
+            .childChannelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+            )
             .childChannelInitializer { channel in
                 let admitted = context.limiter.acquire()
                 let handler = HTTPConnectionHandler(

@@ -62,11 +62,11 @@ final class HTTPStreamSubscriber: Subscriber {
             .whenComplete { result in self.subscribed(result) }
     }
 
-    private func subscribed(_ result: Result<Subscription, Error>) {
-        let subscription: Subscription
+    private func subscribed(_ result: Result<Subscribed, Error>) {
+        let subscribed: Subscribed
         switch result {
         case .success(let value):
-            subscription = value
+            subscribed = value
         case .failure(let error):
             guard self.state == .subscribing else { return }
             self.state = .ended
@@ -74,12 +74,12 @@ final class HTTPStreamSubscriber: Subscriber {
             return
         }
         guard self.state == .subscribing else {
-            self.server.engine.unsubscribe(subscription)
+            self.server.engine.unsubscribe(subscribed.subscription)
             return
         }
-        self.subscription = subscription
+        self.subscription = subscribed.subscription
         self.writeHead()
-        let catchUp = subscription.catchUp
+        let catchUp = subscribed.catchUp
         if let notice = catchUp.notice {
             var json = ByteBuffer()
             RiverJSON.writeNotice(notice, channel: self.request.channel, into: &json)
@@ -99,7 +99,9 @@ final class HTTPStreamSubscriber: Subscriber {
         self.cutIfBacklogged()
     }
 
-    func deliver(_ messages: [EncodedMessage]) -> DeliveryCount {
+    var deliveredSeq: UInt64 { self.cursor }
+
+    func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
         guard self.state == .live else { return .none }
         var count = DeliveryCount()
         for message in messages where message.seq > self.cursor {

@@ -8,7 +8,10 @@ struct TestServer {
     let server: RiverServer
     var port: Int { self.server.port }
 
-    static func start(threads: Int = 2, _ configuration: RiverConfiguration = RiverConfiguration()) async throws -> TestServer {
+    static func start(
+        threads: Int = 2,
+        _ configuration: RiverConfiguration = RiverConfiguration()
+    ) async throws -> TestServer {
         var configuration = configuration
         configuration.host = "127.0.0.1"
         configuration.port = 0

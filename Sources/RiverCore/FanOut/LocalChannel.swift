@@ -1,0 +1,102 @@
+import NIOCore
+
+/// One channel's subscribers on one event loop, and the messages not yet
+/// written to all of them.
+///
+/// Delivery happens in rounds: a round visits every member once and offers
+/// each the pending messages it has not seen, so a member visited later in a
+/// round also gets what arrived meanwhile, in the same write. Members
+/// `0..<position` have been visited in the current round; removal keeps that
+/// partition, so no member is skipped.
+final class LocalChannel {
+    enum State {
+        /// No round in progress.
+        case idle
+        /// A round starts at a deadline (the gap after the previous round).
+        case waiting
+        /// A round is in progress; it completes what was pending up to `upTo`.
+        case running(position: Int, upTo: UInt64)
+    }
+
+    let name: ChannelName
+    unowned let hub: LoopHub
+    var members: ContiguousArray<Subscriber> = []
+    /// Messages not yet written to every member, in seq order.
+    var pending: [EncodedMessage] = []
+    var state = State.idle
+    var roundStartedAt = NIODeadline.uptimeNanoseconds(0)
+    /// The earliest start of the next round: the previous round's end plus a
+    /// gap as long as that round took (capped), so delivery never takes more
+    /// than about half of the loop's time and publishes arriving meanwhile
+    /// share the next round's writes.
+    var nextRoundAt = NIODeadline.uptimeNanoseconds(0)
+
+    init(name: ChannelName, hub: LoopHub) {
+        self.name = name
+        self.hub = hub
+    }
+
+    var isIdle: Bool {
+        if case .idle = self.state { return true }
+        return false
+    }
+
+    func add(_ subscriber: Subscriber) {
+        subscriber.hubSlot = self.members.count
+        self.members.append(subscriber)
+    }
+
+    /// Removes a member, keeping visited members before `position` and unvisited after.
+    func remove(_ subscriber: Subscriber) -> Bool {
+        let slot = subscriber.hubSlot
+        guard slot >= 0, slot < self.members.count, self.members[slot] === subscriber else { return false }
+        if case .running(let position, let upTo) = self.state, slot < position {
+            // Fill the hole with the last visited member, and its place with the last member.
+            self.move(from: position - 1, to: slot)
+            self.move(from: self.members.count - 1, to: position - 1)
+            self.state = .running(position: position - 1, upTo: upTo)
+        } else {
+            self.move(from: self.members.count - 1, to: slot)
+        }
+        self.members.removeLast()
+        subscriber.hubSlot = -1
+        return true
+    }
+
+    private func move(from source: Int, to destination: Int) {
+        guard source != destination else { return }
+        let member = self.members[source]
+        self.members[destination] = member
+        member.hubSlot = destination
+    }
+
+    /// The pending messages newer than `seq` (binary search: pending is in seq order).
+    func pending(after seq: UInt64) -> ArraySlice<EncodedMessage> {
+        var low = 0
+        var high = self.pending.count
+        while low < high {
+            let middle = (low + high) / 2
+            if self.pending[middle].seq <= seq { low = middle + 1 } else { high = middle }
+        }
+        return self.pending[low...]
+    }
+
+    /// Drops the messages every member has now received.
+    func dropDelivered(upTo seq: UInt64) {
+        var count = 0
+        while count < self.pending.count && self.pending[count].seq <= seq { count += 1 }
+        self.pending.removeFirst(count)
+    }
+}
+
+extension LocalChannel: NIOScheduledCallbackHandler {
+    /// The gap after the previous round is over: start the next one.
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        self.state = .idle
+        self.hub.startRound(self)
+        self.hub.runSlice()
+    }
+}
+
+@available(*, unavailable)
+extension LocalChannel: Sendable {}
