@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+/// `river-bench` against a real server at small sizes: every scenario runs,
+/// stops by itself and counts exactly. (Speed is never asserted here.)
+@Suite(.serialized) struct BenchToolTests {
+    /// Runs `river-bench` with `arguments` against `port`; returns its JSON report.
+    func bench(_ arguments: [String], port: Int) throws -> [String: Any] {
+        let process = Process()
+        process.executableURL = RiverProcess.executable.deletingLastPathComponent().appendingPathComponent(
+            "river-bench"
+        )
+        process.arguments = arguments + ["--port", String(port), "--json", "--quiet"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+            let report = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else {
+            throw TestConnection.Failure(
+                description:
+                    "river-bench \(arguments) exited \(process.terminationStatus): \(String(decoding: data, as: UTF8.self))"
+            )
+        }
+        return report
+    }
+
+    @Test(arguments: ["stream", "longpoll"])
+    func benchCountsDeliveries(transport: String) async throws {
+        try await withServer { server in
+            let report = try self.bench(
+                ["bench", "--readers", "3", "--writers", "2", "--messages", "300", "--transport", transport],
+                port: server.port
+            )
+            #expect(report["failed"] as? Int == 0)
+            #expect((report["received"] as? Int ?? 0) >= 300)
+            #expect((report["publishes"] as? Int ?? 0) >= 100)
+        }
+    }
+
+    @Test func benchDrivesTheOriginalRiverAPI() async throws {
+        try await withServer { server in
+            let report = try self.bench(
+                [
+                    "bench", "--readers", "2", "--writers", "2", "--messages", "100", "--publish-method", "GET",
+                    "--publish-body", "query",
+                ],
+                port: server.port
+            )
+            #expect(report["failed"] as? Int == 0)
+            #expect((report["received"] as? Int ?? 0) >= 100)
+        }
+    }
+
+    @Test(arguments: [1, 10])
+    func fanoutDeliversEveryMessageToEverySubscriber(depth: Int) async throws {
+        try await withServer { server in
+            let report = try self.bench(
+                ["fanout", "--subscribers", "40", "--publishes", "10", "--depth", String(depth)],
+                port: server.port
+            )
+            #expect(report["deliveries"] as? Int == 400)
+            #expect(report["failed"] as? Int == 0)
+        }
+    }
+
+    @Test func publishCountsAnswersAndTheSubscriberGetsThemAll() async throws {
+        try await withServer { server in
+            let report = try self.bench(["publish", "--publishers", "3", "--duration", "0.5"], port: server.port)
+            let published = report["published"] as? Int ?? 0
+            #expect(published > 0)
+            #expect((report["received"] as? Int ?? 0) >= published)
+            #expect(report["failed"] as? Int == 0)
+        }
+    }
+
+    @Test func latencyRecordsEveryDelivery() async throws {
+        try await withServer { server in
+            let report = try self.bench(
+                ["latency", "--subscribers", "4", "--rate", "200", "--duration", "0.5"],
+                port: server.port
+            )
+            #expect(report["deliveries"] as? Int == 400)
+            #expect((report["p50_us"] as? Int ?? -1) >= 0)
+            #expect((report["p999_us"] as? Int ?? 0) >= (report["p50_us"] as? Int ?? 0))
+        }
+    }
+
+    @Test func idleReadsTheServersMemory() async throws {
+        let river = try RiverProcess(["--threads", "1"])
+        let report = try self.bench(
+            [
+                "idle", "--subscribers", "200", "--channels", "5", "--server-pid",
+                String(river.process.processIdentifier),
+                "--settle", "0.2",
+            ],
+            port: river.port
+        )
+        river.signal(SIGTERM)
+        #expect(river.waitForExit() == 0)
+        #expect(report["subscribers"] as? Int == 200)
+        #expect((report["server_rss_after_bytes"] as? Int ?? 0) > (report["server_rss_before_bytes"] as? Int ?? 0))
+    }
+
+    @Test func refusedSubscriptionsFailTheRun() async throws {
+        try await withServer { server in
+            #expect(throws: TestConnection.Failure.self) {
+                _ = try self.bench(
+                    ["fanout", "--subscribers", "2", "--subscribe-path", "/nowhere?name={channel}"],
+                    port: server.port
+                )
+            }
+        }
+    }
+}
