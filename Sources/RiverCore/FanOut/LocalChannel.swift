@@ -25,11 +25,21 @@ final class LocalChannel {
     var pending: [EncodedMessage] = []
     var state = State.idle
     var roundStartedAt = NIODeadline.uptimeNanoseconds(0)
-    /// The earliest start of the next round: the previous round's end plus a
-    /// gap as long as that round took (capped), so delivery never takes more
-    /// than about half of the loop's time and publishes arriving meanwhile
-    /// share the next round's writes.
+    /// The earliest start of the next round (see `LoopHub.finishRound`).
     var nextRoundAt = NIODeadline.uptimeNanoseconds(0)
+    /// Messages arriving while a round runs, smoothed: the arrival rate times
+    /// the round's duration. Pauses between rounds do not change it.
+    private var arrivalsPerRound = 0.0
+
+    /// Above this many arrivals per round, rounds are spaced so each carries more.
+    static let overloadThreshold = 1.5
+
+    var isOverloaded: Bool { self.arrivalsPerRound >= Self.overloadThreshold }
+
+    /// Records how many messages arrived during the round that just ended.
+    func noteArrivalsDuringRound(_ count: Int) {
+        self.arrivalsPerRound = 0.8 * self.arrivalsPerRound + 0.2 * Double(count)
+    }
 
     init(name: ChannelName, hub: LoopHub) {
         self.name = name

@@ -6,7 +6,7 @@ import NIOCore
 ///
 /// Engines hand it a `DeliveryBatch` in one hop. Each message is encoded once
 /// (lazily, per wire format); then delivery runs in rounds per channel (see
-/// `LocalChannel`), `visitsPerSlice` subscribers at a time, yielding to I/O
+/// `LocalChannel`), `sliceDuration` at a time, yielding to I/O
 /// between slices. New publishes read meanwhile join the round in progress,
 /// so under load each subscriber's write carries many messages — one
 /// `writev` for many messages instead of one per message — while a lone
@@ -18,8 +18,8 @@ public final class LoopHub {
     /// The longest gap between the end of a channel's round and the start of
     /// its next (the gap is the previous round's duration, capped by this).
     public let maxRoundGap: TimeAmount
-    /// Subscribers visited before yielding to I/O.
-    public let visitsPerSlice: Int
+    /// How long a slice of deliveries may run before yielding to I/O.
+    public let sliceDuration: TimeAmount
     private var channels: [ChannelName: LocalChannel] = [:]
     private var running: Deque<LocalChannel> = []
     /// When the next slice is due; a callback finding a later (or no) deadline is stale.
@@ -30,12 +30,16 @@ public final class LoopHub {
     /// Subscribers currently registered on this loop.
     public private(set) var subscriberCount = 0
 
-    public init(eventLoop: EventLoop, index: Int, maxRoundGap: TimeAmount = .milliseconds(1), visitsPerSlice: Int = 64)
-    {
+    public init(
+        eventLoop: EventLoop,
+        index: Int,
+        maxRoundGap: TimeAmount = .milliseconds(1),
+        sliceDuration: TimeAmount = .microseconds(500)
+    ) {
         self.eventLoop = eventLoop
         self.index = index
         self.maxRoundGap = maxRoundGap
-        self.visitsPerSlice = visitsPerSlice
+        self.sliceDuration = sliceDuration
     }
 
     /// Registers a subscriber; from now on it receives the channel's live messages.
@@ -91,17 +95,23 @@ public final class LoopHub {
         self.running.append(local)
     }
 
-    /// Visits up to `visitsPerSlice` subscribers, round-robin over channels with
-    /// a round in progress, then schedules the rest after the next I/O poll.
+    /// Visits subscribers for up to `sliceDuration`, channel by channel, then
+    /// schedules the rest after the next I/O poll. The clock is read once per
+    /// 16 visits.
     func runSlice() {
         self.nextSliceAt = nil
-        var budget = self.visitsPerSlice
-        while budget > 0, let local = self.running.first {
+        let deadline = NIODeadline.now() + self.sliceDuration
+        var budget = 16
+        while let local = self.running.first {
             guard case .running(var position, let upTo) = local.state else {
                 self.running.removeFirst()
                 continue
             }
-            while position < local.members.count && budget > 0 {
+            while position < local.members.count {
+                if budget == 0 {
+                    if NIODeadline.now() >= deadline { break }
+                    budget = 16
+                }
                 let member = local.members[position]
                 position += 1
                 budget -= 1
@@ -128,11 +138,14 @@ public final class LoopHub {
     private func finishRound(_ local: LocalChannel, upTo: UInt64) {
         self.running.removeFirst()
         local.dropDelivered(upTo: upTo)
-        // Under sustained load (messages arrived during the round) wait the whole
-        // window so the next round carries more per write; otherwise a gap as
-        // long as the round, so delivery takes at most about half the loop.
+
+        // When messages arrive faster than rounds complete, pause as long as the
+        // round took (capped): what arrives meanwhile shares the next round's
+        // writes, and delivery takes at most about half the loop. Otherwise the
+        // next message goes out at once.
         let now = NIODeadline.now()
-        let gap = local.pending.isEmpty ? min(now - local.roundStartedAt, self.maxRoundGap) : self.maxRoundGap
+        local.noteArrivalsDuringRound(local.pending.count)
+        let gap = local.isOverloaded ? min(now - local.roundStartedAt, self.maxRoundGap) : .zero
         local.nextRoundAt = now + gap
         local.state = .idle
         if local.members.isEmpty {
