@@ -41,6 +41,12 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "Time allowed to send a whole request. Default 30.") var readTimeout: String?
     @Option(help: "Idle keep-alive connections close after this. Default 120.") var keepaliveTimeout: String?
     @Option(help: "How long shutdown waits for streams to end. Default 5.") var shutdownTimeout: String?
+    @Option(help: "Quiet SSE streams get a comment, quiet WebSockets a ping, this often; 0 never. Default 15.")
+    var heartbeat: String?
+    @Option(help: "Web origins allowed from browsers (CORS, WebSocket Origin): * or a list. Default *.")
+    var allowedOrigins: String?
+    @Option(help: "Directory with lib.js and the chat demo. Default: ./Public or the source checkout's.")
+    var publicDir: String?
 
     private var flags: [(key: String, flag: String, value: String?)] {
         [
@@ -56,6 +62,8 @@ struct RiverCommand: AsyncParsableCommand {
             ("read_timeout", "read-timeout", self.readTimeout),
             ("keepalive_timeout", "keepalive-timeout", self.keepaliveTimeout),
             ("shutdown_timeout", "shutdown-timeout", self.shutdownTimeout),
+            ("heartbeat", "heartbeat", self.heartbeat), ("allowed_origins", "allowed-origins", self.allowedOrigins),
+            ("public_dir", "public-dir", self.publicDir),
         ]
     }
 

@@ -1,11 +1,12 @@
 import NIOCore
+import NIOWebSocket
 import RiverCore
 
 /// One client connection: parses HTTP/1.1 requests (pipelined ones in order),
 /// answers them, and hands the connection to a subscriber when a request
 /// subscribes. The only handler in the pipeline, so its writes go straight to
 /// the socket.
-final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
+final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler, ManagedConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -44,6 +45,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
     private var requestStartTick: UInt64?
     /// The tick since which the connection has been idle between requests.
     private var idleSinceTick: UInt64 = 0
+    /// Nothing has arrived yet (a Flash policy request is only recognised first).
+    private var awaitingFirstBytes = true
+    /// The connection became a WebSocket: another handler owns its slot now.
+    private var handedOff = false
+    /// CORS headers for the request being answered.
+    private var corsHeaders: [(String, String)] = []
 
     init(server: ServerContext, loop: LoopContext, admitted: Bool) {
         self.server = server
@@ -79,10 +86,32 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
         default:
             break
         }
-        self.parser.append(self.unwrapInboundIn(data))
+        let bytes = self.unwrapInboundIn(data)
+        if self.awaitingFirstBytes {
+            self.awaitingFirstBytes = false
+            if bytes.readableBytesView.starts(with: Self.policyFileRequest.utf8) {
+                self.answerPolicyFileRequest()
+                return
+            }
+        }
+        self.parser.append(bytes)
         if self.requestStartTick == nil { self.requestStartTick = self.loop.tick }
         self.processRequests()
     }
+
+    private static let policyFileRequest = "<policy-file-request/>"
+
+    /// The Flash socket policy, for a raw `<policy-file-request/>` NUL on the port.
+    private func answerPolicyFileRequest() {
+        var answer = self.server.staticFiles.file("crossdomain.xml")?.body ?? ByteBuffer(string: Self.defaultPolicy)
+        answer.writeInteger(UInt8(0))
+        self.write(answer)
+        self.closeAfterWrites()
+    }
+
+    private static let defaultPolicy =
+        "<?xml version=\"1.0\"?><cross-domain-policy><allow-access-from domain=\"*\" to-ports=\"*\"/></cross-domain-policy>"
+
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if self.needsFlush && !self.flushQueued {
@@ -161,7 +190,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
             return
         }
         do throws(RequestError) {
-            switch Router.route(head.path) {
+            let cors = self.server.configuration.allowedOrigins
+            if let origin = head.origin, !cors.allows(origin) {
+                self.corsHeaders = []
+                throw .forbidden("origin \(origin) is not allowed (allowed_origins)")
+            }
+            self.corsHeaders = cors.responseHeaders(for: head.origin)
+            let route = Router.route(head.path)
+            if head.method == .options && route != .notFound {
+                self.answerPreflight(head)
+                return
+            }
+            switch route {
             case .publish:
                 self.loop.counters.publishes += 1
                 let publish = try PublishResponder.validate(request, configuration: self.server.configuration)
@@ -170,11 +210,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
                 self.server.engine.publish(publish.payload, to: publish.channel, on: self.context.eventLoop) { result in
                     handler.value.published(result, publish)
                 }
-            case .subscribe:
-                let subscribe = try SubscribeRequest(request, configuration: self.server.configuration)
+            case .subscribe, .eventSource:
+                let subscribe = try SubscribeRequest(request, route: route, configuration: self.server.configuration)
                 let subscriber = HTTPStreamSubscriber(
                     request: subscribe,
                     head: head,
+                    extraHeaders: self.corsHeaders,
                     connection: self,
                     context: self.context,
                     server: self.server,
@@ -186,11 +227,91 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
                     self.parserIfReading = nil
                 }
                 subscriber.start()
+            case .webSocket:
+                let key = try WebSocketHandshake.validate(head)
+                let parameters = RequestParameters(query: head.query)
+                let channel = try parameters.channelName(maxBytes: self.server.configuration.maxChannelName)
+                let seq = try parameters.unsignedInteger("seq")
+                self.upgradeToWebSocket(key: key, channel: channel, seq: seq)
+            case .staticFile(let path):
+                guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
+                guard let file = self.server.staticFiles.file(path) else {
+                    throw .notFound(head.path + " (static files not installed: set public_dir)")
+                }
+                self.write(
+                    HTTPResponseWriter.response(
+                        status: .ok,
+                        contentType: file.contentType,
+                        body: file.body,
+                        request: head,
+                        keepAlive: head.keepAlive && !self.loop.isQuiescing,
+                        extraHeaders: [("Cache-Control", "max-age=300")] + self.corsHeaders,
+                        allocator: self.context.channel.allocator
+                    )
+                )
+                if !head.keepAlive || self.loop.isQuiescing { self.closeAfterWrites() }
             case .notFound:
                 throw .notFound(head.path)
             }
         } catch {
             self.respond(to: error, head: head)
+        }
+    }
+
+    /// `OPTIONS`: a CORS preflight (or a plain question about what is allowed).
+    private func answerPreflight(_ head: HTTPRequestHead) {
+        let keepAlive = head.keepAlive && !self.loop.isQuiescing
+        self.write(
+            HTTPResponseWriter.response(
+                status: .noContent,
+                contentType: nil,
+                body: ByteBuffer(),
+                request: head,
+                keepAlive: keepAlive,
+                extraHeaders: [("Allow", "GET, POST, OPTIONS")] + self.server.configuration.allowedOrigins.preflightHeaders(for: head),
+                allocator: self.context.channel.allocator
+            )
+        )
+        if !keepAlive { self.closeAfterWrites() }
+    }
+
+    /// Answers the handshake, then hands the connection to a `WebSocketSubscriber`
+    /// behind NIOWebSocket's frame decoder and fragment aggregator.
+    private func upgradeToWebSocket(key: String, channel: ChannelName, seq: UInt64?) {
+        let context = self.context!
+        let response = WebSocketHandshake.response(key: key, extraHeaders: self.corsHeaders, allocator: context.channel.allocator)
+        context.writeAndFlush(self.wrapOutboundOut(response), promise: nil)
+        self.needsFlush = false
+        let maxMessageSize = self.server.configuration.maxMessageSize
+        let subscriber = WebSocketSubscriber(
+            channel: channel,
+            seq: seq,
+            server: self.server,
+            loop: self.loop,
+            holdsConnectionSlot: self.admitted
+        )
+        let pending = self.parserIfReading?.takeBufferedBytes()
+        self.handedOff = true
+        self.mode = .closing(sinceTick: self.loop.tick)
+        do {
+            try context.pipeline.syncOperations.addHandlers(
+                [
+                    ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxMessageSize + 16)),
+                    NIOWebSocketFrameAggregator(
+                        minNonFinalFragmentSize: 1,
+                        maxAccumulatedFrameCount: 256,
+                        maxAccumulatedFrameSize: maxMessageSize
+                    ),
+                    subscriber,
+                ],
+                position: .after(self)
+            )
+            if let pending, pending.readableBytes > 0 {
+                context.fireChannelRead(NIOAny(pending))
+            }
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        } catch {
+            context.close(promise: nil)
         }
     }
 
@@ -200,7 +321,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
         self.mode = .requests
         switch result {
         case .success(let seq):
-            self.write(PublishResponder.response(seq: seq, for: publish, allocator: self.context.channel.allocator))
+            self.write(
+                PublishResponder.response(
+                    seq: seq,
+                    for: publish,
+                    extraHeaders: self.corsHeaders,
+                    allocator: self.context.channel.allocator
+                )
+            )
             if !publish.head.keepAlive || self.loop.isQuiescing { self.closeAfterWrites() }
         case .failure(let error):
             self.respond(to: .unavailable(error.description), head: publish.head)
@@ -217,7 +345,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
             reason: error.reason,
             isHTTP10: head.isHTTP10,
             keepAlive: keepAlive,
-            extraHeaders: error.headers.map { ($0.name, $0.value) },
+            extraHeaders: error.headers.map { ($0.name, $0.value) } + self.corsHeaders,
             allocator: self.context.channel.allocator
         )
         self.write(response)
@@ -295,7 +423,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
                 self.context.close(promise: nil)
             }
         case .streaming(let subscriber):
-            subscriber.sweep(tick: tick, clientTimeoutTicks: configuration.clientTimeout.map(Self.ticks))
+            subscriber.sweep(
+                tick: tick,
+                clientTimeoutTicks: configuration.clientTimeout.map(Self.ticks),
+                heartbeatTicks: configuration.heartbeat.map(Self.ticks)
+            )
             self.flushIfNeeded()
         case .closing(let since):
             // The peer had two ticks to close its side; now we close ours.
@@ -385,7 +517,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, ManagedConnection {
         }
         self.mode = .closing(sinceTick: self.loop.tick)
         self.loop.unregister(self)
-        if self.admitted { self.server.limiter.release() }
+        if self.admitted && !self.handedOff { self.server.limiter.release() }
     }
 }
 

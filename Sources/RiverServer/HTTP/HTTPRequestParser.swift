@@ -72,6 +72,12 @@ public final class HTTPRequestParser {
     /// Bytes received and not yet consumed.
     public var bufferedBytes: Int { self.buffer.readableBytes }
 
+    /// Takes the bytes received but not consumed (when the connection changes protocol).
+    public func takeBufferedBytes() -> ByteBuffer {
+        defer { self.buffer = ByteBuffer() }
+        return self.buffer
+    }
+
     public func append(_ bytes: ByteBuffer) {
         if self.buffer.readableBytes == 0 {
             self.buffer = bytes

@@ -43,7 +43,12 @@ enum PublishResponder {
     }
 
     /// The answer to a stored publish, head and body written into one buffer.
-    static func response(seq: UInt64, for publish: Publish, allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func response(
+        seq: UInt64,
+        for publish: Publish,
+        extraHeaders: [(String, String)],
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
         let name = publish.channel.value
         let bodyLength = 12 + JSONString.encodedLength(name) + 9 + Self.decimalDigits(seq) + 1
         var buffer = allocator.buffer(capacity: 128 + bodyLength)
@@ -53,7 +58,7 @@ enum PublishResponder {
             framing: .length(bodyLength),
             keepAlive: publish.head.keepAlive,
             isHTTP10: publish.head.isHTTP10,
-            extraHeaders: [],
+            extraHeaders: extraHeaders,
             into: &buffer
         )
         if publish.head.method != .head {

@@ -44,6 +44,11 @@ public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible 
 
     public static func unavailable(_ why: String) -> RequestError { RequestError(.serviceUnavailable, why) }
 
+    /// 426, naming the protocol the client must speak (RFC 9110 section 15.5.22).
+    public static func upgradeRequired(_ why: String) -> RequestError {
+        RequestError(.upgradeRequired, why, headers: [Header(name: "Sec-WebSocket-Version", value: "13")])
+    }
+
     public static func unauthorized(_ why: String) -> RequestError { RequestError(.unauthorized, why) }
 
     public static func forbidden(_ why: String) -> RequestError { RequestError(.forbidden, why) }

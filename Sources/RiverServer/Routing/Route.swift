@@ -1,8 +1,14 @@
 /// What a request path asks for.
 public enum Route: Equatable, Sendable {
-    /// `/subscribe`: HTTP streaming, long-poll, JSONP.
+    /// `/subscribe`: HTTP streaming, long-poll, JSONP (or SSE by `Accept`).
     case subscribe
     /// `/publish`.
     case publish
+    /// `/sse`: Server-Sent Events.
+    case eventSource
+    /// `/websocket`: RFC 6455.
+    case webSocket
+    /// A file under the public directory (`lib.js`, `chat/index.html`, ...).
+    case staticFile(String)
     case notFound
 }

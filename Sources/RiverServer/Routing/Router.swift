@@ -4,7 +4,17 @@ public enum Router {
         switch path {
         case "/subscribe": return .subscribe
         case "/publish": return .publish
-        default: return .notFound
+        case "/sse": return .eventSource
+        case "/websocket": return .webSocket
+        case "/lib.js": return .staticFile("lib.js")
+        case "/iframe", "/iframe.html": return .staticFile("iframe.html")
+        case "/crossdomain.xml": return .staticFile("crossdomain.xml")
+        case "/chat", "/chat/": return .staticFile("chat/index.html")
+        default:
+            if path.hasPrefix("/chat/") {
+                return .staticFile("chat/" + path.dropFirst("/chat/".count))
+            }
+            return .notFound
         }
     }
 }

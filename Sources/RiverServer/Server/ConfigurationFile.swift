@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The original river's `river.conf` format: one `key value` per line, `#`
 /// starts a comment line, blank lines are ignored. River rejects what the
 /// original silently ignored: an unknown key or a bad value stops start-up
@@ -52,20 +46,7 @@ extension ConfigurationFile {
     }
 
     private static func readText(_ path: String) throws(ConfigurationError) -> String {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw ConfigurationError("\(path): cannot open: \(String(cString: strerror(errno)))")
-        }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 { throw ConfigurationError("\(path): cannot read: \(String(cString: strerror(errno)))") }
-            if count == 0 { break }
-            bytes.append(contentsOf: chunk[0..<count])
-            guard bytes.count <= 1 << 20 else { throw ConfigurationError("\(path): larger than 1 MiB") }
-        }
+        let bytes = try FileReader.bytes(atPath: path)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigurationError("\(path): not valid UTF-8")
         }

@@ -106,6 +106,7 @@ struct LoopCounters: Sendable {
     var badRequests = 0
     var publishes = 0
     var slowConsumersCut = 0
+    var webSocketConnections = 0
 }
 
 @available(*, unavailable)

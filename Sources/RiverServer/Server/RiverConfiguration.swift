@@ -35,6 +35,14 @@ public struct RiverConfiguration: Sendable {
     public var keepAliveTimeout = TimeAmount.seconds(120)
     /// `shutdown_timeout`: how long a graceful shutdown waits for connections to end.
     public var shutdownTimeout = TimeAmount.seconds(5)
+    /// `heartbeat`: how often a quiet SSE stream gets a comment line and a
+    /// quiet WebSocket a ping (nil: never).
+    public var heartbeat: TimeAmount? = .seconds(15)
+    /// `allowed_origins`: web origins allowed to use River from a browser (CORS, WebSocket `Origin`).
+    public var allowedOrigins = CORSPolicy.everyOrigin
+    /// `public_dir`: where `lib.js`, the chat demo and the legacy pages are
+    /// (default: `Public` in the working directory or the source checkout).
+    public var publicDirectory: String?
 
     public init() {}
 
@@ -46,7 +54,8 @@ public struct RiverConfiguration: Sendable {
     public static let keys = [
         "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "channel_idle_ttl",
-        "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "shutdown_timeout",
+        "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "shutdown_timeout", "heartbeat",
+        "allowed_origins", "public_dir",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -78,6 +87,11 @@ public struct RiverConfiguration: Sendable {
         case "read_timeout": self.readTimeout = try Self.duration(value, minimum: .seconds(1))
         case "keepalive_timeout": self.keepAliveTimeout = try Self.duration(value, minimum: .seconds(1))
         case "shutdown_timeout": self.shutdownTimeout = try Self.duration(value)
+        case "heartbeat":
+            let interval = try Self.duration(value)
+            self.heartbeat = interval == .zero ? nil : interval
+        case "allowed_origins": self.allowedOrigins = try CORSPolicy(value)
+        case "public_dir": self.publicDirectory = try Self.nonEmpty(value)
         default: throw ConfigurationError("unknown key '\(key)'")
         }
     }

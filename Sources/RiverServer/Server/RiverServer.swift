@@ -42,6 +42,7 @@ public final class RiverServer: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
             let maxConnections = configuration.maxConnections ?? Self.defaultMaxConnections()
+            let staticFiles = try StaticFiles.load(directory: configuration.publicDirectory)
             let fanOut = FanOut(group: group)
             let engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
             let context = try await ServerContext.make(
@@ -49,6 +50,7 @@ public final class RiverServer: Sendable {
                 engine: engine,
                 fanOut: fanOut,
                 maxConnections: maxConnections,
+                staticFiles: staticFiles,
                 logger: logger
             )
             let serverChannel = try await Self.bootstrap(group: group, context: context)
@@ -62,6 +64,7 @@ public final class RiverServer: Sendable {
             logger.info(
                 "River listening on \(address.ipAddress ?? configuration.host):\(address.port ?? 0) — engine \(engine.name), \(configuration.threads) threads, max_connections \(maxConnections), history \(configuration.history.size) messages / \(configuration.history.ttl.nanoseconds / 1_000_000_000) s per channel, max_memory \(configuration.history.maxMemory) bytes, max_message_size \(configuration.maxMessageSize) bytes, max_channel_name \(configuration.maxChannelName) bytes"
             )
+            logger.debug("static files", metadata: ["directory": "\(staticFiles.directory ?? "none")"])
             return RiverServer(
                 localAddress: address,
                 group: group,

@@ -13,6 +13,7 @@ final class ServerContext: Sendable {
     let limiter: ConnectionLimiter
     let logger: Logger
     let parserLimits: HTTPRequestParser.Limits
+    let staticFiles: StaticFiles
 
     private init(
         configuration: RiverConfiguration,
@@ -20,8 +21,10 @@ final class ServerContext: Sendable {
         fanOut: FanOut,
         loops: [NIOLoopBoundBox<LoopContext>],
         maxConnections: Int,
+        staticFiles: StaticFiles,
         logger: Logger
     ) {
+        self.staticFiles = staticFiles
         self.configuration = configuration
         self.engine = engine
         self.fanOut = fanOut
@@ -37,6 +40,7 @@ final class ServerContext: Sendable {
         engine: Engine,
         fanOut: FanOut,
         maxConnections: Int,
+        staticFiles: StaticFiles,
         logger: Logger
     ) async throws -> ServerContext {
         var loops: [NIOLoopBoundBox<LoopContext>] = []
@@ -50,6 +54,7 @@ final class ServerContext: Sendable {
             fanOut: fanOut,
             loops: loops,
             maxConnections: maxConnections,
+            staticFiles: staticFiles,
             logger: logger
         )
     }

@@ -1,14 +1,13 @@
 import NIOCore
 import RiverCore
 
-/// `/subscribe` over plain HTTP: streaming (`keep=1`), long-poll (`keep=0`),
-/// either one optionally as JSONP. One HTTP chunk per message; HTTP/1.0
-/// clients, which cannot read chunks, get one message per line and the
-/// stream ends when the connection closes.
+/// A subscription carried by an HTTP response: river JSON streaming
+/// (`keep=1`), long-poll (`keep=0`), JSONP, or Server-Sent Events. The
+/// `StreamEncoding` decides the bytes; this class runs the lifecycle:
+/// subscribe, replay, go live, end cleanly or be cut.
 ///
-/// Live messages are written from the loop's shared encodings; only a JSONP
-/// subscriber adds a few bytes of its own (chunk header and callback name)
-/// around the shared JSON.
+/// Live messages are written from the loop's shared encodings; only JSONP
+/// adds a few bytes of its own around the shared JSON.
 final class HTTPStreamSubscriber: Subscriber {
     var hubSlot = -1
 
@@ -18,46 +17,58 @@ final class HTTPStreamSubscriber: Subscriber {
         case ended
     }
 
-    private let request: SubscribeRequest
+    private let channel: ChannelName
+    private let seq: UInt64?
+    private let keep: Bool
+    private let encoding: StreamEncoding
     private let isHTTP10: Bool
     private let keepAlive: Bool
+    private let extraHeaders: [(String, String)]
     private unowned let connection: HTTPConnectionHandler
     private let context: ChannelHandlerContext
     private let server: ServerContext
-    private let hub: LoopHub
+    private unowned let loop: LoopContext
     private let startTick: UInt64
+    private var lastWriteTick: UInt64
     private var state = State.subscribing
     private var cursor: UInt64 = 0
     private var subscription: Subscription?
 
-    /// `);` CRLF, and CRLF again to close a JSONP chunk.
-    private static let jsonpChunkSuffix = ByteBuffer(string: ");\r\n\r\n")
-    private static let jsonpLineSuffix = ByteBuffer(string: ");\r\n")
-
     init(
         request: SubscribeRequest,
         head: HTTPRequestHead,
+        extraHeaders: [(String, String)],
         connection: HTTPConnectionHandler,
         context: ChannelHandlerContext,
         server: ServerContext,
         loop: LoopContext
     ) {
-        self.request = request
+        self.channel = request.channel
+        self.seq = request.seq
+        self.keep = request.keep
+        switch request.transport {
+        case .stream(_, let callback): self.encoding = .river(chunked: !head.isHTTP10, callback: callback)
+        case .eventStream: self.encoding = .eventStream
+        }
         self.isHTTP10 = head.isHTTP10
         self.keepAlive = head.keepAlive
+        self.extraHeaders = extraHeaders
         self.connection = connection
         self.context = context
         self.server = server
-        self.hub = loop.hub
+        self.loop = loop
         self.startTick = loop.tick
+        self.lastWriteTick = loop.tick
     }
+
+    var deliveredSeq: UInt64 { self.cursor }
 
     /// A streaming subscription owns the connection: later input is ignored.
     /// A long-poll hands it back when done, so input waits for that.
-    var ignoresInput: Bool { self.request.keep }
+    var ignoresInput: Bool { self.keep }
 
     func start() {
-        self.server.engine.subscribe(to: self.request.channel, after: self.request.seq, hubIndex: self.hub.index)
+        self.server.engine.subscribe(to: self.channel, after: self.seq, hubIndex: self.loop.hub.index)
             .assumeIsolated()
             .whenComplete { result in self.subscribed(result) }
     }
@@ -81,37 +92,34 @@ final class HTTPStreamSubscriber: Subscriber {
         self.writeHead()
         let catchUp = subscribed.catchUp
         if let notice = catchUp.notice {
-            var json = ByteBuffer()
-            RiverJSON.writeNotice(notice, channel: self.request.channel, into: &json)
-            self.writeDocument(json)
+            self.encoding.write(notice, channel: self.channel, to: self.context)
         }
         for message in catchUp.messages {
-            _ = self.write(EncodedMessage(message, allocator: self.context.channel.allocator))
+            _ = self.encoding.write(EncodedMessage(message, allocator: self.context.channel.allocator), to: self.context)
         }
         self.cursor = catchUp.lastSeq
-        if !self.request.keep && !catchUp.isEmpty {
+        if !self.keep && !catchUp.isEmpty {
             self.end(reuseConnection: true)
             return
         }
         self.state = .live
-        self.hub.add(self, to: self.request.channel)
+        self.loop.hub.add(self, to: self.channel)
         self.context.flush()
         self.cutIfBacklogged()
     }
-
-    var deliveredSeq: UInt64 { self.cursor }
 
     func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
         guard self.state == .live else { return .none }
         var count = DeliveryCount()
         for message in messages where message.seq > self.cursor {
-            count.bytes += self.write(message)
+            count.bytes += self.encoding.write(message, to: self.context)
             count.messages += 1
             self.cursor = message.seq
-            if !self.request.keep { break }
+            if !self.keep { break }
         }
         guard count.messages > 0 else { return count }
-        if !self.request.keep {
+        self.lastWriteTick = self.loop.tick
+        if !self.keep {
             self.end(reuseConnection: true)
         } else {
             self.context.flush()
@@ -145,97 +153,50 @@ final class HTTPStreamSubscriber: Subscriber {
         self.unregister()
     }
 
-    /// Ends the stream once `client_timeout` has passed.
-    func sweep(tick: UInt64, clientTimeoutTicks: UInt64?) {
-        guard self.state == .live, let timeout = clientTimeoutTicks, tick &- self.startTick >= timeout else { return }
-        self.finish(.timeout)
+    /// Once a second: ends the stream after `client_timeout`, and writes a
+    /// heartbeat when the stream was quiet for `heartbeat`.
+    func sweep(tick: UInt64, clientTimeoutTicks: UInt64?, heartbeatTicks: UInt64?) {
+        guard self.state == .live else { return }
+        if let timeout = clientTimeoutTicks, tick &- self.startTick >= timeout {
+            self.finish(.timeout)
+            return
+        }
+        if let interval = heartbeatTicks, tick &- self.lastWriteTick >= interval, let heartbeat = self.encoding.heartbeat {
+            self.lastWriteTick = tick
+            self.context.writeAndFlush(NIOAny(heartbeat), promise: nil)
+        }
     }
 
-    // MARK: - Writing
+    // MARK: - Writing and ending
 
     private func writeHead() {
         var head = self.context.channel.allocator.buffer(capacity: 256)
+        let chunked = self.encoding.isChunked
         HTTPResponseWriter.writeHead(
             status: .ok,
-            contentType: self.request.callback == nil
-                ? "text/plain; charset=utf-8" : "application/javascript; charset=utf-8",
-            framing: self.isHTTP10 ? .close : .chunked,
-            keepAlive: !self.isHTTP10 && self.keepAlive,
+            contentType: self.encoding.contentType,
+            framing: chunked ? .chunked : .close,
+            keepAlive: chunked && self.keepAlive,
             isHTTP10: self.isHTTP10,
             extraHeaders: [
                 ("Cache-Control", "no-cache, no-store"), ("X-Accel-Buffering", "no"),
                 ("X-Content-Type-Options", "nosniff"),
-            ],
+            ] + self.extraHeaders,
             into: &head
         )
         self.context.write(NIOAny(head), promise: nil)
     }
 
-    /// Writes one message; returns the bytes written.
-    private func write(_ message: EncodedMessage) -> Int {
-        if self.request.callback != nil {
-            return self.writeJSONP(message.bytes(.json))
-        }
-        let bytes = message.bytes(self.isHTTP10 ? .line : .chunk)
-        self.context.write(NIOAny(bytes), promise: nil)
-        return bytes.readableBytes
-    }
-
-    /// Writes a one-off JSON document (a notice) with this stream's framing.
-    private func writeDocument(_ json: ByteBuffer) {
-        if self.request.callback != nil {
-            _ = self.writeJSONP(json)
-            return
-        }
-        let allocator = self.context.channel.allocator
-        let framed: ByteBuffer
-        if self.isHTTP10 {
-            var line = allocator.buffer(capacity: json.readableBytes + 2)
-            line.writeImmutableBuffer(json)
-            line.writeStaticString("\r\n")
-            framed = line
-        } else {
-            framed = ChunkFraming.makeChunk(capacity: json.readableBytes, allocator: allocator) {
-                $0.writeImmutableBuffer(json)
-            }
-        }
-        self.context.write(NIOAny(framed), promise: nil)
-    }
-
-    /// `callback(JSON);` CRLF: the JSON is the shared buffer, only the prefix is this subscriber's.
-    private func writeJSONP(_ json: ByteBuffer) -> Int {
-        let callback = self.request.callback!
-        let allocator = self.context.channel.allocator
-        let prefix: ByteBuffer
-        if self.isHTTP10 {
-            prefix = allocator.buffer(string: callback + "(")
-        } else {
-            let length = callback.utf8.count + 1 + json.readableBytes + Self.jsonpLineSuffix.readableBytes
-            var buffer = allocator.buffer(capacity: callback.utf8.count + 12)
-            buffer.writeString(String(length, radix: 16, uppercase: true))
-            buffer.writeStaticString("\r\n")
-            buffer.writeString(callback)
-            buffer.writeStaticString("(")
-            prefix = buffer
-        }
-        let suffix = self.isHTTP10 ? Self.jsonpLineSuffix : Self.jsonpChunkSuffix
-        self.context.write(NIOAny(prefix), promise: nil)
-        self.context.write(NIOAny(json), promise: nil)
-        self.context.write(NIOAny(suffix), promise: nil)
-        return prefix.readableBytes + json.readableBytes + suffix.readableBytes
-    }
-
-    // MARK: - Ending
-
     /// Ends the response cleanly: the last chunk, then the connection is
-    /// reused (a finished long-poll) or closed.
+    /// reused (a finished long-poll) or closed. Unchunked streams end by closing.
     private func end(reuseConnection: Bool) {
         self.state = .ended
         self.unregister()
-        if !self.isHTTP10 {
+        let chunked = self.encoding.isChunked
+        if chunked {
             self.context.write(NIOAny(ChunkFraming.terminator), promise: nil)
         }
-        self.connection.streamDidEnd(reuseConnection: reuseConnection && !self.isHTTP10 && self.keepAlive)
+        self.connection.streamDidEnd(reuseConnection: reuseConnection && chunked && self.keepAlive)
     }
 
     private func cutIfBacklogged() {
@@ -246,7 +207,7 @@ final class HTTPStreamSubscriber: Subscriber {
 
     private func unregister() {
         if self.hubSlot >= 0 {
-            self.hub.remove(self, from: self.request.channel)
+            self.loop.hub.remove(self, from: self.channel)
         }
         if let subscription = self.subscription {
             self.subscription = nil

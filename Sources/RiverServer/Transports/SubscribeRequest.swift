@@ -1,19 +1,31 @@
 import NIOCore
 import RiverCore
 
-/// The parameters of a `/subscribe` request, validated.
+/// A validated request to subscribe over HTTP, and the transport it asks for:
+/// `/subscribe` streams the river JSON (long-poll with `keep=0`, JSONP with
+/// `callback`), or Server-Sent Events when the client accepts
+/// `text/event-stream`; `/sse` always means Server-Sent Events.
 struct SubscribeRequest {
+    enum Transport: Equatable {
+        /// River JSON chunks; `keep` false is a long-poll.
+        case stream(keep: Bool, callback: String?)
+        case eventStream
+    }
+
     let channel: ChannelName
     /// Replay everything after this seq first (nil: live only).
     let seq: UInt64?
-    /// `keep=1` (default) streams; `keep=0` is a long-poll.
-    let keep: Bool
-    /// JSONP callback (`callback`, or the original's `jsonp`).
-    let callback: String?
+    let transport: Transport
 
     static let maxCallbackLength = 128
 
-    init(_ request: HTTPRequest, configuration: RiverConfiguration) throws(RequestError) {
+    /// Whether the connection stays a stream until the end (long-polls hand it back).
+    var keep: Bool {
+        if case .stream(let keep, _) = self.transport { return keep }
+        return true
+    }
+
+    init(_ request: HTTPRequest, route: Route, configuration: RiverConfiguration) throws(RequestError) {
         let head = request.head
         guard head.method == .get || head.method == .post else { throw .methodNotAllowed("GET, POST") }
         let parameters = RequestParameters(
@@ -21,28 +33,42 @@ struct SubscribeRequest {
             formBody: head.method == .post && head.isFormEncoded ? request.body : nil
         )
         self.channel = try parameters.channelName(maxBytes: configuration.maxChannelName)
-        self.seq = try parameters.unsignedInteger("seq")
-        if let keep = try parameters.string("keep") {
-            guard let value = Int(keep) else {
-                throw .invalidParameter("keep", "expected 0 or 1, got '\(keep.prefix(32))'")
-            }
-            self.keep = value != 0
-        } else {
-            self.keep = true
-        }
         var callback = try parameters.string("callback")
         if callback == nil { callback = try parameters.string("jsonp") }
-        if let callback, !callback.isEmpty {
-            guard Self.isValidCallback(callback) else {
-                throw .invalidParameter(
-                    "callback",
-                    "must be a JavaScript identifier path such as 'onMessage' or 'app.onMessage', at most \(Self.maxCallbackLength) bytes"
-                )
+        if callback?.isEmpty == true { callback = nil }
+
+        if route == .eventSource || (head.acceptsEventStream && callback == nil) {
+            self.transport = .eventStream
+            // A reconnecting EventSource sends the last id it saw; `lastEventId` is for
+            // clients that cannot set headers, `seq` for symmetry with /subscribe.
+            if let lastEventID = head.lastEventID {
+                guard let seq = UInt64(lastEventID) else {
+                    throw .badRequest("invalid Last-Event-ID header: expected a non-negative integer")
+                }
+                self.seq = seq
+            } else if let seq = try parameters.unsignedInteger("lastEventId") {
+                self.seq = seq
+            } else {
+                self.seq = try parameters.unsignedInteger("seq")
             }
-            self.callback = callback
-        } else {
-            self.callback = nil
+            return
         }
+
+        self.seq = try parameters.unsignedInteger("seq")
+        var keep = true
+        if let value = try parameters.string("keep") {
+            guard let number = Int(value) else {
+                throw .invalidParameter("keep", "expected 0 or 1, got '\(value.prefix(32))'")
+            }
+            keep = number != 0
+        }
+        if let callback, !Self.isValidCallback(callback) {
+            throw .invalidParameter(
+                "callback",
+                "must be a JavaScript identifier path such as 'onMessage' or 'app.onMessage', at most \(Self.maxCallbackLength) bytes"
+            )
+        }
+        self.transport = .stream(keep: keep, callback: callback)
     }
 
     /// `[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*`, at most 128 bytes:

@@ -1,0 +1,74 @@
+import Crypto
+import NIOCore
+
+/// The server side of the RFC 6455 opening handshake
+/// (https://www.rfc-editor.org/rfc/rfc6455#section-4.2): checks the upgrade
+/// request and builds the 101 answer. River speaks version 13 only; the
+/// original's 2010 draft (hixie-76) is gone from every browser.
+enum WebSocketHandshake {
+    /// The accept key: base64(SHA-1(key + the RFC's GUID)).
+    static func acceptValue(for key: String) -> String {
+        let digest = Insecure.SHA1.hash(data: Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))
+        return Base64.encode(Array(digest))
+    }
+
+    /// Refuses what is not a version-13 upgrade request with a well-formed key.
+    static func validate(_ head: HTTPRequestHead) throws(RequestError) -> String {
+        guard head.method == .get else { throw .methodNotAllowed("GET") }
+        guard head.upgradesToWebSocket else {
+            throw .upgradeRequired("a WebSocket handshake (Upgrade: websocket, Connection: Upgrade) is required")
+        }
+        guard head.webSocketVersion == "13" else {
+            throw .upgradeRequired("only WebSocket version 13 is supported")
+        }
+        guard let key = head.webSocketKey, Base64.decodedLength(key) == 16 else {
+            throw .badRequest("missing or malformed Sec-WebSocket-Key")
+        }
+        return key
+    }
+
+    /// `HTTP/1.1 101 Switching Protocols` with the accept key.
+    static func response(key: String, extraHeaders: [(String, String)], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 160)
+        buffer.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
+        buffer.writeStaticString("Sec-WebSocket-Accept: ")
+        buffer.writeString(Self.acceptValue(for: key))
+        buffer.writeStaticString("\r\n")
+        for (name, value) in extraHeaders {
+            buffer.writeString("\(name): \(value)\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+        return buffer
+    }
+}
+
+/// Standard base64 (RFC 4648 section 4), for the handshake's keys.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let chunk = bytes[index..<min(index + 3, bytes.count)]
+            let value = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * UInt32($1.offset)) }
+            for position in 0..<4 {
+                output.append(position <= chunk.count ? Self.alphabet[Int(value >> (18 - 6 * UInt32(position)) & 0x3F)] : UInt8(ascii: "="))
+            }
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// The decoded length of a well-formed base64 string, or nil.
+    static func decodedLength(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        guard bytes.count % 4 == 0 else { return nil }
+        let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        guard padding <= 2,
+            bytes.dropLast(padding).allSatisfy({ Self.alphabet.contains($0) })
+        else { return nil }
+        return bytes.count / 4 * 3 - padding
+    }
+}
