@@ -5,8 +5,12 @@ import RiverCore
 /// touched on, the channel's home event loop.
 final class ChannelState {
     let name: ChannelName
-    /// Distinguishes this incarnation from a later channel of the same name.
+    /// Distinguishes this incarnation from a later channel of the same name
+    /// inside this process.
     let token: UInt64
+    /// Names this incarnation to clients, across restarts too: random, below
+    /// 2^53 so JavaScript reads it exactly.
+    let epoch = UInt64.random(in: 1..<(1 << 53))
     /// The last assigned seq; the next publish gets `seq + 1`.
     var seq: UInt64 = 0
     var history = MessageHistory()

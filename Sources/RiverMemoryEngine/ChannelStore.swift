@@ -111,11 +111,11 @@ final class ChannelStore {
 
     // MARK: - Subscribe
 
-    func subscribe(to name: ChannelName, after seq: UInt64?, hubIndex: Int) -> Subscribed {
+    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> Subscribed {
         let state = self.state(for: name, now: self.clock.now())
         state.subscribersPerHub[hubIndex] += 1
         state.subscriberTotal += 1
-        let catchUp = seq.map { state.history.catchUp(after: $0, currentSeq: state.seq) } ?? CatchUp(lastSeq: state.seq)
+        let catchUp = state.history.catchUp(from: point, currentSeq: state.seq, epoch: state.epoch)
         return Subscribed(
             subscription: Subscription(channel: name, hubIndex: hubIndex, token: state.token),
             catchUp: catchUp
@@ -141,6 +141,17 @@ final class ChannelStore {
             firstSeq: state.history.first?.seq,
             lastPublishMillis: state.lastPublishMillis
         )
+    }
+
+    /// This store's page of the listing (the engine merges the stores' pages).
+    func list(prefix: String, after: String?, limit: Int) -> [ChannelName] {
+        var names: [ChannelName] = []
+        for name in self.channels.keys where name.value.hasPrefix(prefix) {
+            if let after, name.value <= after { continue }
+            names.append(name)
+        }
+        names.sort()
+        return Array(names.prefix(limit))
     }
 
     func delete(_ name: ChannelName) -> Bool {

@@ -65,10 +65,14 @@ public final class MemoryEngine: Engine {
         }
     }
 
-    public func subscribe(to channel: ChannelName, after seq: UInt64?, hubIndex: Int) -> EventLoopFuture<Subscribed> {
+    public func subscribe(
+        to channel: ChannelName,
+        from point: ResumePoint,
+        hubIndex: Int
+    ) -> EventLoopFuture<Subscribed> {
         let replyLoop = self.stores[hubIndex].eventLoop
         return self.onHome(of: channel, replyOn: replyLoop) {
-            $0.subscribe(to: channel, after: seq, hubIndex: hubIndex)
+            $0.subscribe(to: channel, from: point, hubIndex: hubIndex)
         }
     }
 
@@ -83,6 +87,15 @@ public final class MemoryEngine: Engine {
 
     public func info(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<ChannelInfo?> {
         self.onHome(of: channel, replyOn: loop) { $0.info(channel) }
+    }
+
+    public func list(prefix: String, after: String?, limit: Int, on loop: EventLoop) -> EventLoopFuture<[ChannelName]> {
+        let pages = self.stores.map { store in
+            store.eventLoop.submit { store.value.list(prefix: prefix, after: after, limit: limit) }
+        }
+        return EventLoopFuture.reduce([ChannelName](), pages, on: loop) { merged, page in
+            Array((merged + page).sorted().prefix(limit))
+        }
     }
 
     public func delete(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<Bool> {

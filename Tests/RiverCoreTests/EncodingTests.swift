@@ -45,8 +45,11 @@ import Testing
         RiverJSON.writeNotice(.lost(from: 3, to: 9), channel: self.channel, into: &buffer)
         #expect(String(buffer: buffer) == "[\"lost\", {\"channel\": \"room\", \"from\": 3, \"to\": 9}]")
         buffer.clear()
-        RiverJSON.writeNotice(.reset(current: 4), channel: self.channel, into: &buffer)
-        #expect(String(buffer: buffer) == "[\"reset\", {\"channel\": \"room\", \"seq\": 4}]")
+        RiverJSON.writeNotice(.reset(current: 4, epoch: 77), channel: self.channel, into: &buffer)
+        #expect(String(buffer: buffer) == "[\"reset\", {\"channel\": \"room\", \"seq\": 4, \"epoch\": 77}]")
+        buffer.clear()
+        RiverJSON.writeNotice(.live(seq: 2, epoch: 77), channel: self.channel, into: &buffer)
+        #expect(String(buffer: buffer) == "[\"live\", {\"channel\": \"room\", \"seq\": 2, \"epoch\": 77}]")
     }
 
     @Test(arguments: [0, 1, 15, 16, 255, 256, 4095, 70000])

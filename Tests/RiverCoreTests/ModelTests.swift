@@ -42,30 +42,44 @@ import Testing
     }
 
     @Test func catchUpReplaysAfterSeq() throws {
-        let catchUp = try self.history(1...10).catchUp(after: 7, currentSeq: 10)
-        #expect(catchUp.notice == nil)
+        let catchUp = try self.history(1...10).catchUp(from: ResumePoint(seq: 7), currentSeq: 10, epoch: 9)
+        #expect(catchUp.notices.isEmpty)
         #expect(catchUp.messages.map(\.seq) == [8, 9, 10])
         #expect(catchUp.lastSeq == 10)
+        #expect(try self.history(1...3).catchUp(from: ResumePoint(seq: 3), currentSeq: 3, epoch: 9).isEmpty)
+        #expect(try self.history(1...3).catchUp(from: .live, currentSeq: 3, epoch: 9).isEmpty)
     }
 
     @Test func catchUpSaysLostWhenHistoryIsShorter() throws {
-        let catchUp = try self.history(6...10).catchUp(after: 2, currentSeq: 10)
-        #expect(catchUp.notice == .lost(from: 3, to: 5))
+        let catchUp = try self.history(6...10).catchUp(from: ResumePoint(seq: 2), currentSeq: 10, epoch: 9)
+        #expect(catchUp.notices == [.lost(from: 3, to: 5)])
         #expect(catchUp.messages.map(\.seq) == [6, 7, 8, 9, 10])
-        let empty = MessageHistory().catchUp(after: 2, currentSeq: 10)
-        #expect(empty.notice == .lost(from: 3, to: 10))
+        let empty = MessageHistory().catchUp(from: ResumePoint(seq: 2), currentSeq: 10, epoch: 9)
+        #expect(empty.notices == [.lost(from: 3, to: 10)])
         #expect(empty.messages.isEmpty)
     }
 
-    @Test func catchUpSaysResetWhenAhead() throws {
-        let catchUp = try self.history(1...3).catchUp(after: 9, currentSeq: 3)
-        #expect(catchUp.notice == .reset(current: 3))
-        #expect(catchUp.messages.isEmpty)
-        #expect(catchUp.lastSeq == 3)
+    @Test func aheadOrAnotherEpochIsAResetThatReplaysWhatIsRetained() throws {
+        for point in [ResumePoint(seq: 9), ResumePoint(seq: 2, epoch: 8)] {
+            let catchUp = try self.history(2...3).catchUp(from: point, currentSeq: 3, epoch: 9)
+            #expect(catchUp.notices == [.reset(current: 3, epoch: 9), .lost(from: 1, to: 1)])
+            #expect(catchUp.messages.map(\.seq) == [2, 3])
+            #expect(catchUp.lastSeq == 3)
+        }
+        // The same epoch is not a reset.
+        let same = try self.history(2...3).catchUp(from: ResumePoint(seq: 2, epoch: 9), currentSeq: 3, epoch: 9)
+        #expect(same.notices.isEmpty)
+        #expect(same.messages.map(\.seq) == [3])
     }
 
-    @Test func catchUpAtTheHeadIsEmpty() throws {
-        let catchUp = try self.history(1...3).catchUp(after: 3, currentSeq: 3)
-        #expect(catchUp.isEmpty)
+    @Test func helloAnnouncesWhereTheStreamStarts() throws {
+        let live = try self.history(1...3).catchUp(from: ResumePoint(hello: true), currentSeq: 3, epoch: 9)
+        #expect(live.notices == [.live(seq: 3, epoch: 9)])
+        let resumed = try self.history(1...3).catchUp(from: ResumePoint(seq: 1, hello: true), currentSeq: 3, epoch: 9)
+        #expect(resumed.notices == [.live(seq: 1, epoch: 9)])
+        #expect(resumed.messages.map(\.seq) == [2, 3])
+        let reset = try self.history(1...3).catchUp(from: ResumePoint(seq: 7, hello: true), currentSeq: 3, epoch: 9)
+        #expect(reset.notices == [.reset(current: 3, epoch: 9), .live(seq: 0, epoch: 9)])
+        #expect(reset.messages.map(\.seq) == [1, 2, 3])
     }
 }

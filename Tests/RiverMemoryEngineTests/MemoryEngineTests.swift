@@ -96,7 +96,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(2))
             let hubBox = fanOut.hubs[1]
             let subscriber = try await hubBox.eventLoop.flatSubmit {
-                engine.subscribe(to: channel, after: 0, hubIndex: 1).map { subscription in
+                engine.subscribe(to: channel, from: ResumePoint(seq: 0), hubIndex: 1).map { subscription in
                     let subscriber = RecordingSubscriber()
                     let replay = subscription.catchUp.messages.map {
                         EncodedMessage($0, allocator: ByteBufferAllocator())
@@ -152,7 +152,7 @@ import Testing
         let limits = HistoryLimits(size: 3, ttl: .seconds(1), channelIdleTTL: .seconds(1))
         try await withEngine(threads: 1, limits: limits, clock: time.clock) { engine, _, group in
             let loop = group.next()
-            let subscription = try await engine.subscribe(to: self.name("kept"), after: nil, hubIndex: 0).get()
+            let subscription = try await engine.subscribe(to: self.name("kept"), from: .live, hubIndex: 0).get()
                 .subscription
             time.advance(by: .seconds(5))
             try await Task.sleep(for: .milliseconds(50))  // several reaps
@@ -216,7 +216,7 @@ import Testing
             for hubBox in fanOut.hubs {
                 subscribers.append(
                     try await hubBox.eventLoop.flatSubmit {
-                        engine.subscribe(to: channel, after: nil, hubIndex: hubBox.value.index).map { _ in
+                        engine.subscribe(to: channel, from: .live, hubIndex: hubBox.value.index).map { _ in
                             let subscriber = RecordingSubscriber()
                             hubBox.value.add(subscriber, to: channel)
                             return NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop)

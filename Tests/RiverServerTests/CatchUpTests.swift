@@ -38,13 +38,58 @@ import Testing
         }
     }
 
-    @Test func aheadOfTheChannelSaysResetFirst() async throws {
+    @Test func aheadOfTheChannelSaysResetThenReplaysWhatIsRetained() async throws {
         try await withServer { server in
             try publishPipelined(port: server.port, channel: "ahead", count: 3)
             let response = try httpRequest(port: server.port, "GET", "/subscribe?name=ahead&seq=50&keep=0")
-            #expect(response.body == "[\"reset\", {\"channel\": \"ahead\", \"seq\": 3}]")
+            #expect(
+                maskingEpochs(response.body)
+                    == "[\"reset\", {\"channel\": \"ahead\", \"seq\": 3, \"epoch\": E}]"
+                    + (1...3).map { riverMessage("ahead", $0, "\"m\($0)\"") }.joined()
+            )
             let fresh = try httpRequest(port: server.port, "GET", "/subscribe?name=never-used&seq=7&keep=0")
-            #expect(fresh.body == "[\"reset\", {\"channel\": \"never-used\", \"seq\": 0}]")
+            #expect(maskingEpochs(fresh.body) == "[\"reset\", {\"channel\": \"never-used\", \"seq\": 0, \"epoch\": E}]")
+        }
+    }
+
+    /// A channel that was deleted (or a server that restarted) counts again
+    /// from 1: a client that says which epoch its seq belongs to gets a reset
+    /// and the new history, instead of silently skipping the new messages 1...3.
+    @Test func epochTellsIncarnationsApart() async throws {
+        try await withServer { server in
+            try publishPipelined(port: server.port, channel: "ep", count: 3)
+            let hello = try httpRequest(port: server.port, "GET", "/subscribe?name=ep&seq=3&keep=0&hello=1").body
+            let epoch = try #require(hello.firstMatch(of: /"epoch": ([0-9]+)/)?.1)
+            #expect(hello == "[\"live\", {\"channel\": \"ep\", \"seq\": 3, \"epoch\": \(epoch)}]")
+
+            #expect(try httpRequest(port: server.port, "DELETE", "/channels/ep").status == 200)
+            try publishPipelined(port: server.port, channel: "ep", count: 4)
+            let withEpoch = try httpRequest(port: server.port, "GET", "/subscribe?name=ep&seq=3&epoch=\(epoch)&keep=0")
+            #expect(
+                maskingEpochs(withEpoch.body)
+                    == "[\"reset\", {\"channel\": \"ep\", \"seq\": 4, \"epoch\": E}]"
+                    + (1...4).map { riverMessage("ep", $0, "\"m\($0)\"") }.joined()
+            )
+            #expect(!withEpoch.body.contains("\"epoch\": \(epoch)"))
+            let sameEpoch = try httpRequest(port: server.port, "GET", "/subscribe?name=ep&seq=3&keep=0&hello=1").body
+            let newEpoch = try #require(sameEpoch.firstMatch(of: /"epoch": ([0-9]+)/)?.1)
+            let current = try httpRequest(port: server.port, "GET", "/subscribe?name=ep&seq=3&epoch=\(newEpoch)&keep=0")
+            #expect(current.body == riverMessage("ep", 4, "\"m4\""))
+        }
+    }
+
+    @Test func helloAnnouncesALiveStart() async throws {
+        try await withServer { server in
+            try publishPipelined(port: server.port, channel: "hi", count: 2)
+            let stream = try server.connect()
+            try stream.sendRequest("GET", "/subscribe?name=hi&hello=1")
+            _ = try stream.readHead()
+            #expect(
+                maskingEpochs(try stream.readChunk() ?? "")
+                    == "[\"live\", {\"channel\": \"hi\", \"seq\": 2, \"epoch\": E}]"
+            )
+            _ = try httpRequest(port: server.port, "GET", "/publish?name=hi&data=next")
+            #expect(try stream.readChunk() == riverMessage("hi", 3, "\"next\""))
         }
     }
 

@@ -28,6 +28,9 @@ import Testing
             keepalive_timeout 1m
             shutdown_timeout 3
             log_level Debug
+            heartbeat 20
+            allowed_origins https://a.example https://b.example
+            public_dir /srv/river
             """,
             path: "river.conf",
             to: &configuration
@@ -49,7 +52,10 @@ import Testing
         #expect(configuration.keepAliveTimeout == .minutes(1))
         #expect(configuration.shutdownTimeout == .seconds(3))
         #expect(configuration.logLevel == .debug)
-        #expect(RiverConfiguration.keys.count == 17)
+        #expect(configuration.heartbeat == .seconds(20))
+        #expect(configuration.allowedOrigins.origins == ["https://a.example", "https://b.example"])
+        #expect(configuration.publicDirectory == "/srv/river")
+        #expect(RiverConfiguration.keys.count == 20)
     }
 
     @Test func clientTimeoutZeroMeansNever() throws {

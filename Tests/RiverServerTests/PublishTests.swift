@@ -44,8 +44,18 @@ import Testing
     @Test func emptyDataIsAMessage() async throws {
         try await withServer { server in
             #expect(try httpRequest(port: server.port, "GET", "/publish?name=e&data=").status == 200)
+            let empty = try httpRequest(
+                port: server.port,
+                "POST",
+                "/publish?name=e",
+                headers: ["Content-Type: text/plain"],
+                body: ""
+            )
+            #expect(empty.body == "{\"channel\": \"e\", \"seq\": 2}")
+            let noType = try httpRequest(port: server.port, "POST", "/publish?name=e", body: "")
+            #expect(noType.status == 400)
             let replay = try httpRequest(port: server.port, "GET", "/subscribe?name=e&seq=0&keep=0")
-            #expect(replay.body == riverMessage("e", 1, "\"\""))
+            #expect(replay.body == riverMessage("e", 1, "\"\"") + riverMessage("e", 2, "\"\""))
         }
     }
 

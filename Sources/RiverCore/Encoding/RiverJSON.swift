@@ -4,8 +4,12 @@ import NIOCore
 /// (spaces included), with RFC 8259 escaping:
 ///
 ///     ["msg", {"channel": "NAME", "seq": 17, "data": "DATA"}]
+///
+/// and River's notices, which the original's clients ignore:
+///
 ///     ["lost", {"channel": "NAME", "from": A, "to": B}]
-///     ["reset", {"channel": "NAME", "seq": CURRENT}]
+///     ["reset", {"channel": "NAME", "seq": CURRENT, "epoch": E}]
+///     ["live", {"channel": "NAME", "seq": START, "epoch": E}]
 public enum RiverJSON {
     /// Bytes a message's JSON needs beyond its escaped channel and payload.
     static let messageOverhead = 48
@@ -20,13 +24,19 @@ public enum RiverJSON {
         buffer.writeStaticString("}]")
     }
 
-    public static func writeNotice(_ notice: CatchUp.Notice, channel: ChannelName, into buffer: inout ByteBuffer) {
+    /// The notice's type: `lost`, `reset` or `live`.
+    public static func type(of notice: CatchUp.Notice) -> StaticString {
         switch notice {
-        case .lost:
-            buffer.writeStaticString("[\"lost\", ")
-        case .reset:
-            buffer.writeStaticString("[\"reset\", ")
+        case .lost: return "lost"
+        case .reset: return "reset"
+        case .live: return "live"
         }
+    }
+
+    public static func writeNotice(_ notice: CatchUp.Notice, channel: ChannelName, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("[\"")
+        buffer.writeStaticString(Self.type(of: notice))
+        buffer.writeStaticString("\", ")
         self.writeNoticeBody(notice, channel: channel, into: &buffer)
         buffer.writeStaticString("]")
     }
@@ -41,9 +51,11 @@ public enum RiverJSON {
             buffer.writeDecimal(from)
             buffer.writeStaticString(", \"to\": ")
             buffer.writeDecimal(to)
-        case .reset(let current):
+        case .reset(let seq, let epoch), .live(let seq, let epoch):
             buffer.writeStaticString(", \"seq\": ")
-            buffer.writeDecimal(current)
+            buffer.writeDecimal(seq)
+            buffer.writeStaticString(", \"epoch\": ")
+            buffer.writeDecimal(epoch)
         }
         buffer.writeStaticString("}")
     }

@@ -24,14 +24,18 @@ public protocol Engine: AnyObject, Sendable {
     )
 
     /// Registers interest of hub `hubIndex` in a channel and returns what to
-    /// replay first (everything after `seq`, or nothing when `seq` is nil).
-    func subscribe(to channel: ChannelName, after seq: UInt64?, hubIndex: Int) -> EventLoopFuture<Subscribed>
+    /// send first for `point` (notices, and everything after its seq).
+    func subscribe(to channel: ChannelName, from point: ResumePoint, hubIndex: Int) -> EventLoopFuture<Subscribed>
 
     /// Withdraws one subscriber's interest (fire and forget).
     func unsubscribe(_ subscription: Subscription)
 
     /// Channel facts, or nil when the channel does not exist.
     func info(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<ChannelInfo?>
+
+    /// Up to `limit` channel names starting with `prefix` and sorting after
+    /// `after`, in order: one page of the channel listing.
+    func list(prefix: String, after: String?, limit: Int, on loop: EventLoop) -> EventLoopFuture<[ChannelName]>
 
     /// Drops a channel's history and ends its subscribers' streams. True when it existed.
     func delete(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<Bool>

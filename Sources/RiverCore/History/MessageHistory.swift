@@ -43,19 +43,35 @@ public struct MessageHistory: Sendable {
         return seq >= first.seq && seq <= last.seq
     }
 
-    /// The catch-up for a subscriber that has seen everything up to `seq`,
-    /// on a channel whose latest seq is `currentSeq`.
-    public func catchUp(after seq: UInt64, currentSeq: UInt64) -> CatchUp {
-        if seq > currentSeq {
-            return CatchUp(notice: .reset(current: currentSeq), lastSeq: currentSeq)
+    /// The catch-up for a subscriber resuming at `point` on a channel whose
+    /// latest seq is `currentSeq` and whose incarnation is `epoch`.
+    public func catchUp(from point: ResumePoint, currentSeq: UInt64, epoch: UInt64) -> CatchUp {
+        var catchUp: CatchUp
+        let isReset = (point.seq ?? 0) > currentSeq || (point.epoch != nil && point.epoch != epoch && point.seq != nil)
+        if isReset {
+            // Everything retained is news to this subscriber.
+            catchUp = self.replay(after: 0, currentSeq: currentSeq)
+            catchUp.notices.insert(.reset(current: currentSeq, epoch: epoch), at: 0)
+        } else if let seq = point.seq {
+            catchUp = self.replay(after: seq, currentSeq: currentSeq)
+        } else {
+            catchUp = CatchUp(lastSeq: currentSeq)
         }
-        if seq == currentSeq {
-            return CatchUp(lastSeq: currentSeq)
+        if point.hello {
+            let start = isReset ? 0 : (point.seq ?? currentSeq)
+            catchUp.notices.append(.live(seq: start, epoch: epoch))
         }
+        return catchUp
+    }
+
+    /// The messages after `seq` (at most `currentSeq`), after a `lost` notice
+    /// when the oldest of them are no longer retained.
+    private func replay(after seq: UInt64, currentSeq: UInt64) -> CatchUp {
+        guard seq < currentSeq else { return CatchUp(lastSeq: currentSeq) }
         let firstRetained = self.messages.first?.seq ?? (currentSeq + 1)
-        var notice: CatchUp.Notice? = nil
+        var notices: [CatchUp.Notice] = []
         if firstRetained > seq + 1 {
-            notice = .lost(from: seq + 1, to: firstRetained - 1)
+            notices.append(.lost(from: seq + 1, to: firstRetained - 1))
         }
         var replay: [Message] = []
         if let first = self.messages.first {
@@ -66,6 +82,6 @@ public struct MessageHistory: Sendable {
                 replay.append(contentsOf: self.messages[start...])
             }
         }
-        return CatchUp(notice: notice, messages: replay, lastSeq: currentSeq)
+        return CatchUp(notices: notices, messages: replay, lastSeq: currentSeq)
     }
 }

@@ -16,7 +16,8 @@ public struct CORSPolicy: Sendable, Equatable {
             self.origins = []
             return
         }
-        for entry in entries where !(entry.hasPrefix("http://") || entry.hasPrefix("https://")) || entry.hasSuffix("/") {
+        for entry in entries where !(entry.hasPrefix("http://") || entry.hasPrefix("https://")) || entry.hasSuffix("/")
+        {
             throw ConfigurationError("'\(entry)' is not an origin like https://example.com (or *)")
         }
         self.allowsEveryOrigin = false
@@ -41,7 +42,7 @@ public struct CORSPolicy: Sendable, Equatable {
     /// Headers answering a preflight (`OPTIONS` with `Access-Control-Request-Method`).
     func preflightHeaders(for head: HTTPRequestHead) -> [(String, String)] {
         var headers = self.responseHeaders(for: head.origin)
-        headers.append(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        headers.append(("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"))
         headers.append(
             ("Access-Control-Allow-Headers", head.accessControlRequestHeaders ?? "Content-Type, Last-Event-ID")
         )

@@ -112,7 +112,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private static let defaultPolicy =
         "<?xml version=\"1.0\"?><cross-domain-policy><allow-access-from domain=\"*\" to-ports=\"*\"/></cross-domain-policy>"
 
-
     func channelReadComplete(context: ChannelHandlerContext) {
         if self.needsFlush && !self.flushQueued {
             self.flushQueued = true
@@ -198,6 +197,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.corsHeaders = cors.responseHeaders(for: head.origin)
             let route = Router.route(head.path)
             if head.method == .options && route != .notFound {
+                // (a preflight for any route, DELETE on /channels included)
                 self.answerPreflight(head)
                 return
             }
@@ -231,30 +231,72 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 let key = try WebSocketHandshake.validate(head)
                 let parameters = RequestParameters(query: head.query)
                 let channel = try parameters.channelName(maxBytes: self.server.configuration.maxChannelName)
-                let seq = try parameters.unsignedInteger("seq")
-                self.upgradeToWebSocket(key: key, channel: channel, seq: seq)
+                let resume = try SubscribeRequest.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
+                self.upgradeToWebSocket(key: key, channel: channel, resume: resume)
             case .staticFile(let path):
                 guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
                 guard let file = self.server.staticFiles.file(path) else {
                     throw .notFound(head.path + " (static files not installed: set public_dir)")
                 }
+                let unchanged = head.ifNoneMatch == file.etag
                 self.write(
                     HTTPResponseWriter.response(
-                        status: .ok,
-                        contentType: file.contentType,
-                        body: file.body,
+                        status: unchanged ? .notModified : .ok,
+                        contentType: unchanged ? nil : file.contentType,
+                        body: unchanged ? ByteBuffer() : file.body,
                         request: head,
                         keepAlive: head.keepAlive && !self.loop.isQuiescing,
-                        extraHeaders: [("Cache-Control", "max-age=300")] + self.corsHeaders,
+                        extraHeaders: [("Cache-Control", "no-cache"), ("ETag", file.etag)] + self.corsHeaders,
                         allocator: self.context.channel.allocator
                     )
                 )
                 if !head.keepAlive || self.loop.isQuiescing { self.closeAfterWrites() }
+            case .channel, .channelList, .stats, .metrics, .health:
+                let answer = try AdminResponder.respond(
+                    to: route,
+                    request: request,
+                    server: self.server,
+                    on: self.context.eventLoop
+                )
+                self.await(answer, for: head)
             case .notFound:
                 throw .notFound(head.path)
             }
         } catch {
             self.respond(to: error, head: head)
+        }
+    }
+
+    /// Answers when `answer` arrives (possibly from another loop); later requests wait.
+    private func await(_ answer: EventLoopFuture<AdminResponder.Answer>, for head: HTTPRequestHead) {
+        self.mode = .awaitingResponse
+        answer.assumeIsolated().whenComplete { result in
+            guard case .awaitingResponse = self.mode else { return }
+            self.mode = .requests
+            switch result {
+            case .success(.document(let contentType, let body)):
+                let keepAlive = head.keepAlive && !self.loop.isQuiescing
+                self.write(
+                    HTTPResponseWriter.response(
+                        status: .ok,
+                        contentType: contentType,
+                        body: body,
+                        request: head,
+                        keepAlive: keepAlive,
+                        extraHeaders: self.corsHeaders,
+                        allocator: self.context.channel.allocator
+                    )
+                )
+                if !keepAlive { self.closeAfterWrites() }
+            case .success(.refused(let error)):
+                self.respond(to: error, head: head)
+            case .failure(let error):
+                self.respond(
+                    to: (error as? EngineError).map { .unavailable($0.description) } ?? .internalError(),
+                    head: head
+                )
+            }
+            self.continueAfterAsyncWork()
         }
     }
 
@@ -268,7 +310,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 body: ByteBuffer(),
                 request: head,
                 keepAlive: keepAlive,
-                extraHeaders: [("Allow", "GET, POST, OPTIONS")] + self.server.configuration.allowedOrigins.preflightHeaders(for: head),
+                extraHeaders: [("Allow", "GET, POST, OPTIONS")]
+                    + self.server.configuration.allowedOrigins.preflightHeaders(for: head),
                 allocator: self.context.channel.allocator
             )
         )
@@ -276,16 +319,20 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// Answers the handshake, then hands the connection to a `WebSocketSubscriber`
-    /// behind NIOWebSocket's frame decoder and fragment aggregator.
-    private func upgradeToWebSocket(key: String, channel: ChannelName, seq: UInt64?) {
+    /// behind NIOWebSocket's frame decoder.
+    private func upgradeToWebSocket(key: String, channel: ChannelName, resume: ResumePoint) {
         let context = self.context!
-        let response = WebSocketHandshake.response(key: key, extraHeaders: self.corsHeaders, allocator: context.channel.allocator)
+        let response = WebSocketHandshake.response(
+            key: key,
+            extraHeaders: self.corsHeaders,
+            allocator: context.channel.allocator
+        )
         context.writeAndFlush(self.wrapOutboundOut(response), promise: nil)
         self.needsFlush = false
         let maxMessageSize = self.server.configuration.maxMessageSize
         let subscriber = WebSocketSubscriber(
             channel: channel,
-            seq: seq,
+            resume: resume,
             server: self.server,
             loop: self.loop,
             holdsConnectionSlot: self.admitted
@@ -296,12 +343,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         do {
             try context.pipeline.syncOperations.addHandlers(
                 [
-                    ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxMessageSize + 16)),
-                    NIOWebSocketFrameAggregator(
-                        minNonFinalFragmentSize: 1,
-                        maxAccumulatedFrameCount: 256,
-                        maxAccumulatedFrameSize: maxMessageSize
-                    ),
+                    ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxMessageSize)),
                     subscriber,
                 ],
                 position: .after(self)

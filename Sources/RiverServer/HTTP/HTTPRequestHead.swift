@@ -20,8 +20,12 @@ public struct HTTPRequestHead: Sendable {
     public var contentLength: Int?
     public var isChunked = false
     public var expectsContinue = false
+    /// Whether a `Content-Type` field was sent at all.
+    public var hasContentType = false
     /// `Content-Type: application/x-www-form-urlencoded`.
     public var isFormEncoded = false
+    /// `If-None-Match`, for revalidating static files.
+    public var ifNoneMatch: String?
     /// `Accept` names `text/event-stream`.
     public var acceptsEventStream = false
     public var lastEventID: String?

@@ -51,10 +51,12 @@ extension HTTPRequestParser {
             case .expect:
                 head.expectsContinue = String(buffer: value).lowercased() == "100-continue"
             case .contentType:
+                head.hasContentType = true
                 head.isFormEncoded = String(buffer: value).lowercased().hasPrefix("application/x-www-form-urlencoded")
             case .accept:
                 head.acceptsEventStream = String(buffer: value).lowercased().contains("text/event-stream")
             case .lastEventID: head.lastEventID = String(buffer: value)
+            case .ifNoneMatch: head.ifNoneMatch = String(buffer: value)
             case .origin: head.origin = String(buffer: value)
             case .cookie: head.cookie = head.cookie.map { $0 + "; " + String(buffer: value) } ?? String(buffer: value)
             case .authorization: head.authorization = String(buffer: value)
@@ -277,7 +279,7 @@ extension HTTPRequestParser {
 enum KnownField {
     case contentLength, transferEncoding, connection, expect, contentType, accept, lastEventID
     case origin, cookie, authorization, publishSecret, accessControlRequestMethod, accessControlRequestHeaders
-    case upgrade, webSocketKey, webSocketVersion
+    case upgrade, webSocketKey, webSocketVersion, ifNoneMatch
     case other
 
     private static let table: [(StaticString, KnownField)] = [
@@ -288,6 +290,7 @@ enum KnownField {
         ("access-control-request-method", .accessControlRequestMethod),
         ("access-control-request-headers", .accessControlRequestHeaders), ("upgrade", .upgrade),
         ("sec-websocket-key", .webSocketKey), ("sec-websocket-version", .webSocketVersion),
+        ("if-none-match", .ifNoneMatch),
     ]
 
     /// `name` is a token (checked by the caller), so setting bit 0x20 lowercases letters only.

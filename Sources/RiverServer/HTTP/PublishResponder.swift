@@ -17,11 +17,15 @@ enum PublishResponder {
         guard head.method == .get || head.method == .post || head.method == .head else {
             throw .methodNotAllowed("GET, POST")
         }
-        let hasRawBody = head.method == .post && !head.isFormEncoded && request.body.readableBytes > 0
         let parameters = RequestParameters(
             query: head.query,
             formBody: head.method == .post && head.isFormEncoded ? request.body : nil
         )
+        // A non-form POST body is the message, an empty one included when a
+        // content type says so and the query names no `data`.
+        let hasRawBody =
+            head.method == .post && !head.isFormEncoded
+            && (request.body.readableBytes > 0 || (head.hasContentType && !parameters.contains("data")))
         let channel = try parameters.channelName(maxBytes: configuration.maxChannelName)
         let data: ByteBuffer
         if hasRawBody {

@@ -13,6 +13,9 @@ struct StaticFiles: Sendable {
     struct File: Sendable {
         let contentType: String
         let body: ByteBuffer
+        /// A strong validator: clients revalidate (`Cache-Control: no-cache`)
+        /// and get 304 until the file changes, so a deploy takes effect at once.
+        let etag: String
     }
 
     /// Where the files came from (for the start-up log), or nil when none were found.
@@ -34,7 +37,11 @@ struct StaticFiles: Sendable {
             var files: [String: File] = [:]
             for relative in ["lib.js", "iframe.html", "crossdomain.xml", "chat/index.html", "chat/chat.css"] {
                 guard let bytes = try? FileReader.bytes(atPath: candidate + "/" + relative) else { continue }
-                files[relative] = File(contentType: Self.contentType(of: relative), body: ByteBuffer(bytes: bytes))
+                files[relative] = File(
+                    contentType: Self.contentType(of: relative),
+                    body: ByteBuffer(bytes: bytes),
+                    etag: "\"" + String(Self.fnv1a(bytes), radix: 16) + "\""
+                )
             }
             return StaticFiles(directory: candidate, files: files)
         }
@@ -46,6 +53,10 @@ struct StaticFiles: Sendable {
 
     func file(_ relativePath: String) -> File? {
         self.files[relativePath]
+    }
+
+    private static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+        bytes.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
     }
 
     /// `Public/` beside `Sources/` in the checkout this file was compiled from.

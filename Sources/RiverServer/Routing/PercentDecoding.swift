@@ -8,8 +8,11 @@ enum PercentDecoding {
     struct Malformed: Error {}
 
     /// Decodes `bytes`; returns them unchanged (no copy) when nothing is encoded.
-    static func decode(_ bytes: ByteBuffer) throws(Malformed) -> ByteBuffer {
-        guard bytes.readableOffset(of: UInt8(ascii: "%")) != nil || bytes.readableOffset(of: UInt8(ascii: "+")) != nil
+    /// In a path (`plusIsSpace` false) `+` is itself.
+    static func decode(_ bytes: ByteBuffer, plusIsSpace: Bool = true) throws(Malformed) -> ByteBuffer {
+        guard
+            bytes.readableOffset(of: UInt8(ascii: "%")) != nil
+                || (plusIsSpace && bytes.readableOffset(of: UInt8(ascii: "+")) != nil)
         else {
             return bytes
         }
@@ -21,7 +24,7 @@ enum PercentDecoding {
                 var written = 0
                 while read < source.count {
                     let byte = source[read]
-                    if byte == UInt8(ascii: "+") {
+                    if byte == UInt8(ascii: "+") && plusIsSpace {
                         target[written] = UInt8(ascii: " ")
                         read += 1
                     } else if byte == UInt8(ascii: "%") {

@@ -8,6 +8,13 @@ public enum Route: Equatable, Sendable {
     case eventSource
     /// `/websocket`: RFC 6455.
     case webSocket
+    /// `/channels/NAME` (the name still percent-encoded).
+    case channel(String)
+    /// `/channels`: the listing.
+    case channelList
+    case stats
+    case metrics
+    case health
     /// A file under the public directory (`lib.js`, `chat/index.html`, ...).
     case staticFile(String)
     case notFound

@@ -10,7 +10,14 @@ public enum Router {
         case "/iframe", "/iframe.html": return .staticFile("iframe.html")
         case "/crossdomain.xml": return .staticFile("crossdomain.xml")
         case "/chat", "/chat/": return .staticFile("chat/index.html")
+        case "/channels", "/channels/": return .channelList
+        case "/stats": return .stats
+        case "/metrics": return .metrics
+        case "/health": return .health
         default:
+            if path.hasPrefix("/channels/") {
+                return .channel(String(path.dropFirst("/channels/".count)))
+            }
             if path.hasPrefix("/chat/") {
                 return .staticFile("chat/" + path.dropFirst("/chat/".count))
             }

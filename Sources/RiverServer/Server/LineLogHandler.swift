@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import RiverCore
 
 #if canImport(Glibc)
 import Glibc
@@ -59,26 +60,13 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var line = Self.timestamp() + " " + event.level.rawValue + " " + event.message.description
+        var line =
+            WallClock.iso8601(millis: WallClock.nowMillis()) + " " + event.level.rawValue + " "
+            + event.message.description
         let merged = event.metadata.map { self.metadata.merging($0) { $1 } } ?? self.metadata
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             line += " \(key)=\(value)"
         }
         self.output.write(line + "\n")
-    }
-
-    private static func timestamp() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        var seconds = spec.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + "\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
     }
 }

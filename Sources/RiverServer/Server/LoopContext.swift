@@ -98,7 +98,7 @@ final class LoopContext {
     }
 }
 
-/// Per-loop counters, summed across loops for `/stats`.
+/// Per-loop counters, summed across loops for `/stats` and `/metrics`.
 struct LoopCounters: Sendable {
     var connectionsAccepted = 0
     var connectionsRejected = 0
@@ -106,7 +106,24 @@ struct LoopCounters: Sendable {
     var badRequests = 0
     var publishes = 0
     var slowConsumersCut = 0
+    /// Open subscriptions by transport.
+    var openStreams = 0
+    var openLongPolls = 0
+    var openEventStreams = 0
     var webSocketConnections = 0
+
+    mutating func add(_ other: LoopCounters) {
+        self.connectionsAccepted += other.connectionsAccepted
+        self.connectionsRejected += other.connectionsRejected
+        self.requests += other.requests
+        self.badRequests += other.badRequests
+        self.publishes += other.publishes
+        self.slowConsumersCut += other.slowConsumersCut
+        self.openStreams += other.openStreams
+        self.openLongPolls += other.openLongPolls
+        self.openEventStreams += other.openEventStreams
+        self.webSocketConnections += other.webSocketConnections
+    }
 }
 
 @available(*, unavailable)

@@ -14,6 +14,9 @@ final class ServerContext: Sendable {
     let logger: Logger
     let parserLimits: HTTPRequestParser.Limits
     let staticFiles: StaticFiles
+    let metrics = RiverMetrics()
+    /// When the server started, for `uptime_seconds`.
+    let startedAt = NIODeadline.now()
 
     private init(
         configuration: RiverConfiguration,

@@ -18,7 +18,7 @@ final class HTTPStreamSubscriber: Subscriber {
     }
 
     private let channel: ChannelName
-    private let seq: UInt64?
+    private let resume: ResumePoint
     private let keep: Bool
     private let encoding: StreamEncoding
     private let isHTTP10: Bool
@@ -44,7 +44,7 @@ final class HTTPStreamSubscriber: Subscriber {
         loop: LoopContext
     ) {
         self.channel = request.channel
-        self.seq = request.seq
+        self.resume = request.resume
         self.keep = request.keep
         switch request.transport {
         case .stream(_, let callback): self.encoding = .river(chunked: !head.isHTTP10, callback: callback)
@@ -68,7 +68,8 @@ final class HTTPStreamSubscriber: Subscriber {
     var ignoresInput: Bool { self.keep }
 
     func start() {
-        self.server.engine.subscribe(to: self.channel, after: self.seq, hubIndex: self.loop.hub.index)
+        self.adjustOpenCount(by: 1)
+        self.server.engine.subscribe(to: self.channel, from: self.resume, hubIndex: self.loop.hub.index)
             .assumeIsolated()
             .whenComplete { result in self.subscribed(result) }
     }
@@ -80,7 +81,7 @@ final class HTTPStreamSubscriber: Subscriber {
             subscribed = value
         case .failure(let error):
             guard self.state == .subscribing else { return }
-            self.state = .ended
+            self.markEnded()
             self.connection.streamFailed(.unavailable("cannot subscribe: \(error)"))
             return
         }
@@ -91,11 +92,14 @@ final class HTTPStreamSubscriber: Subscriber {
         self.subscription = subscribed.subscription
         self.writeHead()
         let catchUp = subscribed.catchUp
-        if let notice = catchUp.notice {
+        for notice in catchUp.notices {
             self.encoding.write(notice, channel: self.channel, to: self.context)
         }
         for message in catchUp.messages {
-            _ = self.encoding.write(EncodedMessage(message, allocator: self.context.channel.allocator), to: self.context)
+            _ = self.encoding.write(
+                EncodedMessage(message, allocator: self.context.channel.allocator),
+                to: self.context
+            )
         }
         self.cursor = catchUp.lastSeq
         if !self.keep && !catchUp.isEmpty {
@@ -133,11 +137,11 @@ final class HTTPStreamSubscriber: Subscriber {
         case .ended:
             return
         case .subscribing:
-            self.state = .ended
+            self.markEnded()
             self.connection.streamDidEnd(reuseConnection: false)
         case .live:
             if reason == .slowConsumer {
-                self.state = .ended
+                self.markEnded()
                 self.unregister()
                 self.connection.abort()
             } else {
@@ -149,7 +153,7 @@ final class HTTPStreamSubscriber: Subscriber {
     /// The client went away.
     func connectionClosed() {
         guard self.state != .ended else { return }
-        self.state = .ended
+        self.markEnded()
         self.unregister()
     }
 
@@ -161,7 +165,9 @@ final class HTTPStreamSubscriber: Subscriber {
             self.finish(.timeout)
             return
         }
-        if let interval = heartbeatTicks, tick &- self.lastWriteTick >= interval, let heartbeat = self.encoding.heartbeat {
+        if let interval = heartbeatTicks, tick &- self.lastWriteTick >= interval,
+            let heartbeat = self.encoding.heartbeat
+        {
             self.lastWriteTick = tick
             self.context.writeAndFlush(NIOAny(heartbeat), promise: nil)
         }
@@ -190,13 +196,29 @@ final class HTTPStreamSubscriber: Subscriber {
     /// Ends the response cleanly: the last chunk, then the connection is
     /// reused (a finished long-poll) or closed. Unchunked streams end by closing.
     private func end(reuseConnection: Bool) {
-        self.state = .ended
+        self.markEnded()
         self.unregister()
         let chunked = self.encoding.isChunked
         if chunked {
             self.context.write(NIOAny(ChunkFraming.terminator), promise: nil)
         }
         self.connection.streamDidEnd(reuseConnection: reuseConnection && chunked && self.keepAlive)
+    }
+
+    /// The stream is over (whatever the reason): counted out exactly once.
+    private func markEnded() {
+        guard self.state != .ended else { return }
+        self.state = .ended
+        self.adjustOpenCount(by: -1)
+    }
+
+    /// Keeps `/stats`' open streams by transport.
+    private func adjustOpenCount(by delta: Int) {
+        switch self.encoding {
+        case .eventStream: self.loop.counters.openEventStreams += delta
+        case .river where self.keep: self.loop.counters.openStreams += delta
+        case .river: self.loop.counters.openLongPolls += delta
+        }
     }
 
     private func cutIfBacklogged() {

@@ -57,9 +57,14 @@ enum StreamEncoding {
             if let callback {
                 _ = Self.writeJSONP(json, callback: callback, chunked: chunked, to: context)
             } else if chunked {
-                context.write(NIOAny(ChunkFraming.makeChunk(capacity: json.readableBytes, allocator: allocator) {
-                    $0.writeImmutableBuffer(json)
-                }), promise: nil)
+                context.write(
+                    NIOAny(
+                        ChunkFraming.makeChunk(capacity: json.readableBytes, allocator: allocator) {
+                            $0.writeImmutableBuffer(json)
+                        }
+                    ),
+                    promise: nil
+                )
             } else {
                 json.writeStaticString("\r\n")
                 context.write(NIOAny(json), promise: nil)
@@ -68,13 +73,16 @@ enum StreamEncoding {
             var data = allocator.buffer(capacity: 96)
             RiverJSON.writeNoticeBody(notice, channel: channel, into: &data)
             var event = allocator.buffer(capacity: 128)
+            // Each notice moves the event id to where the stream now stands, so
+            // an EventSource reconnecting on its own resumes from there: past
+            // what is lost, from 0 after a reset (the replay follows), at a live start.
+            let id: UInt64
             switch notice {
-            case .lost(_, let to):
-                // The id moves past what is lost, so a reconnect does not ask again.
-                EventStreamFraming.writeEvent(id: to, event: "lost", data: data, into: &event)
-            case .reset(let current):
-                EventStreamFraming.writeEvent(id: current, event: "reset", data: data, into: &event)
+            case .lost(_, let to): id = to
+            case .reset: id = 0
+            case .live(let seq, _): id = seq
             }
+            EventStreamFraming.writeEvent(id: id, event: RiverJSON.type(of: notice), data: data, into: &event)
             context.write(NIOAny(event), promise: nil)
         }
     }

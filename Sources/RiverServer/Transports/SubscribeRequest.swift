@@ -13,8 +13,8 @@ struct SubscribeRequest {
     }
 
     let channel: ChannelName
-    /// Replay everything after this seq first (nil: live only).
-    let seq: UInt64?
+    /// Where to start: after `seq` (nil: live only), in `epoch`, announced with `hello=1`.
+    let resume: ResumePoint
     let transport: Transport
 
     static let maxCallbackLength = 128
@@ -41,20 +41,22 @@ struct SubscribeRequest {
             self.transport = .eventStream
             // A reconnecting EventSource sends the last id it saw; `lastEventId` is for
             // clients that cannot set headers, `seq` for symmetry with /subscribe.
+            var seq: UInt64?
             if let lastEventID = head.lastEventID {
-                guard let seq = UInt64(lastEventID) else {
+                guard let value = UInt64(lastEventID) else {
                     throw .badRequest("invalid Last-Event-ID header: expected a non-negative integer")
                 }
-                self.seq = seq
-            } else if let seq = try parameters.unsignedInteger("lastEventId") {
-                self.seq = seq
+                seq = value
+            } else if let value = try parameters.unsignedInteger("lastEventId") {
+                seq = value
             } else {
-                self.seq = try parameters.unsignedInteger("seq")
+                seq = try parameters.unsignedInteger("seq")
             }
+            self.resume = try Self.resumePoint(seq: seq, parameters)
             return
         }
 
-        self.seq = try parameters.unsignedInteger("seq")
+        self.resume = try Self.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
         var keep = true
         if let value = try parameters.string("keep") {
             guard let number = Int(value) else {
@@ -69,6 +71,14 @@ struct SubscribeRequest {
             )
         }
         self.transport = .stream(keep: keep, callback: callback)
+    }
+
+    /// The resume point for `seq`, with the `epoch` and `hello` parameters River adds.
+    static func resumePoint(seq: UInt64?, _ parameters: RequestParameters) throws(RequestError) -> ResumePoint {
+        let epoch = try parameters.unsignedInteger("epoch")
+        let hello = try parameters.unsignedInteger("hello") ?? 0
+        guard hello <= 1 else { throw .invalidParameter("hello", "expected 0 or 1") }
+        return ResumePoint(seq: seq, epoch: epoch, hello: hello == 1)
     }
 
     /// `[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*`, at most 128 bytes:

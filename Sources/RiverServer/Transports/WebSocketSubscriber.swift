@@ -7,11 +7,12 @@ import RiverCore
 /// publishing each text frame the client sends to that channel, as the
 /// original did.
 ///
-/// It sits after NIOWebSocket's frame decoder and fragment aggregator, writes
-/// the loop's shared pre-encoded frames straight to the socket, pings a quiet
-/// peer every `heartbeat`, and closes with the RFC 6455 status that fits:
-/// 1003 for binary frames, 1007 for text that is not UTF-8, 1009 for frames
-/// over `max_message_size`, 1002 for protocol errors.
+/// It sits after NIOWebSocket's frame decoder, reassembles fragmented
+/// messages itself (checking that every frame is masked), writes the loop's
+/// shared pre-encoded frames straight to the socket, pings a quiet peer every
+/// `heartbeat`, and closes with the RFC 6455 status that fits: 1003 for binary
+/// frames, 1007 for text that is not UTF-8, 1009 for messages over
+/// `max_message_size`, 1002 for protocol errors.
 final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConnection {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = ByteBuffer
@@ -27,7 +28,7 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
     var hubSlot = -1
     var registryIndex = -1
     private let channel: ChannelName
-    private let seq: UInt64?
+    private let resume: ResumePoint
     private let server: ServerContext
     private unowned let loop: LoopContext
     /// Whether this connection holds a `max_connections` slot, to give back when it closes.
@@ -36,12 +37,15 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
     private var state = State.subscribing
     private var cursor: UInt64 = 0
     private var subscription: Subscription?
+    /// A fragmented text message being reassembled.
+    private var fragments: ByteBuffer?
     private let startTick: UInt64
     private var lastWriteTick: UInt64
 
-    init(channel: ChannelName, seq: UInt64?, server: ServerContext, loop: LoopContext, holdsConnectionSlot: Bool) {
+    init(channel: ChannelName, resume: ResumePoint, server: ServerContext, loop: LoopContext, holdsConnectionSlot: Bool)
+    {
         self.channel = channel
-        self.seq = seq
+        self.resume = resume
         self.server = server
         self.loop = loop
         self.holdsConnectionSlot = holdsConnectionSlot
@@ -57,7 +61,7 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
         self.context = context
         self.loop.register(self)
         self.loop.counters.webSocketConnections += 1
-        self.server.engine.subscribe(to: self.channel, after: self.seq, hubIndex: self.loop.hub.index)
+        self.server.engine.subscribe(to: self.channel, from: self.resume, hubIndex: self.loop.hub.index)
             .assumeIsolated()
             .whenComplete { result in self.subscribed(result) }
     }
@@ -82,12 +86,12 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
             return
         }
         switch frame.opcode {
-        case .text:
-            self.publish(frame.unmaskedData)
-        case .binary:
-            self.close(code: .unacceptableData, reason: "binary frames are not supported")
+        case .text, .binary, .continuation:
+            self.receiveDataFrame(frame)
         case .ping:
-            self.send(WebSocketFraming.frame(opcode: .pong, payload: frame.unmaskedData, allocator: context.channel.allocator))
+            self.send(
+                WebSocketFraming.frame(opcode: .pong, payload: frame.unmaskedData, allocator: context.channel.allocator)
+            )
             context.flush()
         case .pong:
             break
@@ -101,11 +105,44 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
         }
     }
 
+    /// Text frames (whole or in fragments) are publishes; binary ones are refused.
+    private func receiveDataFrame(_ frame: WebSocketFrame) {
+        let maxMessageSize = self.server.configuration.maxMessageSize
+        switch (frame.opcode, self.fragments) {
+        case (.binary, _):
+            self.close(code: .unacceptableData, reason: "binary frames are not supported")
+        case (.text, nil):
+            if frame.fin {
+                self.publish(frame.unmaskedData)
+            } else {
+                self.fragments = frame.unmaskedData
+            }
+        case (.continuation, var fragments?):
+            var data = frame.unmaskedData
+            guard fragments.readableBytes + data.readableBytes <= maxMessageSize else {
+                self.fragments = nil
+                self.close(code: .messageTooLarge, reason: "message larger than \(maxMessageSize) bytes")
+                return
+            }
+            fragments.writeBuffer(&data)
+            if frame.fin {
+                self.fragments = nil
+                self.publish(fragments)
+            } else {
+                self.fragments = fragments
+            }
+        default:
+            self.close(code: .protocolError, reason: "fragments out of order")
+        }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         switch error {
-        case NIOWebSocketError.invalidFrameLength,
-            NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge:
-            self.close(code: .messageTooLarge, reason: "message larger than \(self.server.configuration.maxMessageSize) bytes")
+        case NIOWebSocketError.invalidFrameLength:
+            self.close(
+                code: .messageTooLarge,
+                reason: "message larger than \(self.server.configuration.maxMessageSize) bytes"
+            )
         default:
             self.close(code: .protocolError, reason: "malformed frame")
         }
@@ -124,7 +161,7 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
         case .success(let subscribed):
             self.subscription = subscribed.subscription
             let allocator = self.context.channel.allocator
-            if let notice = subscribed.catchUp.notice {
+            for notice in subscribed.catchUp.notices {
                 var json = allocator.buffer(capacity: 96)
                 RiverJSON.writeNotice(notice, channel: self.channel, into: &json)
                 self.send(WebSocketFraming.frame(opcode: .text, payload: json, allocator: allocator))
@@ -175,7 +212,10 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
     /// A text frame from the client is a publish to this connection's channel.
     private func publish(_ text: ByteBuffer) {
         guard text.readableBytes <= self.server.configuration.maxMessageSize else {
-            self.close(code: .messageTooLarge, reason: "message larger than \(self.server.configuration.maxMessageSize) bytes")
+            self.close(
+                code: .messageTooLarge,
+                reason: "message larger than \(self.server.configuration.maxMessageSize) bytes"
+            )
             return
         }
         guard text.withUnsafeReadableBytes({ UTF8Validation.isValid($0) }) else {
@@ -214,7 +254,13 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
                 self.finish(.timeout)
             } else if let heartbeat = configuration.heartbeat, tick &- self.lastWriteTick >= Self.ticks(heartbeat) {
                 self.lastWriteTick = tick
-                self.send(WebSocketFraming.frame(opcode: .ping, payload: ByteBuffer(), allocator: self.context.channel.allocator))
+                self.send(
+                    WebSocketFraming.frame(
+                        opcode: .ping,
+                        payload: ByteBuffer(),
+                        allocator: self.context.channel.allocator
+                    )
+                )
                 self.context.flush()
             }
         case .closing(let since):

@@ -1,3 +1,5 @@
+import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -213,6 +215,8 @@ final class TestConnection {
 
     func fillForTests() throws -> Bool { try self.fill() }
 
+    func readExactlyForTests(_ count: Int) throws -> [UInt8] { try self.readExactly(count) }
+
     func takePending() -> [UInt8] {
         defer {
             self.buffer.removeAll()
@@ -264,4 +268,9 @@ extension TestConnection {
         }
         return self.takePending()
     }
+}
+
+/// `text` with every `"epoch": N` replaced by `"epoch": E` (epochs are random).
+func maskingEpochs(_ text: String) -> String {
+    text.replacingOccurrences(of: #""epoch": [0-9]+"#, with: #""epoch": E"#, options: .regularExpression)
 }

@@ -10,11 +10,10 @@ struct TestServer {
 
     static func start(
         threads: Int = 2,
-        _ configuration: RiverConfiguration = RiverConfiguration()
+        _ configuration: RiverConfiguration = .testing
     ) async throws -> TestServer {
         var configuration = configuration
         configuration.host = "127.0.0.1"
-        configuration.port = 0
         configuration.threads = threads
         var logger = Logger(label: "river-test")
         logger.logLevel = .warning
@@ -33,7 +32,7 @@ struct TestServer {
 /// Runs `body` with a fresh server and always shuts it down.
 func withServer<T>(
     threads: Int = 2,
-    _ configuration: RiverConfiguration = RiverConfiguration(),
+    _ configuration: RiverConfiguration = .testing,
     _ body: (TestServer) async throws -> T
 ) async throws -> T {
     let server = try await TestServer.start(threads: threads, configuration)
@@ -47,9 +46,18 @@ func withServer<T>(
     }
 }
 
-/// A default configuration with `change` applied.
+extension RiverConfiguration {
+    /// The defaults, on a free port.
+    static var testing: RiverConfiguration {
+        var configuration = RiverConfiguration()
+        configuration.port = 0
+        return configuration
+    }
+}
+
+/// The test defaults with `change` applied.
 func configured(_ change: (inout RiverConfiguration) -> Void) -> RiverConfiguration {
-    var configuration = RiverConfiguration()
+    var configuration = RiverConfiguration.testing
     change(&configuration)
     return configuration
 }

@@ -1,0 +1,348 @@
+/*
+ * River browser client — served by River at /lib.js.
+ *
+ *   <script src="http://river.example.com:9271/lib.js"></script>
+ *   Comet.init(function () {
+ *       var c = new Comet.Client();
+ *       c.connect("public-channel", function (m) { ... m.channel, m.seq, m.data ... });
+ *       c.send("public-channel", "hello");   // a Promise of {channel, seq}
+ *   });
+ *
+ * Transports, chosen at connect time from what the browser has:
+ * WebSocket, then Server-Sent Events, then XHR streaming, then JSONP long-poll.
+ * Every connection resumes from the last sequence number delivered, so a
+ * flapping network neither loses nor duplicates messages: onMsg is called once
+ * per message, in seq order. The wire contract is docs/PROTOCOL.md.
+ */
+(function (global) {
+    "use strict";
+
+    var doc = global.document;
+
+    // The original snippet runs `document.domain = "<domain>";` before
+    // Comet.init. Browsers no longer let document.domain relax the same-origin
+    // policy (River uses CORS instead), and Chromium throws a SecurityError for
+    // such an assignment. Shadow the property on this document: reads give the
+    // real host name, writes are ignored.
+    try {
+        Object.defineProperty(doc, "domain", {
+            configurable: true,
+            enumerable: true,
+            get: function () { return global.location.hostname; },
+            set: function () { /* ignored on purpose */ },
+        });
+    } catch (e) { /* leave document.domain alone */ }
+
+    // The server is wherever this script was loaded from (read now:
+    // document.currentScript is only set while the script first runs).
+    var scriptOrigin = (function () {
+        var all = doc.getElementsByTagName("script");  // fallback: the last script so far
+        var script = doc.currentScript || all[all.length - 1];
+        try { return new URL(script.src).origin; } catch (e) { return global.location.origin; }
+    })();
+
+    var RECYCLE_BYTES = 4 << 20;  // restart an XHR stream once responseText is this long
+    var jsonpPrefix = "c" + Math.random().toString(36).slice(2, 8) + "_", jsonpCount = 0;
+
+    var Comet = {
+        server: null,          // override the server, e.g. "http://127.0.0.1:9271"
+        forceTransport: null,  // testing: "websocket", "eventsource", "xhr-streaming", "jsonp"
+                               // (or ws, sse, xhr, longpoll)
+        transport: null,       // the transport picked by the latest connect()
+        minDelay: 500,         // reconnect backoff bounds, in milliseconds
+        maxDelay: 15000,
+        _jsonp: (global.Comet && global.Comet._jsonp) || {},  // JSONP callbacks: Comet._jsonp.NAME
+
+        /** Calls callback once the DOM is ready (at once if it already is). */
+        init: function (callback) {
+            if (doc.readyState !== "loading") callback();
+            else doc.addEventListener("DOMContentLoaded", function () { callback(); });
+        },
+    };
+
+    // Settings a page made before loading lib.js (`window.Comet = {forceTransport: "jsonp"}`) stay.
+    var preset = global.Comet || {};
+    ["server", "forceTransport", "minDelay", "maxDelay"].forEach(function (key) {
+        if (preset[key] != null) Comet[key] = preset[key];
+    });
+
+    var ALIASES = { ws: "websocket", sse: "eventsource", xhr: "xhr-streaming", longpoll: "jsonp" };
+
+    function pickTransport() {
+        var forced = Comet.forceTransport;
+        if (forced) return ALIASES[forced] || forced;
+        if (global.WebSocket) return "websocket";
+        if (global.EventSource) return "eventsource";
+        if (global.XMLHttpRequest && "onprogress" in new global.XMLHttpRequest()) return "xhr-streaming";
+        return "jsonp";
+    }
+
+    // Calls a user function; an exception is reported but never breaks a stream.
+    function safeCall(fn, arg) {
+        if (typeof fn !== "function") return;
+        try { fn(arg); } catch (e) { setTimeout(function () { throw e; }); }
+    }
+
+    // Feeds XHR streaming text to emit(), one river JSON document at a time.
+    // Documents are arrays whose strings are JSON-escaped, so counting brackets
+    // outside strings finds where each one ends. Keeps its state between calls.
+    function jsonSplitter(emit) {
+        var pos = 0, depth = 0, start = 0, inString = false, escaped = false;
+        return function (text) {
+            for (; pos < text.length; pos++) {
+                var c = text.charAt(pos);
+                if (inString) {
+                    if (escaped) escaped = false;
+                    else if (c === "\\") escaped = true;
+                    else if (c === "\"") inString = false;
+                } else if (c === "\"") {
+                    inString = true;
+                } else if (c === "[" || c === "{") {
+                    if (depth++ === 0) start = pos;
+                } else if ((c === "]" || c === "}") && --depth === 0) {
+                    emit(JSON.parse(text.slice(start, pos + 1)));
+                }
+            }
+            return depth === 0;  // true between documents
+        };
+    }
+
+    // Each transport opens one connection for a subscription and returns a
+    // function that closes it. It reports through sub.opened() (connected),
+    // sub.handle(doc) (a river document) and sub.dropped() (connection over).
+    var transports = {
+        "websocket": function (sub) {
+            var ws = new global.WebSocket(sub.url("/websocket", "seq").replace(/^http/, "ws"));
+            ws.onopen = function () { sub.opened(); };
+            ws.onmessage = function (e) { sub.handle(JSON.parse(e.data)); };
+            ws.onclose = function () { sub.dropped(); };  // also follows every error
+            return function () { ws.onopen = ws.onmessage = ws.onclose = null; ws.close(); };
+        },
+
+        // EventSource would reconnect by itself, but with Last-Event-ID only;
+        // we reconnect instead, so the epoch goes along (see Subscription.url).
+        "eventsource": function (sub) {
+            var es = new global.EventSource(sub.url("/sse", "lastEventId"));
+            var notice = function (e) { sub.handle([e.type, JSON.parse(e.data)]); };
+            es.onopen = function () { sub.opened(); };
+            es.onmessage = function (e) {
+                sub.handle(["msg", { channel: sub.channel, seq: Number(e.lastEventId), data: e.data }]);
+            };
+            es.addEventListener("lost", notice);
+            es.addEventListener("reset", notice);
+            es.addEventListener("live", notice);
+            es.onerror = function () { es.onerror = null; es.close(); sub.dropped(); };
+            return function () { es.onerror = null; es.close(); };
+        },
+
+        "xhr-streaming": function (sub) {
+            var xhr = new global.XMLHttpRequest(), closed = false;
+            var feed = jsonSplitter(function (d) { if (!closed) sub.handle(d); });
+            var progress = function () {
+                try {
+                    if (feed(xhr.responseText) && xhr.responseText.length > RECYCLE_BYTES && !closed) {
+                        sub.reopen(0);  // start a fresh response from the last seq
+                    }
+                } catch (e) {  // not river JSON: start over
+                    if (!closed) { close(); sub.dropped(); }
+                }
+            };
+            var close = function () {
+                if (closed) return;
+                closed = true;
+                xhr.onprogress = xhr.onload = xhr.onerror = xhr.onreadystatechange = null;
+                xhr.abort();
+            };
+            xhr.open("GET", sub.url("/subscribe", "seq"));
+            xhr.onreadystatechange = function () { if (xhr.readyState === 2 && xhr.status === 200) sub.opened(); };
+            xhr.onprogress = progress;
+            xhr.onload = xhr.onerror = function () {
+                if (xhr.status === 200) progress();
+                if (!closed) { close(); sub.dropped(); }
+            };
+            xhr.send();
+            return close;
+        },
+
+        // Long-poll with <script> tags: each response calls our callback once
+        // per document, then ends; poll again at once from the last seq.
+        "jsonp": function (sub) {
+            var name = jsonpPrefix + (++jsonpCount), script = doc.createElement("script");
+            var closed = false, got = false;
+            Comet._jsonp[name] = function (d) { if (!closed) { got = true; sub.handle(d); } };
+            var close = function () {
+                if (closed) return;
+                closed = true;
+                global.removeEventListener("load", start);
+                script.onload = script.onerror = null;
+                if (script.parentNode) script.parentNode.removeChild(script);
+                Comet._jsonp[name] = function () {};  // a late response must find a function
+            };
+            var finish = function () {
+                var ok = got && !closed;
+                close();
+                delete Comet._jsonp[name];
+                if (ok) { sub.opened(); sub.reopen(0); } else sub.dropped();
+            };
+            script.onload = script.onerror = finish;
+            script.async = true;
+            script.src = sub.url("/subscribe", "seq") + "&keep=0&callback=Comet._jsonp." + name;
+            // A script added before the page's load event delays it: a pending
+            // poll would keep the page "loading" until a message came.
+            var start = function () { (doc.head || doc.documentElement).appendChild(script); };
+            if (doc.readyState === "complete") start(); else global.addEventListener("load", start);
+            return close;
+        },
+    };
+
+    // One channel of a client: a connection, re-opened with backoff until
+    // disconnect(), resuming after `last`, the last seq delivered.
+    function Subscription(client, channel, onMsg, seq) {
+        this.client = client;
+        this.channel = channel;
+        this.onMsg = onMsg;
+        this.last = seq == null ? null : Math.max(0, Math.floor(Number(seq)) || 0);
+        this.epoch = null;  // the channel incarnation `last` belongs to, once River names it
+        this.transport = pickTransport();
+        if (!transports[this.transport]) throw new Error("Comet: unknown transport " + this.transport);
+        this.attempts = 0;
+        this.timer = null;
+        this.close = null;
+        this.stopped = false;
+        this.open();
+    }
+
+    Subscription.prototype = {
+        // Resumes after `last` in `epoch`. Until River has named the epoch, asks
+        // it to (hello=1): its `live` notice says where the stream starts, so a
+        // drop before the first message still resumes without a gap, and after
+        // a server restart River sees the old epoch and replays the new history.
+        url: function (path, seqParam) {
+            var base = (this.client.server || Comet.server || scriptOrigin).replace(/\/+$/, "");
+            var query = "?name=" + encodeURIComponent(this.channel);
+            if (this.last != null) query += "&" + seqParam + "=" + this.last;
+            query += this.epoch == null ? "&hello=1" : "&epoch=" + this.epoch;
+            return base + path + query;
+        },
+
+        open: function () {
+            this.timer = null;
+            try {
+                this.close = transports[this.transport](this);
+            } catch (e) {  // e.g. a constructor refused the URL
+                this.close = null;
+                this.dropped();
+            }
+        },
+
+        opened: function () { this.attempts = 0; },
+
+        // The connection is over: try again after a jittered, growing delay.
+        dropped: function () {
+            var base = Math.min(Comet.maxDelay, Comet.minDelay * Math.pow(2, this.attempts++));
+            this.reopen(base / 2 + Math.random() * base / 2);
+        },
+
+        reopen: function (delay) {
+            if (this.close) { this.close(); this.close = null; }
+            if (this.stopped || this.timer) return;
+            var self = this;
+            this.timer = setTimeout(function () { self.open(); }, delay);
+        },
+
+        stop: function () {
+            this.stopped = true;
+            clearTimeout(this.timer);
+            this.reopen();  // closes the connection; stopped, so no new one
+        },
+
+        handle: function (d) {
+            var type = d[0], info = d[1] || {};
+            if (this.stopped) return;
+            if (type === "msg") {
+                if (this.last != null && info.seq <= this.last) return;  // already delivered
+                this.last = info.seq;
+                safeCall(this.onMsg, { channel: info.channel, seq: info.seq, data: info.data });
+            } else if (type === "live") {  // the stream starts after info.seq, in info.epoch
+                this.epoch = info.epoch;
+                if (this.last == null) this.last = info.seq;
+            } else if (type === "lost") {  // from..to can no longer be delivered
+                this.last = Math.max(this.last || 0, info.to);
+                safeCall(this.client.onLost, info);
+            } else if (type === "reset") {
+                // The history we resumed from is gone (a restart, a deleted channel):
+                // River replays all it retains of the new one next, on this connection.
+                this.epoch = info.epoch;
+                this.last = 0;
+                safeCall(this.client.onReset, info);
+            } else if (type === "error") {
+                safeCall(this.client.onError, info);
+            }
+        },
+    };
+
+    /** A River client: connect to any number of channels, publish to any. */
+    function Client(options) {
+        this.server = (options && options.server) || null;  // else Comet.server, else lib.js's origin
+        this.transport = null;
+        this.onLost = null;   // optional hook: onLost({channel, from, to})
+        this.onReset = null;  // optional hook: onReset({channel, seq, epoch})
+        this.onError = null;  // optional hook: onError({channel, ...}) from the server
+        this.subscriptions = {};
+    }
+
+    Client.prototype = {
+        /**
+         * Calls onMsg({channel, seq, data}) for each message on channel, in
+         * order, once each. With seq, starts with the retained messages after
+         * it (0: all the history); without, live messages only.
+         */
+        connect: function (channel, onMsg, seq) {
+            channel = String(channel);
+            this.disconnect(channel);
+            var sub = new Subscription(this, channel, onMsg, seq);
+            this.subscriptions[channel] = sub;
+            this.transport = Comet.transport = sub.transport;
+            return this;
+        },
+
+        /** Publishes data (a string; anything else is sent as JSON). A Promise of {channel, seq}. */
+        send: function (channel, data) {
+            var base = (this.server || Comet.server || scriptOrigin).replace(/\/+$/, "");
+            var body = typeof data === "string" ? data : data == null ? "" : JSON.stringify(data);
+            var url = base + "/publish?name=" + encodeURIComponent(channel);
+            var type = "text/plain;charset=UTF-8";  // a CORS "simple" request: no preflight
+            var answer = function (status, text) {
+                if (status !== 200) throw new Error("publish failed: " + status + " " + text);
+                return JSON.parse(text);
+            };
+            if (global.fetch) {
+                return global.fetch(url, { method: "POST", headers: { "Content-Type": type }, body: body })
+                    .then(function (r) { return r.text().then(function (t) { return answer(r.status, t); }); });
+            }
+            return new Promise(function (resolve, reject) {
+                var xhr = new global.XMLHttpRequest();
+                xhr.open("POST", url);
+                xhr.setRequestHeader("Content-Type", type);
+                xhr.onload = function () {
+                    try { resolve(answer(xhr.status, xhr.responseText)); } catch (e) { reject(e); }
+                };
+                xhr.onerror = function () { reject(new Error("publish failed: network error")); };
+                xhr.send(body);
+            });
+        },
+
+        /** Closes every channel's connection, or only channel's if given. */
+        disconnect: function (channel) {
+            for (var name in this.subscriptions) {
+                if (channel == null || name === String(channel)) {
+                    this.subscriptions[name].stop();
+                    delete this.subscriptions[name];
+                }
+            }
+        },
+    };
+
+    Comet.Client = Client;
+    global.Comet = Comet;
+})(window);

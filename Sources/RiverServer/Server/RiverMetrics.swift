@@ -1,0 +1,64 @@
+import CoreMetrics
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// `/metrics` in the Prometheus text format, through swift-metrics and
+/// swift-prometheus. The metrics are created once; at each scrape they are
+/// brought up to date from a `ServerStatistics` snapshot (counters by the
+/// difference since the last scrape), so nothing on the message path touches
+/// them.
+final class RiverMetrics: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    private let counters: [(name: String, value: @Sendable (ServerStatistics) -> Int, counter: CoreMetrics.Counter)]
+    private let gauges: [(value: @Sendable (ServerStatistics) -> Int, gauge: CoreMetrics.Gauge)]
+    private let exported = NIOLockedValueBox<[Int]>([])
+
+    init() {
+        let factory = PrometheusMetricsFactory(registry: self.registry)
+        let counters: [(String, @Sendable (ServerStatistics) -> Int)] = [
+            ("river_connections_accepted_total", { $0.loop.connectionsAccepted }),
+            ("river_connections_rejected_total", { $0.loop.connectionsRejected }),
+            ("river_requests_total", { $0.loop.requests }),
+            ("river_bad_requests_total", { $0.loop.badRequests }),
+            ("river_messages_published_total", { $0.engine.messagesPublished }),
+            ("river_messages_delivered_total", { $0.delivered.messages }),
+            ("river_delivered_bytes_total", { $0.delivered.bytes }),
+            ("river_slow_consumers_cut_total", { $0.loop.slowConsumersCut }),
+            ("river_messages_expired_total", { $0.engine.messagesExpired }),
+            ("river_messages_evicted_total", { $0.engine.messagesEvicted }),
+            ("river_channels_reclaimed_total", { $0.engine.channelsReclaimed }),
+        ]
+        self.counters = counters.map { ($0.0, $0.1, CoreMetrics.Counter(label: $0.0, factory: factory)) }
+        let gauges: [(String, [(String, String)], @Sendable (ServerStatistics) -> Int)] = [
+            ("river_connections", [("transport", "stream")], { $0.streams }),
+            ("river_connections", [("transport", "long_poll")], { $0.longPolls }),
+            ("river_connections", [("transport", "sse")], { $0.eventStreams }),
+            ("river_connections", [("transport", "websocket")], { $0.webSockets }),
+            ("river_connections_open", [], { $0.connectionsOpen }),
+            ("river_channels", [], { $0.engine.channels }),
+            ("river_history_messages", [], { $0.engine.historyMessages }),
+            ("river_history_bytes", [], { $0.engine.historyBytes }),
+        ]
+        self.gauges = gauges.map { ($0.2, CoreMetrics.Gauge(label: $0.0, dimensions: $0.1, factory: factory)) }
+    }
+
+    /// Brings every metric up to `statistics` and renders the exposition.
+    func render(_ statistics: ServerStatistics) -> [UInt8] {
+        self.exported.withLockedValue { exported in
+            if exported.isEmpty { exported = Array(repeating: 0, count: self.counters.count) }
+            for (index, entry) in self.counters.enumerated() {
+                let value = entry.value(statistics)
+                if value > exported[index] {
+                    entry.counter.increment(by: value - exported[index])
+                    exported[index] = value
+                }
+            }
+        }
+        for entry in self.gauges {
+            entry.gauge.record(entry.value(statistics))
+        }
+        var output: [UInt8] = []
+        self.registry.emit(into: &output)
+        return output
+    }
+}

@@ -1,0 +1,86 @@
+import NIOCore
+import RiverCore
+
+/// A snapshot of the server's figures: each loop's counters and hub, plus the
+/// engine's. Collected on demand (`/stats`, `/metrics`), one hop per loop; the
+/// hot path only ever increments loop-local integers.
+struct ServerStatistics: Sendable {
+    var connectionsOpen = 0
+    var streams = 0
+    var longPolls = 0
+    var eventStreams = 0
+    var webSockets = 0
+    var loop = LoopCounters()
+    var delivered = DeliveryCount()
+    var engine = EngineStatistics()
+    var uptimeSeconds = 0
+
+    static func collect(_ server: ServerContext, on loop: EventLoop) -> EventLoopFuture<ServerStatistics> {
+        let parts = server.loops.map { box in
+            box.eventLoop.submit {
+                let context = box.value
+                var part = ServerStatistics()
+                part.connectionsOpen = context.openConnections
+                part.loop = context.counters
+                part.delivered = context.hub.delivered
+                return part
+            }
+        }
+        return EventLoopFuture.reduce(ServerStatistics(), parts, on: loop) { total, part in
+            var total = total
+            total.connectionsOpen += part.connectionsOpen
+            total.loop.add(part.loop)
+            total.delivered.messages += part.delivered.messages
+            total.delivered.bytes += part.delivered.bytes
+            return total
+        }.and(server.engine.statistics(on: loop)).map { total, engine in
+            var total = total
+            total.engine = engine
+            total.streams = total.loop.openStreams
+            total.longPolls = total.loop.openLongPolls
+            total.eventStreams = total.loop.openEventStreams
+            total.webSockets = total.loop.webSocketConnections
+            total.uptimeSeconds = Int((NIODeadline.now() - server.startedAt).nanoseconds / 1_000_000_000)
+            return total
+        }
+    }
+
+    /// The `/stats` document.
+    func json(engineName: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        func field(_ name: StaticString, _ value: Int, last: Bool = false) {
+            buffer.writeStaticString("\"")
+            buffer.writeStaticString(name)
+            buffer.writeStaticString("\": ")
+            buffer.writeDecimal(UInt64(max(value, 0)))
+            if !last { buffer.writeStaticString(", ") }
+        }
+        buffer.writeStaticString("{\"engine\": ")
+        JSONString.write(engineName, into: &buffer)
+        buffer.writeStaticString(", ")
+        field("uptime_seconds", self.uptimeSeconds)
+        buffer.writeStaticString("\"connections\": {")
+        field("open", self.connectionsOpen)
+        field("stream", self.streams)
+        field("long_poll", self.longPolls)
+        field("sse", self.eventStreams)
+        field("websocket", self.webSockets, last: true)
+        buffer.writeStaticString("}, ")
+        field("connections_accepted", self.loop.connectionsAccepted)
+        field("connections_rejected", self.loop.connectionsRejected)
+        field("requests", self.loop.requests)
+        field("bad_requests", self.loop.badRequests)
+        field("channels", self.engine.channels)
+        field("messages_published", self.engine.messagesPublished)
+        field("messages_delivered", self.delivered.messages)
+        field("bytes_delivered", self.delivered.bytes)
+        field("slow_consumers_cut", self.loop.slowConsumersCut)
+        field("history_messages", self.engine.historyMessages)
+        field("history_bytes", self.engine.historyBytes)
+        field("messages_expired", self.engine.messagesExpired)
+        field("messages_evicted", self.engine.messagesEvicted)
+        field("channels_reclaimed", self.engine.channelsReclaimed, last: true)
+        buffer.writeStaticString("}")
+        return buffer
+    }
+}
