@@ -222,7 +222,7 @@
             var query = "?name=" + encodeURIComponent(this.channel);
             if (this.last != null) query += "&" + seqParam + "=" + this.last;
             query += this.epoch == null ? "&hello=1" : "&epoch=" + this.epoch;
-            return base + path + query;
+            return base + path + query + this.client.tokenParameter();
         },
 
         open: function () {
@@ -284,6 +284,7 @@
     /** A River client: connect to any number of channels, publish to any. */
     function Client(options) {
         this.server = (options && options.server) || null;  // else Comet.server, else lib.js's origin
+        this.token = (options && options.token) || null;    // an access token (private channels, publishing)
         this.transport = null;
         this.onLost = null;   // optional hook: onLost({channel, from, to})
         this.onReset = null;  // optional hook: onReset({channel, seq, epoch})
@@ -310,7 +311,7 @@
         send: function (channel, data) {
             var base = (this.server || Comet.server || scriptOrigin).replace(/\/+$/, "");
             var body = typeof data === "string" ? data : data == null ? "" : JSON.stringify(data);
-            var url = base + "/publish?name=" + encodeURIComponent(channel);
+            var url = base + "/publish?name=" + encodeURIComponent(channel) + this.tokenParameter();
             var type = "text/plain;charset=UTF-8";  // a CORS "simple" request: no preflight
             var answer = function (status, text) {
                 if (status !== 200) throw new Error("publish failed: " + status + " " + text);
@@ -330,6 +331,10 @@
                 xhr.onerror = function () { reject(new Error("publish failed: network error")); };
                 xhr.send(body);
             });
+        },
+
+        tokenParameter: function () {
+            return this.token ? "&token=" + encodeURIComponent(this.token) : "";
         },
 
         /** Closes every channel's connection, or only channel's if given. */

@@ -47,6 +47,14 @@ struct RiverCommand: AsyncParsableCommand {
     var allowedOrigins: String?
     @Option(help: "Directory with lib.js and the chat demo. Default: ./Public or the source checkout's.")
     var publicDir: String?
+    @Option(help: "Secret required to publish and administer channels (or env RIVER_PUBLISH_SECRET). Default: none.")
+    var publishSecret: String?
+    @Option(help: "HS256 key of access tokens (or env RIVER_TOKEN_SECRET). Default: none, tokens off.")
+    var tokenSecret: String?
+    @Option(help: "Channels starting with this need a token to subscribe. Default: none.") var privatePrefix: String?
+    @Option(help: "Address of the admin listener. Default 127.0.0.1.") var adminHost: String?
+    @Option(help: "Serve /channels, /stats and /metrics only on this port. Default: on the main port.")
+    var adminPort: String?
 
     private var flags: [(key: String, flag: String, value: String?)] {
         [
@@ -64,7 +72,16 @@ struct RiverCommand: AsyncParsableCommand {
             ("shutdown_timeout", "shutdown-timeout", self.shutdownTimeout),
             ("heartbeat", "heartbeat", self.heartbeat), ("allowed_origins", "allowed-origins", self.allowedOrigins),
             ("public_dir", "public-dir", self.publicDir),
+            ("publish_secret", "publish-secret", self.publishSecret ?? Self.environment("RIVER_PUBLISH_SECRET")),
+            ("token_secret", "token-secret", self.tokenSecret ?? Self.environment("RIVER_TOKEN_SECRET")),
+            ("private_prefix", "private-prefix", self.privatePrefix), ("admin_ip", "admin-host", self.adminHost),
+            ("admin_port", "admin-port", self.adminPort),
         ]
+    }
+
+    /// Secrets can come from the environment, out of sight of `ps`.
+    private static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
     }
 
     func run() async throws {

@@ -31,6 +31,11 @@ import Testing
             heartbeat 20
             allowed_origins https://a.example https://b.example
             public_dir /srv/river
+            publish_secret 0123456789abcdef
+            token_secret 0123456789abcdef0123456789abcdef
+            private_prefix private-
+            admin_ip 127.0.0.3
+            admin_port 9273
             """,
             path: "river.conf",
             to: &configuration
@@ -55,7 +60,12 @@ import Testing
         #expect(configuration.heartbeat == .seconds(20))
         #expect(configuration.allowedOrigins.origins == ["https://a.example", "https://b.example"])
         #expect(configuration.publicDirectory == "/srv/river")
-        #expect(RiverConfiguration.keys.count == 20)
+        #expect(configuration.publishSecret == "0123456789abcdef")
+        #expect(configuration.tokenSecret == "0123456789abcdef0123456789abcdef")
+        #expect(configuration.privatePrefix == "private-")
+        #expect(configuration.adminHost == "127.0.0.3")
+        #expect(configuration.adminPort == 9273)
+        #expect(RiverConfiguration.keys.count == 25)
     }
 
     @Test func clientTimeoutZeroMeansNever() throws {

@@ -31,6 +31,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private let loop: LoopContext
     /// False when the connection arrived over `max_connections`: it is answered 503.
     private let admitted: Bool
+    /// Which routes this connection's listener serves.
+    private let listener: Listener
     /// Request parsing state; dropped while the connection only streams out.
     private var parserIfReading: HTTPRequestParser?
     private var mode = Mode.requests
@@ -52,10 +54,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// CORS headers for the request being answered.
     private var corsHeaders: [(String, String)] = []
 
-    init(server: ServerContext, loop: LoopContext, admitted: Bool) {
+    init(server: ServerContext, loop: LoopContext, admitted: Bool, listener: Listener) {
         self.server = server
         self.loop = loop
         self.admitted = admitted
+        self.listener = listener
     }
 
     // MARK: - Channel events
@@ -177,8 +180,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    private func handle(_ request: HTTPRequest) {
-        self.loop.counters.requests += 1
+    /// Answers `request`, or starts what will. `verified` is its token, once
+    /// checked: a request that needs one is handled again after the check.
+    private func handle(_ request: HTTPRequest, verified: AccessToken? = nil) {
+        if verified == nil { self.loop.counters.requests += 1 }
         let head = request.head
         guard self.admitted else {
             self.respondAndClose(
@@ -195,7 +200,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 throw .forbidden("origin \(origin) is not allowed (allowed_origins)")
             }
             self.corsHeaders = cors.responseHeaders(for: head.origin)
-            let route = Router.route(head.path)
+            let route = self.listener.serves(Router.route(head.path))
             if head.method == .options && route != .notFound {
                 // (a preflight for any route, DELETE on /channels included)
                 self.answerPreflight(head)
@@ -203,8 +208,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             }
             switch route {
             case .publish:
-                self.loop.counters.publishes += 1
+                if verified == nil { self.loop.counters.publishes += 1 }
                 let publish = try PublishResponder.validate(request, configuration: self.server.configuration)
+                let decision = try self.server.access.decide(
+                    .publish,
+                    channel: publish.channel.value,
+                    request: request,
+                    verified: verified
+                )
+                guard try self.isAllowed(decision, request: request) else { return }
                 self.mode = .awaitingResponse
                 let handler = NIOLoopBound(self, eventLoop: self.context.eventLoop)
                 self.server.engine.publish(publish.payload, to: publish.channel, on: self.context.eventLoop) { result in
@@ -212,6 +224,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 }
             case .subscribe, .eventSource:
                 let subscribe = try SubscribeRequest(request, route: route, configuration: self.server.configuration)
+                let decision = try self.server.access.decide(
+                    .subscribe,
+                    channel: subscribe.channel.value,
+                    request: request,
+                    verified: verified
+                )
+                guard try self.isAllowed(decision, request: request) else { return }
                 let subscriber = HTTPStreamSubscriber(
                     request: subscribe,
                     head: head,
@@ -232,7 +251,34 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 let parameters = RequestParameters(query: head.query)
                 let channel = try parameters.channelName(maxBytes: self.server.configuration.maxChannelName)
                 let resume = try SubscribeRequest.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
-                self.upgradeToWebSocket(key: key, channel: channel, resume: resume)
+                let access = self.server.access
+                let subscribing = try access.decide(
+                    .subscribe,
+                    channel: channel.value,
+                    request: request,
+                    verified: verified
+                )
+                let publishing = try access.decide(
+                    .publish,
+                    channel: channel.value,
+                    request: request,
+                    verified: verified
+                )
+                // A socket without the right to publish still subscribes (its frames
+                // are refused with 1008), but wrong credentials are refused now.
+                switch (subscribing, publishing) {
+                case (.verify(let token), _), (_, .verify(let token)):
+                    self.verify(token, thenHandle: request)
+                    return
+                case (.denied(let error), _):
+                    throw error
+                case (_, .denied(let error)) where verified == nil && error.status == .forbidden:
+                    throw error
+                default:
+                    break
+                }
+                let mayPublish = if case .allowed = publishing { true } else { false }
+                self.upgradeToWebSocket(key: key, channel: channel, resume: resume, mayPublish: mayPublish)
             case .staticFile(let path):
                 guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
                 guard let file = self.server.staticFiles.file(path) else {
@@ -251,7 +297,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                     )
                 )
                 if !head.keepAlive || self.loop.isQuiescing { self.closeAfterWrites() }
-            case .channel, .channelList, .stats, .metrics, .health:
+            case .channel, .channelList:
+                try self.server.access.authorizeAdmin(request)
+                fallthrough
+            case .stats, .metrics, .health:
                 let answer = try AdminResponder.respond(
                     to: route,
                     request: request,
@@ -264,6 +313,35 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             }
         } catch {
             self.respond(to: error, head: head)
+        }
+    }
+
+    /// Whether the request may go on now. When a token must be checked first,
+    /// later requests wait and `request` is handled again once it is.
+    private func isAllowed(_ decision: AccessPolicy.Decision, request: HTTPRequest) throws(RequestError) -> Bool {
+        switch decision {
+        case .allowed:
+            return true
+        case .denied(let error):
+            throw error
+        case .verify(let token):
+            self.verify(token, thenHandle: request)
+            return false
+        }
+    }
+
+    private func verify(_ token: String, thenHandle request: HTTPRequest) {
+        self.mode = .awaitingResponse
+        self.server.access.verify(token: token, on: self.loop.taskExecutor).assumeIsolated().whenSuccess { result in
+            guard case .awaitingResponse = self.mode else { return }
+            self.mode = .requests
+            switch result {
+            case .success(let token):
+                self.handle(request, verified: token)
+            case .failure(let error):
+                self.respond(to: error, head: request.head)
+            }
+            self.continueAfterAsyncWork()
         }
     }
 
@@ -320,7 +398,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// Answers the handshake, then hands the connection to a `WebSocketSubscriber`
     /// behind NIOWebSocket's frame decoder.
-    private func upgradeToWebSocket(key: String, channel: ChannelName, resume: ResumePoint) {
+    private func upgradeToWebSocket(key: String, channel: ChannelName, resume: ResumePoint, mayPublish: Bool) {
         let context = self.context!
         let response = WebSocketHandshake.response(
             key: key,
@@ -333,6 +411,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let subscriber = WebSocketSubscriber(
             channel: channel,
             resume: resume,
+            mayPublish: mayPublish,
             server: self.server,
             loop: self.loop,
             holdsConnectionSlot: self.admitted

@@ -18,4 +18,12 @@ public enum Route: Equatable, Sendable {
     /// A file under the public directory (`lib.js`, `chat/index.html`, ...).
     case staticFile(String)
     case notFound
+
+    /// The operator's routes, which `admin_port` moves to a listener of their own.
+    var isAdmin: Bool {
+        switch self {
+        case .channel, .channelList, .stats, .metrics: return true
+        default: return false
+        }
+    }
 }

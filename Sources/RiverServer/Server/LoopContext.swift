@@ -32,8 +32,12 @@ final class LoopContext {
     /// Connections with responses written during this tick, flushed together at its end.
     private var toFlush: [ManagedConnection] = []
 
+    /// Runs this loop's share of Swift concurrency work (token checks).
+    let taskExecutor: EventLoopTaskExecutor
+
     init(hub: LoopHub) {
         self.hub = hub
+        self.taskExecutor = EventLoopTaskExecutor(hub.eventLoop)
     }
 
     var eventLoop: EventLoop { self.hub.eventLoop }

@@ -43,6 +43,17 @@ public struct RiverConfiguration: Sendable {
     /// `public_dir`: where `lib.js`, the chat demo and the legacy pages are
     /// (default: `Public` in the working directory or the source checkout).
     public var publicDirectory: String?
+    /// `publish_secret`: when set, publishing and the channel admin routes need it.
+    public var publishSecret: String?
+    /// `token_secret`: the HS256 key of access tokens; when set, tokens may publish.
+    public var tokenSecret: String?
+    /// `private_prefix`: channels starting with it need a token to subscribe.
+    public var privatePrefix: String?
+    /// `admin_ip`: the address of the admin listener (with `admin_port`).
+    public var adminHost = "127.0.0.1"
+    /// `admin_port`: when set, `/channels`, `/stats` and `/metrics` are served
+    /// only on this port (0 picks a free one), not on `port`.
+    public var adminPort: Int?
 
     public init() {}
 
@@ -55,7 +66,7 @@ public struct RiverConfiguration: Sendable {
         "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "channel_idle_ttl",
         "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "shutdown_timeout", "heartbeat",
-        "allowed_origins", "public_dir",
+        "allowed_origins", "public_dir", "publish_secret", "token_secret", "private_prefix", "admin_ip", "admin_port",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -92,12 +103,26 @@ public struct RiverConfiguration: Sendable {
             self.heartbeat = interval == .zero ? nil : interval
         case "allowed_origins": self.allowedOrigins = try CORSPolicy(value)
         case "public_dir": self.publicDirectory = try Self.nonEmpty(value)
+        case "publish_secret": self.publishSecret = try Self.secret(value, minimumBytes: 16)
+        case "token_secret": self.tokenSecret = try Self.secret(value, minimumBytes: 32)
+        case "private_prefix": self.privatePrefix = try Self.nonEmpty(value)
+        case "admin_ip": self.adminHost = try Self.nonEmpty(value)
+        case "admin_port": self.adminPort = try Self.integer(value, in: 0...65535)
         default: throw ConfigurationError("unknown key '\(key)'")
         }
     }
 
     private static func nonEmpty(_ value: String) throws(ConfigurationError) -> String {
         guard !value.isEmpty else { throw ConfigurationError("a value is required") }
+        return value
+    }
+
+    /// Secrets must be long enough not to be guessed; an HS256 key at least
+    /// as long as the hash (RFC 7518 section 3.2).
+    private static func secret(_ value: String, minimumBytes: Int) throws(ConfigurationError) -> String {
+        guard value.utf8.count >= minimumBytes else {
+            throw ConfigurationError("this secret needs at least \(minimumBytes) bytes")
+        }
         return value
     }
 

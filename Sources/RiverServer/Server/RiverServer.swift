@@ -16,23 +16,28 @@ import Darwin
 public final class RiverServer: Sendable {
     /// The address the server listens on (with the real port when 0 was asked for).
     public let localAddress: SocketAddress
+    /// The admin listener's address, when `admin_port` is set.
+    public let adminAddress: SocketAddress?
     private let group: MultiThreadedEventLoopGroup
     private let serverChannel: Channel
+    private let adminChannel: Channel?
     private let context: ServerContext
     private let sweepers: [RepeatedTask]
 
     public var port: Int { self.localAddress.port ?? 0 }
 
     private init(
-        localAddress: SocketAddress,
         group: MultiThreadedEventLoopGroup,
         serverChannel: Channel,
+        adminChannel: Channel?,
         context: ServerContext,
         sweepers: [RepeatedTask]
     ) {
-        self.localAddress = localAddress
+        self.localAddress = serverChannel.localAddress!
+        self.adminAddress = adminChannel?.localAddress
         self.group = group
         self.serverChannel = serverChannel
+        self.adminChannel = adminChannel
         self.context = context
         self.sweepers = sweepers
     }
@@ -53,8 +58,22 @@ public final class RiverServer: Sendable {
                 staticFiles: staticFiles,
                 logger: logger
             )
-            let serverChannel = try await Self.bootstrap(group: group, context: context)
-                .bind(host: configuration.host, port: configuration.port).get()
+            let adminPort = configuration.adminPort
+            let serverChannel = try await Self.bootstrap(
+                group: group,
+                context: context,
+                listener: adminPort == nil ? .all : .publicOnly
+            ).bind(host: configuration.host, port: configuration.port).get()
+            var adminChannel: Channel?
+            if let adminPort {
+                do {
+                    adminChannel = try await Self.bootstrap(group: group, context: context, listener: .adminOnly)
+                        .bind(host: configuration.adminHost, port: adminPort).get()
+                } catch {
+                    try? await serverChannel.close()
+                    throw error
+                }
+            }
             let sweepers = context.loops.map { box in
                 box.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                     box.value.sweep()
@@ -64,11 +83,17 @@ public final class RiverServer: Sendable {
             logger.info(
                 "River listening on \(address.ipAddress ?? configuration.host):\(address.port ?? 0) — engine \(engine.name), \(configuration.threads) threads, max_connections \(maxConnections), history \(configuration.history.size) messages / \(configuration.history.ttl.nanoseconds / 1_000_000_000) s per channel, max_memory \(configuration.history.maxMemory) bytes, max_message_size \(configuration.maxMessageSize) bytes, max_channel_name \(configuration.maxChannelName) bytes"
             )
+            if let admin = adminChannel?.localAddress {
+                logger.info("admin routes on \(admin.ipAddress ?? configuration.adminHost):\(admin.port ?? 0) only")
+            }
+            logger.info(
+                "access control: publish_secret \(configuration.publishSecret == nil ? "off" : "on"), tokens \(configuration.tokenSecret == nil ? "off" : "on"), private_prefix \(configuration.privatePrefix.map { "'\($0)'" } ?? "none")"
+            )
             logger.debug("static files", metadata: ["directory": "\(staticFiles.directory ?? "none")"])
             return RiverServer(
-                localAddress: address,
                 group: group,
                 serverChannel: serverChannel,
+                adminChannel: adminChannel,
                 context: context,
                 sweepers: sweepers
             )
@@ -78,7 +103,8 @@ public final class RiverServer: Sendable {
         }
     }
 
-    private static func bootstrap(group: EventLoopGroup, context: ServerContext) -> ServerBootstrap {
+    private static func bootstrap(group: EventLoopGroup, context: ServerContext, listener: Listener) -> ServerBootstrap
+    {
         let backlog = context.configuration.maxSubscriberBacklog
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -98,7 +124,8 @@ public final class RiverServer: Sendable {
                 let handler = HTTPConnectionHandler(
                     server: context,
                     loop: context.loopContext(on: channel.eventLoop),
-                    admitted: admitted
+                    admitted: admitted,
+                    listener: listener
                 )
                 do {
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -114,6 +141,7 @@ public final class RiverServer: Sendable {
     /// `shutdown_timeout`, then stop the engine and the event loops.
     public func shutdown() async {
         try? await self.serverChannel.close()
+        try? await self.adminChannel?.close()
         for box in self.context.loops {
             box.eventLoop.execute { box.value.quiesce() }
         }

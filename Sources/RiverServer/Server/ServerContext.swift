@@ -14,6 +14,7 @@ final class ServerContext: Sendable {
     let logger: Logger
     let parserLimits: HTTPRequestParser.Limits
     let staticFiles: StaticFiles
+    let access: AccessPolicy
     let metrics = RiverMetrics()
     /// When the server started, for `uptime_seconds`.
     let startedAt = NIODeadline.now()
@@ -25,9 +26,11 @@ final class ServerContext: Sendable {
         loops: [NIOLoopBoundBox<LoopContext>],
         maxConnections: Int,
         staticFiles: StaticFiles,
+        access: AccessPolicy,
         logger: Logger
     ) {
         self.staticFiles = staticFiles
+        self.access = access
         self.configuration = configuration
         self.engine = engine
         self.fanOut = fanOut
@@ -58,6 +61,7 @@ final class ServerContext: Sendable {
             loops: loops,
             maxConnections: maxConnections,
             staticFiles: staticFiles,
+            access: await AccessPolicy.make(configuration),
             logger: logger
         )
     }

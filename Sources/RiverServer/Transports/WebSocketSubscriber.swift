@@ -12,7 +12,8 @@ import RiverCore
 /// shared pre-encoded frames straight to the socket, pings a quiet peer every
 /// `heartbeat`, and closes with the RFC 6455 status that fits: 1003 for binary
 /// frames, 1007 for text that is not UTF-8, 1009 for messages over
-/// `max_message_size`, 1002 for protocol errors.
+/// `max_message_size`, 1008 for publishes its handshake's credentials do not
+/// allow (access control), 1002 for protocol errors.
 final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConnection {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = ByteBuffer
@@ -40,11 +41,20 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
     /// A fragmented text message being reassembled.
     private var fragments: ByteBuffer?
     private let startTick: UInt64
+    /// Whether the handshake's credentials allow publishing (always, without access control).
+    private let mayPublish: Bool
     private var lastWriteTick: UInt64
 
-    init(channel: ChannelName, resume: ResumePoint, server: ServerContext, loop: LoopContext, holdsConnectionSlot: Bool)
-    {
+    init(
+        channel: ChannelName,
+        resume: ResumePoint,
+        mayPublish: Bool,
+        server: ServerContext,
+        loop: LoopContext,
+        holdsConnectionSlot: Bool
+    ) {
         self.channel = channel
+        self.mayPublish = mayPublish
         self.resume = resume
         self.server = server
         self.loop = loop
@@ -211,6 +221,10 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
 
     /// A text frame from the client is a publish to this connection's channel.
     private func publish(_ text: ByteBuffer) {
+        guard self.mayPublish else {
+            self.close(code: .policyViolation, reason: "publishing needs the publish secret or a token")
+            return
+        }
         guard text.readableBytes <= self.server.configuration.maxMessageSize else {
             self.close(
                 code: .messageTooLarge,

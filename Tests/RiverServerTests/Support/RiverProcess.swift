@@ -19,12 +19,15 @@ final class RiverProcess {
 
     /// Starts `river` with `arguments` (plus `--host 127.0.0.1 --port 0` unless given) and,
     /// if `waitForListening`, waits for its start-up line to learn the port.
-    init(_ arguments: [String], waitForListening: Bool = true) throws {
+    init(_ arguments: [String], environment: [String: String] = [:], waitForListening: Bool = true) throws {
         var arguments = arguments
         if !arguments.contains("--host") { arguments += ["--host", "127.0.0.1"] }
         if !arguments.contains("--port") && !arguments.contains("--config") { arguments += ["--port", "0"] }
         self.process.executableURL = Self.executable
         self.process.arguments = arguments
+        if !environment.isEmpty {
+            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         self.process.standardError = self.errorPipe
         self.process.standardOutput = FileHandle.nullDevice
         let collector = self.output
@@ -76,12 +79,17 @@ final class RiverProcess {
 
     /// Resident memory in KiB, from /proc.
     func residentKiB() throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(self.process.processIdentifier)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-            let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
-        else { throw Failure(description: "no VmRSS") }
-        return kib
+        try RiverServerTests.residentKiB(pid: self.process.processIdentifier)
     }
+}
+
+/// A process's resident memory in KiB, from /proc.
+func residentKiB(pid: Int32) throws -> Int {
+    let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+    else { throw RiverProcess.Failure(description: "no VmRSS") }
+    return kib
 }
 
 /// Collects a child's standard error from the pipe's reader thread.
