@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "river", targets: ["river"]),
         .executable(name: "river-bench", targets: ["river-bench"]),
         .library(name: "RiverServer", targets: ["RiverServer"]),
+        /// The properties the fuzzer in Fuzz/ checks (the test suite checks them too).
+        .library(name: "RiverFuzzing", targets: ["RiverFuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -57,6 +59,10 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ]
         ),
+        .target(
+            name: "RiverFuzzing",
+            dependencies: ["RiverServer", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .executableTarget(
             name: "river",
             dependencies: [
@@ -92,7 +98,7 @@ let package = Package(
         .testTarget(
             name: "RiverServerTests",
             dependencies: [
-                "RiverServer", "RiverCore", "river", "river-bench",
+                "RiverServer", "RiverCore", "RiverFuzzing", "river", "river-bench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOPosix", package: "swift-nio"),

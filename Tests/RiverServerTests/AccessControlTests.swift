@@ -95,7 +95,7 @@ import Testing
             #expect(try publish("room", token: readOnly).body == "token does not allow publishing to room\n")
             let late = try publish("room", token: expired)
             #expect(late.status == 403)
-            #expect(late.body.hasPrefix("invalid token: "))
+            #expect(late.body == "invalid token: expired\n")
             #expect(try publish("room", token: forged).status == 403)
             #expect(try publish("room", token: "not.a.token").status == 403)
             // As a parameter too.
