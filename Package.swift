@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "river", targets: ["river"]),
         .executable(name: "river-bench", targets: ["river-bench"]),
         .library(name: "RiverServer", targets: ["RiverServer"]),
+        .library(name: "RiverCore", targets: ["RiverCore"]),
+        .library(name: "RiverMemoryEngine", targets: ["RiverMemoryEngine"]),
         /// The properties the fuzzer in Fuzz/ checks (the test suite checks them too).
         .library(name: "RiverFuzzing", targets: ["RiverFuzzing"]),
     ],
