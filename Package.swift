@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "RiverServer", targets: ["RiverServer"]),
         .library(name: "RiverCore", targets: ["RiverCore"]),
         .library(name: "RiverMemoryEngine", targets: ["RiverMemoryEngine"]),
+        .library(name: "RiverRedisEngine", targets: ["RiverRedisEngine"]),
         /// The properties the fuzzer in Fuzz/ checks (the test suite checks them too).
         .library(name: "RiverFuzzing", targets: ["RiverFuzzing"]),
     ],
@@ -45,10 +46,22 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RiverRedisEngine",
+            dependencies: [
+                "RiverCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
             name: "RiverServer",
             dependencies: [
                 "RiverCore",
                 "RiverMemoryEngine",
+                "RiverRedisEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -97,10 +110,33 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "RiverTestSupport",
+            path: "Tests/Support"
+        ),
+        .testTarget(
+            name: "RiverRedisEngineTests",
+            dependencies: [
+                "RiverRedisEngine", "RiverCore", "RiverTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "EngineConformanceTests",
+            dependencies: [
+                "RiverCore", "RiverMemoryEngine", "RiverRedisEngine", "RiverTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "RiverServerTests",
             dependencies: [
-                "RiverServer", "RiverCore", "RiverFuzzing", "river", "river-bench",
+                "RiverServer", "RiverCore", "RiverFuzzing", "RiverRedisEngine", "RiverTestSupport", "river",
+                "river-bench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -55,6 +55,10 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "Address of the admin listener. Default 127.0.0.1.") var adminHost: String?
     @Option(help: "Serve /channels, /stats and /metrics only on this port. Default: on the main port.")
     var adminPort: String?
+    @Option(help: "memory (this process) or redis (channels shared by every node on the Redis). Default memory.")
+    var engine: String?
+    @Option(help: "The Redis of the redis engine: redis://HOST:PORT[/DB]. Default redis://127.0.0.1:6379.")
+    var redis: String?
 
     private var flags: [(key: String, flag: String, value: String?)] {
         [
@@ -75,7 +79,8 @@ struct RiverCommand: AsyncParsableCommand {
             ("publish_secret", "publish-secret", self.publishSecret ?? Self.environment("RIVER_PUBLISH_SECRET")),
             ("token_secret", "token-secret", self.tokenSecret ?? Self.environment("RIVER_TOKEN_SECRET")),
             ("private_prefix", "private-prefix", self.privatePrefix), ("admin_ip", "admin-host", self.adminHost),
-            ("admin_port", "admin-port", self.adminPort),
+            ("admin_port", "admin-port", self.adminPort), ("engine", "engine", self.engine),
+            ("redis", "redis", self.redis),
         ]
     }
 

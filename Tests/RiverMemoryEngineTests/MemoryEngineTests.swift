@@ -6,30 +6,9 @@ import Testing
 
 @testable import RiverMemoryEngine
 
-/// The memory engine through its `Engine` interface, on real event loops.
+/// What only the memory engine does (retention by its own clock, `max_memory`,
+/// reclamation); the `Engine` contract itself is in EngineConformanceTests.
 @Suite struct MemoryEngineTests {
-    /// A subscriber that records what reaches it (on its loop).
-    final class RecordingSubscriber: Subscriber {
-        var hubSlot = -1
-        var cursor: UInt64 = 0
-        var received: [UInt64] = []
-        var finished: FinishReason?
-
-        var deliveredSeq: UInt64 { self.cursor }
-
-        func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
-            var count = DeliveryCount()
-            for message in messages where message.seq > self.cursor {
-                self.received.append(message.seq)
-                self.cursor = message.seq
-                count.messages += 1
-            }
-            return count
-        }
-
-        func finish(_ reason: FinishReason) { self.finished = reason }
-    }
-
     /// A clock the test moves by hand.
     final class ManualClock: Sendable {
         private let current = Mutex(NIODeadline.uptimeNanoseconds(1_000_000_000))
@@ -58,61 +37,6 @@ import Testing
     }
 
     func name(_ text: String) -> ChannelName { try! ChannelName(validating: text, maxBytes: 64) }
-
-    /// A channel whose home is loop `home` among `count`.
-    func name(homedOn home: Int, among count: Int, prefix: String) -> ChannelName {
-        (0...).lazy.map { self.name("\(prefix)\($0)") }.first { $0.homeIndex(among: count) == home }!
-    }
-
-    @Test func seqCountsFromOnePerChannel() async throws {
-        try await withEngine { engine, _, group in
-            let loop = group.next()
-            for expected: UInt64 in 1...5 {
-                #expect(
-                    try await engine.publish(ByteBuffer(string: "x"), to: self.name("a"), on: loop).get() == expected
-                )
-            }
-            #expect(try await engine.publish(ByteBuffer(string: "x"), to: self.name("b"), on: loop).get() == 1)
-            let info = try await engine.info(self.name("a"), on: loop).get()
-            #expect(info?.seq == 5)
-            #expect(info?.history == 5)
-            #expect(info?.firstSeq == 1)
-            #expect(info?.lastPublishMillis != nil)
-        }
-    }
-
-    /// A subscriber on loop 1 of a channel homed on loop 0: catch-up then live,
-    /// each message once, while publishes race the subscribe from both loops.
-    @Test func crossLoopSubscribeIsGaplessWhilePublishesRace() async throws {
-        try await withEngine { engine, fanOut, group in
-            let loops = Array(group.makeIterator())
-            let channel = self.name(homedOn: 0, among: 2, prefix: "race")
-            let publishing = Task {
-                for index in 0..<400 {
-                    _ = try await engine.publish(ByteBuffer(string: "\(index)"), to: channel, on: loops[index % 2])
-                        .get()
-                }
-            }
-            try await Task.sleep(for: .milliseconds(2))
-            let hubBox = fanOut.hubs[1]
-            let subscriber = try await hubBox.eventLoop.flatSubmit {
-                engine.subscribe(to: channel, from: ResumePoint(seq: 0), hubIndex: 1).map { subscription in
-                    let subscriber = RecordingSubscriber()
-                    let replay = subscription.catchUp.messages.map {
-                        EncodedMessage($0, allocator: ByteBufferAllocator())
-                    }
-                    _ = subscriber.deliver(replay[...])
-                    subscriber.cursor = subscription.catchUp.lastSeq
-                    hubBox.value.add(subscriber, to: channel)
-                    return NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop)
-                }
-            }.get()
-            try await publishing.value
-            try await Task.sleep(for: .milliseconds(50))
-            let received = try await hubBox.eventLoop.submit { subscriber.value.received }.get()
-            #expect(received == Array(1...400))
-        }
-    }
 
     /// Polls `condition` (the reaper runs every few milliseconds) for up to five seconds.
     func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
@@ -206,32 +130,6 @@ import Testing
             let statistics = try await engine.statistics(on: loop).get()
             #expect(statistics.historyBytes == charged * 4)
             #expect(statistics.messagesEvicted == 2)
-        }
-    }
-
-    @Test func deleteFinishesSubscribersOnEveryLoopAndForgetsTheChannel() async throws {
-        try await withEngine { engine, fanOut, group in
-            let channel = self.name("doomed")
-            var subscribers: [NIOLoopBound<RecordingSubscriber>] = []
-            for hubBox in fanOut.hubs {
-                subscribers.append(
-                    try await hubBox.eventLoop.flatSubmit {
-                        engine.subscribe(to: channel, from: .live, hubIndex: hubBox.value.index).map { _ in
-                            let subscriber = RecordingSubscriber()
-                            hubBox.value.add(subscriber, to: channel)
-                            return NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop)
-                        }
-                    }.get()
-                )
-            }
-            #expect(try await engine.info(channel, on: group.next()).get()?.subscribers == 2)
-            #expect(try await engine.delete(channel, on: group.next()).get())
-            try await Task.sleep(for: .milliseconds(50))
-            for subscriber in subscribers {
-                #expect(try await subscriber.eventLoop.submit { subscriber.value.finished }.get() == .channelDeleted)
-            }
-            #expect(try await engine.info(channel, on: group.next()).get() == nil)
-            #expect(try await !engine.delete(channel, on: group.next()).get())
         }
     }
 }

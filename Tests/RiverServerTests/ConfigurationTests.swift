@@ -1,4 +1,5 @@
 import NIOCore
+import RiverRedisEngine
 import Testing
 
 @testable import RiverServer
@@ -36,6 +37,8 @@ import Testing
             private_prefix private-
             admin_ip 127.0.0.3
             admin_port 9273
+            engine redis
+            redis redis://10.1.2.3:6380/1
             """,
             path: "river.conf",
             to: &configuration
@@ -65,7 +68,9 @@ import Testing
         #expect(configuration.privatePrefix == "private-")
         #expect(configuration.adminHost == "127.0.0.3")
         #expect(configuration.adminPort == 9273)
-        #expect(RiverConfiguration.keys.count == 25)
+        #expect(configuration.engine == .redis)
+        #expect(configuration.redis == RedisAddress(host: "10.1.2.3", port: 6380, database: 1))
+        #expect(RiverConfiguration.keys.count == 27)
     }
 
     @Test func clientTimeoutZeroMeansNever() throws {

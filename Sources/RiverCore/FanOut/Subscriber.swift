@@ -23,6 +23,11 @@ public protocol Subscriber: AnyObject {
 public enum FinishReason: Sendable, Equatable {
     /// `DELETE /channels/NAME`: the stream ends cleanly.
     case channelDeleted
+    /// The channel's history was replaced under the stream (the Redis engine
+    /// saw a new epoch: Redis restarted empty, or the channel expired): the
+    /// stream ends cleanly, and the client resuming with its seq and epoch is
+    /// told `reset`.
+    case channelReset
     /// The server is shutting down: the stream ends cleanly.
     case shutdown
     /// `client_timeout` elapsed: the stream ends cleanly.

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import RiverCore
+import RiverRedisEngine
 
 /// Everything River can be told at start-up. The same keys work in
 /// `river.conf` (`key value`) and as command-line flags (`--key value`,
@@ -54,6 +55,16 @@ public struct RiverConfiguration: Sendable {
     /// `admin_port`: when set, `/channels`, `/stats` and `/metrics` are served
     /// only on this port (0 picks a free one), not on `port`.
     public var adminPort: Int?
+    /// `engine`: where channels live — `memory` (this process) or `redis` (shared by every node).
+    public var engine = EngineKind.memory
+    /// `redis`: the Redis of the `redis` engine.
+    public var redis = RedisAddress(host: "127.0.0.1")
+
+    /// The engines River can run on.
+    public enum EngineKind: String, Sendable {
+        case memory
+        case redis
+    }
 
     public init() {}
 
@@ -67,6 +78,7 @@ public struct RiverConfiguration: Sendable {
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "channel_idle_ttl",
         "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "shutdown_timeout", "heartbeat",
         "allowed_origins", "public_dir", "publish_secret", "token_secret", "private_prefix", "admin_ip", "admin_port",
+        "engine", "redis",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -108,6 +120,17 @@ public struct RiverConfiguration: Sendable {
         case "private_prefix": self.privatePrefix = try Self.nonEmpty(value)
         case "admin_ip": self.adminHost = try Self.nonEmpty(value)
         case "admin_port": self.adminPort = try Self.integer(value, in: 0...65535)
+        case "engine":
+            guard let engine = EngineKind(rawValue: value) else {
+                throw ConfigurationError("expected memory or redis, got '\(value)'")
+            }
+            self.engine = engine
+        case "redis":
+            do {
+                self.redis = try RedisAddress(value)
+            } catch {
+                throw ConfigurationError(error.description)
+            }
         default: throw ConfigurationError("unknown key '\(key)'")
         }
     }

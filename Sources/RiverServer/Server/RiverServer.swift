@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import RiverCore
 import RiverMemoryEngine
+import RiverRedisEngine
 
 #if canImport(Glibc)
 import Glibc
@@ -49,7 +50,17 @@ public final class RiverServer: Sendable {
             let maxConnections = configuration.maxConnections ?? Self.defaultMaxConnections()
             let staticFiles = try StaticFiles.load(directory: configuration.publicDirectory)
             let fanOut = FanOut(group: group)
-            let engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
+            let engine: Engine
+            switch configuration.engine {
+            case .memory:
+                engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
+            case .redis:
+                engine = await RedisEngine.start(
+                    fanOut: fanOut,
+                    settings: RedisEngine.Settings(address: configuration.redis, limits: configuration.history),
+                    logger: logger
+                )
+            }
             let context = try await ServerContext.make(
                 configuration: configuration,
                 engine: engine,

@@ -212,6 +212,8 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
             self.context.close(promise: nil)
         case .channelDeleted:
             self.close(code: .normalClosure, reason: "channel deleted")
+        case .channelReset:
+            self.close(code: .normalClosure, reason: "channel reset: resume with seq and epoch")
         case .shutdown:
             self.close(code: .goingAway, reason: "server shutting down")
         case .timeout:

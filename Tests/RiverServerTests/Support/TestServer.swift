@@ -30,6 +30,7 @@ struct TestServer {
 }
 
 /// Runs `body` with a fresh server and always shuts it down.
+@discardableResult
 func withServer<T>(
     threads: Int = 2,
     _ configuration: RiverConfiguration = .testing,

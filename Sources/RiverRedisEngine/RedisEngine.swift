@@ -1,0 +1,152 @@
+import Logging
+import NIOCore
+import RiverCore
+
+/// The engine that makes several River nodes one service: Redis assigns each
+/// channel's `seq` and keeps its history (a capped stream), and Redis pub/sub
+/// carries live messages to every node that has subscribers for the channel
+/// (one Redis subscription per channel per node), which fans them out
+/// through the same `LoopHub`s as the memory engine.
+///
+/// Each event loop has its own `RedisChannelStore` and Redis connections: a
+/// publish goes out on the connection of the loop that received it, and a
+/// channel's live feed arrives on its home loop. When Redis is unreachable,
+/// publishes and new subscriptions fail (503) and open streams stay; when it
+/// returns, every node subscribes again and reads what it missed.
+public final class RedisEngine: Engine {
+    /// What the engine needs to know from the configuration.
+    public struct Settings: Sendable {
+        public var address: RedisAddress
+        /// Messages retained per channel (the stream's MAXLEN).
+        public var historySize: Int
+        public var historyTTLMillis: Int64
+        /// How long a channel outlives its history.
+        public var idleTTLMillis: Int64
+        /// How long a node keeps its Redis subscription after its last local subscriber leaves.
+        public var linger: TimeAmount
+
+        public init(address: RedisAddress, limits: HistoryLimits, linger: TimeAmount = .seconds(5)) {
+            self.address = address
+            self.historySize = limits.size
+            self.historyTTLMillis = max(limits.ttl.nanoseconds / 1_000_000, 1)
+            self.idleTTLMillis = max(limits.channelIdleTTL.nanoseconds / 1_000_000, 1)
+            self.linger = linger
+        }
+    }
+
+    public var name: String { "redis \(self.settings.address)" }
+
+    private let settings: Settings
+    private let stores: [NIOLoopBoundBox<RedisChannelStore>]
+    private let sweepers: [RepeatedTask]
+
+    private init(settings: Settings, stores: [NIOLoopBoundBox<RedisChannelStore>], sweepers: [RepeatedTask]) {
+        self.settings = settings
+        self.stores = stores
+        self.sweepers = sweepers
+    }
+
+    /// Creates the stores and makes a first connection attempt (a Redis that
+    /// is down is retried in the background; until then publishes get 503).
+    public static func start(fanOut: FanOut, settings: Settings, logger: Logger) async -> RedisEngine {
+        var stores: [NIOLoopBoundBox<RedisChannelStore>] = []
+        var sweepers: [RepeatedTask] = []
+        for (index, hub) in fanOut.hubs.enumerated() {
+            let loop = hub.eventLoop
+            let store = try! await loop.submit {
+                NIOLoopBoundBox(
+                    RedisChannelStore(
+                        index: index,
+                        eventLoop: loop,
+                        fanOut: fanOut,
+                        settings: settings,
+                        logger: logger
+                    ),
+                    eventLoop: loop
+                )
+            }.get()
+            _ = try? await loop.flatSubmit { store.value.start() }.get()
+            stores.append(store)
+            sweepers.append(
+                loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in store.value.sweep() }
+            )
+        }
+        return RedisEngine(settings: settings, stores: stores, sweepers: sweepers)
+    }
+
+    public func publish(
+        _ payload: ByteBuffer,
+        to channel: ChannelName,
+        on loop: EventLoop,
+        completion: @escaping @Sendable (Result<UInt64, EngineError>) -> Void
+    ) {
+        // On the caller's own loop and Redis connection: no hop.
+        let store = self.store(on: loop)
+        if store.eventLoop === loop && loop.inEventLoop {
+            store.value.publish(payload, to: channel, completion: completion)
+            return
+        }
+        store.eventLoop.execute {
+            store.value.publish(payload, to: channel) { result in loop.execute { completion(result) } }
+        }
+    }
+
+    public func subscribe(
+        to channel: ChannelName,
+        from point: ResumePoint,
+        hubIndex: Int
+    ) -> EventLoopFuture<Subscribed> {
+        let replyLoop = self.stores[hubIndex].eventLoop
+        let home = self.home(of: channel)
+        return home.eventLoop.flatSubmit {
+            home.value.subscribe(to: channel, from: point, hubIndex: hubIndex)
+        }.hop(to: replyLoop)
+    }
+
+    public func unsubscribe(_ subscription: Subscription) {
+        let home = self.home(of: subscription.channel)
+        if home.eventLoop.inEventLoop {
+            home.value.unsubscribe(subscription)
+        } else {
+            home.eventLoop.execute { home.value.unsubscribe(subscription) }
+        }
+    }
+
+    public func info(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<ChannelInfo?> {
+        let home = self.home(of: channel)
+        return home.eventLoop.flatSubmit { home.value.info(channel) }.hop(to: loop)
+    }
+
+    public func list(prefix: String, after: String?, limit: Int, on loop: EventLoop) -> EventLoopFuture<[ChannelName]> {
+        let store = self.store(on: loop)
+        return store.eventLoop.flatSubmit { store.value.list(prefix: prefix, after: after, limit: limit) }.hop(to: loop)
+    }
+
+    public func delete(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<Bool> {
+        let store = self.store(on: loop)
+        return store.eventLoop.flatSubmit { store.value.delete(channel) }.hop(to: loop)
+    }
+
+    public func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics> {
+        let store = self.store(on: loop)
+        return store.eventLoop.flatSubmit { store.value.statistics() }.hop(to: loop)
+    }
+
+    public func shutdown() async {
+        for sweeper in self.sweepers {
+            sweeper.cancel()
+        }
+        for store in self.stores {
+            try? await store.eventLoop.flatSubmit { store.value.stop() }.get()
+        }
+    }
+
+    private func home(of channel: ChannelName) -> NIOLoopBoundBox<RedisChannelStore> {
+        self.stores[channel.homeIndex(among: self.stores.count)]
+    }
+
+    /// The store of `loop`, or the first one for a loop that is not the server's.
+    private func store(on loop: EventLoop) -> NIOLoopBoundBox<RedisChannelStore> {
+        self.stores.first { $0.eventLoop === loop } ?? self.stores[0]
+    }
+}

@@ -1,0 +1,291 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RiverCore
+import RiverMemoryEngine
+import RiverRedisEngine
+import RiverTestSupport
+import Testing
+
+/// The `Engine` contract, run against every engine: the memory engine and
+/// the Redis engine on a real `redis-server`. Transports rely on exactly
+/// this, so either engine can sit behind them.
+@Suite struct EngineConformanceTests {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case memory
+        case redis
+
+        var testDescription: String { self.rawValue }
+    }
+
+    /// Runs `body` with a fresh engine of `kind` on `threads` event loops.
+    func withEngine(
+        _ kind: Kind,
+        threads: Int = 2,
+        limits: HistoryLimits = HistoryLimits(size: 1000),
+        _ body: (Engine, FanOut, MultiThreadedEventLoopGroup) async throws -> Void
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let fanOut = FanOut(group: group)
+        var redis: RedisServerProcess?
+        let engine: Engine
+        switch kind {
+        case .memory:
+            engine = MemoryEngine(fanOut: fanOut, limits: limits)
+        case .redis:
+            let server = try RedisServerProcess()
+            redis = server
+            var logger = Logger(label: "redis-engine-test")
+            logger.logLevel = .critical
+            engine = await RedisEngine.start(
+                fanOut: fanOut,
+                settings: RedisEngine.Settings(address: try RedisAddress(server.url), limits: limits),
+                logger: logger
+            )
+        }
+        do {
+            try await body(engine, fanOut, group)
+        } catch {
+            await engine.shutdown()
+            try await group.shutdownGracefully()
+            throw error
+        }
+        await engine.shutdown()
+        try await group.shutdownGracefully()
+        redis?.stop()
+    }
+
+    func name(_ text: String) -> ChannelName { try! ChannelName(validating: text, maxBytes: 64) }
+
+    /// A channel whose home is loop `home` among `count`.
+    func name(homedOn home: Int, among count: Int, prefix: String) -> ChannelName {
+        (0...).lazy.map { self.name("\(prefix)\($0)") }.first { $0.homeIndex(among: count) == home }!
+    }
+
+    func publish(_ engine: Engine, _ count: Int, to channel: ChannelName, on loop: EventLoop) async throws {
+        for index in 0..<count {
+            _ = try await engine.publish(ByteBuffer(string: "m\(index + 1)"), to: channel, on: loop).get()
+        }
+    }
+
+    /// Subscribes on hub `hub` from `point`, as a transport does: the catch-up
+    /// is applied and the subscriber registered in the completion.
+    func subscribe(
+        _ engine: Engine,
+        _ fanOut: FanOut,
+        hub: Int,
+        to channel: ChannelName,
+        from point: ResumePoint
+    ) async throws -> (subscriber: NIOLoopBound<RecordingSubscriber>, catchUp: CatchUp) {
+        let hubBox = fanOut.hubs[hub]
+        return try await hubBox.eventLoop.flatSubmit {
+            engine.subscribe(to: channel, from: point, hubIndex: hub).map { subscribed in
+                let subscriber = RecordingSubscriber()
+                subscriber.apply(subscribed.catchUp)
+                hubBox.value.add(subscriber, to: channel)
+                return (NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop), subscribed.catchUp)
+            }
+        }.get()
+    }
+
+    func received(_ subscriber: NIOLoopBound<RecordingSubscriber>) async throws -> [UInt64] {
+        try await subscriber.eventLoop.submit { subscriber.value.received }.get()
+    }
+
+    /// Polls `condition` for up to five seconds.
+    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<500 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    @Test(arguments: Kind.allCases)
+    func seqCountsFromOnePerChannelAndHistoryIsKeptWithoutSubscribers(kind: Kind) async throws {
+        try await withEngine(kind) { engine, fanOut, group in
+            let loop = group.next()
+            for expected: UInt64 in 1...5 {
+                #expect(
+                    try await engine.publish(ByteBuffer(string: "x"), to: self.name("a"), on: loop).get() == expected
+                )
+            }
+            #expect(try await engine.publish(ByteBuffer(string: "x"), to: self.name("b"), on: loop).get() == 1)
+            let info = try await engine.info(self.name("a"), on: loop).get()
+            #expect(info?.seq == 5)
+            #expect(info?.history == 5)
+            #expect(info?.firstSeq == 1)
+            #expect(info?.subscribers == 0)
+            #expect(info?.lastPublishMillis != nil)
+            let (_, catchUp) = try await self.subscribe(engine, fanOut, hub: 0, to: self.name("a"), from: .init(seq: 0))
+            #expect(catchUp.messages.map(\.seq) == [1, 2, 3, 4, 5])
+            #expect(catchUp.messages.map { String(buffer: $0.payload) } == ["x", "x", "x", "x", "x"])
+            #expect(catchUp.notices.isEmpty)
+            #expect(catchUp.lastSeq == 5)
+        }
+    }
+
+    /// The seed's example: after 1000 publishes, `seq=990` gives exactly 10.
+    @Test(arguments: Kind.allCases)
+    func catchUpGivesExactlyWhatFollowsTheSeq(kind: Kind) async throws {
+        try await withEngine(kind) { engine, fanOut, group in
+            let channel = self.name("seed")
+            let loop = group.next()
+            let publishes = (0..<1000).map { index in
+                engine.publish(ByteBuffer(string: "\(index + 1)"), to: channel, on: loop)
+            }
+            _ = try await EventLoopFuture.whenAllSucceed(publishes, on: loop).get()
+            let (_, catchUp) = try await self.subscribe(engine, fanOut, hub: 1, to: channel, from: .init(seq: 990))
+            #expect(catchUp.messages.map(\.seq) == Array(991...1000))
+            #expect(catchUp.messages.map { String(buffer: $0.payload) } == (991...1000).map { "\($0)" })
+            #expect(catchUp.notices.isEmpty)
+        }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func trimmedHistoryIsReportedLost(kind: Kind) async throws {
+        try await withEngine(kind, limits: HistoryLimits(size: 5)) { engine, fanOut, group in
+            let channel = self.name("short")
+            try await self.publish(engine, 10, to: channel, on: group.next())
+            let (_, catchUp) = try await self.subscribe(engine, fanOut, hub: 0, to: channel, from: .init(seq: 2))
+            #expect(catchUp.notices == [.lost(from: 3, to: 5)])
+            #expect(catchUp.messages.map(\.seq) == [6, 7, 8, 9, 10])
+        }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func seqAheadOrAnotherEpochIsAResetAndHelloNamesTheStart(kind: Kind) async throws {
+        try await withEngine(kind) { engine, fanOut, group in
+            let channel = self.name("epochs")
+            try await self.publish(engine, 3, to: channel, on: group.next())
+            let (_, hello) = try await self.subscribe(engine, fanOut, hub: 0, to: channel, from: .init(hello: true))
+            guard case .live(let seq, let epoch) = hello.notices.first else {
+                Issue.record("expected a live notice, got \(hello.notices)")
+                return
+            }
+            #expect(seq == 3)
+            #expect(hello.messages.isEmpty)
+
+            let (_, ahead) = try await self.subscribe(engine, fanOut, hub: 1, to: channel, from: .init(seq: 7))
+            #expect(ahead.notices == [.reset(current: 3, epoch: epoch)])
+            #expect(ahead.messages.map(\.seq) == [1, 2, 3])
+
+            let (_, other) = try await self.subscribe(
+                engine,
+                fanOut,
+                hub: 0,
+                to: channel,
+                from: .init(seq: 2, epoch: epoch &+ 1)
+            )
+            #expect(other.notices == [.reset(current: 3, epoch: epoch)])
+            #expect(other.messages.map(\.seq) == [1, 2, 3])
+
+            let (_, same) = try await self.subscribe(
+                engine,
+                fanOut,
+                hub: 1,
+                to: channel,
+                from: .init(seq: 2, epoch: epoch)
+            )
+            #expect(same.notices.isEmpty)
+            #expect(same.messages.map(\.seq) == [3])
+        }
+    }
+
+    /// Subscribers on both loops of a channel homed on loop 0, subscribing
+    /// while publishes race from both loops: catch-up then live, each
+    /// message exactly once, in order.
+    @Test(arguments: Kind.allCases)
+    func subscribersAreGaplessWhilePublishesRace(kind: Kind) async throws {
+        try await withEngine(kind) { engine, fanOut, group in
+            let loops = Array(group.makeIterator())
+            let channel = self.name(homedOn: 0, among: 2, prefix: "race")
+            let publishing = Task {
+                for index in 0..<400 {
+                    _ = try await engine.publish(ByteBuffer(string: "\(index)"), to: channel, on: loops[index % 2])
+                        .get()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+            let (first, _) = try await self.subscribe(engine, fanOut, hub: 1, to: channel, from: .init(seq: 0))
+            let (second, _) = try await self.subscribe(engine, fanOut, hub: 0, to: channel, from: .init(seq: 0))
+            try await publishing.value
+            #expect(try await self.eventually { try await self.received(first).count == 400 })
+            #expect(try await self.received(first) == Array(1...400))
+            #expect(try await self.eventually { try await self.received(second).count == 400 })
+            #expect(try await self.received(second) == Array(1...400))
+        }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func deleteFinishesSubscribersOnEveryLoopAndTheChannelStartsOver(kind: Kind) async throws {
+        try await withEngine(kind) { engine, fanOut, group in
+            let channel = self.name("doomed")
+            try await self.publish(engine, 2, to: channel, on: group.next())
+            var subscribers: [NIOLoopBound<RecordingSubscriber>] = []
+            for hub in fanOut.hubs.indices {
+                subscribers.append(
+                    try await self.subscribe(engine, fanOut, hub: hub, to: channel, from: .live).subscriber
+                )
+            }
+            #expect(try await engine.info(channel, on: group.next()).get()?.subscribers == 2)
+            #expect(try await engine.delete(channel, on: group.next()).get())
+            for subscriber in subscribers {
+                #expect(
+                    try await self.eventually {
+                        try await subscriber.eventLoop.submit { subscriber.value.finished }.get() == .channelDeleted
+                    }
+                )
+            }
+            #expect(try await engine.info(channel, on: group.next()).get() == nil)
+            #expect(try await !engine.delete(channel, on: group.next()).get())
+            #expect(try await engine.publish(ByteBuffer(string: "again"), to: channel, on: group.next()).get() == 1)
+        }
+    }
+
+    @Test(arguments: Kind.allCases)
+    func channelsAreListedByPrefixInPages(kind: Kind) async throws {
+        try await withEngine(kind) { engine, _, group in
+            let loop = group.next()
+            for name in ["room-c", "room-a", "lobby", "room-b", "room-d"] {
+                _ = try await engine.publish(ByteBuffer(string: "x"), to: self.name(name), on: loop).get()
+            }
+            let first = try await engine.list(prefix: "room-", after: nil, limit: 3, on: loop).get()
+            #expect(first.map(\.value) == ["room-a", "room-b", "room-c"])
+            let second = try await engine.list(prefix: "room-", after: "room-c", limit: 3, on: loop).get()
+            #expect(second.map(\.value) == ["room-d"])
+            #expect(try await engine.list(prefix: "", after: nil, limit: 10, on: loop).get().count == 5)
+            #expect(try await engine.statistics(on: loop).get().messagesPublished == 5)
+        }
+    }
+}
+
+/// A subscriber that records what reaches it (on its loop).
+final class RecordingSubscriber: Subscriber {
+    var hubSlot = -1
+    var cursor: UInt64 = 0
+    var received: [UInt64] = []
+    var finished: FinishReason?
+
+    var deliveredSeq: UInt64 { self.cursor }
+
+    func apply(_ catchUp: CatchUp) {
+        for message in catchUp.messages where message.seq > self.cursor {
+            self.received.append(message.seq)
+            self.cursor = message.seq
+        }
+        self.cursor = max(self.cursor, catchUp.lastSeq)
+    }
+
+    func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
+        var count = DeliveryCount()
+        for message in messages where message.seq > self.cursor {
+            self.received.append(message.seq)
+            self.cursor = message.seq
+            count.messages += 1
+        }
+        return count
+    }
+
+    func finish(_ reason: FinishReason) { self.finished = reason }
+}

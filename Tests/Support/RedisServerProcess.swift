@@ -1,0 +1,120 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `redis-server` for one test: on 127.0.0.1 and a free port,
+/// nothing persisted, stopped (killed) when the test is done with it.
+public final class RedisServerProcess: @unchecked Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let port: Int
+    private var process: Process?
+
+    public var url: String { "redis://127.0.0.1:\(self.port)" }
+
+    /// Starts a server on `port`, or on a free one.
+    public init(port: Int? = nil) throws {
+        self.port = try port ?? Self.freePort()
+        try self.start()
+    }
+
+    deinit {
+        self.stop()
+    }
+
+    /// Starts the server again after `stop()`: empty, as after a restart without persistence.
+    public func start() throws {
+        guard self.process == nil else { return }
+        let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }
+        guard let executable else {
+            throw Failure(description: "redis-server is not installed (scripts/test installs Debian's redis-server)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = [
+            "--port", String(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", FileManager.default.temporaryDirectory.path, "--loglevel", "warning",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        for _ in 0..<500 {
+            if self.answersPing() { return }
+            usleep(10_000)
+        }
+        self.stop()
+        throw Failure(description: "redis-server did not answer on port \(self.port)")
+    }
+
+    /// Kills the server at once (SIGKILL: no goodbye to its clients).
+    public func stop() {
+        guard let process = self.process else { return }
+        self.process = nil
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Sends raw RESP and returns the first reply line (for test set-up).
+    public func command(_ words: String...) throws -> String {
+        var request = "*\(words.count)\r\n"
+        for word in words { request += "$\(word.utf8.count)\r\n\(word)\r\n" }
+        return try Self.exchange(port: self.port, request)
+    }
+
+    private func answersPing() -> Bool {
+        (try? Self.exchange(port: self.port, "PING\r\n")) == "+PONG"
+    }
+
+    private static func exchange(port: Int, _ request: String) throws -> String {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = Self.loopback(port: port)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure(description: "cannot connect to redis on \(port)") }
+        _ = request.withCString { send(descriptor, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        guard count > 0 else { throw Failure(description: "no reply from redis on \(port)") }
+        return String(decoding: buffer[0..<count].prefix { $0 != UInt8(ascii: "\r") }, as: UTF8.self)
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    /// A port nothing listens on right now (the kernel's pick).
+    public static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = Self.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { throw Failure(description: "bind() failed: \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard named == 0 else { throw Failure(description: "getsockname() failed: \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
