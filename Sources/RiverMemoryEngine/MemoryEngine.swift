@@ -130,6 +130,6 @@ public final class MemoryEngine: Engine {
         if store.eventLoop === replyLoop && replyLoop.inEventLoop {
             return replyLoop.makeSucceededFuture(body(store.value))
         }
-        return store.eventLoop.submit { body(store.value) }.hop(to: replyLoop)
+        return store.eventLoop.submit(replyingOn: replyLoop) { store.eventLoop.makeSucceededFuture(body(store.value)) }
     }
 }

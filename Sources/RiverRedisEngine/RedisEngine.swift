@@ -98,9 +98,9 @@ public final class RedisEngine: Engine {
     ) -> EventLoopFuture<Subscribed> {
         let replyLoop = self.stores[hubIndex].eventLoop
         let home = self.home(of: channel)
-        return home.eventLoop.flatSubmit {
+        return home.eventLoop.submit(replyingOn: replyLoop) {
             home.value.subscribe(to: channel, from: point, hubIndex: hubIndex)
-        }.hop(to: replyLoop)
+        }
     }
 
     public func unsubscribe(_ subscription: Subscription) {
@@ -114,22 +114,24 @@ public final class RedisEngine: Engine {
 
     public func info(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<ChannelInfo?> {
         let home = self.home(of: channel)
-        return home.eventLoop.flatSubmit { home.value.info(channel) }.hop(to: loop)
+        return home.eventLoop.submit(replyingOn: loop) { home.value.info(channel) }
     }
 
     public func list(prefix: String, after: String?, limit: Int, on loop: EventLoop) -> EventLoopFuture<[ChannelName]> {
         let store = self.store(on: loop)
-        return store.eventLoop.flatSubmit { store.value.list(prefix: prefix, after: after, limit: limit) }.hop(to: loop)
+        return store.eventLoop.submit(replyingOn: loop) {
+            store.value.list(prefix: prefix, after: after, limit: limit)
+        }
     }
 
     public func delete(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<Bool> {
         let store = self.store(on: loop)
-        return store.eventLoop.flatSubmit { store.value.delete(channel) }.hop(to: loop)
+        return store.eventLoop.submit(replyingOn: loop) { store.value.delete(channel) }
     }
 
     public func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics> {
         let store = self.store(on: loop)
-        return store.eventLoop.flatSubmit { store.value.statistics() }.hop(to: loop)
+        return store.eventLoop.submit(replyingOn: loop) { store.value.statistics() }
     }
 
     public func shutdown() async {
