@@ -48,6 +48,7 @@ final class RedisChannelStore {
         self.subscriptions.onPush = { [unowned self] channel, payload in self.received(payload, on: channel) }
         self.subscriptions.onConnected = { [unowned self] in self.subscriptionsReconnected() }
         self.subscriptions.onDisconnected = { [unowned self] in self.subscriptionsLost() }
+        self.commands.onConnected = { [unowned self] in self.refillWhereNeeded() }
     }
 
     func start() -> EventLoopFuture<Void> {
@@ -299,6 +300,7 @@ final class RedisChannelStore {
         self.readCatchUp(channel.keys, after: after, epoch: epoch).whenComplete { result in
             channel.isFillingGap = false
             guard self.channels[channel.name] === channel, channel.epoch == epoch else { return }
+            if case .failure = result { channel.needsRefill = true } else { channel.needsRefill = false }
             switch result {
             case .success(let snapshot) where snapshot.isReset:
                 self.logger.info("channel reset in Redis", metadata: ["channel": "\(channel.name)"])
@@ -314,7 +316,7 @@ final class RedisChannelStore {
                 }
                 self.forwardParked(channel)
             case .failure(let error):
-                // The next sweep tries again.
+                // The next sweep, or the command connection coming back, tries again.
                 self.logger.debug(
                     "cannot fill a gap yet",
                     metadata: ["channel": "\(channel.name)", "error": "\(error)"]
@@ -372,9 +374,16 @@ final class RedisChannelStore {
     private func subscriptionsReconnected() {
         for channel in self.channels.values where channel.subscriberTotal > 0 {
             channel.subscription = .none
+            channel.needsRefill = true
             self.ensureSubscribed(channel).whenSuccess {
                 self.fillGap(in: channel)
             }
+        }
+    }
+
+    private func refillWhereNeeded() {
+        for channel in self.channels.values where channel.needsRefill {
+            self.fillGap(in: channel)
         }
     }
 
@@ -392,7 +401,7 @@ final class RedisChannelStore {
                 }
                 continue
             }
-            if !channel.parked.isEmpty { self.fillGap(in: channel) }
+            if !channel.parked.isEmpty || channel.needsRefill { self.fillGap(in: channel) }
             if channel.subscriberTotal > 0 && self.sweeps % 30 == 0 {
                 let lifetime = self.settings.historyTTLMillis + self.settings.idleTTLMillis
                 _ = self.commands.send(RESPCommand("PEXPIRE", [.text(channel.keys.meta), .integer(lifetime)]))

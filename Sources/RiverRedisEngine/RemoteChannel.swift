@@ -34,6 +34,9 @@ final class RemoteChannel {
     /// Live messages that arrived ahead of a gap (or before the epoch was known), by seq.
     var parked: [UInt64: (epoch: UInt64, message: Message)] = [:]
     var isFillingGap = false
+    /// Messages may have been published while the node was not listening (a
+    /// lost connection): read the history after `lastForwarded` as soon as possible.
+    var needsRefill = false
 
     static let recentLimit = 1024
     static let parkedLimit = 65536

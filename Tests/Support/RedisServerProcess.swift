@@ -4,29 +4,39 @@ import Foundation
 import Glibc
 #endif
 
-/// A real `redis-server` for one test: on 127.0.0.1 and a free port,
-/// nothing persisted, stopped (killed) when the test is done with it.
+/// A real `redis-server` for one test: on 127.0.0.1 and a free port, stopped
+/// (killed) when the test is done with it. Nothing is persisted, unless
+/// `persistent`: then every write is in an append-only file first, and a
+/// restart finds the data again.
 public final class RedisServerProcess: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
 
     public let port: Int
+    private let directory: String
+    private let persistent: Bool
     private var process: Process?
 
     public var url: String { "redis://127.0.0.1:\(self.port)" }
 
     /// Starts a server on `port`, or on a free one.
-    public init(port: Int? = nil) throws {
+    public init(port: Int? = nil, persistent: Bool = false) throws {
         self.port = try port ?? Self.freePort()
+        self.persistent = persistent
+        self.directory =
+            FileManager.default.temporaryDirectory
+            .appendingPathComponent("river-redis-\(self.port)-\(UInt32.random(in: 0...UInt32.max))").path
+        try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
         try self.start()
     }
 
     deinit {
         self.stop()
+        try? FileManager.default.removeItem(atPath: self.directory)
     }
 
-    /// Starts the server again after `stop()`: empty, as after a restart without persistence.
+    /// Starts the server again after `stop()`: empty unless `persistent`.
     public func start() throws {
         guard self.process == nil else { return }
         let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
@@ -37,10 +47,11 @@ public final class RedisServerProcess: @unchecked Sendable {
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-            "--port", String(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", FileManager.default.temporaryDirectory.path, "--loglevel", "warning",
-        ]
+        process.arguments =
+            [
+                "--port", String(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.directory,
+                "--loglevel", "warning",
+            ] + (self.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"])
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -1,0 +1,193 @@
+import Foundation
+import RiverTestSupport
+import Synchronization
+import Testing
+
+/// Several `river` processes on one real Redis act as one service.
+@Suite struct ScalingOutTests {
+    func node(_ redis: RedisServerProcess, _ extra: [String] = []) throws -> RiverProcess {
+        try RiverProcess(
+            ["--engine", "redis", "--redis", redis.url, "--threads", "2", "--history-size", "1000"] + extra
+        )
+    }
+
+    func stop(_ nodes: RiverProcess...) {
+        for node in nodes {
+            node.signal(SIGTERM)
+            _ = node.waitForExit()
+        }
+    }
+
+    /// Subscribes with a stream and waits for the head (the subscription is in place then).
+    func stream(_ node: RiverProcess, _ query: String) throws -> TestConnection {
+        let connection = try TestConnection(port: node.port)
+        try connection.sendRequest("GET", "/subscribe?\(query)")
+        let head = try connection.readHead()
+        guard head.status == 200 else { throw TestConnection.Failure(description: "subscribe answered \(head.status)") }
+        return connection
+    }
+
+    func publish(_ node: RiverProcess, _ channel: String, _ data: String) throws -> TestConnection.Response {
+        try httpRequest(port: node.port, "GET", "/publish?name=\(channel)&data=\(data)")
+    }
+
+    @Test func publishesToAnyNodeReachSubscribersOnEveryNodeInOneOrder() async throws {
+        let redis = try RedisServerProcess()
+        let (a, b, c) = (try self.node(redis), try self.node(redis), try self.node(redis))
+        defer { self.stop(a, b, c) }
+        let onB = try self.stream(b, "name=room")
+        let onC = try self.stream(c, "name=room")
+        // (A WebSocket's subscription completes after its handshake: seq=0 covers the moment between.)
+        let socket = try TestWebSocket(port: a.port, path: "/websocket?name=room&seq=0")
+
+        var seqs: [Int] = []
+        for index in 1...60 {
+            let response = try self.publish([a, b, c][index % 3], "room", "m\(index)")
+            #expect(response.status == 200)
+            seqs.append(try #require(Int(response.body.split(separator: " ").last?.dropLast() ?? "")))
+        }
+        #expect(seqs == Array(1...60), "seq is global: one counter whichever node publishes")
+        for subscriber in [onB, onC] {
+            for seq in 1...60 {
+                #expect(try subscriber.readChunk() == riverMessage("room", seq, "\"m\(seq)\""))
+            }
+        }
+        for seq in 1...60 {
+            #expect(try socket.readText() == riverMessage("room", seq, "\"m\(seq)\""))
+        }
+    }
+
+    /// A subscriber hopping between nodes, resuming with its last seq each
+    /// time while a publisher goes on, gets every message once, in order.
+    @Test func resumingOnAnotherNodeMissesNothing() async throws {
+        let redis = try RedisServerProcess()
+        let (a, b, c) = (try self.node(redis), try self.node(redis), try self.node(redis))
+        defer { self.stop(a, b, c) }
+        let total = 600
+        let ports = (a.port, b.port, c.port)
+        let received = Mutex<[Int]>([])
+        try await concurrently(2) { role in
+            if role == 0 {
+                let connection = try TestConnection(port: ports.0)
+                for index in 1...total {
+                    try connection.sendRequest("GET", "/publish?name=hop&data=\(index)")
+                    guard try connection.readResponse().status == 200 else {
+                        throw TestConnection.Failure(description: "publish failed")
+                    }
+                    if index % 40 == 0 { usleep(2000) }
+                }
+                return
+            }
+            var last = 0
+            var hops = 0
+            while last < total {
+                let port = hops % 2 == 0 ? ports.1 : ports.2
+                let connection = try TestConnection(port: port)
+                try connection.sendRequest("GET", "/subscribe?name=hop&seq=\(last)")
+                _ = try connection.readHead()
+                for _ in 0..<(1 + hops % 9) where last < total {
+                    guard let chunk = try connection.readChunk() else { break }
+                    let (seq, _) = try parseMessage(chunk)
+                    received.withLock { $0.append(seq) }
+                    last = seq
+                }
+                connection.close()
+                hops += 1
+            }
+        }
+        #expect(received.withLock { $0 } == Array(1...total))
+    }
+
+    @Test func theOtherNodesCarryOnWhenOneIsKilled() async throws {
+        let redis = try RedisServerProcess()
+        let (a, b, c) = (try self.node(redis), try self.node(redis), try self.node(redis))
+        defer { self.stop(a, c) }
+        let onC = try self.stream(c, "name=survivors")
+        let onB = try self.stream(b, "name=survivors")
+        #expect(try self.publish(b, "survivors", "before").status == 200)
+        #expect(try onC.readChunk() == riverMessage("survivors", 1, "\"before\""))
+        #expect(try onB.readChunk() == riverMessage("survivors", 1, "\"before\""))
+
+        b.signal(SIGKILL)
+        #expect(b.waitForExit() != nil)
+        #expect(throws: TestConnection.Failure.self) { try onB.readChunk() }
+        #expect(try self.publish(a, "survivors", "after").status == 200)
+        #expect(try onC.readChunk() == riverMessage("survivors", 2, "\"after\""))
+        #expect(try self.publish(c, "survivors", "still").body == "{\"channel\": \"survivors\", \"seq\": 3}")
+    }
+
+    /// While Redis is down, publishes answer 503 (nothing acknowledged is
+    /// lost) and open streams stay open; when it is back, publishing and
+    /// delivery resume where they were.
+    @Test func redisOutageRefusesPublishesKeepsStreamsAndResumes() async throws {
+        let redis = try RedisServerProcess(persistent: true)
+        let (a, b) = (try self.node(redis), try self.node(redis))
+        defer { self.stop(a, b) }
+        let onB = try self.stream(b, "name=outage")
+        #expect(try self.publish(a, "outage", "one").status == 200)
+        #expect(try onB.readChunk() == riverMessage("outage", 1, "\"one\""))
+
+        redis.stop()
+        var refused: TestConnection.Response?
+        for _ in 0..<100 {
+            let response = try self.publish(a, "outage", "lost")
+            if response.status == 503 {
+                refused = response
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(refused?.status == 503)
+        #expect(refused?.body.contains("Redis") == true, "\(refused?.body ?? "")")
+        onB.setReadTimeout(0.5)
+        #expect(throws: TestConnection.Failure.self, "the stream stays open, quiet") { try onB.readChunk() }
+
+        try redis.start()
+        var published: TestConnection.Response?
+        for _ in 0..<250 {
+            let response = try self.publish(a, "outage", "two")
+            if response.status == 200 {
+                published = response
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(published?.body == "{\"channel\": \"outage\", \"seq\": 2}", "the refused publish took no seq")
+        onB.setReadTimeout(10)
+        #expect(try onB.readChunk() == riverMessage("outage", 2, "\"two\""))
+    }
+
+    /// A Redis that comes back empty is a new history: streams end cleanly,
+    /// and a client resuming with its seq and epoch is told `reset`.
+    @Test func redisRestartedEmptyIsReportedAsAReset() async throws {
+        let redis = try RedisServerProcess()
+        let (a, b) = (try self.node(redis), try self.node(redis))
+        defer { self.stop(a, b) }
+        let onB = try self.stream(b, "name=fresh&hello=1")
+        let live = try #require(try onB.readChunk())
+        let epoch = try #require(live.split(separator: "\"epoch\": ").last.map { $0.dropLast(2) })
+        for index in 1...3 {
+            #expect(try self.publish(a, "fresh", "old\(index)").status == 200)
+        }
+        for seq in 1...3 {
+            #expect(try onB.readChunk() == riverMessage("fresh", seq, "\"old\(seq)\""))
+        }
+
+        redis.stop()
+        try redis.start()
+        var published = 0
+        for _ in 0..<250 where published != 200 {
+            published = try self.publish(a, "fresh", "new").status
+            if published != 200 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(published == 200)
+        onB.setReadTimeout(10)
+        #expect(try onB.readChunk() == nil, "the stream ended cleanly")
+
+        let resumed = try self.stream(b, "name=fresh&seq=3&epoch=\(epoch)")
+        let notice = try #require(try resumed.readChunk())
+        #expect(maskingEpochs(notice) == "[\"reset\", {\"channel\": \"fresh\", \"seq\": 1, \"epoch\": E}]")
+        #expect(!notice.contains("\"epoch\": \(epoch)}"))
+        #expect(try resumed.readChunk() == riverMessage("fresh", 1, "\"new\""))
+    }
+}
