@@ -22,6 +22,13 @@ struct CommonOptions: ParsableArguments {
     var target: String = "river"
     @Option(help: "Server address.") var host: String?
     @Option(help: "Server port.") var port: Int?
+    @Option(
+        help: """
+            Multi-node mode: subscribers connect to these ports instead (repeatable, round robin over \
+            them) while publishers stay on --port: each message crosses the engine between nodes.
+            """
+    )
+    var subscriberPort: [Int] = []
     @Option(help: "Streaming subscribe path template, e.g. /subscribe?name={channel}.") var subscribePath: String?
     @Option(help: "Extra header for streaming subscribes (repeatable), e.g. 'TE: chunked'.")
     var subscribeHeader: [String] = []
@@ -44,6 +51,7 @@ struct CommonOptions: ParsableArguments {
         }
         if let host { target.host = host }
         if let port { target.port = port }
+        target.subscriberPorts = self.subscriberPort
         if let subscribePath { target.streamPath = subscribePath }
         if !self.subscribeHeader.isEmpty { target.streamHeaders = self.subscribeHeader }
         if let ssePath { target.eventStreamPath = ssePath }
@@ -67,7 +75,11 @@ struct CommonOptions: ParsableArguments {
             showProgress: !self.quiet
         )
         do {
-            let report = try await scenario(generator)
+            var report = try await scenario(generator)
+            if !self.subscriberPort.isEmpty {
+                report.add("publisher_port", generator.target.port)
+                report.add("subscriber_ports", self.subscriberPort.map(String.init).joined(separator: ","))
+            }
             await generator.shutdown()
             report.print(json: self.json)
         } catch {

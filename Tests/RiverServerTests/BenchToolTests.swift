@@ -1,4 +1,5 @@
 import Foundation
+import RiverTestSupport
 import Testing
 
 /// `river-bench` against a real server at small sizes: every scenario runs,
@@ -103,6 +104,39 @@ import Testing
         #expect(river.waitForExit() == 0)
         #expect(report["subscribers"] as? Int == 200)
         #expect((report["server_rss_after_bytes"] as? Int ?? 0) > (report["server_rss_before_bytes"] as? Int ?? 0))
+    }
+
+    /// Multi-node mode: publishers on one node, subscribers spread over two
+    /// others of the same service (Redis engine); every message crosses Redis.
+    @Test func multiNodeRunsDeliverAcrossNodes() async throws {
+        let redis = try RedisServerProcess()
+        let nodes = try (0..<3).map { _ in
+            try RiverProcess(["--engine", "redis", "--redis", redis.url, "--threads", "1"])
+        }
+        defer {
+            for node in nodes {
+                node.signal(SIGTERM)
+                _ = node.waitForExit()
+            }
+        }
+        let others = ["--subscriber-port", String(nodes[1].port), "--subscriber-port", String(nodes[2].port)]
+        let fanout = try self.bench(
+            ["fanout", "--subscribers", "40", "--publishes", "10"] + others,
+            port: nodes[0].port
+        )
+        #expect(fanout["deliveries"] as? Int == 400)
+        #expect(fanout["failed"] as? Int == 0)
+        #expect(fanout["subscriber_ports"] as? String == "\(nodes[1].port),\(nodes[2].port)")
+
+        let latency = try self.bench(
+            ["latency", "--subscribers", "4", "--rate", "200", "--duration", "0.5"] + others,
+            port: nodes[0].port
+        )
+        #expect(latency["deliveries"] as? Int == 400)
+
+        // The subscribers really were on the other nodes: the publishing node had none.
+        let stats = try httpRequest(port: nodes[0].port, "GET", "/stats")
+        #expect(stats.body.contains("\"messages_delivered\": 0,"), "\(stats.body)")
     }
 
     @Test func refusedSubscriptionsFailTheRun() async throws {

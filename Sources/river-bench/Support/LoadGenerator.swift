@@ -18,6 +18,8 @@ final class LoadGenerator: Sendable {
     let target: Target
     /// Resolved once: resolving per connection would cost more than the publish.
     let address: SocketAddress
+    /// Where subscribers connect: `address`, or the other nodes of a multi-node run.
+    let subscriberAddresses: [SocketAddress]
     let tally = Tally()
     let showProgress: Bool
     /// Unique per run, so channels never carry history from an earlier run.
@@ -26,6 +28,10 @@ final class LoadGenerator: Sendable {
 
     init(threads: Int, target: Target, showProgress: Bool) throws {
         self.address = try SocketAddress.makeAddressResolvingHost(target.host, port: target.port)
+        self.subscriberAddresses =
+            try target.subscriberPorts.isEmpty
+            ? [self.address]
+            : target.subscriberPorts.map { try SocketAddress.makeAddressResolvingHost(target.host, port: $0) }
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.publisherGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         // On a shared core, a busy subscriber thread would delay the publisher's
@@ -55,6 +61,7 @@ final class LoadGenerator: Sendable {
     /// Opens a connection with `handler` (made on the connection's loop).
     func connect(
         on loop: EventLoop? = nil,
+        to address: SocketAddress? = nil,
         _ makeHandler: @escaping @Sendable (EventLoop) -> ChannelHandler
     ) -> EventLoopFuture<Channel> {
         ClientBootstrap(group: loop ?? self.group.next())
@@ -66,7 +73,7 @@ final class LoadGenerator: Sendable {
                     try channel.pipeline.syncOperations.addHandler(makeHandler(channel.eventLoop))
                 }
             }
-            .connect(to: self.address)
+            .connect(to: address ?? self.address)
     }
 
     /// The latency recorder of `loop` (to be called on it).
@@ -93,8 +100,9 @@ final class LoadGenerator: Sendable {
             var futures: [EventLoopFuture<Channel>] = []
             for index in next..<end {
                 let name = channel(index)
+                let address = self.subscriberAddresses[index % self.subscriberAddresses.count]
                 futures.append(
-                    self.connect { loop in
+                    self.connect(to: address) { loop in
                         let latency = measureLatency ? self.recorder(on: loop) : nil
                         if transport == .longPoll {
                             return LongPollSubscriberHandler(

@@ -16,6 +16,9 @@ struct Target: Sendable {
 
     var host = "127.0.0.1"
     var port = 9271
+    /// Where subscribers connect when it is not `port` (multi-node runs: other
+    /// nodes of the same service). Subscriber `i` uses `subscriberPorts[i % count]`.
+    var subscriberPorts: [Int] = []
     var streamPath = "/subscribe?name={channel}"
     var streamHeaders: [String] = []
     var eventStreamPath = "/sse?name={channel}"
