@@ -17,7 +17,7 @@ import Testing
         process.standardError = FileHandle.nullDevice
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        while process.isRunning { usleep(10_000) }  // (not waitUntilExit: see RedisServerProcess.stop)
         guard process.terminationStatus == 0,
             let report = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         else {

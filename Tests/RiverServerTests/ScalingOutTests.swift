@@ -116,6 +116,29 @@ import Testing
         #expect(try self.publish(c, "survivors", "still").body == "{\"channel\": \"survivors\", \"seq\": 3}")
     }
 
+    /// A node whose pub/sub connection drops while another node goes on
+    /// publishing notices the gap and reads the missed messages from the
+    /// history: its subscriber gets every message once, in order.
+    @Test func aNodeThatMissedLiveMessagesRefetchesThem() async throws {
+        let redis = try RedisServerProcess()
+        let (a, b) = (try self.node(redis), try self.node(redis))
+        defer { self.stop(a, b) }
+        let onB = try self.stream(b, "name=gap")
+        #expect(try self.publish(a, "gap", "m1").status == 200)
+        #expect(try onB.readChunk() == riverMessage("gap", 1, "\"m1\""))
+
+        #expect(try redis.command("CLIENT", "KILL", "TYPE", "pubsub").hasPrefix(":"))
+        let publisher = try TestConnection(port: a.port)
+        for index in 2...40 {
+            try publisher.sendRequest("GET", "/publish?name=gap&data=m\(index)")
+            #expect(try publisher.readResponse().status == 200)
+            if index == 20 { try await Task.sleep(for: .milliseconds(300)) }  // b is back by now
+        }
+        for seq in 2...40 {
+            #expect(try onB.readChunk() == riverMessage("gap", seq, "\"m\(seq)\""))
+        }
+    }
+
     /// While Redis is down, publishes answer 503 (nothing acknowledged is
     /// lost) and open streams stay open; when it is back, publishing and
     /// delivery resume where they were.

@@ -69,7 +69,9 @@ public final class RedisServerProcess: @unchecked Sendable {
         guard let process = self.process else { return }
         self.process = nil
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        // Polled: `waitUntilExit()` spins a run loop on the calling thread, which
+        // crashed libdispatch while other tests started and reaped processes.
+        for _ in 0..<1000 where process.isRunning { usleep(10_000) }
     }
 
     /// Sends raw RESP and returns the first reply line (for test set-up).
