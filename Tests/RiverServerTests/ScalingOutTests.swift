@@ -31,6 +31,22 @@ import Testing
         try httpRequest(port: node.port, "GET", "/publish?name=\(channel)&data=\(data)")
     }
 
+    /// Publishes every 20 ms until the answer has `status` (at most `attempts` times); the last answer.
+    func publish(
+        _ node: RiverProcess,
+        _ channel: String,
+        _ data: String,
+        until status: Int,
+        attempts: Int
+    ) async throws -> TestConnection.Response {
+        var response = try self.publish(node, channel, data)
+        for _ in 1..<attempts where response.status != status {
+            try await Task.sleep(for: .milliseconds(20))
+            response = try self.publish(node, channel, data)
+        }
+        return response
+    }
+
     @Test func publishesToAnyNodeReachSubscribersOnEveryNodeInOneOrder() async throws {
         let redis = try RedisServerProcess()
         let (a, b, c) = (try self.node(redis), try self.node(redis), try self.node(redis))
@@ -151,31 +167,15 @@ import Testing
         #expect(try onB.readChunk() == riverMessage("outage", 1, "\"one\""))
 
         redis.stop()
-        var refused: TestConnection.Response?
-        for _ in 0..<100 {
-            let response = try self.publish(a, "outage", "lost")
-            if response.status == 503 {
-                refused = response
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(refused?.status == 503)
-        #expect(refused?.body.contains("Redis") == true, "\(refused?.body ?? "")")
+        let refused = try await self.publish(a, "outage", "lost", until: 503, attempts: 100)
+        #expect(refused.status == 503)
+        #expect(refused.body.contains("Redis"), "\(refused.body)")
         onB.setReadTimeout(0.5)
         #expect(throws: TestConnection.Failure.self, "the stream stays open, quiet") { try onB.readChunk() }
 
         try redis.start()
-        var published: TestConnection.Response?
-        for _ in 0..<250 {
-            let response = try self.publish(a, "outage", "two")
-            if response.status == 200 {
-                published = response
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(published?.body == "{\"channel\": \"outage\", \"seq\": 2}", "the refused publish took no seq")
+        let published = try await self.publish(a, "outage", "two", until: 200, attempts: 250)
+        #expect(published.body == "{\"channel\": \"outage\", \"seq\": 2}", "the refused publish took no seq")
         onB.setReadTimeout(10)
         #expect(try onB.readChunk() == riverMessage("outage", 2, "\"two\""))
     }
@@ -198,12 +198,7 @@ import Testing
 
         redis.stop()
         try redis.start()
-        var published = 0
-        for _ in 0..<250 where published != 200 {
-            published = try self.publish(a, "fresh", "new").status
-            if published != 200 { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(published == 200)
+        #expect(try await self.publish(a, "fresh", "new", until: 200, attempts: 250).status == 200)
         onB.setReadTimeout(10)
         #expect(try onB.readChunk() == nil, "the stream ended cleanly")
 
