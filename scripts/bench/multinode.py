@@ -17,7 +17,8 @@ import json
 import os
 import statistics
 import subprocess
-import time
+
+from compare import wait_for_port  # (scripts/bench/compare.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, ".build", "release")
@@ -30,18 +31,6 @@ SCENARIOS = [
     ("publish", ["publish", "--publishers", "50", "--duration", "10"], "publishes_per_second"),
     ("latency", ["latency", "--subscribers", "100", "--rate", "1000", "--duration", "10"], "p99_us"),
 ]
-
-
-def wait_for_port(port):
-    import socket
-
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def start(command, port):
