@@ -300,7 +300,7 @@ final class RedisChannelStore {
         self.readCatchUp(channel.keys, after: after, epoch: epoch).whenComplete { result in
             channel.isFillingGap = false
             guard self.channels[channel.name] === channel, channel.epoch == epoch else { return }
-            if case .failure = result { channel.needsRefill = true } else { channel.needsRefill = false }
+            channel.needsRefill = false
             switch result {
             case .success(let snapshot) where snapshot.isReset:
                 self.logger.info("channel reset in Redis", metadata: ["channel": "\(channel.name)"])
@@ -317,6 +317,7 @@ final class RedisChannelStore {
                 self.forwardParked(channel)
             case .failure(let error):
                 // The next sweep, or the command connection coming back, tries again.
+                channel.needsRefill = true
                 self.logger.debug(
                     "cannot fill a gap yet",
                     metadata: ["channel": "\(channel.name)", "error": "\(error)"]
