@@ -84,7 +84,7 @@ final class RedisChannelStore {
                 }
                 completion(.success(UInt64(seq)))
             case .failure(let error):
-                completion(.failure(.unavailable("Redis: \(error)")))
+                completion(.failure(.unavailable("\(error)")))  // (every error here names Redis)
             }
         }
     }

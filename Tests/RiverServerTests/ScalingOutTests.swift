@@ -180,6 +180,24 @@ import Testing
         #expect(try onB.readChunk() == riverMessage("outage", 2, "\"two\""))
     }
 
+    /// A Redis out of memory (`noeviction`) refuses the publish script:
+    /// the publish is answered 503 with Redis's reason, and nothing is acknowledged.
+    @Test func aFullRedisRefusesPublishesWith503() async throws {
+        let redis = try RedisServerProcess()
+        let node = try self.node(redis)
+        defer { self.stop(node) }
+        #expect(try redis.command("CONFIG", "SET", "maxmemory-policy", "noeviction") == "+OK")
+        #expect(try redis.command("CONFIG", "SET", "maxmemory", "2mb") == "+OK")
+        let message = String(repeating: "x", count: 60_000)
+        var response = try httpRequest(port: node.port, "POST", "/publish?name=full0", body: message)
+        for index in 1..<200 where response.status == 200 {
+            response = try httpRequest(port: node.port, "POST", "/publish?name=full\(index % 20)", body: message)
+        }
+        #expect(response.status == 503)
+        #expect(response.body.contains("OOM"), "\(response.body)")
+        #expect(!response.body.dropLast().contains("\n"), "one line")
+    }
+
     /// A Redis that comes back empty is a new history: streams end cleanly,
     /// and a client resuming with its seq and epoch is told `reset`.
     @Test func redisRestartedEmptyIsReportedAsAReset() async throws {

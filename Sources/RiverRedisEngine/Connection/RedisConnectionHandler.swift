@@ -70,7 +70,7 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        self.failAll(error)
+        self.failAll(RedisConnectionError.failed("\(error)"))
         context.close(promise: nil)
     }
 
@@ -92,12 +92,15 @@ enum RedisConnectionError: Error, CustomStringConvertible {
     case closed
     case unexpectedReply
     case notConnected
+    /// The connection broke (an I/O error, or bytes that are not RESP).
+    case failed(String)
 
     var description: String {
         switch self {
         case .closed: return "the Redis connection closed"
         case .unexpectedReply: return "Redis sent a reply nobody asked for"
         case .notConnected: return "not connected to Redis"
+        case .failed(let reason): return "the Redis connection failed: \(reason)"
         }
     }
 }
