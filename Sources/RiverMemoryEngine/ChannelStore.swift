@@ -18,8 +18,7 @@ final class ChannelStore {
     private var retention = RetentionQueue()
     private var idleChannels: Deque<(state: ChannelState, since: NIODeadline)> = []
     /// Live messages waiting to cross to each hub, flushed once per loop tick.
-    private var outboxes: [DeliveryBatch]
-    private var flushScheduled = false
+    private let outboxes: HubOutboxes
     private var nextToken: UInt64 = 1
 
     private var retainedMessages = 0
@@ -44,7 +43,7 @@ final class ChannelStore {
         self.fanOut = fanOut
         self.clock = clock
         self.memoryBudget = max(limits.maxMemory / storeCount, 0)
-        self.outboxes = Array(repeating: DeliveryBatch(), count: fanOut.count)
+        self.outboxes = HubOutboxes(fanOut: fanOut, eventLoop: eventLoop)
     }
 
     // MARK: - Publish
@@ -57,10 +56,7 @@ final class ChannelStore {
         let message = Message(channel: name, seq: state.seq, payload: payload, publishedAt: now)
         self.counters.messagesPublished += 1
         self.retain(message, in: state)
-        for hub in state.subscribersPerHub.indices where state.subscribersPerHub[hub] > 0 {
-            self.outboxes[hub].append(message)
-            self.scheduleFlush()
-        }
+        self.outboxes.append(message, toHubsWithSubscribers: state.subscribersPerHub)
         self.noteIfIdle(state, now: now)
         return state.seq
     }
@@ -90,23 +86,6 @@ final class ChannelStore {
     private func forget(_ message: Message) {
         self.retainedMessages -= 1
         self.retainedBytes -= HistoryLimits.chargedBytes(payload: message.payload.readableBytes)
-    }
-
-    private func scheduleFlush() {
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        let store = NIOLoopBound(self, eventLoop: self.eventLoop)
-        self.eventLoop.execute { store.value.flushOutboxes() }
-    }
-
-    /// One hop per hub per tick, carrying everything published meanwhile.
-    private func flushOutboxes() {
-        self.flushScheduled = false
-        for hub in self.outboxes.indices where !self.outboxes[hub].isEmpty {
-            let batch = self.outboxes[hub]
-            self.outboxes[hub] = DeliveryBatch()
-            self.fanOut.send(batch, toHub: hub)
-        }
     }
 
     // MARK: - Subscribe

@@ -18,8 +18,8 @@ final class RedisChannelStore {
     private let settings: RedisEngine.Settings
     private let logger: Logger
     private var channels: [ChannelName: RemoteChannel] = [:]
-    private var outboxes: [DeliveryBatch]
-    private var flushScheduled = false
+    /// Live messages waiting to cross to each hub, flushed once per loop tick.
+    private let outboxes: HubOutboxes
     private var nextToken: UInt64 = 1
     private var sweeps: UInt64 = 0
 
@@ -32,7 +32,7 @@ final class RedisChannelStore {
         self.fanOut = fanOut
         self.settings = settings
         self.logger = logger
-        self.outboxes = Array(repeating: DeliveryBatch(), count: fanOut.count)
+        self.outboxes = HubOutboxes(fanOut: fanOut, eventLoop: eventLoop)
         self.commands = RedisClient(
             address: settings.address,
             isSubscriptionConnection: false,
@@ -337,27 +337,11 @@ final class RedisChannelStore {
 
     private func forward(_ message: Message, in channel: RemoteChannel) {
         channel.forwarded(message)
-        for hub in channel.subscribersPerHub.indices where channel.subscribersPerHub[hub] > 0 {
-            self.outboxes[hub].append(message)
-        }
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        let store = NIOLoopBound(self, eventLoop: self.eventLoop)
-        self.eventLoop.execute { store.value.flushOutboxes() }
-    }
-
-    /// One hop per hub per tick, carrying everything forwarded meanwhile.
-    private func flushOutboxes() {
-        self.flushScheduled = false
-        for hub in self.outboxes.indices where !self.outboxes[hub].isEmpty {
-            let batch = self.outboxes[hub]
-            self.outboxes[hub] = DeliveryBatch()
-            self.fanOut.send(batch, toHub: hub)
-        }
+        self.outboxes.append(message, toHubsWithSubscribers: channel.subscribersPerHub)
     }
 
     private func endSubscribers(of channel: RemoteChannel, reason: FinishReason) {
-        self.flushOutboxes()
+        self.outboxes.flush()
         for hub in channel.subscribersPerHub.indices where channel.subscribersPerHub[hub] > 0 {
             self.fanOut.finish(channel: channel.name, reason: reason, onHub: hub)
         }
