@@ -48,12 +48,12 @@ final class ChannelStore {
 
     // MARK: - Publish
 
-    func publish(_ payload: ByteBuffer, to name: ChannelName) -> UInt64 {
+    func publish(_ payload: ByteBuffer, isBinary: Bool, to name: ChannelName) -> UInt64 {
         let now = self.clock.now()
         let state = self.state(for: name, now: now)
         state.seq += 1
         state.lastPublishMillis = WallClock.nowMillis()
-        let message = Message(channel: name, seq: state.seq, payload: payload, publishedAt: now)
+        let message = Message(channel: name, seq: state.seq, payload: payload, isBinary: isBinary, publishedAt: now)
         self.counters.messagesPublished += 1
         self.retain(message, in: state)
         self.outboxes.append(message, toHubsWithSubscribers: state.subscribersPerHub)

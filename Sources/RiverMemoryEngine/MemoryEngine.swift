@@ -50,17 +50,18 @@ public final class MemoryEngine: Engine {
 
     public func publish(
         _ payload: ByteBuffer,
+        isBinary: Bool,
         to channel: ChannelName,
         on loop: EventLoop,
         completion: @escaping @Sendable (Result<UInt64, EngineError>) -> Void
     ) {
         let store = self.home(of: channel)
         if store.eventLoop === loop && loop.inEventLoop {
-            completion(.success(store.value.publish(payload, to: channel)))
+            completion(.success(store.value.publish(payload, isBinary: isBinary, to: channel)))
             return
         }
         store.eventLoop.execute {
-            let seq = store.value.publish(payload, to: channel)
+            let seq = store.value.publish(payload, isBinary: isBinary, to: channel)
             loop.execute { completion(.success(seq)) }
         }
     }

@@ -76,6 +76,7 @@ public final class RedisEngine: Engine {
 
     public func publish(
         _ payload: ByteBuffer,
+        isBinary: Bool,
         to channel: ChannelName,
         on loop: EventLoop,
         completion: @escaping @Sendable (Result<UInt64, EngineError>) -> Void

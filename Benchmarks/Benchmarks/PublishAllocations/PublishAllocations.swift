@@ -79,7 +79,7 @@ final class Setup: @unchecked Sendable {
         loop.execute {
             progress.value.expect(count, then: done)
             for _ in 0..<count {
-                engine.publish(payload, to: channel, on: loop) { _ in }
+                engine.publish(payload, isBinary: false, to: channel, on: loop) { _ in }
             }
         }
         try done.futureResult.wait()

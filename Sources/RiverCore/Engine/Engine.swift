@@ -18,6 +18,7 @@ public protocol Engine: AnyObject, Sendable {
     /// the hot path allocates no future.
     func publish(
         _ payload: ByteBuffer,
+        isBinary: Bool,
         to channel: ChannelName,
         on loop: EventLoop,
         completion: @escaping @Sendable (Result<UInt64, EngineError>) -> Void
@@ -49,9 +50,14 @@ public protocol Engine: AnyObject, Sendable {
 
 extension Engine {
     /// `publish` as a future, for callers off the hot path.
-    public func publish(_ payload: ByteBuffer, to channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<UInt64> {
+    public func publish(
+        _ payload: ByteBuffer,
+        isBinary: Bool = false,
+        to channel: ChannelName,
+        on loop: EventLoop
+    ) -> EventLoopFuture<UInt64> {
         let promise = loop.makePromise(of: UInt64.self)
-        self.publish(payload, to: channel, on: loop) { result in
+        self.publish(payload, isBinary: isBinary, to: channel, on: loop) { result in
             promise.completeWith(result.mapError { $0 as Error })
         }
         return promise.futureResult

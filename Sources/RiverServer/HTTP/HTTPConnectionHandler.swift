@@ -219,7 +219,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 guard try self.isAllowed(decision, request: request) else { return }
                 self.mode = .awaitingResponse
                 let handler = NIOLoopBound(self, eventLoop: self.context.eventLoop)
-                self.server.engine.publish(publish.payload, to: publish.channel, on: self.context.eventLoop) { result in
+                self.server.engine.publish(publish.payload, isBinary: false, to: publish.channel, on: self.context.eventLoop) { result in
                     handler.value.published(result, publish)
                 }
             case .subscribe, .eventSource:

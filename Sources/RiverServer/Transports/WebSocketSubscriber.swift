@@ -242,7 +242,7 @@ final class WebSocketSubscriber: ChannelInboundHandler, Subscriber, ManagedConne
         payload.writeImmutableBuffer(text)
         self.loop.counters.publishes += 1
         let handler = NIOLoopBound(self, eventLoop: self.context.eventLoop)
-        self.server.engine.publish(payload, to: self.channel, on: self.context.eventLoop) { result in
+        self.server.engine.publish(payload, isBinary: false, to: self.channel, on: self.context.eventLoop) { result in
             if case .failure(let error) = result { handler.value.reportPublishFailure(error) }
         }
     }
