@@ -77,7 +77,12 @@ let package = Package(
         ),
         .target(
             name: "RiverFuzzing",
-            dependencies: ["RiverServer", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "RiverServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "river",
