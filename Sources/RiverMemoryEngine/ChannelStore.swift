@@ -122,11 +122,12 @@ final class ChannelStore {
         )
     }
 
-    /// This store's page of the listing (the engine merges the stores' pages).
+    /// This store's page of the listing (the engine merges the stores' pages);
+    /// `prefix` and `after` are compared byte for byte.
     func list(prefix: String, after: String?, limit: Int) -> [ChannelName] {
         var names: [ChannelName] = []
-        for name in self.channels.keys where name.value.hasPrefix(prefix) {
-            if let after, name.value <= after { continue }
+        for name in self.channels.keys where name.hasPrefix(bytesOf: prefix) {
+            if let after, !name.sorts(after: after) { continue }
             names.append(name)
         }
         names.sort()
