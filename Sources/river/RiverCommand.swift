@@ -36,6 +36,7 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "How long a message is retained. Default 3600.") var historyTtl: String?
     @Option(help: "Largest message in bytes. Default 64k.") var maxMessageSize: String?
     @Option(help: "Longest channel name in bytes. Default 256.") var maxChannelName: String?
+    @Option(help: "Most channels held at once (memory engine). Default: max_memory / 1k.") var maxChannels: String?
     @Option(help: "How long an idle, empty channel is remembered. Default 60.") var channelIdleTtl: String?
     @Option(help: "Unsent bytes before a slow subscriber is cut. Default 1m.") var maxSubscriberBacklog: String?
     @Option(help: "Time allowed to send a whole request. Default 30.") var readTimeout: String?
@@ -69,6 +70,7 @@ struct RiverCommand: AsyncParsableCommand {
             ("history_size", "history-size", self.historySize), ("history_ttl", "history-ttl", self.historyTtl),
             ("max_message_size", "max-message-size", self.maxMessageSize),
             ("max_channel_name", "max-channel-name", self.maxChannelName),
+            ("max_channels", "max-channels", self.maxChannels),
             ("channel_idle_ttl", "channel-idle-ttl", self.channelIdleTtl),
             ("max_subscriber_backlog", "max-subscriber-backlog", self.maxSubscriberBacklog),
             ("read_timeout", "read-timeout", self.readTimeout),

@@ -22,7 +22,7 @@ public struct RiverConfiguration: Sendable {
     public var clientTimeout: TimeAmount?
     /// `max_connections`: beyond this, requests get 503 (nil: the open-files limit minus a reserve).
     public var maxConnections: Int?
-    /// `history_size`, `history_ttl`, `max_memory`, `channel_idle_ttl`.
+    /// `history_size`, `history_ttl`, `max_memory`, `max_channels`, `channel_idle_ttl`.
     public var history = HistoryLimits()
     /// `max_message_size`: the largest message, in bytes (413 beyond).
     public var maxMessageSize = 64 * 1024
@@ -105,6 +105,7 @@ public struct RiverConfiguration: Sendable {
         case "history_ttl": self.history.ttl = try Self.duration(value, minimum: .seconds(1))
         case "max_message_size": self.maxMessageSize = try Self.size(value, range: 1...(64 << 20))
         case "max_channel_name": self.maxChannelName = try Self.integer(value, in: 1...65536)
+        case "max_channels": self.history.maxChannels = try Self.integer(value, in: 1...1_000_000_000)
         case "channel_idle_ttl": self.history.channelIdleTTL = try Self.duration(value)
         case "max_subscriber_backlog": self.maxSubscriberBacklog = try Self.size(value, range: 1024...(1 << 30))
         case "read_timeout": self.readTimeout = try Self.duration(value, minimum: .seconds(1))
