@@ -151,11 +151,13 @@ public struct RiverConfiguration: Sendable {
     }
 
     private static func integer(_ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-        guard let number = Int(value) else { throw ConfigurationError("expected an integer, got '\(value)'") }
-        guard range.contains(number) else {
-            throw ConfigurationError("\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+        do {
+            return try CheckedNumber.parse(value, in: range)
+        } catch where error.isOutOfRange {
+            throw ConfigurationError(error.description)
+        } catch {
+            throw ConfigurationError("expected an integer, got '\(value)'")
         }
-        return number
     }
 
     /// Bytes, with an optional `k`, `m` or `g` suffix (powers of 1024).
@@ -169,7 +171,12 @@ public struct RiverConfiguration: Sendable {
         default: break
         }
         if multiplier > 1 { digits = digits.dropLast() }
-        guard let number = Int(digits), number >= 0 else {
+        let number: Int
+        do {
+            number = try CheckedNumber.parse(digits, in: 0...Int.max)
+        } catch where error.isOutOfRange {
+            throw ConfigurationError("\(value) is out of range \(range.lowerBound)...\(range.upperBound) bytes")
+        } catch {
             throw ConfigurationError("expected a size in bytes (suffix k, m or g allowed), got '\(value)'")
         }
         let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)
@@ -193,10 +200,13 @@ public struct RiverConfiguration: Sendable {
             digits = text.dropLast(suffix.count)
             break
         }
-        guard let number = Int64(digits), number >= 0, number <= Int64.max / nanosecondsPerUnit else {
+        let number: UInt64
+        do {
+            number = try CheckedNumber.parse(digits, in: 0...UInt64(Int64.max / nanosecondsPerUnit))
+        } catch {
             throw ConfigurationError("expected a duration in seconds (suffix ms, s, m or h allowed), got '\(value)'")
         }
-        let amount = TimeAmount.nanoseconds(number * nanosecondsPerUnit)
+        let amount = TimeAmount.nanoseconds(Int64(number) * nanosecondsPerUnit)
         guard amount >= minimum else {
             throw ConfigurationError("\(value) is shorter than the minimum of \(minimum.nanoseconds / 1_000_000) ms")
         }

@@ -43,10 +43,11 @@ struct SubscribeRequest {
             // clients that cannot set headers, `seq` for symmetry with /subscribe.
             var seq: UInt64?
             if let lastEventID = head.lastEventID {
-                guard let value = UInt64(lastEventID) else {
-                    throw .badRequest("invalid Last-Event-ID header: expected a non-negative integer")
+                do {
+                    seq = try CheckedNumber.parse(lastEventID)
+                } catch {
+                    throw .badRequest("invalid Last-Event-ID header: \(error.description)")
                 }
-                seq = value
             } else if let value = try parameters.unsignedInteger("lastEventId") {
                 seq = value
             } else {
@@ -59,10 +60,11 @@ struct SubscribeRequest {
         self.resume = try Self.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
         var keep = true
         if let value = try parameters.string("keep") {
-            guard let number = Int(value) else {
-                throw .invalidParameter("keep", "expected 0 or 1, got '\(value.prefix(32))'")
+            do {
+                keep = try CheckedNumber.parse(value) != 0
+            } catch {
+                throw .invalidParameter("keep", "expected 0 or 1, got '\(value.prefix(CheckedNumber.quotedLength))'")
             }
-            keep = number != 0
         }
         if let callback, !Self.isValidCallback(callback) {
             throw .invalidParameter(
