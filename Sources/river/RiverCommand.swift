@@ -50,8 +50,12 @@ struct RiverCommand: AsyncParsableCommand {
     var publicDir: String?
     @Option(help: "Secret required to publish and administer channels (or env RIVER_PUBLISH_SECRET). Default: none.")
     var publishSecret: String?
+    @Option(help: "Secret that opens /channels, /stats and /metrics (or env RIVER_ADMIN_SECRET). Default: none.")
+    var adminSecret: String?
     @Option(help: "HS256 key of access tokens (or env RIVER_TOKEN_SECRET). Default: none, tokens off.")
     var tokenSecret: String?
+    @Option(help: "When set, a token's iss must be this. Default: not checked.") var tokenIssuer: String?
+    @Option(help: "When set, a token's aud must name this. Default: not checked.") var tokenAudience: String?
     @Option(help: "Channels starting with this need a token to subscribe. Default: none.") var privatePrefix: String?
     @Option(help: "Address of the admin listener. Default 127.0.0.1.") var adminHost: String?
     @Option(help: "Serve /channels, /stats and /metrics only on this port. Default: on the main port.")
@@ -79,7 +83,10 @@ struct RiverCommand: AsyncParsableCommand {
             ("heartbeat", "heartbeat", self.heartbeat), ("allowed_origins", "allowed-origins", self.allowedOrigins),
             ("public_dir", "public-dir", self.publicDir),
             ("publish_secret", "publish-secret", self.publishSecret ?? Self.environment("RIVER_PUBLISH_SECRET")),
+            ("admin_secret", "admin-secret", self.adminSecret ?? Self.environment("RIVER_ADMIN_SECRET")),
             ("token_secret", "token-secret", self.tokenSecret ?? Self.environment("RIVER_TOKEN_SECRET")),
+            ("token_issuer", "token-issuer", self.tokenIssuer),
+            ("token_audience", "token-audience", self.tokenAudience),
             ("private_prefix", "private-prefix", self.privatePrefix), ("admin_ip", "admin-host", self.adminHost),
             ("admin_port", "admin-port", self.adminPort), ("engine", "engine", self.engine),
             ("redis", "redis", self.redis),

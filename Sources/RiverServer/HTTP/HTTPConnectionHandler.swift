@@ -212,7 +212,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 let publish = try PublishResponder.validate(request, configuration: self.server.configuration)
                 let decision = try self.server.access.decide(
                     .publish,
-                    channel: publish.channel.value,
+                    channel: publish.channel,
                     request: request,
                     verified: verified
                 )
@@ -225,8 +225,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             case .subscribe, .eventSource:
                 let subscribe = try SubscribeRequest(request, route: route, configuration: self.server.configuration)
                 let decision = try self.server.access.decide(
-                    .subscribe,
-                    channel: subscribe.channel.value,
+                    subscribe.accessAction,
+                    channel: subscribe.channel,
                     request: request,
                     verified: verified
                 )
@@ -254,13 +254,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 let access = self.server.access
                 let subscribing = try access.decide(
                     .subscribe,
-                    channel: channel.value,
+                    channel: channel,
                     request: request,
                     verified: verified
                 )
                 let publishing = try access.decide(
                     .publish,
-                    channel: channel.value,
+                    channel: channel,
                     request: request,
                     verified: verified
                 )
@@ -297,10 +297,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                     )
                 )
                 if !head.keepAlive || self.loop.isQuiescing { self.closeAfterWrites() }
-            case .channel, .channelList:
-                try self.server.access.authorizeAdmin(request)
+            case .channel, .channelList, .stats, .metrics:
+                let source = RequestSource(peer: self.context.remoteAddress, listener: self.listener, head: head)
+                try self.server.access.authorizeAdmin(request, source: source)
                 fallthrough
-            case .stats, .metrics, .health:
+            case .health:
                 let answer = try AdminResponder.respond(
                     to: route,
                     request: request,

@@ -44,11 +44,18 @@ public struct RiverConfiguration: Sendable {
     /// `public_dir`: where `lib.js`, the chat demo and the legacy pages are
     /// (default: `Public` in the working directory or the source checkout).
     public var publicDirectory: String?
-    /// `publish_secret`: when set, publishing and the channel admin routes need it.
-    public var publishSecret: String?
+    /// `publish_secret`: when set, publishing needs it (or a token); it also
+    /// opens the admin routes when there is no `admin_secret`.
+    public var publishSecret: Secret?
+    /// `admin_secret`: opens the admin routes (`/channels`, `/stats`, `/metrics`).
+    public var adminSecret: Secret?
     /// `token_secret`: the HS256 key of access tokens; when set, tokens may publish.
-    public var tokenSecret: String?
-    /// `private_prefix`: channels starting with it need a token to subscribe.
+    public var tokenSecret: Secret?
+    /// `token_issuer`: when set, a token's `iss` must be this.
+    public var tokenIssuer: String?
+    /// `token_audience`: when set, a token's `aud` must name this.
+    public var tokenAudience: String?
+    /// `private_prefix`: channels whose name starts with these bytes need a token to subscribe.
     public var privatePrefix: String?
     /// `admin_ip`: the address of the admin listener (with `admin_port`).
     public var adminHost = "127.0.0.1"
@@ -75,10 +82,10 @@ public struct RiverConfiguration: Sendable {
     /// Every key `set(_:to:)` accepts, in documentation order.
     public static let keys = [
         "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
-        "history_size", "history_ttl", "max_message_size", "max_channel_name", "channel_idle_ttl",
+        "history_size", "history_ttl", "max_message_size", "max_channel_name", "max_channels", "channel_idle_ttl",
         "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "shutdown_timeout", "heartbeat",
-        "allowed_origins", "public_dir", "publish_secret", "token_secret", "private_prefix", "admin_ip", "admin_port",
-        "engine", "redis",
+        "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_issuer",
+        "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -117,7 +124,10 @@ public struct RiverConfiguration: Sendable {
         case "allowed_origins": self.allowedOrigins = try CORSPolicy(value)
         case "public_dir": self.publicDirectory = try Self.nonEmpty(value)
         case "publish_secret": self.publishSecret = try Self.secret(value, minimumBytes: 16)
+        case "admin_secret": self.adminSecret = try Self.secret(value, minimumBytes: 16)
         case "token_secret": self.tokenSecret = try Self.secret(value, minimumBytes: 32)
+        case "token_issuer": self.tokenIssuer = try Self.nonEmpty(value)
+        case "token_audience": self.tokenAudience = try Self.nonEmpty(value)
         case "private_prefix": self.privatePrefix = try Self.nonEmpty(value)
         case "admin_ip": self.adminHost = try Self.nonEmpty(value)
         case "admin_port": self.adminPort = try Self.integer(value, in: 0...65535)
@@ -143,11 +153,11 @@ public struct RiverConfiguration: Sendable {
 
     /// Secrets must be long enough not to be guessed; an HS256 key at least
     /// as long as the hash (RFC 7518 section 3.2).
-    private static func secret(_ value: String, minimumBytes: Int) throws(ConfigurationError) -> String {
+    private static func secret(_ value: String, minimumBytes: Int) throws(ConfigurationError) -> Secret {
         guard value.utf8.count >= minimumBytes else {
             throw ConfigurationError("this secret needs at least \(minimumBytes) bytes")
         }
-        return value
+        return Secret(value)
     }
 
     private static func integer(_ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {

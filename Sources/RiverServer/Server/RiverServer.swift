@@ -97,9 +97,7 @@ public final class RiverServer: Sendable {
             if let admin = adminChannel?.localAddress {
                 logger.info("admin routes on \(admin.ipAddress ?? configuration.adminHost):\(admin.port ?? 0) only")
             }
-            logger.info(
-                "access control: publish_secret \(configuration.publishSecret == nil ? "off" : "on"), tokens \(configuration.tokenSecret == nil ? "off" : "on"), private_prefix \(configuration.privatePrefix.map { "'\($0)'" } ?? "none")"
-            )
+            logger.info("access control: \(context.access.summary)")
             logger.debug("static files", metadata: ["directory": "\(staticFiles.directory ?? "none")"])
             return RiverServer(
                 group: group,

@@ -25,6 +25,13 @@ struct SubscribeRequest {
         return true
     }
 
+    /// What access control is asked for: a JSONP stream is read by a script
+    /// any page may include, so a cookie never authorizes it.
+    var accessAction: AccessPolicy.Action {
+        if case .stream(_, let callback?) = self.transport, !callback.isEmpty { return .subscribeAsScript }
+        return .subscribe
+    }
+
     init(_ request: HTTPRequest, route: Route, configuration: RiverConfiguration) throws(RequestError) {
         let head = request.head
         guard head.method == .get || head.method == .post else { throw .methodNotAllowed("GET, POST") }
