@@ -82,7 +82,10 @@ enum HTTPResponseWriter {
         return buffer
     }
 
-    /// A plain-text answer whose body is one line saying why.
+    /// A plain-text answer whose body is one line saying why. The reason is
+    /// `escapedReason(_:)`: whatever of the request it quotes (a path, a
+    /// name, a value) cannot turn into markup or a second line, and
+    /// `X-Content-Type-Options: nosniff` keeps browsers from guessing otherwise.
     static func error(
         status: HTTPStatus,
         reason: String,
@@ -91,18 +94,50 @@ enum HTTPResponseWriter {
         extraHeaders: [(String, String)] = [],
         allocator: ByteBufferAllocator
     ) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 160 + reason.utf8.count)
+        let line = Self.escapedReason(reason)
+        var buffer = allocator.buffer(capacity: 200 + line.utf8.count)
         self.writeHead(
             status: status,
             contentType: "text/plain; charset=utf-8",
-            framing: .length(reason.utf8.count + 1),
+            framing: .length(line.utf8.count + 1),
             keepAlive: keepAlive,
             isHTTP10: isHTTP10,
-            extraHeaders: extraHeaders,
+            extraHeaders: [("X-Content-Type-Options", "nosniff")] + extraHeaders,
             into: &buffer
         )
-        buffer.writeString(reason)
+        buffer.writeString(line)
         buffer.writeStaticString("\n")
         return buffer
+    }
+
+    /// `reason` as printable ASCII: every other byte, and `<`, `>`, `&`, `"`,
+    /// `\`, `` ` `` and `%` themselves, is written `%XX` (its UTF-8 bytes,
+    /// percent-encoded). Reasons River writes itself are plain ASCII without
+    /// those characters, so only what a request supplied is ever changed.
+    static func escapedReason(_ reason: String) -> String {
+        guard reason.utf8.contains(where: Self.needsEscaping) else { return reason }
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(reason.utf8.count + 16)
+        for byte in reason.utf8 {
+            if Self.needsEscaping(byte) {
+                escaped.append(UInt8(ascii: "%"))
+                escaped.append(Self.hexDigits[Int(byte >> 4)])
+                escaped.append(Self.hexDigits[Int(byte & 0x0F)])
+            } else {
+                escaped.append(byte)
+            }
+        }
+        return String(decoding: escaped, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    private static func needsEscaping(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x20...0x7E:
+            return "<>&\"\\`%".utf8.contains(byte)
+        default:
+            return true
+        }
     }
 }
