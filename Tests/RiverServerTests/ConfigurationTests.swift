@@ -28,6 +28,7 @@ import Testing
             read_timeout 1500ms
             keepalive_timeout 1m
             shutdown_timeout 3
+            tcp_keepalive 2m
             log_level Debug
             heartbeat 20
             allowed_origins https://a.example https://b.example
@@ -63,6 +64,7 @@ import Testing
         #expect(configuration.readTimeout == .milliseconds(1500))
         #expect(configuration.keepAliveTimeout == .minutes(1))
         #expect(configuration.shutdownTimeout == .seconds(3))
+        #expect(configuration.tcpKeepAlive == .minutes(2))
         #expect(configuration.logLevel == .debug)
         #expect(configuration.heartbeat == .seconds(20))
         #expect(configuration.allowedOrigins.origins == ["https://a.example", "https://b.example"])
@@ -78,7 +80,14 @@ import Testing
         #expect(configuration.adminPort == 9273)
         #expect(configuration.engine == .redis)
         #expect(configuration.redis == RedisAddress(host: "10.1.2.3", port: 6380, database: 1))
-        #expect(RiverConfiguration.keys.count == 31)
+        #expect(RiverConfiguration.keys.count == 32)
+    }
+
+    @Test func tcpKeepAliveZeroMeansOff() throws {
+        var configuration = RiverConfiguration()
+        try configuration.set("tcp_keepalive", to: "0")
+        #expect(configuration.tcpKeepAlive == nil)
+        #expect(throws: ConfigurationError.self) { try configuration.set("tcp_keepalive", to: "500ms") }
     }
 
     @Test func clientTimeoutZeroMeansNever() throws {

@@ -42,8 +42,8 @@ import Glibc
         try await withServer { server in
             let connection = try server.connect()
             try connection.send(
-                "GET /publish?name=p&data=1 HTTP/1.1\r\n\r\nGET /publish?name=p&data=2 HTTP/1.1\r\n\r\n"
-                    + "\u{0}\u{7f}junk junk\r\n\r\nGET /publish?name=p&data=never HTTP/1.1\r\n\r\n"
+                "GET /publish?name=p&data=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /publish?name=p&data=2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    + "\u{0}\u{7f}junk junk\r\n\r\nGET /publish?name=p&data=never HTTP/1.1\r\nHost: x\r\n\r\n"
             )
             #expect(try connection.readResponse().body == "{\"channel\": \"p\", \"seq\": 1}")
             #expect(try connection.readResponse().body == "{\"channel\": \"p\", \"seq\": 2}")
@@ -77,7 +77,7 @@ import Glibc
         try await withServer { server in
             let connection = try server.connect()
             try connection.send(
-                Array("POST /publish?name=raw HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n".utf8)
+                Array("POST /publish?name=raw HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n".utf8)
                     + [0x61, 0xC3, 0x28]
             )
             let response = try connection.readResponse()
@@ -127,7 +127,7 @@ import Glibc
                 subscribed.wait()
                 let publisher = try TestConnection(port: port)
                 let request =
-                    "POST /publish?name=flood HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: \(payload.utf8.count)\r\n\r\n\(payload)"
+                    "POST /publish?name=flood HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: \(payload.utf8.count)\r\n\r\n\(payload)"
                 for batch in 0..<(messageCount / 50) {
                     try publisher.send(String(repeating: request, count: 50))
                     for _ in 0..<50 where try publisher.readResponse().status != 200 {

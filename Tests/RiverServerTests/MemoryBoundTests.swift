@@ -93,7 +93,7 @@ import Testing
                 while index < range.upperBound {
                     let end = min(index + batch, range.upperBound)
                     var requests = ""
-                    for channel in index..<end { requests += "GET /publish?name=c\(channel)&data=x HTTP/1.1\r\n\r\n" }
+                    for channel in index..<end { requests += "GET /publish?name=c\(channel)&data=x HTTP/1.1\r\nHost: x\r\n\r\n" }
                     try connection.send(requests)
                     let (answered, ok) = try connection.countResponses(end - index)
                     failures.withLock { $0 += answered - ok }

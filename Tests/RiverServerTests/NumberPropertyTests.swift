@@ -85,6 +85,7 @@ import Testing
             fanOut: fanOut,
             maxConnections: 10,
             staticFiles: try StaticFiles.load(directory: nil),
+            lifetimeProbe: nil,
             logger: Logger(label: "number-properties")
         )
         let loop = group.next()

@@ -64,6 +64,13 @@ public final class LoopHub {
         }
     }
 
+    /// Counts what a subscriber wrote outside a delivery round: its catch-up,
+    /// and live messages that waited for its socket to drain.
+    public func noteDelivered(_ count: DeliveryCount) {
+        self.delivered.messages &+= count.messages
+        self.delivered.bytes &+= count.bytes
+    }
+
     /// The number of local subscribers of a channel.
     public func subscriberCount(of channel: ChannelName) -> Int {
         self.channels[channel]?.members.count ?? 0

@@ -56,88 +56,39 @@ enum HTTPResponseWriter {
         buffer.writeStaticString("\r\n")
     }
 
-    /// A complete response with a body of known length (omitted for HEAD requests).
-    static func response(
-        status: HTTPStatus,
-        contentType: String?,
-        body: ByteBuffer,
-        request: HTTPRequestHead,
+    /// Bodies up to this size travel in the same buffer as the head; larger
+    /// ones (static files, shared between connections) are written as they are.
+    static let inlineBodyLimit = 4096
+
+    /// Serializes `response` as HTTP/1.1 (or 1.0), handing `write` one buffer,
+    /// or two when the body is large. A response to HEAD keeps its
+    /// Content-Length and omits its body.
+    static func serialize(
+        _ response: HTTPResponse,
+        isHTTP10: Bool,
+        omitsBody: Bool,
         keepAlive: Bool,
-        extraHeaders: [(String, String)] = [],
-        allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 160 + body.readableBytes)
+        allocator: ByteBufferAllocator,
+        write: (ByteBuffer) -> Void
+    ) {
+        let body = response.body
+        let inline = !omitsBody && body.readableBytes <= Self.inlineBodyLimit
+        var buffer = allocator.buffer(capacity: 160 + (inline ? body.readableBytes : 0))
         self.writeHead(
-            status: status,
-            contentType: contentType,
+            status: response.status,
+            contentType: response.contentType,
             framing: .length(body.readableBytes),
             keepAlive: keepAlive,
-            isHTTP10: request.isHTTP10,
-            extraHeaders: extraHeaders,
-            into: &buffer
-        )
-        if request.method != .head {
-            buffer.writeImmutableBuffer(body)
-        }
-        return buffer
-    }
-
-    /// A plain-text answer whose body is one line saying why. The reason is
-    /// `escapedReason(_:)`: whatever of the request it quotes (a path, a
-    /// name, a value) cannot turn into markup or a second line, and
-    /// `X-Content-Type-Options: nosniff` keeps browsers from guessing otherwise.
-    static func error(
-        status: HTTPStatus,
-        reason: String,
-        isHTTP10: Bool,
-        keepAlive: Bool,
-        extraHeaders: [(String, String)] = [],
-        allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
-        let line = Self.escapedReason(reason)
-        var buffer = allocator.buffer(capacity: 200 + line.utf8.count)
-        self.writeHead(
-            status: status,
-            contentType: "text/plain; charset=utf-8",
-            framing: .length(line.utf8.count + 1),
-            keepAlive: keepAlive,
             isHTTP10: isHTTP10,
-            extraHeaders: [("X-Content-Type-Options", "nosniff")] + extraHeaders,
+            extraHeaders: response.headers,
             into: &buffer
         )
-        buffer.writeString(line)
-        buffer.writeStaticString("\n")
-        return buffer
-    }
-
-    /// `reason` as printable ASCII: every other byte, and `<`, `>`, `&`, `"`,
-    /// `\`, `` ` `` and `%` themselves, is written `%XX` (its UTF-8 bytes,
-    /// percent-encoded). Reasons River writes itself are plain ASCII without
-    /// those characters, so only what a request supplied is ever changed.
-    static func escapedReason(_ reason: String) -> String {
-        guard reason.utf8.contains(where: Self.needsEscaping) else { return reason }
-        var escaped: [UInt8] = []
-        escaped.reserveCapacity(reason.utf8.count + 16)
-        for byte in reason.utf8 {
-            if Self.needsEscaping(byte) {
-                escaped.append(UInt8(ascii: "%"))
-                escaped.append(Self.hexDigits[Int(byte >> 4)])
-                escaped.append(Self.hexDigits[Int(byte & 0x0F)])
-            } else {
-                escaped.append(byte)
-            }
-        }
-        return String(decoding: escaped, as: UTF8.self)
-    }
-
-    private static let hexDigits = Array("0123456789ABCDEF".utf8)
-
-    private static func needsEscaping(_ byte: UInt8) -> Bool {
-        switch byte {
-        case 0x20...0x7E:
-            return "<>&\"\\`%".utf8.contains(byte)
-        default:
-            return true
+        if inline {
+            buffer.writeImmutableBuffer(body)
+            write(buffer)
+        } else {
+            write(buffer)
+            if !omitsBody { write(body) }
         }
     }
 }
