@@ -125,6 +125,7 @@ import Testing
             ("port", "99999999999999999999999", "99999999999999999999999 is out of range 0...65535"),
             ("threads", "-1", "expected an integer, got '-1'"),
             ("max_memory", "9223372036854775808", "9223372036854775808 is out of range 0...9223372036854775807 bytes"),
+            ("tcp_keepalive", "10h", "expected 0 (off) or 1 s to 32767 s (the kernel's TCP_KEEPIDLE limit)"),
             ("max_memory", "9007199254740993g", "9007199254740993g is out of range 0...9223372036854775807 bytes"),
             (
                 "history_ttl", "9223372036854775807h",

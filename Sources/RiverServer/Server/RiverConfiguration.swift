@@ -128,7 +128,10 @@ public struct RiverConfiguration: Sendable {
         case "keepalive_timeout": self.keepAliveTimeout = try Self.duration(value, minimum: .seconds(1))
         case "tcp_keepalive":
             let idle = try Self.duration(value)
-            guard idle == .zero || idle >= .seconds(1) else { throw ConfigurationError("expected 0 (off) or at least 1 s") }
+            // Linux refuses TCP_KEEPIDLE above 32767 s, and then every accepted connection with it.
+            guard idle == .zero || (idle >= .seconds(1) && idle <= .seconds(32767)) else {
+                throw ConfigurationError("expected 0 (off) or 1 s to 32767 s (the kernel's TCP_KEEPIDLE limit)")
+            }
             self.tcpKeepAlive = idle == .zero ? nil : idle
         case "shutdown_timeout": self.shutdownTimeout = try Self.duration(value)
         case "heartbeat":
