@@ -6,15 +6,17 @@ import Testing
 @Suite struct ConnectionStateMachineTests {
     typealias Machine = HTTPConnectionHandler.StateMachine
 
+    static let timeouts = ConnectionTimeouts(readTicks: 5, keepAliveTicks: 30)
+
     func machine(acceptedAt tick: UInt64 = 10) -> Machine {
-        Machine(acceptedAt: tick, readTimeoutTicks: 5, keepAliveTimeoutTicks: 30)
+        Machine(acceptedAt: tick)
     }
 
     @Test func aSilentConnectionIsClosedAtTheReadTimeoutFromAccept() {
         var machine = self.machine()
         #expect(machine.isFresh)
-        let early = machine.tick(14)
-        let due = machine.tick(15)
+        let early = machine.tick(14, Self.timeouts)
+        let due = machine.tick(15, Self.timeouts)
         #expect(early == .none)
         #expect(due == .close)
     }
@@ -23,7 +25,7 @@ import Testing
         var machine = self.machine()
         machine.awaitingInput(partial: true, tick: 14)
         #expect(machine.state == .receiving(since: 10))
-        let due = machine.tick(15)
+        let due = machine.tick(15, Self.timeouts)
         #expect(due == .timeOutRequest)
         #expect(machine.state == .closing(since: 15))
     }
@@ -34,19 +36,19 @@ import Testing
         let closes = machine.answered(keepAlive: true, tick: 12)
         #expect(!closes)
         #expect(machine.state == .idle(since: 12, fresh: false))
-        let idle = machine.tick(41)
+        let idle = machine.tick(41, Self.timeouts)
         #expect(idle == .none)
         machine.awaitingInput(partial: true, tick: 40)
         #expect(machine.state == .receiving(since: 40))
-        let early = machine.tick(44)
-        let due = machine.tick(45)
+        let early = machine.tick(44, Self.timeouts)
+        let due = machine.tick(45, Self.timeouts)
         #expect(early == .none)
         #expect(due == .timeOutRequest)
 
         var quiet = self.machine()
         quiet.requestReceived()
         _ = quiet.answered(keepAlive: true, tick: 12)
-        let expired = quiet.tick(42)
+        let expired = quiet.tick(42, Self.timeouts)
         #expect(expired == .close)
     }
 
@@ -84,7 +86,7 @@ import Testing
         stream.streamStarted(ignoresInput: true)
         #expect(stream.discardsInput)
         let read = stream.readRequested(bufferedInput: 1 << 20)
-        let tick = stream.tick(100)
+        let tick = stream.tick(100, Self.timeouts)
         #expect(read == .read)
         #expect(tick == .tickStream)
 
@@ -108,8 +110,8 @@ import Testing
         #expect(closes)
         #expect(machine.state == .closing(since: 11))
         #expect(machine.discardsInput)
-        let early = machine.tick(12)
-        let due = machine.tick(13)
+        let early = machine.tick(12, Self.timeouts)
+        let due = machine.tick(13, Self.timeouts)
         #expect(early == .none)
         #expect(due == .close)
     }
@@ -145,7 +147,7 @@ import Testing
         let second = machine.closed()
         #expect(first)
         #expect(!second)
-        let tick = machine.tick(100)
+        let tick = machine.tick(100, Self.timeouts)
         #expect(tick == .none)
     }
 }

@@ -42,8 +42,11 @@ public final class LoopHub {
         self.sliceDuration = sliceDuration
     }
 
-    /// Registers a subscriber; from now on it receives the channel's live messages.
-    public func add(_ subscriber: Subscriber, to channel: ChannelName) {
+    /// Registers a subscriber; from now on it receives the channel's live
+    /// messages. Returns the hub's own copy of the name, which the subscriber
+    /// may keep instead of its own: thousands of subscribers then share one.
+    @discardableResult
+    public func add(_ subscriber: Subscriber, to channel: ChannelName) -> ChannelName {
         let local: LocalChannel
         if let existing = self.channels[channel] {
             local = existing
@@ -53,6 +56,7 @@ public final class LoopHub {
         }
         local.add(subscriber)
         self.subscriberCount += 1
+        return local.name
     }
 
     /// Unregisters a subscriber (a no-op when it is not registered).

@@ -55,15 +55,11 @@ extension HTTPConnectionHandler {
         /// Shutting down: no response keeps the connection alive.
         private(set) var isQuiescing = false
         private var readHeld = false
-        private let readTimeoutTicks: UInt64
-        private let keepAliveTimeoutTicks: UInt64
         /// Input buffered beyond this while a request waits stops reading from the socket.
         static let maxBufferedInput = 64 * 1024
 
-        init(acceptedAt tick: UInt64, readTimeoutTicks: UInt64, keepAliveTimeoutTicks: UInt64) {
+        init(acceptedAt tick: UInt64) {
             self.state = .idle(since: tick, fresh: true)
-            self.readTimeoutTicks = readTimeoutTicks
-            self.keepAliveTimeoutTicks = keepAliveTimeoutTicks
         }
 
         /// Nothing has arrived since accept (a Flash policy request is only recognised then).
@@ -188,13 +184,14 @@ extension HTTPConnectionHandler {
 
         // MARK: - Time and shutdown
 
-        mutating func tick(_ tick: UInt64) -> TickAction {
+        /// The loop's clock reached `tick`: has a request or an idle spell taken too long?
+        mutating func tick(_ tick: UInt64, _ timeouts: ConnectionTimeouts) -> TickAction {
             switch self.state {
             case .idle(let since, let fresh):
-                let limit = fresh ? self.readTimeoutTicks : self.keepAliveTimeoutTicks
+                let limit = fresh ? timeouts.readTicks : timeouts.keepAliveTicks
                 return tick &- since >= limit ? .close : .none
             case .receiving(let since):
-                guard tick &- since >= self.readTimeoutTicks else { return .none }
+                guard tick &- since >= timeouts.readTicks else { return .none }
                 self.state = .closing(since: tick)
                 return .timeOutRequest
             case .streaming:

@@ -28,6 +28,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var pendingStreamHead: ByteBuffer?
     /// Whether the streamed request asked to keep the connection alive after its response.
     private var streamKeepsAlive = false
+    /// Whether this connection's `max_connections` slot is still to be given back
+    /// when it closes (a WebSocket upgrade hands it on).
+    private var holdsConnectionSlot = true
     private var isProcessing = false
     private var needsFlush = false
     /// Whether the loop will flush this connection at the end of the tick.
@@ -39,11 +42,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         self.server = server
         self.loop = loop
         self.listener = listener
-        self.machine = StateMachine(
-            acceptedAt: loop.tick,
-            readTimeoutTicks: LoopContext.ticks(server.configuration.readTimeout),
-            keepAliveTimeoutTicks: LoopContext.ticks(server.configuration.keepAliveTimeout)
-        )
+        self.machine = StateMachine(acceptedAt: loop.tick)
     }
 
     // MARK: - Channel events
@@ -337,6 +336,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func connectionClosed() {
         guard self.machine.closed() else { return }
+        if self.holdsConnectionSlot {
+            self.holdsConnectionSlot = false
+            self.server.limiter.release()
+        }
         self.subscriber?.detach()
         self.subscriber = nil
         self.pendingStreamHead = nil
@@ -376,7 +379,8 @@ extension HTTPConnectionHandler: SubscriberOutput {
 
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
 
-    var isWritable: Bool { self.context?.channel.isWritable ?? false }
+    /// Kept by the state machine from `channelWritabilityChanged`: no atomic load per message.
+    var isWritable: Bool { self.machine.isWritable && self.context != nil }
 
     func flush() {
         self.flushIfNeeded()
@@ -434,6 +438,7 @@ extension HTTPConnectionHandler {
         self.machine.closing(tick: self.loop.tick)
         let pending = self.parser?.takeBufferedBytes()
         self.parser = nil
+        self.holdsConnectionSlot = false  // the WebSocket handler gives it back
         do {
             try context.pipeline.syncOperations.addHandlers(
                 [
@@ -461,7 +466,7 @@ extension HTTPConnectionHandler: ManagedConnection {
     }
 
     func sweep(tick: UInt64) {
-        switch self.machine.tick(tick) {
+        switch self.machine.tick(tick, self.loop.timeouts) {
         case .none:
             break
         case .close:
@@ -478,12 +483,7 @@ extension HTTPConnectionHandler: ManagedConnection {
             )
             self.closeAfterWrites()
         case .tickStream:
-            let configuration = self.server.configuration
-            self.subscriber?.tick(
-                tick,
-                clientTimeoutTicks: configuration.clientTimeout.map(LoopContext.ticks),
-                heartbeatTicks: configuration.heartbeat.map(LoopContext.ticks)
-            )
+            self.subscriber?.tick(tick, self.loop.timeouts)
         }
     }
 

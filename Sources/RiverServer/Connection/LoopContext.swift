@@ -23,6 +23,8 @@ final class LoopContext {
     let hub: LoopHub
     let engine: Engine
     let configuration: RiverConfiguration
+    /// The configuration's timeouts in ticks, computed once.
+    let timeouts: ConnectionTimeouts
     /// Tests' record of every handler and subscriber made (nil in production).
     let lifetimeProbe: LifetimeProbe?
     /// Seconds since the server started, advanced by the sweeper. Timeouts are
@@ -51,6 +53,7 @@ final class LoopContext {
         self.hub = hub
         self.engine = engine
         self.configuration = configuration
+        self.timeouts = ConnectionTimeouts(configuration)
         self.lifetimeProbe = lifetimeProbe
         self.taskExecutor = EventLoopTaskExecutor(hub.eventLoop)
     }
@@ -148,6 +151,32 @@ extension LoopContext: NIOScheduledCallbackHandler {
     /// The next slice of the tick's sweep.
     func handleScheduledCallback(eventLoop: some EventLoop) {
         self.sweepSlice()
+    }
+}
+
+/// The configuration's timeouts, in ticks of the loop's clock (seconds).
+struct ConnectionTimeouts {
+    /// `read_timeout`: a request must arrive completely within it (the first one counted from accept).
+    let readTicks: UInt64
+    /// `keepalive_timeout`: how long a connection may wait idle for its next request.
+    let keepAliveTicks: UInt64
+    /// `client_timeout`: streams end after it (nil: never).
+    let clientTicks: UInt64?
+    /// `heartbeat`: quiet streams get their framing's heartbeat after it (nil: never).
+    let heartbeatTicks: UInt64?
+
+    init(_ configuration: RiverConfiguration) {
+        self.readTicks = LoopContext.ticks(configuration.readTimeout)
+        self.keepAliveTicks = LoopContext.ticks(configuration.keepAliveTimeout)
+        self.clientTicks = configuration.clientTimeout.map(LoopContext.ticks)
+        self.heartbeatTicks = configuration.heartbeat.map(LoopContext.ticks)
+    }
+
+    init(readTicks: UInt64, keepAliveTicks: UInt64, clientTicks: UInt64? = nil, heartbeatTicks: UInt64? = nil) {
+        self.readTicks = readTicks
+        self.keepAliveTicks = keepAliveTicks
+        self.clientTicks = clientTicks
+        self.heartbeatTicks = heartbeatTicks
     }
 }
 

@@ -12,7 +12,8 @@ import RiverCore
 /// over `max_message_size`, 1008 for publishes its handshake's credentials do
 /// not allow, 1002 for protocol errors. Pongs and everything else it writes
 /// share the connection's output budget: while output is over its high-water
-/// mark it reads no more frames.
+/// mark it reads no more frames. It gives back the connection's
+/// `max_connections` slot when the connection closes.
 final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = ByteBuffer
@@ -38,6 +39,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     /// A fragmented text message being reassembled.
     private var fragments: ByteBuffer?
     private var readHeld = false
+    /// Whether output is under its high-water mark (from `channelWritabilityChanged`).
+    private var outputIsWritable = true
 
     init(_ upgrade: WebSocketUpgrade, server: ServerContext, loop: LoopContext) {
         self.channel = upgrade.channel
@@ -106,7 +109,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        self.outputIsWritable = context.channel.isWritable
+        if self.outputIsWritable {
             self.subscriber?.outputBecameWritable()
             if self.readHeld {
                 self.readHeld = false
@@ -119,7 +123,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     /// Frames are read only while output is under its high-water mark, so a
     /// peer that pings and never reads cannot pile up pongs.
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
+        if self.outputIsWritable {
             context.read()
         } else {
             self.readHeld = true
@@ -234,6 +238,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         if case .closed = self.state { return }
         self.state = .closed
         self.loop.counters.webSocketConnections -= 1
+        self.server.limiter.release()
         self.subscriber?.detach()
         self.subscriber = nil
         self.fragments = nil
@@ -246,7 +251,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 extension WebSocketConnectionHandler: SubscriberOutput {
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
 
-    var isWritable: Bool { self.context?.channel.isWritable ?? false }
+    var isWritable: Bool { self.outputIsWritable && self.context != nil }
 
     func write(_ bytes: ByteBuffer) {
         self.context?.write(self.wrapOutboundOut(bytes), promise: nil)
@@ -284,12 +289,7 @@ extension WebSocketConnectionHandler: ManagedConnection {
     func sweep(tick: UInt64) {
         switch self.state {
         case .open:
-            let configuration = self.server.configuration
-            self.subscriber?.tick(
-                tick,
-                clientTimeoutTicks: configuration.clientTimeout.map(LoopContext.ticks),
-                heartbeatTicks: configuration.heartbeat.map(LoopContext.ticks)
-            )
+            self.subscriber?.tick(tick, self.loop.timeouts)
         case .closing(let since):
             if tick &- since >= 2 { self.context?.close(promise: nil) }
         case .closed:

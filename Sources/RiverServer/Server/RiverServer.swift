@@ -132,7 +132,8 @@ public final class RiverServer: Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // (TCP_NODELAY, which NIO sets on the listener, and TCP keepalive are
+            // inherited by accepted sockets: no system call per connection.)
             .childChannelOption(.writeBufferWaterMark, value: waterMark)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // Each connection keeps its last read buffer; start small (a subscribe
@@ -150,8 +151,7 @@ public final class RiverServer: Sendable {
             loop.lifetimeProbe?.track(channel)
             let handler: ChannelHandler
             if context.limiter.acquire() {
-                let limiter = context.limiter
-                channel.closeFuture.whenComplete { _ in limiter.release() }
+                // (The handler gives the slot back when the connection closes.)
                 handler = HTTPConnectionHandler(server: context, loop: loop, listener: listener)
             } else {
                 loop.counters.connectionsRejected += 1

@@ -21,7 +21,8 @@ final class ServerContext: Sendable {
     /// When the server started, for `uptime_seconds`.
     let startedAt = NIODeadline.now()
 
-    private init(
+    /// (Tests build one directly around an `EmbeddedEventLoop`; servers use `make`.)
+    init(
         configuration: RiverConfiguration,
         engine: Engine,
         fanOut: FanOut,

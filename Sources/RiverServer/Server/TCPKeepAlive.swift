@@ -12,7 +12,8 @@ import Darwin
 /// after `idle` of silence the kernel probes every `interval`, and drops the
 /// connection after `probes` unanswered ones. `TCP_USER_TIMEOUT` bounds the
 /// same wait when data is in flight (a stream writing to a dead peer), where
-/// keepalive probes are not sent.
+/// keepalive probes are not sent. The options are set on the listening
+/// socket, whose accepted sockets inherit them (Linux): no system call per connection.
 struct TCPKeepAlive {
     let idle: TimeAmount
     var interval = TimeAmount.seconds(10)
@@ -27,15 +28,15 @@ struct TCPKeepAlive {
         let interval = min(Self.seconds(self.interval), idle)
         var bootstrap =
             bootstrap
-            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .serverChannelOption(.socketOption(.so_keepalive), value: 1)
         #if os(Linux)
         let userTimeoutMillis = (idle + interval * self.probes) * 1000
         bootstrap =
             bootstrap
-            .childChannelOption(.tcpOption(.init(rawValue: TCP_KEEPIDLE)), value: idle)
-            .childChannelOption(.tcpOption(.init(rawValue: TCP_KEEPINTVL)), value: interval)
-            .childChannelOption(.tcpOption(.init(rawValue: TCP_KEEPCNT)), value: self.probes)
-            .childChannelOption(.tcpOption(.init(rawValue: TCP_USER_TIMEOUT)), value: userTimeoutMillis)
+            .serverChannelOption(.tcpOption(.init(rawValue: TCP_KEEPIDLE)), value: idle)
+            .serverChannelOption(.tcpOption(.init(rawValue: TCP_KEEPINTVL)), value: interval)
+            .serverChannelOption(.tcpOption(.init(rawValue: TCP_KEEPCNT)), value: self.probes)
+            .serverChannelOption(.tcpOption(.init(rawValue: TCP_USER_TIMEOUT)), value: userTimeoutMillis)
         #endif
         return bootstrap
     }

@@ -15,41 +15,54 @@ import RiverCore
 ///    busy they wait here (shared buffers, no copy), and a reader whose
 ///    waiting messages pass `max_subscriber_backlog` is cut;
 /// 5. it leaves the hub and the engine exactly once, however it ends.
+///
+/// It is small while idle (a parked stream is what a server holds most of):
+/// what it has yet to write lives in a `Backlog` made only while there is one.
 final class StreamSubscriber: Subscriber {
     private enum State {
         case subscribing
-        /// Joined the hub; the catch-up is still being written.
-        case catchingUp
-        case live
+        /// Joined the hub and the engine (`token`); the catch-up is still being written.
+        case catchingUp(token: UInt64)
+        case live(token: UInt64)
         case ended
+    }
+
+    /// What a subscriber has yet to write.
+    private final class Backlog {
+        /// Catch-up messages not written yet, in order.
+        var catchUp: ArraySlice<Message>
+        /// Live messages accepted while the output was busy, not written yet.
+        var waiting: ArraySlice<EncodedMessage> = []
+        /// What `waiting` is charged against `max_subscriber_backlog`.
+        var waitingBytes = 0
+
+        init(catchUp: ArraySlice<Message>) { self.catchUp = catchUp }
+
+        var isEmpty: Bool { self.catchUp.isEmpty && self.waiting.isEmpty }
     }
 
     var hubSlot = -1
     /// The last seq written or accepted for writing: the hub offers only what comes after.
     private(set) var deliveredSeq: UInt64 = 0
-    let channel: ChannelName
+    private(set) var channel: ChannelName
     private let framing: StreamFraming
     /// Long-poll (`keep=0`): the stream ends after its first message, or after its catch-up.
     private let endsAfterFirstBatch: Bool
+    private var state = State.subscribing
     private unowned let loop: LoopContext
     private var output: SubscriberOutput?
-    private var state = State.subscribing
-    private var subscription: Subscription?
-    /// Catch-up messages not written yet, in order.
-    private var catchUp: ArraySlice<Message> = []
-    /// Live messages accepted while the output was busy, not written yet.
-    private var waiting: ArraySlice<EncodedMessage> = []
-    private var waitingBytes = 0
-    private let startTick: UInt64
-    private var lastWriteTick: UInt64
+    private var backlog: Backlog?
+    /// Ticks (seconds) of the loop's clock, for `client_timeout` and `heartbeat`.
+    private let startTick: UInt32
+    private var lastWriteTick: UInt32
 
     init(channel: ChannelName, framing: StreamFraming, endsAfterFirstBatch: Bool, loop: LoopContext) {
         self.channel = channel
         self.framing = framing
         self.endsAfterFirstBatch = endsAfterFirstBatch
         self.loop = loop
-        self.startTick = loop.tick
-        self.lastWriteTick = loop.tick
+        self.startTick = UInt32(truncatingIfNeeded: loop.tick)
+        self.lastWriteTick = self.startTick
     }
 
     /// Subscribes at `resume`; from now on the subscriber writes to `output` until it ends or is detached.
@@ -71,16 +84,17 @@ final class StreamSubscriber: Subscriber {
         case .failure(let error):
             self.stop(.refused(.unavailable("cannot subscribe: \(error)")))
         case .success(let subscribed):
-            self.subscription = subscribed.subscription
-            self.deliveredSeq = subscribed.catchUp.lastSeq
+            let catchUp = subscribed.catchUp
+            let token = subscribed.subscription.token
+            self.deliveredSeq = catchUp.lastSeq
             // A long-poll with nothing to catch up on waits for its first live message.
-            self.state = self.endsAfterFirstBatch && subscribed.catchUp.isEmpty ? .live : .catchingUp
-            self.loop.hub.add(self, to: self.channel)
+            self.state = self.endsAfterFirstBatch && catchUp.isEmpty ? .live(token: token) : .catchingUp(token: token)
+            self.channel = self.loop.hub.add(self, to: self.channel)
             output.streamWillStart()
-            for notice in subscribed.catchUp.notices {
+            for notice in catchUp.notices {
                 self.framing.write(notice, channel: self.channel, to: output)
             }
-            self.catchUp = subscribed.catchUp.messages[...]
+            if !catchUp.messages.isEmpty { self.backlog = Backlog(catchUp: catchUp.messages[...]) }
             self.writeWhileWritable()
         }
     }
@@ -89,6 +103,7 @@ final class StreamSubscriber: Subscriber {
 
     func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
         guard let output = self.output else { return .none }
+        let isLive: Bool
         switch self.state {
         case .live where self.endsAfterFirstBatch:
             guard let first = messages.first(where: { $0.seq > self.deliveredSeq }) else { return .none }
@@ -98,27 +113,31 @@ final class StreamSubscriber: Subscriber {
             return DeliveryCount(messages: 1, bytes: bytes)
         case .catchingUp where self.endsAfterFirstBatch:
             return .none  // the catch-up is this long-poll's answer
-        case .live, .catchingUp:
-            break
-        case .subscribing, .ended:
-            return .none
+        case .live: isLive = true
+        case .catchingUp: isLive = false
+        case .subscribing, .ended: return .none
         }
         var count = DeliveryCount()
-        for message in messages where message.seq > self.deliveredSeq {
-            self.deliveredSeq = message.seq
-            if case .live = self.state, self.waiting.isEmpty, output.isWritable {
+        if isLive && self.backlog == nil && output.isWritable {
+            for message in messages where message.seq > self.deliveredSeq {
+                self.deliveredSeq = message.seq
                 count.bytes += self.framing.write(message, to: output)
                 count.messages += 1
-            } else {
-                self.waiting.append(message)
-                self.waitingBytes += Self.estimatedSize(of: message)
             }
+            if count.messages > 0 {
+                self.lastWriteTick = UInt32(truncatingIfNeeded: self.loop.tick)
+                output.flush()
+            }
+            return count
         }
-        if count.messages > 0 {
-            self.lastWriteTick = self.loop.tick
-            output.flush()
+        let backlog = self.backlog ?? Backlog(catchUp: [])
+        self.backlog = backlog
+        for message in messages where message.seq > self.deliveredSeq {
+            self.deliveredSeq = message.seq
+            backlog.waiting.append(message)
+            backlog.waitingBytes += Self.estimatedSize(of: message)
         }
-        if self.waitingBytes > self.loop.configuration.maxSubscriberBacklog {
+        if backlog.waitingBytes > self.loop.configuration.maxSubscriberBacklog {
             self.finish(.slowConsumer)
         }
         return count
@@ -136,30 +155,32 @@ final class StreamSubscriber: Subscriber {
     /// them; a drained catch-up goes live, or ends a long-poll.
     private func writeWhileWritable() {
         guard let output = self.output else { return }
-        var written = DeliveryCount()
-        while output.isWritable {
-            if let message = self.catchUp.popFirst() {
-                written.bytes += self.framing.write(EncodedMessage(message, allocator: output.allocator), to: output)
-            } else if let message = self.waiting.popFirst() {
-                self.waitingBytes -= Self.estimatedSize(of: message)
-                written.bytes += self.framing.write(message, to: output)
-            } else {
-                break
+        if let backlog = self.backlog {
+            var written = DeliveryCount()
+            while output.isWritable {
+                if let message = backlog.catchUp.popFirst() {
+                    let encoded = EncodedMessage(message, allocator: output.allocator)
+                    written.bytes += self.framing.write(encoded, to: output)
+                } else if let message = backlog.waiting.popFirst() {
+                    backlog.waitingBytes -= Self.estimatedSize(of: message)
+                    written.bytes += self.framing.write(message, to: output)
+                } else {
+                    break
+                }
+                written.messages += 1
             }
-            written.messages += 1
+            if backlog.isEmpty { self.backlog = nil }
+            self.loop.hub.noteDelivered(written)
+            self.lastWriteTick = UInt32(truncatingIfNeeded: self.loop.tick)
         }
-        if self.waiting.isEmpty { self.waiting = [] }
-        self.loop.hub.noteDelivered(written)
-        self.lastWriteTick = self.loop.tick
-        guard case .catchingUp = self.state, self.catchUp.isEmpty else {
+        guard case .catchingUp(let token) = self.state, self.backlog?.catchUp.isEmpty ?? true else {
             output.flush()
             return
         }
-        self.catchUp = []
         if self.endsAfterFirstBatch {
             self.finishStream(nil)  // the catch-up was this long-poll's answer
         } else {
-            self.state = .live
+            self.state = .live(token: token)
             output.flush()
         }
     }
@@ -213,18 +234,20 @@ final class StreamSubscriber: Subscriber {
 
     /// Leaves the hub and the engine, and is counted out, exactly once.
     private func leave() {
-        if case .ended = self.state { return }
+        let token: UInt64?
+        switch self.state {
+        case .ended: return
+        case .subscribing: token = nil
+        case .catchingUp(let joined), .live(let joined): token = joined
+        }
         self.state = .ended
-        self.catchUp = []
-        self.waiting = []
-        self.waitingBytes = 0
+        self.backlog = nil
         self.adjustOpenCount(by: -1)
         if self.hubSlot >= 0 {
             self.loop.hub.remove(self, from: self.channel)
         }
-        if let subscription = self.subscription {
-            self.subscription = nil
-            self.loop.engine.unsubscribe(subscription)
+        if let token {
+            self.loop.engine.unsubscribe(Subscription(channel: self.channel, hubIndex: self.loop.hub.index, token: token))
         }
     }
 
@@ -232,16 +255,17 @@ final class StreamSubscriber: Subscriber {
 
     /// Once a second: ends the stream after `client_timeout`, and writes the
     /// framing's heartbeat when the stream was quiet for `heartbeat`.
-    func tick(_ tick: UInt64, clientTimeoutTicks: UInt64?, heartbeatTicks: UInt64?) {
+    func tick(_ tick: UInt64, _ timeouts: ConnectionTimeouts) {
         guard case .live = self.state, let output = self.output else { return }
-        if let timeout = clientTimeoutTicks, tick &- self.startTick >= timeout {
+        let now = UInt32(truncatingIfNeeded: tick)
+        if let timeout = timeouts.clientTicks, UInt64(now &- self.startTick) >= timeout {
             self.finish(.timeout)
             return
         }
-        if let interval = heartbeatTicks, tick &- self.lastWriteTick >= interval, output.isWritable,
+        if let interval = timeouts.heartbeatTicks, UInt64(now &- self.lastWriteTick) >= interval, output.isWritable,
             let heartbeat = self.framing.heartbeat
         {
-            self.lastWriteTick = tick
+            self.lastWriteTick = now
             output.write(heartbeat)
             output.flush()
         }
