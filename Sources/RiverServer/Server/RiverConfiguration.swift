@@ -128,7 +128,7 @@ public struct RiverConfiguration: Sendable {
         case "keepalive_timeout": self.keepAliveTimeout = try Self.duration(value, minimum: .seconds(1))
         case "tcp_keepalive":
             let idle = try Self.duration(value)
-            // Linux refuses TCP_KEEPIDLE above 32767 s, and then every accepted connection with it.
+            // Linux refuses TCP_KEEPIDLE above 32767 s (the socket option fails).
             guard idle == .zero || (idle >= .seconds(1) && idle <= .seconds(32767)) else {
                 throw ConfigurationError("expected 0 (off) or 1 s to 32767 s (the kernel's TCP_KEEPIDLE limit)")
             }
