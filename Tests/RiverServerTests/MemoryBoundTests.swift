@@ -1,4 +1,8 @@
 import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Testing
 
@@ -45,6 +49,10 @@ import Testing
     /// free and lived 60 s: +75 MB. Now the process stays within a few MB of
     /// the bound, and every publish is answered.
     @Test func twoHundredThousandChannelsStayWithinMaxMemory() async throws {
+        try await MachineLoad.exclusively { try self.publishToTwoHundredThousandChannels() }
+    }
+
+    func publishToTwoHundredThousandChannels() throws {
         let river = try RiverProcess(["--threads", "2", "--max-memory", "1m"])
         defer {
             river.signal(SIGTERM)
@@ -92,8 +100,13 @@ import Testing
                 var index = range.lowerBound + part * batch
                 while index < range.upperBound {
                     let end = min(index + batch, range.upperBound)
-                    var requests = ""
-                    for channel in index..<end { requests += "GET /publish?name=c\(channel)&data=x HTTP/1.1\r\nHost: x\r\n\r\n" }
+                    var requests: [UInt8] = []
+                    requests.reserveCapacity((end - index) * 64)
+                    for channel in index..<end {
+                        requests += Self.requestHead
+                        requests += Array(String(channel).utf8)
+                        requests += Self.requestTail
+                    }
                     try connection.send(requests)
                     let (answered, ok) = try connection.countResponses(end - index)
                     failures.withLock { $0 += answered - ok }
@@ -106,12 +119,16 @@ import Testing
         }
         #expect(failures.withLock { $0 } == 0, "every publish is answered 200")
     }
+
+    static let requestHead = Array("GET /publish?name=c".utf8)
+    static let requestTail = Array("&data=x HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
 }
 
 extension TestConnection {
-    /// Reads `count` pipelined responses to `/publish` (small, Content-Length
-    /// framed) by scanning for their status lines, which is far cheaper than
-    /// parsing each; returns how many arrived and how many were 200.
+    /// Reads `count` pipelined answers to `/publish` (small, Content-Length
+    /// framed, each ending with its JSON body's `}`) by finding their status
+    /// lines with `memchr`, far cheaper than parsing each; returns how many
+    /// arrived and how many were 200.
     func countResponses(_ count: Int) throws -> (answered: Int, ok: Int) {
         let statusLine = Array("HTTP/1.1 ".utf8)
         var answered = 0
@@ -119,19 +136,19 @@ extension TestConnection {
         var pending: [UInt8] = []
         while answered < count {
             pending += try self.readSome()
-            // A response ends with its JSON body's closing brace.
             guard let lastEnd = pending.lastIndex(of: UInt8(ascii: "}")) else { continue }
-            var index = 0
-            while index + statusLine.count + 3 <= lastEnd {
-                if pending[index] == UInt8(ascii: "H")
-                    && pending[index..<(index + statusLine.count)].elementsEqual(statusLine)
-                {
+            pending.withUnsafeBytes { bytes in
+                let base = bytes.baseAddress!
+                var offset = 0
+                while offset < lastEnd, let found = memchr(base + offset, Int32(UInt8(ascii: "H")), lastEnd - offset) {
+                    let start = base.distance(to: UnsafeRawPointer(found))
+                    offset = start + 1
+                    guard start + statusLine.count + 3 <= lastEnd,
+                        memcmp(base + start, statusLine, statusLine.count) == 0
+                    else { continue }
                     answered += 1
-                    let code = pending[(index + statusLine.count)..<(index + statusLine.count + 3)]
-                    if code.elementsEqual("200".utf8) { ok += 1 }
-                    index += statusLine.count
-                } else {
-                    index += 1
+                    if memcmp(base + start + statusLine.count, "200", 3) == 0 { ok += 1 }
+                    offset = start + statusLine.count
                 }
             }
             pending.removeFirst(lastEnd + 1)
