@@ -16,10 +16,14 @@ struct RedisKeys: Sendable {
         self.history = self.pubSub + ":history"
     }
 
-    /// The channel a pub/sub channel name belongs to.
+    /// The channel a pub/sub channel name belongs to, read byte for byte (a
+    /// name may begin with a combining mark, which `String` would join to `{`).
     static func channel(fromPubSub name: String) -> ChannelName? {
-        guard name.hasPrefix(Self.prefix + "{"), name.hasSuffix("}") else { return nil }
-        let inner = name.dropFirst(Self.prefix.count + 1).dropLast()
-        return try? ChannelName(validating: String(inner), maxBytes: Int.max)
+        let bytes = Array(name.utf8)
+        let opening = Array((Self.prefix + "{").utf8)
+        guard bytes.count > opening.count + 1, bytes.starts(with: opening), bytes.last == UInt8(ascii: "}") else {
+            return nil
+        }
+        return try? ChannelName(validating: bytes[opening.count..<(bytes.count - 1)], maxBytes: Int.max)
     }
 }

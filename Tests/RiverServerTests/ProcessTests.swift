@@ -170,6 +170,10 @@ func publishToDistinctChannels(port: Int, prefix: String, count: Int) throws {
 /// `river-bench churn` samples the server's memory.
 @Suite struct ChurnTests {
     @Test func twentyThousandConnectionsLeaveNothingBehind() async throws {
+        try await MachineLoad.exclusively { try self.churn() }
+    }
+
+    func churn() throws {
         let river = try RiverProcess(["--threads", "2"])
         defer {
             river.signal(SIGTERM)

@@ -52,7 +52,22 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
         self.init(host: String(host), port: port, database: database, password: password)
     }
 
+    /// The address without the password.
     public var description: String {
         "redis://\(self.host):\(self.port)\(self.database == 0 ? "" : "/\(self.database)")"
+    }
+}
+
+extension RedisAddress: CustomReflectable {
+    /// Without the password, so `dump` and reflection-based printing of a configuration do not show it.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "host": self.host, "port": self.port, "database": self.database,
+                "password": self.password == nil ? "none" : "<redacted>",
+            ],
+            displayStyle: .struct
+        )
     }
 }

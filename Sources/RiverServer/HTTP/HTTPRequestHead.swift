@@ -34,6 +34,9 @@ public struct HTTPRequestHead: Sendable {
     public var publishSecret: String?
     public var accessControlRequestMethod: String?
     public var accessControlRequestHeaders: String?
+    /// The request names a proxy (`Forwarded`, `X-Forwarded-For` or `X-Real-IP`):
+    /// its peer address is the proxy's, not the client's.
+    public var isForwarded = false
     /// `Upgrade: websocket` together with `Connection: upgrade`.
     public var upgradesToWebSocket = false
     public var webSocketKey: String?

@@ -71,6 +71,7 @@ extension HTTPRequestParser {
                     .contains { $0.trimmingSpaces == "websocket" }
             case .webSocketKey: head.webSocketKey = String(buffer: value)
             case .webSocketVersion: head.webSocketVersion = String(buffer: value)
+            case .forwarded: head.isForwarded = true
             case .host: hostFields += 1
             case .other: break
             }
@@ -295,7 +296,7 @@ extension HTTPRequestParser {
 enum KnownField {
     case contentLength, transferEncoding, connection, expect, contentType, accept, lastEventID
     case origin, cookie, authorization, publishSecret, accessControlRequestMethod, accessControlRequestHeaders
-    case upgrade, webSocketKey, webSocketVersion, ifNoneMatch, host
+    case upgrade, webSocketKey, webSocketVersion, ifNoneMatch, host, forwarded
     case other
 
     private static let table: [(StaticString, KnownField)] = [
@@ -306,7 +307,8 @@ enum KnownField {
         ("access-control-request-method", .accessControlRequestMethod),
         ("access-control-request-headers", .accessControlRequestHeaders), ("upgrade", .upgrade),
         ("sec-websocket-key", .webSocketKey), ("sec-websocket-version", .webSocketVersion),
-        ("if-none-match", .ifNoneMatch), ("host", .host),
+        ("if-none-match", .ifNoneMatch), ("host", .host), ("forwarded", .forwarded),
+        ("x-forwarded-for", .forwarded), ("x-real-ip", .forwarded),
     ]
 
     /// `name` is a token (checked by the caller), so setting bit 0x20 lowercases letters only.
