@@ -40,7 +40,7 @@ import Testing
             try connection.send("GET /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: <b>gzip</b>\r\n\r\n")
             let response = try connection.readResponse()
             #expect(response.status == 501)
-            #expect(response.body == "transfer coding '%3Cb%3Egzip%3C/b%3E' is not supported\n")
+            #expect(response.body == "transfer coding not supported (only chunked)\n", "nothing of the request echoed")
             #expect(response.head.header("X-Content-Type-Options") == "nosniff")
         }
     }

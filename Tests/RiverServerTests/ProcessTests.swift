@@ -181,7 +181,7 @@ func publishToDistinctChannels(port: Int, prefix: String, count: Int) throws {
         }
         let report = try runBench(
             [
-                "churn", "--rate", "1500", "--duration", "22", "--warmup", "0.2",
+                "churn", "--rate", "2000", "--connections", "21000", "--duration", "180", "--warmup", "0.2",
                 "--server-pid", String(river.process.processIdentifier),
             ],
             port: river.port
