@@ -52,6 +52,44 @@ import Testing
         #expect(String(buffer: buffer) == "[\"live\", {\"channel\": \"room\", \"seq\": 2, \"epoch\": 77}]")
     }
 
+    @Test(arguments: [
+        ([] as [UInt8], ""), ([0x66], "Zg=="), ([0x66, 0x6F], "Zm8="), ([0x66, 0x6F, 0x6F], "Zm9v"),
+        ([0x00, 0xFF, 0xC3, 0x28], "AP/DKA=="),
+    ])
+    func base64MatchesRFC4648(bytes: [UInt8], expected: String) {
+        var buffer = ByteBuffer()
+        Base64.write(ByteBuffer(bytes: bytes), into: &buffer)
+        #expect(String(buffer: buffer) == expected)
+        #expect(Base64.encode(bytes) == expected)
+        #expect(Base64.encodedLength(bytes.count) == expected.utf8.count)
+    }
+
+    @Test func binaryMessagesAreBase64WhereAFormatNeedsTextAndBytesWhereNot() {
+        let message = Message(
+            channel: self.channel,
+            seq: 3,
+            payload: ByteBuffer(bytes: [0x00, 0xFF, 0x0A]),
+            isBinary: true,
+            publishedAt: .now()
+        )
+        let encoded = EncodedMessage(message, allocator: ByteBufferAllocator(), deflater: PerMessageDeflater())
+        #expect(
+            String(buffer: encoded.bytes(.json))
+                == "[\"msg\", {\"channel\": \"room\", \"seq\": 3, \"data\": \"AP8K\", \"encoding\": \"base64\"}]"
+        )
+        #expect(String(buffer: encoded.bytes(.eventStream)) == "event: binary\nid: 3\ndata: AP8K\n\n")
+        #expect(Array(encoded.bytes(.webSocketRaw).readableBytesView) == [0x82, 0x03, 0x00, 0xFF, 0x0A])
+        #expect(Array(encoded.bytes(.rawChunk).readableBytesView) == Array("3\r\n".utf8) + [0x00, 0xFF, 0x0A, 0x0D, 0x0A])
+        let text = EncodedMessage(self.message(4, "hi"), allocator: ByteBufferAllocator(), deflater: PerMessageDeflater())
+        #expect(Array(text.bytes(.webSocketRaw).readableBytesView) == [0x81, 0x02] + Array("hi".utf8))
+        // Compressed once: the same buffer again, and a frame per window.
+        let deflated = text.bytes(.webSocketDeflated(raw: true, windowBits: 15))
+        #expect(deflated.readableBytesView.first == 0xC1)
+        let again = text.bytes(.webSocketDeflated(raw: true, windowBits: 15))
+        #expect(again.withUnsafeReadableBytes { $0.baseAddress } == deflated.withUnsafeReadableBytes { $0.baseAddress })
+        #expect(text.bytes(.webSocketDeflated(raw: false, windowBits: 15)) != deflated)
+    }
+
     @Test(arguments: [0, 1, 15, 16, 255, 256, 4095, 70000])
     func chunkFramingWritesTheHeaderInFront(length: Int) {
         let body = String(repeating: "z", count: length)
@@ -60,7 +98,11 @@ import Testing
     }
 
     @Test func encodedMessageFormatsShareOneEncoding() {
-        let encoded = EncodedMessage(self.message(5, "a\nb"), allocator: ByteBufferAllocator())
+        let encoded = EncodedMessage(
+            self.message(5, "a\nb"),
+            allocator: ByteBufferAllocator(),
+            deflater: PerMessageDeflater()
+        )
         let json = "[\"msg\", {\"channel\": \"room\", \"seq\": 5, \"data\": \"a\\nb\"}]"
         #expect(String(buffer: encoded.bytes(.json)) == json)
         #expect(String(buffer: encoded.bytes(.line)) == json + "\r\n")

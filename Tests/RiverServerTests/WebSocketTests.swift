@@ -1,3 +1,4 @@
+import RiverCore
 import Testing
 
 @testable import RiverServer
@@ -71,8 +72,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("binary", 1003 as UInt16),
-        ("invalid UTF-8", 1007),
+        ("invalid UTF-8", 1007 as UInt16),
         ("too large", 1009),
         ("unmasked", 1002),
         ("reserved opcode", 1002),
@@ -82,7 +82,6 @@ import Testing
             let bystander = try TestWebSocket(port: server.port, path: "/websocket?name=calm")
             let socket = try TestWebSocket(port: server.port, path: "/websocket?name=calm")
             switch kind {
-            case "binary": try socket.send(opcode: 0x2, [1, 2, 3])
             case "invalid UTF-8": try socket.send(opcode: 0x1, [0xC3, 0x28])
             case "too large": try socket.send(opcode: 0x1, Array(repeating: UInt8(ascii: "a"), count: 1001))
             case "unmasked": try socket.send(opcode: 0x1, Array("x".utf8), masked: false)

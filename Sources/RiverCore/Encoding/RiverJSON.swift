@@ -5,6 +5,11 @@ import NIOCore
 ///
 ///     ["msg", {"channel": "NAME", "seq": 17, "data": "DATA"}]
 ///
+/// A binary message (`Message.isBinary`) carries its bytes in base64, and
+/// says so, so the JSON stays valid whatever the bytes:
+///
+///     ["msg", {"channel": "NAME", "seq": 17, "data": "BASE64", "encoding": "base64"}]
+///
 /// and River's notices, which the original's clients ignore:
 ///
 ///     ["lost", {"channel": "NAME", "from": A, "to": B}]
@@ -20,8 +25,14 @@ public enum RiverJSON {
         buffer.writeStaticString(", \"seq\": ")
         buffer.writeDecimal(message.seq)
         buffer.writeStaticString(", \"data\": ")
-        JSONString.write(message.payload, into: &buffer)
-        buffer.writeStaticString("}]")
+        if message.isBinary {
+            buffer.writeStaticString("\"")
+            Base64.write(message.payload, into: &buffer)
+            buffer.writeStaticString("\", \"encoding\": \"base64\"}]")
+        } else {
+            JSONString.write(message.payload, into: &buffer)
+            buffer.writeStaticString("}]")
+        }
     }
 
     /// The notice's type: `lost`, `reset` or `live`.

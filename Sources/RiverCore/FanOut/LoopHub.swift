@@ -25,6 +25,8 @@ public final class LoopHub {
     /// When the next slice is due; a callback finding a later (or no) deadline is stale.
     private var nextSliceAt: NIODeadline?
     private let allocator = ByteBufferAllocator()
+    /// Compresses each message once for this loop's permessage-deflate WebSockets.
+    public let deflater = PerMessageDeflater()
     /// Everything delivered from this loop so far.
     public private(set) var delivered = DeliveryCount()
     /// Subscribers currently registered on this loop.
@@ -85,7 +87,7 @@ public final class LoopHub {
         for entry in batch.entries {
             guard let local = self.channels[entry.channel], !local.members.isEmpty else { continue }
             for message in entry.messages {
-                local.pending.append(EncodedMessage(message, allocator: self.allocator))
+                local.pending.append(EncodedMessage(message, allocator: self.allocator, deflater: self.deflater))
             }
             self.startRound(local)
         }

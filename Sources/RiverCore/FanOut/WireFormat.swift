@@ -7,8 +7,17 @@ public enum WireFormat: Sendable, Hashable {
     case line
     /// The bare river JSON (JSONP wraps it in a per-subscriber callback).
     case json
-    /// A Server-Sent Events event: `id:` + `data:` lines of the payload.
+    /// A Server-Sent Events event: `id:` + `data:` lines of the payload
+    /// (`event: binary` and the payload in base64 for a binary message).
     case eventStream
     /// A WebSocket text frame carrying the river JSON.
     case webSocketText
+    /// The payload as published, as one HTTP/1.1 chunk (`format=raw`).
+    case rawChunk
+    /// A WebSocket frame carrying the payload as published (`format=raw`): a
+    /// text frame, or a binary frame for a binary message.
+    case webSocketRaw
+    /// `webSocketText` or `webSocketRaw` (`raw`) compressed with permessage-deflate
+    /// (RFC 7692) with a window of 2^`windowBits` bytes.
+    case webSocketDeflated(raw: Bool, windowBits: Int)
 }

@@ -155,7 +155,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .publish(let publish, let headers):
             self.loop.counters.publishes += 1
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            self.server.engine.publish(publish.payload, isBinary: false, to: publish.channel, on: context.eventLoop) {
+            self.server.engine.publish(
+                publish.payload,
+                isBinary: publish.isBinary,
+                to: publish.channel,
+                on: context.eventLoop
+            ) {
                 handler.value.published($0, publish, headers)
             }
         case .subscribe(let plan):
@@ -426,11 +431,14 @@ extension HTTPConnectionHandler: SubscriberOutput {
 
 extension HTTPConnectionHandler {
     /// Answers the handshake, then hands the connection to a
-    /// `WebSocketConnectionHandler` behind NIOWebSocket's frame decoder.
+    /// `WebSocketConnectionHandler` behind NIOWebSocket's frame decoder, a
+    /// `WebSocketFrameChecker` and NIOWebSocket's fragment aggregator.
     private func upgradeToWebSocket(_ upgrade: WebSocketUpgrade, context: ChannelHandlerContext) {
+        var headers = upgrade.headers
+        if let deflate = upgrade.deflate { headers.append(("Sec-WebSocket-Extensions", deflate.response)) }
         let response = WebSocketHandshake.response(
             key: upgrade.key,
-            extraHeaders: upgrade.headers,
+            extraHeaders: headers,
             allocator: context.channel.allocator
         )
         context.writeAndFlush(self.wrapOutboundOut(response), promise: nil)
@@ -440,10 +448,18 @@ extension HTTPConnectionHandler {
         self.parser = nil
         self.holdsConnectionSlot = false  // the WebSocket handler gives it back
         do {
+            let maxMessageSize = self.server.configuration.maxMessageSize
+            let checker = WebSocketFrameChecker(compressionNegotiated: upgrade.deflate != nil)
             try context.pipeline.syncOperations.addHandlers(
                 [
-                    ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: self.server.configuration.maxMessageSize)),
-                    WebSocketConnectionHandler(upgrade, server: self.server, loop: self.loop),
+                    ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxMessageSize)),
+                    checker,
+                    NIOWebSocketFrameAggregator(
+                        minNonFinalFragmentSize: 0,
+                        maxAccumulatedFrameCount: WebSocketFrameChecker.maxFragments,
+                        maxAccumulatedFrameSize: maxMessageSize
+                    ),
+                    WebSocketConnectionHandler(upgrade, checker: checker, server: self.server, loop: self.loop),
                 ],
                 position: .after(self)
             )

@@ -3,48 +3,50 @@ import NIOWebSocket
 import RiverCore
 
 /// A WebSocket connection after its handshake. Its `StreamSubscriber`
-/// (WebSocket framing) carries the channel to the client; each text message
-/// the client sends is published to that channel, as the original did.
+/// (WebSocket framing: river JSON or raw, compressed or not) carries the
+/// channel to the client; each message the client sends is published to that
+/// channel, as the original did — a binary one as a binary message.
 ///
-/// It sits after NIOWebSocket's frame decoder, reassembles fragmented
-/// messages, answers pings, and closes with the RFC 6455 status that fits:
-/// 1003 for binary frames, 1007 for text that is not UTF-8, 1009 for messages
-/// over `max_message_size`, 1008 for publishes its handshake's credentials do
-/// not allow, 1002 for protocol errors. Pongs and everything else it writes
-/// share the connection's output budget: while output is over its high-water
-/// mark it reads no more frames. It gives back the connection's
-/// `max_connections` slot when the connection closes.
+/// It sits after NIOWebSocket's frame decoder, a `WebSocketFrameChecker`
+/// (masking, RSV bits) and NIOWebSocket's fragment aggregator, so what it
+/// reads is a whole message or a control frame. What each asks for, and the
+/// RFC 6455 status that fails the connection, is its `StateMachine`'s call;
+/// this handler inflates (bounded by `max_message_size`), publishes, answers
+/// pings and closes. Pongs and everything else it writes share the
+/// connection's output budget: while output is over its high-water mark it
+/// reads no more frames. It gives back the connection's `max_connections`
+/// slot when the connection closes, and keeps its context, checker and
+/// inflater only while it is in the pipeline.
 final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private enum State {
-        case open
-        /// A close frame was sent; the socket closes when the peer answers or two ticks pass.
-        case closing(sinceTick: UInt64)
-        case closed
-    }
-
     var registryIndex = -1
     private let channel: ChannelName
-    /// Whether the handshake's credentials allow publishing (always, without access control).
-    private let mayPublish: Bool
+    private let format: StreamFraming.WebSocketFormat
     private let server: ServerContext
     private unowned let loop: LoopContext
+    private var machine: StateMachine
     private var context: ChannelHandlerContext?
+    /// Knows whether the message being read was compressed (the aggregator drops RSV1).
+    private var checker: WebSocketFrameChecker?
+    /// Made on the first compressed message; the client's context lives in it.
+    private var inflater: PerMessageInflater?
     private var subscriber: StreamSubscriber?
     private var resume: ResumePoint?
-    private var state = State.open
-    /// A fragmented text message being reassembled.
-    private var fragments: ByteBuffer?
     private var readHeld = false
     /// Whether output is under its high-water mark (from `channelWritabilityChanged`).
     private var outputIsWritable = true
 
-    init(_ upgrade: WebSocketUpgrade, server: ServerContext, loop: LoopContext) {
+    init(_ upgrade: WebSocketUpgrade, checker: WebSocketFrameChecker, server: ServerContext, loop: LoopContext) {
         self.channel = upgrade.channel
-        self.mayPublish = upgrade.mayPublish
+        self.format = StreamFraming.WebSocketFormat(
+            raw: upgrade.format == .raw,
+            deflateWindowBits: upgrade.deflate?.serverWindowBits
+        )
+        self.machine = StateMachine(maxMessageSize: server.configuration.maxMessageSize, mayPublish: upgrade.mayPublish)
+        self.checker = checker
         self.resume = upgrade.resume
         self.server = server
         self.loop = loop
@@ -59,7 +61,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         self.loop.counters.webSocketConnections += 1
         let subscriber = StreamSubscriber(
             channel: self.channel,
-            framing: .webSocket,
+            framing: .webSocket(self.format),
             endsAfterFirstBatch: false,
             loop: self.loop
         )
@@ -80,32 +82,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = self.unwrapInboundIn(data)
-        switch self.state {
-        case .open: break
-        case .closing:
-            if frame.opcode == .connectionClose { context.close(promise: nil) }
-            return
-        case .closed: return
-        }
-        guard frame.maskKey != nil else {
-            self.close(code: .protocolError, reason: "client frames must be masked")
-            return
-        }
-        switch frame.opcode {
-        case .text, .binary, .continuation:
-            self.receiveDataFrame(frame)
-        case .ping:
-            self.write(WebSocketFraming.frame(opcode: .pong, payload: frame.unmaskedData, allocator: self.allocator))
-            self.flush()
-        case .pong:
-            break
-        case .connectionClose:
-            // Answer with the peer's code (if it may be sent), then close the socket once the answer is out.
-            let code = WebSocketClose.reply(toPayload: frame.unmaskedData)
-            self.close(code: WebSocketErrorCode(codeNumber: Int(code)), reason: "", thenCloseSocket: true)
-        default:
-            self.close(code: .protocolError, reason: "unexpected frame")
-        }
+        let isData = frame.opcode == .text || frame.opcode == .binary
+        let received = StateMachine.Frame(
+            opcode: frame.opcode,
+            payload: frame.unmaskedData,
+            compressed: isData && (self.checker?.messageIsCompressed ?? false)
+        )
+        self.perform(self.machine.received(received, tick: self.loop.tick))
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -131,78 +114,64 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        switch error {
-        case NIOWebSocketError.invalidFrameLength:
-            self.close(
-                code: .messageTooLarge,
-                reason: "message larger than \(self.server.configuration.maxMessageSize) bytes"
+        self.perform(self.machine.errorCaught(error, tick: self.loop.tick))
+    }
+
+    // MARK: - Performing the state machine's actions
+
+    private func perform(_ action: StateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .inflate(let compressed, let binary):
+            let inflated = self.inflate(compressed)
+            self.perform(self.machine.inflated(inflated, binary: binary, tick: self.loop.tick))
+        case .publish(let payload, let binary):
+            self.publish(payload, binary: binary)
+        case .pong(let payload):
+            self.write(WebSocketFraming.frame(opcode: .pong, payload: payload, allocator: self.allocator))
+            self.flush()
+        case .close(let code, let reason):
+            self.sendClose(code: code, reason: reason, thenCloseSocket: false)
+        case .answerClose(let code):
+            self.sendClose(code: code, reason: "", thenCloseSocket: true)
+        case .closeSocket:
+            self.context?.close(promise: nil)
+        }
+    }
+
+    /// A compressed message, inflated no further than `max_message_size`.
+    private func inflate(_ compressed: ByteBuffer) -> Result<ByteBuffer, PerMessageInflater.Failure> {
+        if self.inflater == nil { self.inflater = PerMessageInflater() }
+        guard let inflater = self.inflater else { return .failure(.corrupt) }
+        do {
+            let message = try inflater.inflate(
+                compressed,
+                maxSize: self.server.configuration.maxMessageSize,
+                allocator: self.allocator
             )
-        default:
-            self.close(code: .protocolError, reason: "malformed frame")
+            return .success(message)
+        } catch {
+            return .failure(error)
         }
     }
 
-    // MARK: - Messages from the client
-
-    /// Text frames (whole or in fragments) are publishes; binary ones are refused.
-    private func receiveDataFrame(_ frame: WebSocketFrame) {
-        let maxMessageSize = self.server.configuration.maxMessageSize
-        switch (frame.opcode, self.fragments) {
-        case (.binary, _):
-            self.close(code: .unacceptableData, reason: "binary frames are not supported")
-        case (.text, nil):
-            if frame.fin {
-                self.publish(frame.unmaskedData)
-            } else {
-                self.fragments = frame.unmaskedData
-            }
-        case (.continuation, var fragments?):
-            var data = frame.unmaskedData
-            guard fragments.readableBytes + data.readableBytes <= maxMessageSize else {
-                self.fragments = nil
-                self.close(code: .messageTooLarge, reason: "message larger than \(maxMessageSize) bytes")
-                return
-            }
-            fragments.writeBuffer(&data)
-            if frame.fin {
-                self.fragments = nil
-                self.publish(fragments)
-            } else {
-                self.fragments = fragments
-            }
-        default:
-            self.close(code: .protocolError, reason: "fragments out of order")
-        }
-    }
-
-    /// A text message from the client is a publish to this connection's channel.
-    private func publish(_ text: ByteBuffer) {
-        guard self.mayPublish else {
-            self.close(code: .policyViolation, reason: "publishing needs the publish secret or a token")
-            return
-        }
-        let maxMessageSize = self.server.configuration.maxMessageSize
-        guard text.readableBytes <= maxMessageSize else {
-            self.close(code: .messageTooLarge, reason: "message larger than \(maxMessageSize) bytes")
-            return
-        }
-        guard text.withUnsafeReadableBytes({ UTF8Validation.isValid($0) }) else {
-            self.close(code: .dataInconsistentWithMessage, reason: "text frame is not valid UTF-8")
-            return
-        }
+    /// A message from the client is a publish to this connection's channel.
+    private func publish(_ message: ByteBuffer, binary: Bool) {
         guard let context = self.context else { return }
-        var payload = ByteBufferAllocator().buffer(capacity: text.readableBytes)
-        payload.writeImmutableBuffer(text)
+        // A buffer of its own: history must not pin the connection's read buffer.
+        var payload = ByteBufferAllocator().buffer(capacity: message.readableBytes)
+        payload.writeImmutableBuffer(message)
         self.loop.counters.publishes += 1
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        self.server.engine.publish(payload, isBinary: false, to: self.channel, on: context.eventLoop) { result in
+        self.server.engine.publish(payload, isBinary: binary, to: self.channel, on: context.eventLoop) { result in
             if case .failure(let error) = result { handler.value.reportPublishFailure(error) }
         }
     }
 
     /// `["error", {"channel": ..., "reason": ...}]`: the original's clients ignore types they do not know.
     private func reportPublishFailure(_ error: EngineError) {
-        guard case .open = self.state else { return }
+        guard case .open = self.machine.state else { return }
         var json = self.allocator.buffer(capacity: 96)
         json.writeStaticString("[\"error\", {\"channel\": ")
         JSONString.write(self.channel.value, into: &json)
@@ -215,18 +184,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     // MARK: - Closing
 
-    /// Sends a close frame and waits (at most two ticks) for the peer's, or,
-    /// answering the peer's close, closes the socket once the answer is out.
-    private func close(code: WebSocketErrorCode, reason: String, thenCloseSocket: Bool = false) {
-        guard case .open = self.state, let context = self.context else { return }
+    /// Stops the subscription and sends a close frame; answering the peer's
+    /// close, closes the socket once the answer is out.
+    private func sendClose(code: UInt16, reason: String, thenCloseSocket: Bool) {
+        guard let context = self.context else { return }
         self.subscriber?.detach()
         self.subscriber = nil
-        self.state = .closing(sinceTick: self.loop.tick)
-        let frame = WebSocketFraming.closeFrame(
-            code: UInt16(webSocketErrorCode: code),
-            reason: reason,
-            allocator: context.channel.allocator
-        )
+        let frame = WebSocketFraming.closeFrame(code: code, reason: reason, allocator: context.channel.allocator)
         let written = context.writeAndFlush(self.wrapOutboundOut(frame))
         if thenCloseSocket {
             let channel = context.channel
@@ -235,13 +199,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     private func connectionClosed() {
-        if case .closed = self.state { return }
-        self.state = .closed
+        guard self.machine.connectionClosed() else { return }
         self.loop.counters.webSocketConnections -= 1
         self.server.limiter.release()
         self.subscriber?.detach()
         self.subscriber = nil
-        self.fragments = nil
+        self.checker = nil
+        self.inflater = nil
         self.loop.unregister(self)
     }
 }
@@ -268,13 +232,15 @@ extension WebSocketConnectionHandler: SubscriberOutput {
         switch end {
         case .completed:
             // The framing wrote the close frame: wait for the peer's.
-            self.state = .closing(sinceTick: self.loop.tick)
+            self.machine.streamEnded(tick: self.loop.tick)
             self.flush()
         case .cut:
-            self.state = .closing(sinceTick: self.loop.tick)
+            self.machine.streamEnded(tick: self.loop.tick)
             self.context?.close(promise: nil)
         case .refused(let error):
-            self.close(code: .unexpectedServerError, reason: error.reason)
+            self.perform(
+                self.machine.fail(code: WebSocketClose.unexpectedServerError, reason: error.reason, tick: self.loop.tick)
+            )
         }
     }
 }
@@ -287,13 +253,10 @@ extension WebSocketConnectionHandler: ManagedConnection {
     }
 
     func sweep(tick: UInt64) {
-        switch self.state {
-        case .open:
-            self.subscriber?.tick(tick, self.loop.timeouts)
-        case .closing(let since):
-            if tick &- since >= 2 { self.context?.close(promise: nil) }
-        case .closed:
-            break
+        switch self.machine.tick(tick) {
+        case .none: break
+        case .tickStream: self.subscriber?.tick(tick, self.loop.timeouts)
+        case .closeSocket: self.context?.close(promise: nil)
         }
     }
 
@@ -301,7 +264,9 @@ extension WebSocketConnectionHandler: ManagedConnection {
         if let subscriber = self.subscriber {
             subscriber.finish(.shutdown)
         } else {
-            self.close(code: .goingAway, reason: "server shutting down")
+            self.perform(
+                self.machine.fail(code: WebSocketClose.goingAway, reason: "server shutting down", tick: self.loop.tick)
+            )
         }
     }
 

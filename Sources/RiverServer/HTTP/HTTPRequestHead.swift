@@ -23,6 +23,8 @@ public struct HTTPRequestHead: Sendable {
     public var hasContentType = false
     /// `Content-Type: application/x-www-form-urlencoded`.
     public var isFormEncoded = false
+    /// `Content-Type: application/octet-stream`: a raw body is a binary message.
+    public var isOctetStream = false
     /// `If-None-Match`, for revalidating static files.
     public var ifNoneMatch: String?
     /// `Accept` names `text/event-stream`.
@@ -41,6 +43,8 @@ public struct HTTPRequestHead: Sendable {
     public var upgradesToWebSocket = false
     public var webSocketKey: String?
     public var webSocketVersion: String?
+    /// `Sec-WebSocket-Extensions`, every field joined with ", " (RFC 9110 section 5.3).
+    public var webSocketExtensions: String?
 
     public init() {}
 }

@@ -55,7 +55,9 @@ extension HTTPRequestParser {
                 head.expectsContinue = String(buffer: value).lowercased() == "100-continue"
             case .contentType:
                 head.hasContentType = true
-                head.isFormEncoded = String(buffer: value).lowercased().hasPrefix("application/x-www-form-urlencoded")
+                let contentType = String(buffer: value).lowercased()
+                head.isFormEncoded = contentType.hasPrefix("application/x-www-form-urlencoded")
+                head.isOctetStream = contentType.hasPrefix("application/octet-stream")
             case .accept:
                 head.acceptsEventStream = String(buffer: value).lowercased().contains("text/event-stream")
             case .lastEventID: head.lastEventID = String(buffer: value)
@@ -71,6 +73,9 @@ extension HTTPRequestParser {
                     .contains { $0.trimmingSpaces == "websocket" }
             case .webSocketKey: head.webSocketKey = String(buffer: value)
             case .webSocketVersion: head.webSocketVersion = String(buffer: value)
+            case .webSocketExtensions:
+                let text = String(buffer: value)
+                head.webSocketExtensions = head.webSocketExtensions.map { $0 + ", " + text } ?? text
             case .forwarded: head.isForwarded = true
             case .host: hostFields += 1
             case .other: break
@@ -296,7 +301,7 @@ extension HTTPRequestParser {
 enum KnownField {
     case contentLength, transferEncoding, connection, expect, contentType, accept, lastEventID
     case origin, cookie, authorization, publishSecret, accessControlRequestMethod, accessControlRequestHeaders
-    case upgrade, webSocketKey, webSocketVersion, ifNoneMatch, host, forwarded
+    case upgrade, webSocketKey, webSocketVersion, webSocketExtensions, ifNoneMatch, host, forwarded
     case other
 
     private static let table: [(StaticString, KnownField)] = [
@@ -307,6 +312,7 @@ enum KnownField {
         ("access-control-request-method", .accessControlRequestMethod),
         ("access-control-request-headers", .accessControlRequestHeaders), ("upgrade", .upgrade),
         ("sec-websocket-key", .webSocketKey), ("sec-websocket-version", .webSocketVersion),
+        ("sec-websocket-extensions", .webSocketExtensions),
         ("if-none-match", .ifNoneMatch), ("host", .host), ("forwarded", .forwarded),
         ("x-forwarded-for", .forwarded), ("x-real-ip", .forwarded),
     ]

@@ -3,12 +3,19 @@ import RiverCore
 
 /// `/publish`: validates the message, and once the engine has stored it,
 /// answers `{"channel": "NAME", "seq": N}` (never after fan-out).
+///
+/// A message that is not valid UTF-8, or a raw body sent as
+/// `Content-Type: application/octet-stream`, is binary: stored and replayed
+/// byte for byte, delivered as binary WebSocket frames, in base64 where a
+/// format needs text.
 enum PublishResponder {
     /// A publish that passed validation.
     struct Publish {
         let channel: ChannelName
         /// The message in a buffer of its own: history must not pin a connection's read buffer.
         let payload: ByteBuffer
+        /// Bytes rather than text (`Message.isBinary`).
+        let isBinary: Bool
         let head: HTTPRequestHead
     }
 
@@ -37,12 +44,11 @@ enum PublishResponder {
         guard data.readableBytes <= configuration.maxMessageSize else {
             throw .tooLarge("message is larger than max_message_size (\(configuration.maxMessageSize) bytes)")
         }
-        guard data.withUnsafeReadableBytes({ UTF8Validation.isValid($0) }) else {
-            throw .invalidParameter("data", "not valid UTF-8")
-        }
+        let isBinary =
+            (hasRawBody && head.isOctetStream) || !data.withUnsafeReadableBytes({ UTF8Validation.isValid($0) })
         var payload = ByteBufferAllocator().buffer(capacity: data.readableBytes)
         payload.writeImmutableBuffer(data)
-        return Publish(channel: channel, payload: payload, head: head)
+        return Publish(channel: channel, payload: payload, isBinary: isBinary, head: head)
     }
 
     /// The answer to a stored publish: `{"channel": "NAME", "seq": N}`.

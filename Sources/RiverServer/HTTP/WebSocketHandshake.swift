@@ -1,5 +1,6 @@
 import Crypto
 import NIOCore
+import RiverCore
 
 /// The server side of the RFC 6455 opening handshake
 /// (https://www.rfc-editor.org/rfc/rfc6455#section-4.2): checks the upgrade
@@ -39,39 +40,5 @@ enum WebSocketHandshake {
         }
         buffer.writeStaticString("\r\n")
         return buffer
-    }
-}
-
-/// Standard base64 (RFC 4648 section 4), for the handshake's keys.
-enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let chunk = bytes[index..<min(index + 3, bytes.count)]
-            let value = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * UInt32($1.offset)) }
-            for position in 0..<4 {
-                output.append(
-                    position <= chunk.count
-                        ? Self.alphabet[Int(value >> (18 - 6 * UInt32(position)) & 0x3F)] : UInt8(ascii: "=")
-                )
-            }
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
-    }
-
-    /// The decoded length of a well-formed base64 string, or nil.
-    static func decodedLength(_ text: String) -> Int? {
-        let bytes = Array(text.utf8)
-        guard bytes.count % 4 == 0 else { return nil }
-        let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
-        guard padding <= 2,
-            bytes.dropLast(padding).allSatisfy({ Self.alphabet.contains($0) })
-        else { return nil }
-        return bytes.count / 4 * 3 - padding
     }
 }

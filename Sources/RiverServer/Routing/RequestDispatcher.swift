@@ -124,6 +124,7 @@ struct RequestDispatcher {
         let parameters = RequestParameters(query: head.query)
         let channel = try parameters.channelName(maxBytes: self.server.configuration.maxChannelName)
         let resume = try SubscribeRequest.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
+        let format = try MessageFormat(parameters)
         let access = self.server.access
         let subscribing = try access.decide(.subscribe, channel: channel, request: request, verified: verified)
         let publishing = try access.decide(.publish, channel: channel, request: request, verified: verified)
@@ -139,7 +140,15 @@ struct RequestDispatcher {
         }
         let mayPublish = if case .allowed = publishing { true } else { false }
         return .upgrade(
-            WebSocketUpgrade(key: key, channel: channel, resume: resume, mayPublish: mayPublish, headers: headers)
+            WebSocketUpgrade(
+                key: key,
+                channel: channel,
+                resume: resume,
+                mayPublish: mayPublish,
+                format: format,
+                deflate: PerMessageDeflateNegotiation(offers: head.webSocketExtensions),
+                headers: headers
+            )
         )
     }
 }
@@ -158,7 +167,9 @@ struct SubscriptionPlan {
         self.channel = request.channel
         self.resume = request.resume
         switch request.transport {
-        case .stream(_, let callback): self.framing = .river(chunked: !head.isHTTP10, callback: callback)
+        case .stream(_, let callback) where request.format == .river:
+            self.framing = .river(chunked: !head.isHTTP10, callback: callback)
+        case .stream: self.framing = .raw(chunked: !head.isHTTP10)
         case .eventStream: self.framing = .eventStream
         }
         self.endsAfterFirstBatch = !request.keep
@@ -177,6 +188,10 @@ struct WebSocketUpgrade {
     let resume: ResumePoint
     /// Whether the handshake's credentials allow publishing (always, without access control).
     let mayPublish: Bool
+    /// River JSON text frames, or bodies as published (`format=raw`).
+    let format: MessageFormat
+    /// permessage-deflate, when the client offered it in a form River accepts.
+    let deflate: PerMessageDeflateNegotiation?
     /// Extra fields of the 101 answer (CORS).
     let headers: [(String, String)]
 }

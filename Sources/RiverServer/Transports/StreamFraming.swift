@@ -3,23 +3,46 @@ import NIOWebSocket
 import RiverCore
 
 /// How a stream frames what it carries: the river JSON as HTTP chunks (or
-/// lines, for HTTP/1.0), optionally JSONP-wrapped; Server-Sent Events; or
-/// WebSocket text frames. The subscription's lifecycle (`StreamSubscriber`)
-/// does not depend on it.
+/// lines, for HTTP/1.0), optionally JSONP-wrapped; raw bodies as HTTP
+/// chunks; Server-Sent Events; or WebSocket frames. The subscription's
+/// lifecycle (`StreamSubscriber`) does not depend on it.
 enum StreamFraming {
     /// `/subscribe`: one river JSON document per chunk (per line when `chunked` is
     /// false), wrapped as `callback(...);` CRLF when `callback` is set.
     case river(chunked: Bool, callback: String?)
+    /// `/subscribe?format=raw`: each message's body as published, one chunk
+    /// per message (unframed when `chunked` is false, for HTTP/1.0). A
+    /// long-poll's answer is one message. Notices are chunks marked with the
+    /// chunk extension `;river-notice`, so a client reading the chunk framing
+    /// tells them from bodies.
+    case raw(chunked: Bool)
     /// `/sse`: one event per message (`id:` = seq), notices as `event: lost|reset|live`.
     case eventStream
-    /// `/websocket`: one text frame per message.
-    case webSocket
+    /// `/websocket`: one frame per message, in its `WebSocketFormat`.
+    case webSocket(WebSocketFormat)
+
+    /// What a WebSocket subscriber's frames carry, and whether they are compressed.
+    struct WebSocketFormat: Equatable {
+        /// Message bodies as published (text or binary frames) instead of river JSON text frames.
+        var raw = false
+        /// The permessage-deflate window when negotiated (nil: uncompressed).
+        var deflateWindowBits: Int?
+
+        /// The shared encoding this subscriber writes.
+        var wireFormat: WireFormat {
+            if let windowBits = self.deflateWindowBits {
+                return .webSocketDeflated(raw: self.raw, windowBits: windowBits)
+            }
+            return self.raw ? .webSocketRaw : .webSocketText
+        }
+    }
 
     /// The response's content type (HTTP transports).
     var contentType: String {
         switch self {
         case .river(_, nil): return "text/plain; charset=utf-8"
         case .river: return "application/javascript; charset=utf-8"
+        case .raw: return "application/octet-stream"
         case .eventStream: return "text/event-stream; charset=utf-8"
         case .webSocket: return "application/octet-stream"
         }
@@ -27,8 +50,10 @@ enum StreamFraming {
 
     /// Chunked responses end with the last chunk; the others end when the connection closes.
     var isChunked: Bool {
-        if case .river(let chunked, _) = self { return chunked }
-        return false
+        switch self {
+        case .river(let chunked, _), .raw(let chunked): return chunked
+        case .eventStream, .webSocket: return false
+        }
     }
 
     /// What is written when nothing else was for `heartbeat`; river JSON has
@@ -37,8 +62,15 @@ enum StreamFraming {
         switch self {
         case .eventStream: return EventStreamFraming.heartbeat
         case .webSocket: return Self.ping
-        case .river: return nil
+        case .river, .raw: return nil
         }
+    }
+
+    /// Whether a long-poll's answer is a single message: a raw body has no
+    /// framing that could tell two apart.
+    var answersWithOneMessage: Bool {
+        if case .raw = self { return true }
+        return false
     }
 
     private static let ping = WebSocketFraming.frame(opcode: .ping, payload: ByteBuffer(), allocator: .init())
@@ -51,10 +83,16 @@ enum StreamFraming {
             bytes = message.bytes(chunked ? .chunk : .line)
         case .river(let chunked, let callback?):
             return Self.writeJSONP(message.bytes(.json), callback: callback, chunked: chunked, to: output)
+        case .raw(true):
+            // A zero-length chunk would end the response: an empty body sends nothing.
+            guard message.message.payload.readableBytes > 0 else { return 0 }
+            bytes = message.bytes(.rawChunk)
+        case .raw(false):
+            bytes = message.message.payload
         case .eventStream:
             bytes = message.bytes(.eventStream)
-        case .webSocket:
-            bytes = message.bytes(.webSocketText)
+        case .webSocket(let format):
+            bytes = message.bytes(format.wireFormat)
         }
         output.write(bytes)
         return bytes.readableBytes
@@ -79,6 +117,17 @@ enum StreamFraming {
                 json.writeStaticString("\r\n")
                 output.write(json)
             }
+        case .raw(let chunked):
+            var json = allocator.buffer(capacity: 96)
+            RiverJSON.writeNotice(notice, channel: channel, into: &json)
+            var framed = allocator.buffer(capacity: json.readableBytes + 32)
+            if chunked {
+                framed.writeString(String(json.readableBytes, radix: 16, uppercase: true))
+                framed.writeStaticString(";river-notice\r\n")
+            }
+            framed.writeImmutableBuffer(json)
+            framed.writeStaticString("\r\n")
+            output.write(framed)
         case .eventStream:
             var data = allocator.buffer(capacity: 96)
             RiverJSON.writeNoticeBody(notice, channel: channel, into: &data)
@@ -106,26 +155,15 @@ enum StreamFraming {
     /// Returns whether the connection may carry another request afterwards.
     func writeEnd(_ reason: FinishReason?, to output: SubscriberOutput) -> Bool {
         switch self {
-        case .river(true, _):
+        case .river(true, _), .raw(true):
             output.write(ChunkFraming.terminator)
             return true
-        case .river(false, _), .eventStream:
+        case .river(false, _), .raw(false), .eventStream:
             return false
         case .webSocket:
-            let (code, text) = Self.closeStatus(for: reason)
+            let (code, text) = WebSocketClose.status(for: reason)
             output.write(WebSocketFraming.closeFrame(code: code, reason: text, allocator: output.allocator))
             return false
-        }
-    }
-
-    /// The close frame's status (RFC 6455 section 7.4.1) for why the server ends a stream.
-    private static func closeStatus(for reason: FinishReason?) -> (UInt16, String) {
-        switch reason {
-        case .shutdown: return (1001, "server shutting down")
-        case .channelDeleted: return (1000, "channel deleted")
-        case .channelReset: return (1000, "channel reset: resume with seq and epoch")
-        case .timeout: return (1000, "client_timeout")
-        case .slowConsumer, nil: return (1000, "")
         }
     }
 

@@ -159,7 +159,11 @@ final class StreamSubscriber: Subscriber {
             var written = DeliveryCount()
             while output.isWritable {
                 if let message = backlog.catchUp.popFirst() {
-                    let encoded = EncodedMessage(message, allocator: output.allocator)
+                    let encoded = EncodedMessage(
+                        message,
+                        allocator: output.allocator,
+                        deflater: self.loop.hub.deflater
+                    )
                     written.bytes += self.framing.write(encoded, to: output)
                 } else if let message = backlog.waiting.popFirst() {
                     backlog.waitingBytes -= Self.estimatedSize(of: message)
@@ -168,6 +172,10 @@ final class StreamSubscriber: Subscriber {
                     break
                 }
                 written.messages += 1
+                if self.endsAfterFirstBatch && self.framing.answersWithOneMessage {
+                    backlog.catchUp = []  // the rest waits for the next poll
+                    break
+                }
             }
             if backlog.isEmpty { self.backlog = nil }
             self.loop.hub.noteDelivered(written)
@@ -275,8 +283,9 @@ final class StreamSubscriber: Subscriber {
     private func adjustOpenCount(by delta: Int) {
         switch self.framing {
         case .eventStream: self.loop.counters.openEventStreams += delta
-        case .river where self.endsAfterFirstBatch: self.loop.counters.openLongPolls += delta
-        case .river: self.loop.counters.openStreams += delta
+        case .river where self.endsAfterFirstBatch, .raw where self.endsAfterFirstBatch:
+            self.loop.counters.openLongPolls += delta
+        case .river, .raw: self.loop.counters.openStreams += delta
         case .webSocket: break  // counted as WebSocket connections
         }
     }

@@ -4,7 +4,8 @@ import RiverCore
 /// A validated request to subscribe over HTTP, and the transport it asks for:
 /// `/subscribe` streams the river JSON (long-poll with `keep=0`, JSONP with
 /// `callback`), or Server-Sent Events when the client accepts
-/// `text/event-stream`; `/sse` always means Server-Sent Events.
+/// `text/event-stream`; `/sse` always means Server-Sent Events. `format=raw`
+/// delivers message bodies as published instead of the river JSON.
 struct SubscribeRequest {
     enum Transport: Equatable {
         /// River JSON chunks; `keep` false is a long-poll.
@@ -16,6 +17,8 @@ struct SubscribeRequest {
     /// Where to start: after `seq` (nil: live only), in `epoch`, announced with `hello=1`.
     let resume: ResumePoint
     let transport: Transport
+    /// River JSON or raw bodies (Server-Sent Events carry bodies either way).
+    let format: MessageFormat
 
     static let maxCallbackLength = 128
 
@@ -43,6 +46,7 @@ struct SubscribeRequest {
         var callback = try parameters.string("callback")
         if callback == nil { callback = try parameters.string("jsonp") }
         if callback?.isEmpty == true { callback = nil }
+        self.format = try MessageFormat(parameters)
 
         if route == .eventSource || (head.acceptsEventStream && callback == nil) {
             self.transport = .eventStream
@@ -72,6 +76,9 @@ struct SubscribeRequest {
             } catch {
                 throw .invalidParameter("keep", "expected 0 or 1, got '\(value.prefix(CheckedNumber.quotedLength))'")
             }
+        }
+        if callback != nil && self.format == .raw {
+            throw .invalidParameter("format", "raw cannot be wrapped in a JSONP callback")
         }
         if let callback, !Self.isValidCallback(callback) {
             throw .invalidParameter(

@@ -98,12 +98,16 @@ final class TestConnection {
 
     /// Sends a request with the given method, target, headers and body.
     func sendRequest(_ method: String, _ target: String, headers: [String] = [], body: String? = nil) throws {
+        try self.sendRequest(method, target, headers: headers, bodyBytes: body.map { Array($0.utf8) })
+    }
+
+    /// Sends a request whose body is any bytes.
+    func sendRequest(_ method: String, _ target: String, headers: [String] = [], bodyBytes: [UInt8]?) throws {
         var text = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         for header in headers { text += header + "\r\n" }
-        if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
+        if let bodyBytes { text += "Content-Length: \(bodyBytes.count)\r\n" }
         text += "\r\n"
-        if let body { text += body }
-        try self.send(text)
+        try self.send(Array(text.utf8) + (bodyBytes ?? []))
     }
 
     // MARK: - Reading

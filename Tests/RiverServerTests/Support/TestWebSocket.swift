@@ -4,6 +4,8 @@ final class TestWebSocket {
     struct Frame: Equatable {
         let opcode: UInt8
         let payload: [UInt8]
+        /// RSV1: permessage-deflate compressed the payload.
+        var compressed = false
 
         var text: String { String(decoding: self.payload, as: UTF8.self) }
         /// The status code of a close frame.
@@ -34,8 +36,9 @@ final class TestWebSocket {
     }
 
     /// Sends one frame; client frames are masked unless `masked` is false.
-    func send(opcode: UInt8, _ payload: [UInt8], fin: Bool = true, masked: Bool = true) throws {
-        var frame: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+    /// `reserved` is ORed into the first byte (RSV1 0x40, RSV2 0x20, RSV3 0x10).
+    func send(opcode: UInt8, _ payload: [UInt8], fin: Bool = true, masked: Bool = true, reserved: UInt8 = 0) throws {
+        var frame: [UInt8] = [(fin ? 0x80 : 0) | reserved | opcode]
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         let maskBit: UInt8 = masked ? 0x80 : 0
         if payload.count < 126 {
@@ -72,7 +75,11 @@ final class TestWebSocket {
         guard header[1] & 0x80 == 0 else {
             throw TestConnection.Failure(description: "server frames must not be masked")
         }
-        return Frame(opcode: header[0] & 0x0F, payload: try self.connection.readBytes(length))
+        return Frame(
+            opcode: header[0] & 0x0F,
+            payload: try self.connection.readBytes(length),
+            compressed: header[0] & 0x40 != 0
+        )
     }
 
     /// The next text frame's text, skipping pings.

@@ -1,0 +1,109 @@
+import NIOCore
+import RiverCore
+import Testing
+
+@testable import RiverServer
+
+/// permessage-deflate (RFC 7692) over real sockets: negotiation, compressed
+/// frames both ways, and inflation that stops at `max_message_size`.
+@Suite struct WebSocketCompressionTests {
+    static let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"
+
+    /// A message's compressed payload as a client would send it (the frame header cut off).
+    static func deflate(_ bytes: [UInt8], windowBits: Int = 15) -> [UInt8] {
+        var frame = PerMessageDeflater().frame(
+            opcode: .text,
+            payload: ByteBuffer(bytes: bytes),
+            windowBits: windowBits,
+            allocator: ByteBufferAllocator()
+        )
+        let length = frame.getInteger(at: frame.readerIndex + 1, as: UInt8.self)! & 0x7F
+        frame.moveReaderIndex(forwardBy: length < 126 ? 2 : length == 126 ? 4 : 10)
+        return Array(frame.readableBytesView)
+    }
+
+    static func inflate(_ frame: TestWebSocket.Frame) throws -> String {
+        let inflater = try #require(PerMessageInflater())
+        let bytes = try inflater.inflate(ByteBuffer(bytes: frame.payload), maxSize: 1 << 20, allocator: .init())
+        return String(buffer: bytes)
+    }
+
+    @Test(arguments: [
+        ("permessage-deflate", "permessage-deflate; server_no_context_takeover"),
+        (
+            "permessage-deflate; client_max_window_bits; server_max_window_bits=10",
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=8, permessage-deflate",
+            "permessage-deflate; server_no_context_takeover"
+        ),
+        ("x-webkit-deflate-frame", nil),
+        ("permessage-deflate; server_max_window_bits=16", nil),
+        ("permessage-deflate; server_no_context_takeover; server_no_context_takeover", nil),
+        ("permessage-deflate; mystery=1", nil),
+    ] as [(String, String?)])
+    func negotiationAcceptsTheFirstOfferRiverCanHonour(offer: String, answer: String?) {
+        #expect(PerMessageDeflateNegotiation(offers: offer)?.response == answer)
+    }
+
+    @Test func compressedFramesBothWaysForEveryFormat() async throws {
+        try await withServer { server in
+            let raw = try TestWebSocket(
+                port: server.port,
+                path: "/websocket?name=z&format=raw",
+                headers: [Self.offer]
+            )
+            #expect(raw.handshake.header("Sec-WebSocket-Extensions") == "permessage-deflate; server_no_context_takeover")
+            let river = try TestWebSocket(port: server.port, path: "/websocket?name=z", headers: [Self.offer])
+            let plain = try TestWebSocket(port: server.port, path: "/websocket?name=z&format=raw")
+            #expect(plain.handshake.header("Sec-WebSocket-Extensions") == nil)
+
+            let text = String(repeating: "compress me ", count: 50)
+            try raw.send(opcode: 0x1, Self.deflate(Array(text.utf8)), reserved: 0x40)
+            let rawFrame = try raw.read()
+            #expect(rawFrame.opcode == 0x1 && rawFrame.compressed)
+            #expect(rawFrame.payload.count < text.utf8.count / 4)
+            #expect(try Self.inflate(rawFrame) == text)
+            let riverFrame = try river.read()
+            #expect(riverFrame.compressed)
+            #expect(try Self.inflate(riverFrame) == riverMessage("z", 1, "\"\(text)\""))
+            #expect(try plain.read() == TestWebSocket.Frame(opcode: 0x1, payload: Array(text.utf8)))
+
+            // Fragmented: RSV1 on the first frame only.
+            let compressed = Self.deflate(Array("two parts".utf8))
+            try raw.send(opcode: 0x1, Array(compressed.prefix(3)), fin: false, reserved: 0x40)
+            try raw.send(opcode: 0x0, Array(compressed.dropFirst(3)))
+            #expect(try Self.inflate(try raw.read()) == "two parts")
+            // An uncompressed message on a compressed connection is fine too.
+            try raw.send(text: "as is")
+            #expect(try Self.inflate(try raw.read()) == "as is")
+        }
+    }
+
+    @Test func aMessageThatInflatesPastTheLimitClosesWith1009() async throws {
+        try await withServer(configured { $0.maxMessageSize = 64 * 1024 }) { server in
+            let bystander = try TestWebSocket(port: server.port, path: "/websocket?name=bomb&format=raw")
+            let socket = try TestWebSocket(
+                port: server.port,
+                path: "/websocket?name=bomb&format=raw",
+                headers: [Self.offer]
+            )
+            // 16 MiB of zeros deflate to about 16 KB, well under the frame limit.
+            let bomb = Self.deflate(Array(repeating: 0, count: 16 << 20))
+            #expect(bomb.count < 64 * 1024)
+            try socket.send(opcode: 0x2, bomb, reserved: 0x40)
+            #expect(try socket.read().closeCode == 1009)
+            try bystander.send(text: "unharmed")
+            #expect(try bystander.readText() == "unharmed")
+        }
+    }
+
+    @Test func corruptDeflateDataClosesWith1002() async throws {
+        try await withServer { server in
+            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=junk", headers: [Self.offer])
+            try socket.send(opcode: 0x1, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF], reserved: 0x40)
+            #expect(try socket.read().closeCode == 1002)
+        }
+    }
+}
