@@ -39,6 +39,9 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Where the message goes: raw (body), query (data=), form (data= body).") var publishBody: String?
     @Option(help: "Load generator event loops.") var threads = 1
     @Option(help: "Message size in bytes.") var payloadSize = 32
+    @Option(help: "WebSocket messages as river JSON (river) or bodies as published (raw).") var format = "river"
+    @Flag(help: "Offer permessage-deflate on WebSocket handshakes (echo clients send compressed frames).")
+    var compress = false
     @Flag(help: "Print one JSON line instead of a summary.") var json = false
     @Flag(help: "No progress lines on standard error.") var quiet = false
 
@@ -56,6 +59,15 @@ struct CommonOptions: ParsableArguments {
         if !self.subscribeHeader.isEmpty { target.streamHeaders = self.subscribeHeader }
         if let ssePath { target.eventStreamPath = ssePath }
         if let websocketPath { target.webSocketPath = websocketPath }
+        switch self.format {
+        case "river": break
+        case "raw": target.webSocketPath += "&format=raw"
+        default: throw ValidationError("--format must be river or raw")
+        }
+        if self.compress {
+            target.webSocketHeaders.append("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits")
+            target.webSocketCompress = true
+        }
         if let publishPath { target.publishPath = publishPath }
         if let publishMethod { target.publishMethod = publishMethod.uppercased() }
         if let publishBody {
@@ -125,6 +137,8 @@ struct FanoutCommand: AsyncParsableCommand {
     @Option(help: "Publishes.") var publishes = 100
     @Option(help: "Publishes in flight (1: each sent when the previous is answered).") var depth = 1
     @Option(help: "stream, longpoll, sse or websocket.") var transport = Transport.stream
+    @Option(help: "The server's process id, to report its CPU time per delivery (repeatable).")
+    var serverPid: [Int32] = []
 
     func run() async throws {
         try await self.common.run {
@@ -133,7 +147,8 @@ struct FanoutCommand: AsyncParsableCommand {
                 publishes: self.publishes,
                 depth: self.depth,
                 transport: self.transport,
-                payloadSize: self.common.payloadSize
+                payloadSize: self.common.payloadSize,
+                serverPIDs: self.serverPid
             )
         }
     }

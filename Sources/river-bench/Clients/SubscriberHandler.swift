@@ -25,6 +25,7 @@ final class SubscriberHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = self.unwrapInboundIn(data)
+        self.tally.receivedBytes.wrappingIncrement(by: buffer.readableBytes, ordering: .relaxed)
         let result: (messages: Int, ended: Bool)
         if let latency = self.latency {
             result = self.framing.consume(buffer) { latency.record(payload: $0) }

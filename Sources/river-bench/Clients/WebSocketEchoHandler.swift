@@ -1,8 +1,10 @@
+import CZlib
 import NIOCore
 
 /// A WebSocket client that publishes to its own channel by sending text
 /// frames and counts the same messages coming back, keeping up to `window`
-/// of them in flight. Every frame it sends is the same pre-masked buffer.
+/// of them in flight. Every frame it sends is the same pre-masked buffer
+/// (compressed once with permessage-deflate when `compressed`).
 final class WebSocketEchoHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -18,21 +20,30 @@ final class WebSocketEchoHandler: ChannelInboundHandler {
     private var received = 0
     private var open = false
 
-    init(handshake: ByteBuffer, message: String, count: Int, window: Int, tally: Tally, done: EventLoopPromise<Void>) {
+    init(
+        handshake: ByteBuffer,
+        message: String,
+        compressed: Bool,
+        count: Int,
+        window: Int,
+        tally: Tally,
+        done: EventLoopPromise<Void>
+    ) {
         self.handshake = handshake
-        self.frame = Self.maskedTextFrame(message)
+        self.frame = Self.maskedTextFrame(Array(message.utf8), compressed: compressed)
         self.count = count
         self.window = window
         self.tally = tally
         self.done = done
     }
 
-    /// RFC 6455 section 5.3: client frames are masked.
-    static func maskedTextFrame(_ text: String) -> ByteBuffer {
-        let payload = Array(text.utf8)
+    /// RFC 6455 section 5.3: client frames are masked. RFC 7692: a
+    /// compressed frame has RSV1 set and its payload deflated.
+    static func maskedTextFrame(_ text: [UInt8], compressed: Bool = false) -> ByteBuffer {
+        let payload = compressed ? Self.deflate(text) : text
         let mask: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
         var frame = ByteBuffer()
-        frame.writeInteger(UInt8(0x81))
+        frame.writeInteger(UInt8(compressed ? 0xC1 : 0x81))
         if payload.count < 126 {
             frame.writeInteger(UInt8(0x80 | payload.count))
         } else {
@@ -42,6 +53,26 @@ final class WebSocketEchoHandler: ChannelInboundHandler {
         frame.writeBytes(mask)
         frame.writeBytes(payload.enumerated().map { $0.element ^ mask[$0.offset % 4] })
         return frame
+    }
+
+    /// `bytes` deflated as one permessage-deflate message (the sync flush's tail removed).
+    static func deflate(_ bytes: [UInt8]) -> [UInt8] {
+        var stream = z_stream()
+        precondition(c_zlib_deflate_init_raw(&stream, Z_DEFAULT_COMPRESSION, 15, 8) == Z_OK)
+        defer { deflateEnd(&stream) }
+        var input = bytes
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 16)
+        let written = input.withUnsafeMutableBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { output in
+                stream.next_in = input.baseAddress
+                stream.avail_in = UInt32(input.count)
+                stream.next_out = output.baseAddress
+                stream.avail_out = UInt32(output.count)
+                precondition(CZlib.deflate(&stream, Z_SYNC_FLUSH) == Z_OK)
+                return output.count - Int(stream.avail_out)
+            }
+        }
+        return Array(output.prefix(written - 4))
     }
 
     func channelActive(context: ChannelHandlerContext) {

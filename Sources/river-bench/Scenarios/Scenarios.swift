@@ -68,13 +68,16 @@ extension LoadGenerator {
         publishes: Int,
         depth: Int,
         transport: Transport,
-        payloadSize: Int
+        payloadSize: Int,
+        serverPIDs: [Int32] = []
     ) async throws
         -> Report
     {
         let channel = self.channelName(0)
         let connections = try await self.subscribe(count: subscribers, transport: transport, channel: { _ in channel })
         let expected = subscribers * publishes
+        let bytesBefore = self.tally.receivedBytes.load(ordering: .relaxed)
+        let cpuBefore = try Self.cpuSeconds(serverPIDs)
         let target = self.target
         let payload = Self.payload(size: payloadSize, timestamped: false)
         let clock = ContinuousClock()
@@ -94,6 +97,8 @@ extension LoadGenerator {
             }
         )
         let elapsed = clock.now - start
+        let cpu = try Self.cpuSeconds(serverPIDs) - cpuBefore
+        let bytes = self.tally.receivedBytes.load(ordering: .relaxed) - bytesBefore
         self.tally.stop.store(true, ordering: .relaxed)
         try await finished.futureResult.get()
         try await Self.close(connections)
@@ -106,8 +111,29 @@ extension LoadGenerator {
         report.add("deliveries", self.tally.received.load(ordering: .relaxed))
         report.add("seconds", elapsed.seconds)
         report.add("deliveries_per_second", Double(expected) / elapsed.seconds)
+        report.add("bytes_per_delivery", Double(bytes) / Double(expected))
+        if !serverPIDs.isEmpty {
+            report.add("server_cpu_seconds", cpu)
+            report.add("server_cpu_us_per_delivery", cpu * 1_000_000 / Double(expected))
+        }
         report.add("failed", self.tally.failed.load(ordering: .relaxed))
         return report
+    }
+
+    /// User and system CPU time of the given processes, summed, from /proc (0 without any).
+    static func cpuSeconds(_ pids: [Int32]) throws -> Double {
+        var ticks = 0
+        for pid in pids {
+            let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            // Fields after the command name (which may hold spaces): state is 3rd, utime 14th, stime 15th.
+            guard let end = stat.lastIndex(of: ")") else { throw BenchError("unreadable /proc/\(pid)/stat") }
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else {
+                throw BenchError("unreadable /proc/\(pid)/stat")
+            }
+            ticks += user + system
+        }
+        return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// `idle`: `subscribers` streaming connections over `channels` channels;
@@ -181,6 +207,7 @@ extension LoadGenerator {
                 WebSocketEchoHandler(
                     handshake: handshake,
                     message: payload,
+                    compressed: target.webSocketCompress,
                     count: messages,
                     window: window,
                     tally: self.tally,

@@ -10,6 +10,8 @@ import Glibc
 /// once per message), read by the scenario while it waits.
 final class Tally: Sendable {
     let received = ManagedAtomic(0)
+    /// Bytes subscribers read, framing and handshakes included: what crossed the wire to them.
+    let receivedBytes = ManagedAtomic(0)
     let subscribed = ManagedAtomic(0)
     let published = ManagedAtomic(0)
     let failed = ManagedAtomic(0)

@@ -24,6 +24,10 @@ struct Target: Sendable {
     var eventStreamPath = "/sse?name={channel}"
     var eventStreamHeaders: [String] = ["Accept: text/event-stream"]
     var webSocketPath = "/websocket?name={channel}"
+    /// Extra handshake fields, e.g. a permessage-deflate offer.
+    var webSocketHeaders: [String] = []
+    /// Whether `webSocketHeaders` offers permessage-deflate: echo clients then send compressed frames.
+    var webSocketCompress = false
     var longPollPath = "/subscribe?name={channel}&keep=0&seq={seq}"
     var publishPath = "/publish?name={channel}"
     var publishMethod = "POST"
@@ -61,7 +65,7 @@ struct Target: Sendable {
             headers = [
                 "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-            ]
+            ] + self.webSocketHeaders
         }
         let target = path.replacingChannel(with: channel).replacingOccurrences(of: "{seq}", with: String(seq))
         var request = "GET \(target) HTTP/1.1\r\nHost: \(self.host)\r\n"
