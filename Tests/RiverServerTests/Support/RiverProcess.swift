@@ -93,8 +93,8 @@ func residentKiB(pid: Int32) throws -> Int {
     return kib
 }
 
-/// Collects a child's standard error from the pipe's reader thread.
-private final class OutputCollector: @unchecked Sendable {
+/// Collects a child's output from the pipe's reader thread.
+final class OutputCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
 
