@@ -8,6 +8,13 @@
  *       c.send("public-channel", "hello");   // a Promise of {channel, seq}
  *   });
  *
+ * A binary message (published as application/octet-stream, or from a
+ * WebSocket binary frame) arrives with `data` an ArrayBuffer. With
+ * `new Comet.Client({format: "raw"})` River sends bodies as published
+ * instead of its JSON (WebSocket, else Server-Sent Events): onMsg gets
+ * {channel, data} (and seq over Server-Sent Events); a raw WebSocket has no
+ * seq to resume from, so it reconnects live.
+ *
  * Transports, chosen at connect time from what the browser has:
  * WebSocket, then Server-Sent Events, then XHR streaming, then JSONP long-poll.
  * Every connection resumes from the last sequence number delivered, so a
@@ -68,9 +75,10 @@
 
     var ALIASES = { ws: "websocket", sse: "eventsource", xhr: "xhr-streaming", longpoll: "jsonp" };
 
-    function pickTransport() {
+    function pickTransport(raw) {
         var forced = Comet.forceTransport;
         if (forced) return ALIASES[forced] || forced;
+        if (raw) return global.WebSocket ? "websocket" : "eventsource";
         if (global.WebSocket) return "websocket";
         if (global.EventSource) return "eventsource";
         if (global.XMLHttpRequest && "onprogress" in new global.XMLHttpRequest()) return "xhr-streaming";
@@ -107,14 +115,25 @@
         };
     }
 
+    // Base64 (River's form of binary messages inside JSON and SSE) to an ArrayBuffer.
+    function base64Bytes(text) {
+        var binary = global.atob(text), bytes = new Uint8Array(binary.length);
+        for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+        return bytes.buffer;
+    }
+
     // Each transport opens one connection for a subscription and returns a
     // function that closes it. It reports through sub.opened() (connected),
     // sub.handle(doc) (a river document) and sub.dropped() (connection over).
     var transports = {
         "websocket": function (sub) {
             var ws = new global.WebSocket(sub.url("/websocket", "seq").replace(/^http/, "ws"));
+            ws.binaryType = "arraybuffer";
             ws.onopen = function () { sub.opened(); };
-            ws.onmessage = function (e) { sub.handle(JSON.parse(e.data)); };
+            ws.onmessage = function (e) {
+                if (sub.raw) sub.handleRaw(e.data);
+                else sub.handle(JSON.parse(e.data));
+            };
             ws.onclose = function () { sub.dropped(); };  // also follows every error
             return function () { ws.onopen = ws.onmessage = ws.onclose = null; ws.close(); };
         },
@@ -128,6 +147,10 @@
             es.onmessage = function (e) {
                 sub.handle(["msg", { channel: sub.channel, seq: Number(e.lastEventId), data: e.data }]);
             };
+            es.addEventListener("binary", function (e) {
+                var info = { channel: sub.channel, seq: Number(e.lastEventId), data: e.data, encoding: "base64" };
+                sub.handle(["msg", info]);
+            });
             es.addEventListener("lost", notice);
             es.addEventListener("reset", notice);
             es.addEventListener("live", notice);
@@ -203,7 +226,11 @@
         this.onMsg = onMsg;
         this.last = seq == null ? null : Math.max(0, Math.floor(Number(seq)) || 0);
         this.epoch = null;  // the channel incarnation `last` belongs to, once River names it
-        this.transport = pickTransport();
+        this.raw = client.format === "raw";
+        this.transport = pickTransport(this.raw);
+        if (this.raw && (this.transport === "xhr-streaming" || this.transport === "jsonp")) {
+            throw new Error("Comet: format raw needs WebSocket or EventSource, not " + this.transport);
+        }
         if (!transports[this.transport]) throw new Error("Comet: unknown transport " + this.transport);
         this.attempts = 0;
         this.timer = null;
@@ -220,8 +247,13 @@
         url: function (path, seqParam) {
             var base = (this.client.server || Comet.server || scriptOrigin).replace(/\/+$/, "");
             var query = "?name=" + encodeURIComponent(this.channel);
-            if (this.last != null) query += "&" + seqParam + "=" + this.last;
-            query += this.epoch == null ? "&hello=1" : "&epoch=" + this.epoch;
+            if (this.raw) query += "&format=raw";
+            if (this.raw && path === "/websocket") {
+                // Raw frames carry no seq (and a notice would look like a body): live only.
+            } else {
+                if (this.last != null) query += "&" + seqParam + "=" + this.last;
+                query += this.epoch == null ? "&hello=1" : "&epoch=" + this.epoch;
+            }
             return base + path + query + this.client.tokenParameter();
         },
 
@@ -250,6 +282,11 @@
             this.timer = setTimeout(function () { self.open(); }, delay);
         },
 
+        // A raw WebSocket frame: the body as published (a string, or an ArrayBuffer when binary).
+        handleRaw: function (data) {
+            if (!this.stopped) safeCall(this.onMsg, { channel: this.channel, data: data });
+        },
+
         stop: function () {
             this.stopped = true;
             clearTimeout(this.timer);
@@ -262,7 +299,8 @@
             if (type === "msg") {
                 if (this.last != null && info.seq <= this.last) return;  // already delivered
                 this.last = info.seq;
-                safeCall(this.onMsg, { channel: info.channel, seq: info.seq, data: info.data });
+                var data = info.encoding === "base64" ? base64Bytes(info.data) : info.data;
+                safeCall(this.onMsg, { channel: info.channel, seq: info.seq, data: data });
             } else if (type === "live") {  // the stream starts after info.seq, in info.epoch
                 this.epoch = info.epoch;
                 if (this.last == null) this.last = info.seq;
@@ -283,6 +321,7 @@
 
     /** A River client: connect to any number of channels, publish to any. */
     function Client(options) {
+        this.format = (options && options.format) || "river";  // "raw": bodies as published
         this.server = (options && options.server) || null;  // else Comet.server, else lib.js's origin
         this.token = (options && options.token) || null;    // an access token (private channels, publishing)
         this.transport = null;
