@@ -138,10 +138,7 @@ public final class RiverServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // Each connection keeps its last read buffer; start small (a subscribe
             // request is a few hundred bytes) and let busy publishers grow it.
-            .childChannelOption(
-                .recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
-            )
+            .childChannelOption(.recvAllocator, value: CompactRecvBufferAllocator())
         if let keepAlive = configuration.tcpKeepAlive {
             bootstrap = TCPKeepAlive(idle: keepAlive).apply(to: bootstrap)
         }
