@@ -5,14 +5,21 @@ import NIOCore
 /// per event loop tick, so a burst of commands goes out in one write) and
 /// matches replies to them in order. On a subscription connection, messages
 /// pushed by Redis (`["message", channel, payload]`) go to `onPush` instead.
+///
+/// It keeps its `ChannelHandlerContext` only between `handlerAdded` and
+/// `handlerRemoved` (commands are sent from outside a callback): a closed
+/// connection frees the handler, its pipeline and its channel.
 final class RedisConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = RESPValue
     typealias OutboundIn = Never
     typealias OutboundOut = ByteBuffer
 
+    /// What receives a command's reply (or the reason it will get none).
+    typealias Reply = (Result<RESPValue, Error>) -> Void
+
     private let isSubscriptionConnection: Bool
     private let onPush: (ByteBuffer, ByteBuffer) -> Void
-    private var waiting: Deque<EventLoopPromise<RESPValue>> = []
+    private var waiting: Deque<Reply> = []
     private var context: ChannelHandlerContext?
     private var output: ByteBuffer
     private var flushScheduled = false
@@ -32,14 +39,19 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
         self.context = context
     }
 
-    /// Queues `command`; its reply completes `promise`.
-    func send(_ command: RESPCommand, promise: EventLoopPromise<RESPValue>) {
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.failAll(self.closedError ?? RedisConnectionError.closed)
+    }
+
+    /// Queues `command`; `reply` is called with its reply, in order.
+    func send(_ command: RESPCommand, reply: @escaping Reply) {
         guard let context = self.context, self.closedError == nil else {
-            promise.fail(self.closedError ?? RedisConnectionError.closed)
+            reply(.failure(self.closedError ?? RedisConnectionError.closed))
             return
         }
         command.write(into: &self.output)
-        self.waiting.append(promise)
+        self.waiting.append(reply)
         guard !self.flushScheduled else { return }
         self.flushScheduled = true
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -62,11 +74,11 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
             self.onPush(channel, payload)
             return
         }
-        guard let promise = self.waiting.popFirst() else {
+        guard let reply = self.waiting.popFirst() else {
             context.fireErrorCaught(RedisConnectionError.unexpectedReply)
             return
         }
-        promise.succeed(value)
+        reply(.success(value))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -81,8 +93,8 @@ final class RedisConnectionHandler: ChannelDuplexHandler {
 
     private func failAll(_ error: Error) {
         if self.closedError == nil { self.closedError = error }
-        while let promise = self.waiting.popFirst() {
-            promise.fail(error)
+        while let reply = self.waiting.popFirst() {
+            reply(.failure(error))
         }
     }
 }
