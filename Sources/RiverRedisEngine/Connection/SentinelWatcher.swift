@@ -34,7 +34,7 @@ final class SentinelWatcher: Sendable, CustomStringConvertible {
         self.sentinels = sentinels
         self.eventLoop = eventLoop
         self.logger = logger
-        self.links = NIOLoopBoundBox(nil, eventLoop: eventLoop)
+        self.links = .makeEmptyBox(valueType: Links.self, eventLoop: eventLoop)
     }
 
     /// The master's address as last named by Sentinel.
