@@ -76,12 +76,17 @@ extension RedisChannelStore {
         EventLoopFuture.andAllComplete(self.links.map { $0.reportPublishes() }, on: self.eventLoop)
     }
 
-    /// Every second: let go of channels nobody here has wanted for a while,
-    /// retry gap fills that failed, report publishes, and (every 30 s) keep
-    /// followed channels from expiring while nobody publishes.
+    /// Every second: close connections Redis stopped answering, let go of
+    /// channels nobody here has wanted for a while, retry gap fills that
+    /// failed, report publishes, and (every 30 s) keep followed channels from
+    /// expiring while nobody publishes.
     func sweep() {
         self.sweeps += 1
         let now = NIODeadline.now()
+        for link in self.links {
+            link.commands.checkStalled(now: now, timeout: self.settings.replyTimeout)
+            link.subscriptions.checkStalled(now: now, timeout: self.settings.replyTimeout)
+        }
         self.published.sweep(now: now)
         _ = self.reportPublishes()
         for channel in Array(self.channels.values) {

@@ -23,7 +23,7 @@ extension RedisChannelStore {
             arguments: [
                 .bytes(payload), kind.argument, RedisKeys.pubSub(name), .integer(Int64(self.settings.historySize)),
                 .integer(WallClock.nowMillis()), memo.epoch.map { .integer(Int64($0)) } ?? .text(""),
-                .integer(Self.newEpoch()), .text(refresh ? "1" : "0"), .integer(self.settings.historyLifetimeMillis),
+                .integer(self.newEpoch()), .text(refresh ? "1" : "0"), .integer(self.settings.historyLifetimeMillis),
                 .integer(self.settings.metaLifetimeMillis), .text(name.value),
             ]
         ) { result in

@@ -27,6 +27,7 @@ final class RedisChannelStore {
     var published: PublishedChannels
     var nextToken: UInt64 = 1
     var sweeps: UInt64 = 0
+    var epochs = EpochGenerator()
 
     /// A subscriber's catch-up raced live messages it could not be given: read it again.
     struct StaleCatchUp: Error {}
@@ -71,8 +72,8 @@ final class RedisChannelStore {
         self.links[self.shardMap.shard(of: name)]
     }
 
-    /// A random epoch below 2^53, so JavaScript clients read it exactly.
-    static func newEpoch() -> Int64 { Int64.random(in: 1..<(1 << 53)) }
+    /// A new random epoch, for a channel that may have to start.
+    func newEpoch() -> Int64 { self.epochs.next() }
 
     // MARK: - Subscribe
 
@@ -126,7 +127,7 @@ final class RedisChannelStore {
             arguments: [
                 .text(seq.map { String($0) } ?? ""), .text(epoch.map { String($0) } ?? ""),
                 .integer(Int64(self.settings.historySize)), .integer(self.settings.metaLifetimeMillis),
-                .integer(Self.newEpoch()),
+                .integer(self.newEpoch()),
             ]
         ).assumeIsolated().flatMapThrowing { reply in
             guard let parts = reply.array, parts.count == 4, let seq = parts[0].integer, seq >= 0,

@@ -32,6 +32,8 @@ extension RedisEngine {
         public var waitReplicas: Int
         /// How long a publish waits for them before it is answered 503.
         public var waitTimeoutMillis: Int64
+        /// A connection on which Redis answers nothing for this long is closed (and reconnected).
+        public var replyTimeout: TimeAmount = .seconds(5)
 
         public init(
             shards: [RedisShardLocation],

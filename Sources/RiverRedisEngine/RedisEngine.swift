@@ -57,6 +57,7 @@ public final class RedisEngine: Engine {
                 targets.append(.master(watcher))
             }
         }
+        let shardTargets = targets
         var stores: [NIOLoopBoundBox<RedisChannelStore>] = []
         var sweepers: [RepeatedTask] = []
         for (index, hub) in fanOut.hubs.enumerated() {
@@ -66,7 +67,7 @@ public final class RedisEngine: Engine {
                     RedisChannelStore(
                         index: index,
                         eventLoop: loop,
-                        targets: targets,
+                        targets: shardTargets,
                         fanOut: fanOut,
                         settings: settings,
                         logger: logger
@@ -74,7 +75,7 @@ public final class RedisEngine: Engine {
                     eventLoop: loop
                 )
             }.get()
-            for (shard, target) in targets.enumerated() {
+            for (shard, target) in shardTargets.enumerated() {
                 guard case .master(let watcher) = target else { continue }
                 watcher.onSwitch { address in
                     loop.execute { store.value.links[shard].follow(address) }

@@ -23,10 +23,16 @@ struct RedisScript: Sendable {
         arguments: [RESPCommand.Argument],
         reply: @escaping (Result<RESPValue, Error>) -> Void
     ) {
-        let tail = [.integer(Int64(keys.count))] + keys + arguments
-        client.send(RESPCommand("EVALSHA", [.text(self.sha1)] + tail)) { result in
+        var all: [RESPCommand.Argument] = []
+        all.reserveCapacity(2 + keys.count + arguments.count)
+        all.append(.text(self.sha1))
+        all.append(.integer(Int64(keys.count)))
+        all.append(contentsOf: keys)
+        all.append(contentsOf: arguments)
+        client.send(RESPCommand("EVALSHA", all)) { result in
             if case .success(.error(let message)) = result, message.hasPrefix("NOSCRIPT") {
-                client.send(RESPCommand("EVAL", [.text(self.source)] + tail)) { reply(Self.checked($0)) }
+                all[0] = .text(self.source)
+                client.send(RESPCommand("EVAL", all)) { reply(Self.checked($0)) }
                 return
             }
             reply(Self.checked(result))

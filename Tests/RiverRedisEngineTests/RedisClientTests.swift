@@ -126,6 +126,40 @@ import Testing
         }
     }
 
+    /// A Redis that stops reading and answering (SIGSTOP) is not buffered
+    /// for without bound: past the write buffer's high-water mark commands
+    /// fail at once; a connection with no answer for the reply timeout is
+    /// closed, failing what it carried; when Redis is back, the client is too.
+    @Test func aRedisThatStopsAnsweringIsGivenUp() async throws {
+        let redis = try RedisServerProcess()
+        try await withClient(redis) { client, loop in
+            redis.suspend()
+            let value = ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20)
+            var replies: [EventLoopFuture<RESPValue>] = []
+            for _ in 0..<48 {  // (one tick each: each is flushed before the next is sent)
+                replies.append(try await loop.submit { client.value.send(RESPCommand("SET", [.text("k"), .bytes(value)])) }.get())
+            }
+            var backlogged = 0
+            for reply in replies.suffix(8) {
+                do {
+                    _ = try await reply.get()
+                } catch RedisConnectionError.backlogged {
+                    backlogged += 1
+                }
+            }
+            #expect(backlogged == 8, "once 4 MB wait unsent, commands fail at once")
+            try await loop.submit { client.value.checkStalled(now: .now() + .seconds(6), timeout: .seconds(5)) }.get()
+            await #expect(throws: RedisConnectionError.self) { try await replies[0].get() }
+            redis.resume()
+            var answered = false
+            for _ in 0..<300 where !answered {
+                answered = (try? await self.send(client, loop, RESPCommand("PING"))) == .simpleString("PONG")
+                if !answered { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(answered, "reconnected within 3 s")
+        }
+    }
+
     /// Nothing a connection made outlives it: after Redis kills the
     /// connection (CLIENT KILL) and the client reconnects, the old channel,
     /// its decoder and its handler are all freed (a handler that kept its

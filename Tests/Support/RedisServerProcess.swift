@@ -73,9 +73,20 @@ public final class RedisServerProcess: @unchecked Sendable {
         guard let process = self.process else { return }
         self.process = nil
         kill(process.processIdentifier, SIGKILL)
+        kill(process.processIdentifier, SIGCONT)
         // Polled: `waitUntilExit()` spins a run loop on the calling thread, which
         // crashed libdispatch while other tests started and reaped processes.
         for _ in 0..<1000 where process.isRunning { usleep(10_000) }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is read or answered.
+    public func suspend() {
+        if let process = self.process { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a suspended server go on (SIGCONT).
+    public func resume() {
+        if let process = self.process { kill(process.processIdentifier, SIGCONT) }
     }
 
     /// Sends raw RESP and returns the first reply line (for test set-up).

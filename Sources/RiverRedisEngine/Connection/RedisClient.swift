@@ -70,6 +70,11 @@ final class RedisClient {
         return channel.close().recover { _ in }
     }
 
+    /// Closes the connection if Redis has answered nothing for `timeout` while replies are awaited.
+    func checkStalled(now: NIODeadline, timeout: TimeAmount) {
+        self.handler?.checkStalled(now: now, timeout: timeout)
+    }
+
     /// Drops the connection unless it is to `address` (the master moved): the
     /// client reconnects at once, wherever its target points now.
     func reconnect(unlessConnectedTo address: RedisAddress?) {
@@ -97,6 +102,7 @@ final class RedisClient {
         let isSubscriptionConnection = self.isSubscriptionConnection
         return ClientBootstrap(group: self.eventLoop)
             .connectTimeout(.seconds(2))
+            .channelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in

@@ -42,9 +42,13 @@ final class RedisShardLink {
         let count = self.unreportedPublishes
         guard count > 0 else { return self.commands.eventLoop.makeSucceededVoidFuture() }
         self.unreportedPublishes = 0
-        return self.commands.send(
-            RESPCommand("HINCRBY", [.text(RedisKeys.statistics), .text("published"), .integer(count)])
-        ).map { _ in }.recover { _ in self.unreportedPublishes += count }
+        let reported = self.commands.eventLoop.makePromise(of: Void.self)
+        let command = RESPCommand("HINCRBY", [.text(RedisKeys.statistics), .text("published"), .integer(count)])
+        self.commands.send(command) { result in
+            if case .success(.integer) = result {} else { self.unreportedPublishes += count }  // (next time)
+            reported.succeed()
+        }
+        return reported.futureResult
     }
 }
 
