@@ -19,7 +19,13 @@ extension RedisChannelStore {
             channel.recent.removeAll()
             channel.parked.removeAll()
         case .message(let epoch, let seq, let kind, let payload):
-            let message = Message(channel: name, seq: seq, payload: payload, isBinary: kind.isBinary, publishedAt: .now())
+            let message = Message(
+                channel: name,
+                seq: seq,
+                payload: payload,
+                isBinary: kind.isBinary,
+                publishedAt: .now()
+            )
             self.receivedLive(message, epoch: epoch, in: channel)
         }
     }

@@ -82,7 +82,9 @@ extension RedisChannelStore {
                 completion(.success(seq))
             case .success(.integer(let replicas)):
                 completion(
-                    .failure(.unavailable("Redis: only \(replicas) of \(wanted) replicas confirmed the publish in time"))
+                    .failure(
+                        .unavailable("Redis: only \(replicas) of \(wanted) replicas confirmed the publish in time")
+                    )
                 )
             case .success(let other):
                 completion(.failure(.unavailable("Redis: unexpected reply to WAIT: \(other)")))

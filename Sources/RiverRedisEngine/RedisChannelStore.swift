@@ -138,7 +138,9 @@ final class RedisChannelStore {
             var messages: [Message] = []
             messages.reserveCapacity(entries.count)
             for value in entries {
-                guard let entry = HistoryEntry(value) else { throw RedisReplyError(message: "unexpected history entry") }
+                guard let entry = HistoryEntry(value) else {
+                    throw RedisReplyError(message: "unexpected history entry")
+                }
                 // Expired entries go at read time (the stream is capped by count, and expires when idle).
                 guard entry.publishedMillis > cutoff else { continue }
                 messages.append(

@@ -57,7 +57,7 @@ struct RiverCommand: AsyncParsableCommand {
     var adminPort: String?
     @Option(help: "memory (this process) or redis (channels shared by every node on the Redis). Default memory.")
     var engine: String?
-    @Option(help: "A Redis shard of the redis engine: redis://HOST:PORT[/DB]; repeat for more. Default redis://127.0.0.1:6379.")
+    @Option(help: "A Redis shard of the redis engine, redis://HOST:PORT[/DB]; repeat for more. Default 127.0.0.1:6379.")
     var redis: [String] = []
     @Option(help: "Find the shards' masters through this Sentinel, HOST:PORT; repeat for more. Default: none.")
     var redisSentinel: [String] = []
@@ -85,8 +85,10 @@ struct RiverCommand: AsyncParsableCommand {
             ("token_secret", "token-secret", self.tokenSecret ?? Self.environment("RIVER_TOKEN_SECRET")),
             ("private_prefix", "private-prefix", self.privatePrefix), ("admin_ip", "admin-host", self.adminHost),
             ("admin_port", "admin-port", self.adminPort), ("engine", "engine", self.engine),
-            ("redis", "redis", Self.joined(self.redis)), ("redis_sentinel", "redis-sentinel", Self.joined(self.redisSentinel)),
-            ("redis_master", "redis-master", Self.joined(self.redisMaster)), ("redis_wait", "redis-wait", self.redisWait),
+            ("redis", "redis", Self.joined(self.redis)),
+            ("redis_sentinel", "redis-sentinel", Self.joined(self.redisSentinel)),
+            ("redis_master", "redis-master", Self.joined(self.redisMaster)),
+            ("redis_wait", "redis-wait", self.redisWait),
         ]
     }
 

@@ -230,7 +230,9 @@ import Testing
             let loop = group.next()
             let bytes: [UInt8] = [0x00, 0xFF, 0xC3, 0x28, 0x0D, 0x0A, 0x20]
             let (live, _) = try await self.subscribe(engine, fanOut, hub: 1, to: channel, from: .live)
-            #expect(try await engine.publish(ByteBuffer(bytes: bytes), isBinary: true, to: channel, on: loop).get() == 1)
+            #expect(
+                try await engine.publish(ByteBuffer(bytes: bytes), isBinary: true, to: channel, on: loop).get() == 1
+            )
             #expect(try await engine.publish(ByteBuffer(string: "text"), to: channel, on: loop).get() == 2)
             #expect(try await self.eventually { try await self.messages(live).count == 2 })
             let delivered = try await self.messages(live)

@@ -137,7 +137,9 @@ import Testing
             let value = ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20)
             var replies: [EventLoopFuture<RESPValue>] = []
             for _ in 0..<48 {  // (one tick each: each is flushed before the next is sent)
-                replies.append(try await loop.submit { client.value.send(RESPCommand("SET", [.text("k"), .bytes(value)])) }.get())
+                replies.append(
+                    try await loop.submit { client.value.send(RESPCommand("SET", [.text("k"), .bytes(value)])) }.get()
+                )
             }
             var backlogged = 0
             for reply in replies.suffix(8) {

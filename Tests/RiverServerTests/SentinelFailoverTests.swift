@@ -70,7 +70,10 @@ import Testing
             received[seq] = data
         }
         let missed = sent.filter { received[$0.seq] != $0.data }
-        #expect(missed.isEmpty, "acknowledged but not delivered: \(missed)\nthe subscriber's node said:\n\(b.standardError)\nSentinel said:\n\(sentinel.log)")
+        #expect(
+            missed.isEmpty,
+            "acknowledged but not delivered: \(missed)\nthe subscriber's node said:\n\(b.standardError)\nSentinel said:\n\(sentinel.log)"
+        )
     }
 
     func eventually(

@@ -80,7 +80,12 @@ public final class RedisSentinelProcess: @unchecked Sendable {
 
     /// The port of the master this Sentinel names now.
     public func masterPort() throws -> Int? {
-        let reply = try RedisServerProcess.command(port: self.port, "SENTINEL", "get-master-addr-by-name", self.masterName)
+        let reply = try RedisServerProcess.command(
+            port: self.port,
+            "SENTINEL",
+            "get-master-addr-by-name",
+            self.masterName
+        )
         return reply.split(separator: "\r\n").last.flatMap { Int($0) }
     }
 

@@ -30,7 +30,8 @@ enum RedisTarget: Sendable, CustomStringConvertible {
         switch self {
         case .address(let address): return "\(address)"
         case .anyOf(let addresses): return addresses.map(\.description).joined(separator: ",")
-        case .master(let watcher): return "master \(watcher.masterName) (\(watcher.master.map(\.description) ?? "unknown"))"
+        case .master(let watcher):
+            return "master \(watcher.masterName) (\(watcher.master.map(\.description) ?? "unknown"))"
         }
     }
 }

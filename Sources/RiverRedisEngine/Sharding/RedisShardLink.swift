@@ -14,7 +14,12 @@ final class RedisShardLink {
 
     init(shard: Int, target: RedisTarget, eventLoop: EventLoop, logger: Logger) {
         self.shard = shard
-        self.commands = RedisClient(target: target, isSubscriptionConnection: false, eventLoop: eventLoop, logger: logger)
+        self.commands = RedisClient(
+            target: target,
+            isSubscriptionConnection: false,
+            eventLoop: eventLoop,
+            logger: logger
+        )
         self.subscriptions = RedisClient(
             target: target,
             isSubscriptionConnection: true,
