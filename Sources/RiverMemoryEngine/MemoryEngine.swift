@@ -110,6 +110,13 @@ public final class MemoryEngine: Engine {
         return EventLoopFuture.reduce(EngineStatistics(), parts, on: loop, +)
     }
 
+    /// Collects expired history and idle channels on every store now (what the
+    /// reapers do every `reapInterval`); completes once all stores have.
+    func reap(on loop: EventLoop) -> EventLoopFuture<Void> {
+        let reaps = self.stores.map { store in store.eventLoop.submit { store.value.reap() } }
+        return EventLoopFuture.andAllSucceed(reaps, on: loop)
+    }
+
     public func shutdown() async {
         for reaper in self.reapers {
             reaper.cancel()

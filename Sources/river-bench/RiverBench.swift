@@ -11,7 +11,7 @@ struct RiverBench: AsyncParsableCommand {
         abstract: "Load generator for River (and other push servers speaking HTTP).",
         subcommands: [
             BenchCommand.self, FanoutCommand.self, IdleCommand.self, WebSocketEchoCommand.self,
-            PublishCommand.self, LatencyCommand.self,
+            PublishCommand.self, LatencyCommand.self, ChurnCommand.self, ReferenceServerCommand.self,
         ]
     )
 }

@@ -40,6 +40,8 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "Unsent bytes before a slow subscriber is cut. Default 1m.") var maxSubscriberBacklog: String?
     @Option(help: "Time allowed to send a whole request. Default 30.") var readTimeout: String?
     @Option(help: "Idle keep-alive connections close after this. Default 120.") var keepaliveTimeout: String?
+    @Option(help: "Silence before TCP keepalive probes a connection's peer; 0 never. Default 60.")
+    var tcpKeepalive: String?
     @Option(help: "How long shutdown waits for streams to end. Default 5.") var shutdownTimeout: String?
     @Option(help: "Quiet SSE streams get a comment, quiet WebSockets a ping, this often; 0 never. Default 15.")
     var heartbeat: String?
@@ -76,6 +78,7 @@ struct RiverCommand: AsyncParsableCommand {
             ("max_channel_name", "max-channel-name", self.maxChannelName),
             ("channel_idle_ttl", "channel-idle-ttl", self.channelIdleTtl),
             ("max_subscriber_backlog", "max-subscriber-backlog", self.maxSubscriberBacklog),
+            ("tcp_keepalive", "tcp-keepalive", self.tcpKeepalive),
             ("read_timeout", "read-timeout", self.readTimeout),
             ("keepalive_timeout", "keepalive-timeout", self.keepaliveTimeout),
             ("shutdown_timeout", "shutdown-timeout", self.shutdownTimeout),

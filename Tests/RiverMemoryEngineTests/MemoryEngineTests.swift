@@ -79,13 +79,14 @@ import Testing
             let subscription = try await engine.subscribe(to: self.name("kept"), from: .live, hubIndex: 0).get()
                 .subscription
             time.advance(by: .seconds(5))
-            try await Task.sleep(for: .milliseconds(50))  // several reaps
-            #expect(try await engine.info(self.name("kept"), on: loop).get()?.subscribers == 1)
-            engine.unsubscribe(subscription)
-            try await Task.sleep(for: .milliseconds(50))
-            #expect(try await engine.info(self.name("kept"), on: loop).get() != nil)  // idle only just now
+            try await engine.reap(on: loop).get()
+            #expect(try await engine.info(self.name("kept"), on: loop).get()?.subscribers == 1, "survived a reap")
+            engine.unsubscribe(subscription)  // (queued on the store's loop before the reap below)
+            try await engine.reap(on: loop).get()
+            #expect(try await engine.info(self.name("kept"), on: loop).get() != nil, "idle only just now")
             time.advance(by: .seconds(2))
-            #expect(try await self.eventually { try await engine.info(self.name("kept"), on: loop).get() == nil })
+            try await engine.reap(on: loop).get()
+            #expect(try await engine.info(self.name("kept"), on: loop).get() == nil, "idle past its TTL")
         }
     }
 

@@ -5,28 +5,8 @@ import Testing
 /// `river-bench` against a real server at small sizes: every scenario runs,
 /// stops by itself and counts exactly. (Speed is never asserted here.)
 @Suite(.serialized) struct BenchToolTests {
-    /// Runs `river-bench` with `arguments` against `port`; returns its JSON report.
     func bench(_ arguments: [String], port: Int) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = RiverProcess.executable.deletingLastPathComponent().appendingPathComponent(
-            "river-bench"
-        )
-        process.arguments = arguments + ["--port", String(port), "--json", "--quiet"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        while process.isRunning { usleep(10_000) }  // (not waitUntilExit: see RedisServerProcess.stop)
-        guard process.terminationStatus == 0,
-            let report = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else {
-            throw TestConnection.Failure(
-                description:
-                    "river-bench \(arguments) exited \(process.terminationStatus): \(String(decoding: data, as: UTF8.self))"
-            )
-        }
-        return report
+        try runBench(arguments, port: port)
     }
 
     @Test(arguments: ["stream", "longpoll"])
@@ -149,4 +129,26 @@ import Testing
             }
         }
     }
+}
+
+/// Runs `river-bench` with `arguments` against `port`; returns its JSON report.
+func runBench(_ arguments: [String], port: Int) throws -> [String: Any] {
+    let process = Process()
+    process.executableURL = RiverProcess.executable.deletingLastPathComponent().appendingPathComponent("river-bench")
+    process.arguments = arguments + ["--port", String(port), "--json", "--quiet"]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    while process.isRunning { usleep(10_000) }  // (not waitUntilExit: see RedisServerProcess.stop)
+    guard process.terminationStatus == 0,
+        let report = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else {
+        throw TestConnection.Failure(
+            description:
+                "river-bench \(arguments) exited \(process.terminationStatus): \(String(decoding: data, as: UTF8.self))"
+        )
+    }
+    return report
 }

@@ -28,6 +28,7 @@ import Testing
             read_timeout 1500ms
             keepalive_timeout 1m
             shutdown_timeout 3
+            tcp_keepalive 2m
             log_level Debug
             heartbeat 20
             allowed_origins https://a.example https://b.example
@@ -60,6 +61,7 @@ import Testing
         #expect(configuration.readTimeout == .milliseconds(1500))
         #expect(configuration.keepAliveTimeout == .minutes(1))
         #expect(configuration.shutdownTimeout == .seconds(3))
+        #expect(configuration.tcpKeepAlive == .minutes(2))
         #expect(configuration.logLevel == .debug)
         #expect(configuration.heartbeat == .seconds(20))
         #expect(configuration.allowedOrigins.origins == ["https://a.example", "https://b.example"])
@@ -78,7 +80,7 @@ import Testing
         )
         #expect(configuration.redisWait == 1)
         #expect(try configuration.redisShards().count == 2)
-        #expect(RiverConfiguration.keys.count == 30)
+        #expect(RiverConfiguration.keys.count == 31)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.
@@ -99,6 +101,13 @@ import Testing
         #expect(throws: ConfigurationError("redis_sentinel needs redis_master: the master name of each shard")) {
             try configuration.redisShards()
         }
+    }
+
+    @Test func tcpKeepAliveZeroMeansOff() throws {
+        var configuration = RiverConfiguration()
+        try configuration.set("tcp_keepalive", to: "0")
+        #expect(configuration.tcpKeepAlive == nil)
+        #expect(throws: ConfigurationError.self) { try configuration.set("tcp_keepalive", to: "500ms") }
     }
 
     @Test func clientTimeoutZeroMeansNever() throws {

@@ -142,12 +142,12 @@ import Testing
     @Test func oversizedRequestLineIs414AndHeadersAre431() async throws {
         try await withServer { server in
             let long = try server.connect()
-            try long.send("GET /publish?name=x&data=\(String(repeating: "a", count: 9000)) HTTP/1.1\r\n\r\n")
+            try long.send("GET /publish?name=x&data=\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(try long.readResponse().status == 414)
 
             let fat = try server.connect()
             try fat.send(
-                "GET /publish?name=x&data=y HTTP/1.1\r\n"
+                "GET /publish?name=x&data=y HTTP/1.1\r\nHost: x\r\n"
                     + String(repeating: "X-Filler: \(String(repeating: "f", count: 100))\r\n", count: 200) + "\r\n"
             )
             #expect(try fat.readResponse().status == 431)

@@ -32,9 +32,10 @@ import Testing
     func pipelinedRequestsInAnyPieces(step: Int) throws {
         let input =
             "GET /publish?name=a&data=b HTTP/1.1\r\nHost: x\r\n\r\n"
-            + "POST /publish?name=c HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
-            + "POST /publish HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\n"
-            + "\r\nGET / HTTP/1.0\n\n"
+            + "POST /publish?name=c HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+            + "POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "3;ext\r\nabc\r\n2 ; a=b ;c=\"q\\\"x\"\r\nde\r\n0\r\nTrailer: x\r\n\r\n"
+            + "\r\nGET / HTTP/1.0\r\n\r\n"
         let requests = try self.parse(input, step: step)
         #expect(requests.count == 4)
         #expect(requests[0].head.path == "/publish")
@@ -50,7 +51,7 @@ import Testing
 
     @Test func headerFieldsAreCaseInsensitiveAndTrimmed() throws {
         let request = try self.parse(
-            "GET http://example.com/sse?x=1#frag HTTP/1.1\r\nACCEPT:  text/event-stream \r\nlast-event-id: 42\r\nConnection: Keep-Alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"
+            "GET http://example.com/sse?x=1#frag HTTP/1.1\r\nhOsT: example.com\r\nACCEPT:  text/event-stream \r\nlast-event-id: 42\r\nConnection: Keep-Alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"
         )[0]
         #expect(request.head.path == "/sse")
         #expect(String(buffer: request.head.query) == "x=1")
@@ -60,24 +61,42 @@ import Testing
     }
 
     @Test(arguments: [
-        ("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
-        ("GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
-        ("GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
         ("GET / HTTP/1.1\r\nHost: x\r\n  folded\r\n\r\n", 400),
-        ("GET / HTTP/1.1\r\nX: a\u{1}b\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX: a\u{1}b\r\n\r\n", 400),
         ("GET / HTTP/2.0\r\n\r\n", 505),
         ("get / HTTP/1.1\r\n\r\n", 400),
         ("GET  / HTTP/1.1\r\n\r\n", 400),
-        ("GET nope HTTP/1.1\r\n\r\n", 400),
+        ("GET nope HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("GET /\(String(repeating: "a", count: 80)) HTTP/1.1\r\n\r\n", 414),
         ("GET / HTTP/1.1\r\n" + String(repeating: "A: b\r\n", count: 6) + "\r\n", 431),
         ("GET / HTTP/1.1\r\nX: \(String(repeating: "v", count: 300))\r\n\r\n", 431),
-        ("POST / HTTP/1.1\r\nContent-Length: 33\r\n\r\n", 413),
-        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n21\r\n", 413),
-        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
-        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 33\r\n\r\n", 413),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n21\r\n", 413),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", 400),
         ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        // Where smuggling lives: line ends, Host, chunk-size lines, trailers.
+        ("GET / HTTP/1.1\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\n\n", 400),
+        ("\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        ("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 junk\r\nhello\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\"x\r\nhello\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n;a\r\nhello\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer: x\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n folded\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: \u{7f}\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\n\r\n", 400),
     ])
     func refusals(input: String, status: Int) {
         for step in [1, Int.max] {
@@ -92,7 +111,7 @@ import Testing
 
     @Test func expectContinueIsAnnouncedOnceBeforeTheBody() throws {
         let parser = HTTPRequestParser(limits: self.limits)
-        parser.append(ByteBuffer(string: "POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"))
+        parser.append(ByteBuffer(string: "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"))
         guard case .continueRequired = try parser.next() else {
             Issue.record("expected continue")
             return

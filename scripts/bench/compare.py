@@ -8,7 +8,11 @@ alternation, each run on a freshly started server; the table shows medians and
 River/nchan ratios. A last block runs River with its default threads, unpinned,
 for the whole-machine figures.
 
-Usage: scripts/bench/compare.py [--runs 3] [--quick] [--only SCENARIO ...]
+With `--baseline PATH` the other server is an earlier River build (the
+`river` binary at PATH, on nchan's port) instead of nchan: how a change
+moves River's own figures, measured in one run as ratios.
+
+Usage: scripts/bench/compare.py [--runs 3] [--quick] [--only SCENARIO ...] [--baseline PATH]
 Needs: a release build (it runs `swift build -c release`), nginx-light and
 libnginx-mod-nchan (`scripts/nchan/run-nchan.sh install`), wrk. Every
 connection goes to 127.0.0.1; every run is bounded in size and time.
@@ -35,17 +39,21 @@ def sh(args, **kwargs):
 
 class River:
     name = "river"
+    target = "river"
 
-    def __init__(self, pinned=True):
+    def __init__(self, pinned=True, binary=None, name="river", port=RIVER_PORT):
         self.pinned = pinned
         self.process = None
+        self.binary = binary or os.path.join(BIN, "river")
+        self.name = name
+        self.port = port
 
     def start(self):
-        command = [os.path.join(BIN, "river"), "--host", "127.0.0.1", "--port", str(RIVER_PORT), "--log-level", "warning"]
+        command = [self.binary, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         if self.pinned:
             command = ["taskset", "-c", SERVER_CPU] + command + ["--threads", "1"]
         self.process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
-        wait_for_port(RIVER_PORT)
+        wait_for_port(self.port)
 
     def pids(self):
         return [self.process.pid]
@@ -57,6 +65,7 @@ class River:
 
 class Nchan:
     name = "nchan"
+    target = "nchan"
     script = os.path.join(ROOT, "scripts", "nchan", "run-nchan.sh")
 
     def start(self):
@@ -86,7 +95,9 @@ def wait_for_port(port):
 
 
 def bench(server, arguments, pinned=True):
-    command = [os.path.join(BIN, "river-bench")] + arguments + ["--target", server.name, "--json", "--quiet"]
+    command = [os.path.join(BIN, "river-bench")] + arguments + ["--target", server.target, "--json", "--quiet"]
+    if server.name == "baseline":
+        command += ["--port", str(NCHAN_PORT)]
     if pinned:
         command = ["taskset", "-c", CLIENT_CPU] + command
     return json.loads(sh(command, timeout=600).strip().splitlines()[-1])
@@ -95,11 +106,12 @@ def bench(server, arguments, pinned=True):
 def wrk_publish(server, seconds):
     """wrk with 50 keep-alive publishers while one river-bench subscriber listens."""
     port = RIVER_PORT if server.name == "river" else NCHAN_PORT
+    port_option = ["--port", str(port)] if server.name == "baseline" else []
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write('wrk.method = "POST"\nwrk.body = string.rep("x", 32)\nwrk.headers["Content-Type"] = "text/plain"\n')
     script.close()
     listener = subprocess.Popen(
-        ["taskset", "-c", CLIENT_CPU, os.path.join(BIN, "river-bench"), "idle", "--target", server.name,
+        ["taskset", "-c", CLIENT_CPU, os.path.join(BIN, "river-bench"), "idle", "--target", server.target] + port_option + [
          "--subscribe-path", "/subscribe?name=wrk", "--subscribers", "1", "--channels", "1",
          "--server-pid", str(server.pids()[0]), "--settle", str(seconds + 4), "--quiet", "--json"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -158,11 +170,13 @@ def main():
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--only", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--baseline", help="an earlier river binary to compare with, instead of nchan")
     options = parser.parse_args()
     if not options.skip_build:
         subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, check=True)
 
-    servers = {"river": River(), "nchan": Nchan()}
+    other = River(binary=options.baseline, name="baseline", port=NCHAN_PORT) if options.baseline else Nchan()
+    servers = {"river": River(), "nchan": other}
     rows = []
     for name in options.only:
         run, figure, higher_is_better, targets = SCENARIOS[name]
@@ -185,7 +199,7 @@ def main():
         rows.append((name, figure, medians.get("river"), medians.get("nchan"), ratio, results))
 
     whole = {}
-    if not options.quick:
+    if not options.quick and not options.baseline:
         river = River(pinned=False)
         for name, arguments, figure in [
             ("bench", ["bench"], "messages_per_second"),
@@ -202,7 +216,8 @@ def main():
 
     print(f"Machine: {machine()}; {options.runs} runs each, medians; River and nchan pinned to CPU {SERVER_CPU},"
           f" generator to CPU {CLIENT_CPU}.\n")
-    print("| scenario | figure | River | nginx+nchan | River advantage | runs (River / nchan) |")
+    other_name = "baseline" if options.baseline else "nginx+nchan"
+    print(f"| scenario | figure | River | {other_name} | River advantage | runs (River / {other_name}) |")
     print("|---|---|---|---|---|---|")
     for name, figure, river_value, nchan_value, ratio, results in rows:
         def show(value):

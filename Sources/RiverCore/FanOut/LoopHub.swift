@@ -42,8 +42,11 @@ public final class LoopHub {
         self.sliceDuration = sliceDuration
     }
 
-    /// Registers a subscriber; from now on it receives the channel's live messages.
-    public func add(_ subscriber: Subscriber, to channel: ChannelName) {
+    /// Registers a subscriber; from now on it receives the channel's live
+    /// messages. Returns the hub's own copy of the name, which the subscriber
+    /// may keep instead of its own: thousands of subscribers then share one.
+    @discardableResult
+    public func add(_ subscriber: Subscriber, to channel: ChannelName) -> ChannelName {
         let local: LocalChannel
         if let existing = self.channels[channel] {
             local = existing
@@ -53,6 +56,7 @@ public final class LoopHub {
         }
         local.add(subscriber)
         self.subscriberCount += 1
+        return local.name
     }
 
     /// Unregisters a subscriber (a no-op when it is not registered).
@@ -62,6 +66,13 @@ public final class LoopHub {
         if local.members.isEmpty && local.isIdle {
             self.channels[channel] = nil
         }
+    }
+
+    /// Counts what a subscriber wrote outside a delivery round: its catch-up,
+    /// and live messages that waited for its socket to drain.
+    public func noteDelivered(_ count: DeliveryCount) {
+        self.delivered.messages &+= count.messages
+        self.delivered.bytes &+= count.bytes
     }
 
     /// The number of local subscribers of a channel.

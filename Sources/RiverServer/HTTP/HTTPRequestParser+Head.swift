@@ -20,6 +20,7 @@ extension HTTPRequestParser {
         var connectionKeepAlive = false
         var connectionUpgrade = false
         var upgradeWebSocket = false
+        var hostFields = 0
         var transferEncoding: String?
         while let line = lines.next(), line.readableBytes > 0 {
             fieldCount += 1
@@ -68,10 +69,18 @@ extension HTTPRequestParser {
                     .contains { $0.trimmingSpaces == "websocket" }
             case .webSocketKey: head.webSocketKey = String(buffer: value)
             case .webSocketVersion: head.webSocketVersion = String(buffer: value)
+            case .host: hostFields += 1
             case .other: break
             }
         }
 
+        // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, never two.
+        guard hostFields == 1 || (head.isHTTP10 && hostFields == 0) else {
+            throw HTTPParseError(
+                .badRequest,
+                hostFields == 0 ? "HTTP/1.1 request without a Host header" : "request with more than one Host header"
+            )
+        }
         if let transferEncoding {
             guard contentLength == nil else {
                 throw HTTPParseError(.badRequest, "request has both Content-Length and Transfer-Encoding")
@@ -221,7 +230,7 @@ extension HTTPRequestParser {
     }
 
     /// Splits `name: value`, checking the name is a token and the value has no control bytes.
-    private static func splitField(_ line: ByteBuffer) throws(HTTPParseError) -> (KnownField, ByteBuffer) {
+    static func splitField(_ line: ByteBuffer) throws(HTTPParseError) -> (KnownField, ByteBuffer) {
         let result: Result<(KnownField, Range<Int>), HTTPParseError> = line.withUnsafeReadableBytes { bytes in
             guard let first = bytes.first, first != UInt8(ascii: " "), first != UInt8(ascii: "\t") else {
                 return .failure(HTTPParseError(.badRequest, "obsolete line folding is not supported"))
@@ -248,7 +257,7 @@ extension HTTPRequestParser {
         return (field, line.readableSlice(offset: range.lowerBound, length: range.count))
     }
 
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
+    static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -279,7 +288,7 @@ extension HTTPRequestParser {
 enum KnownField {
     case contentLength, transferEncoding, connection, expect, contentType, accept, lastEventID
     case origin, cookie, authorization, publishSecret, accessControlRequestMethod, accessControlRequestHeaders
-    case upgrade, webSocketKey, webSocketVersion, ifNoneMatch
+    case upgrade, webSocketKey, webSocketVersion, ifNoneMatch, host
     case other
 
     private static let table: [(StaticString, KnownField)] = [
@@ -290,7 +299,7 @@ enum KnownField {
         ("access-control-request-method", .accessControlRequestMethod),
         ("access-control-request-headers", .accessControlRequestHeaders), ("upgrade", .upgrade),
         ("sec-websocket-key", .webSocketKey), ("sec-websocket-version", .webSocketVersion),
-        ("if-none-match", .ifNoneMatch),
+        ("if-none-match", .ifNoneMatch), ("host", .host),
     ]
 
     /// `name` is a token (checked by the caller), so setting bit 0x20 lowercases letters only.
@@ -311,7 +320,7 @@ enum KnownField {
     }
 }
 
-/// The lines of a head, split on LF with an optional preceding CR removed.
+/// The lines of a head, split on CRLF (the parser has checked every LF follows a CR).
 struct HeadLines: IteratorProtocol {
     private var remaining: ByteBuffer
 

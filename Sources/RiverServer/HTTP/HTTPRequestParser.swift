@@ -175,6 +175,7 @@ public final class HTTPRequestParser {
                     if line.readableBytes == 0 {
                         return .request(HTTPRequest(head: head, body: body))
                     }
+                    _ = try Self.splitField(line)  // checked like a header field, then ignored
                     phase = .trailers(bytesSeen: seen)
                 }
             }
@@ -192,12 +193,15 @@ public final class HTTPRequestParser {
     // MARK: - Head
 
     /// The length of the head (blank line included), or nil when incomplete.
+    /// Every line must end with CRLF: a bare LF is refused (RFC 9112 section
+    /// 2.2 lets a server accept one, but two parsers that disagree on line
+    /// ends are how requests get smuggled).
     private func findEndOfHead(from scanned: Int, requestLineEnded: Bool) throws(HTTPParseError) -> Int? {
-        // Ignore empty lines before the request line (RFC 9112 section 2.2).
-        while let first = self.buffer.getInteger(at: self.buffer.readerIndex, as: UInt8.self),
-            first == UInt8(ascii: "\r") || first == UInt8(ascii: "\n")
+        // Ignore empty lines (CRLF) before the request line (RFC 9112 section 2.2).
+        while self.buffer.readableBytes >= 2,
+            self.buffer.getInteger(at: self.buffer.readerIndex, as: UInt16.self) == 0x0D0A
         {
-            self.buffer.moveReaderIndex(forwardBy: 1)
+            self.buffer.moveReaderIndex(forwardBy: 2)
         }
         let limits = self.limits
         var sawLineEnd = requestLineEnded
@@ -205,15 +209,15 @@ public final class HTTPRequestParser {
             var index = max(scanned, 0)
             while index < bytes.count {
                 if bytes[index] == UInt8(ascii: "\n") {
+                    guard index > 0, bytes[index - 1] == UInt8(ascii: "\r") else {
+                        return .failure(HTTPParseError(.badRequest, "line ends with LF without CR"))
+                    }
                     if !sawLineEnd && index > limits.maxRequestLine {
                         return .failure(
                             HTTPParseError(.uriTooLong, "request line is longer than \(limits.maxRequestLine) bytes")
                         )
                     }
                     sawLineEnd = true
-                    if index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "\n") {
-                        return .success(index + 2)
-                    }
                     if index + 2 < bytes.count && bytes[index + 1] == UInt8(ascii: "\r")
                         && bytes[index + 2] == UInt8(ascii: "\n")
                     {
@@ -256,7 +260,7 @@ public final class HTTPRequestParser {
         }
     }
 
-    /// Reads one line (without its CRLF or LF); nil when it has not fully arrived.
+    /// Reads one line (without its CRLF); nil when it has not fully arrived.
     private func readLine(limit: Int, what: String) throws(HTTPParseError) -> ByteBuffer? {
         guard let newline = self.buffer.readableOffset(of: UInt8(ascii: "\n")) else {
             if self.buffer.readableBytes > limit + 2 {
@@ -264,40 +268,45 @@ public final class HTTPRequestParser {
             }
             return nil
         }
-        var length = newline
-        if length > 0
-            && self.buffer.getInteger(at: self.buffer.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r")
-        {
-            length -= 1
+        guard newline > 0,
+            self.buffer.getInteger(at: self.buffer.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r")
+        else {
+            throw HTTPParseError(.badRequest, "\(what) ends with LF without CR")
         }
+        let length = newline - 1
         guard length <= limit else { throw HTTPParseError(.badRequest, "\(what) is too long") }
         let line = self.buffer.readableSlice(offset: 0, length: length)
         self.buffer.moveReaderIndex(forwardBy: newline + 1)
         return line
     }
 
+    /// `chunk-size [ chunk-ext ]` (RFC 9112 section 7.1): hex digits, then only
+    /// `;name[=value]` extensions (token or quoted-string values, optional
+    /// whitespace around `;` and `=`), which are checked and ignored.
     private static func parseChunkSize(_ line: ByteBuffer) throws(HTTPParseError) -> Int {
         let result: Result<Int, HTTPParseError> = line.withUnsafeReadableBytes { bytes in
             var size = 0
-            var digits = 0
-            for byte in bytes {
-                let value: Int
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(byte - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int(byte - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int(byte - UInt8(ascii: "A") + 10)
-                case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\t"):
-                    // Chunk extensions are ignored (RFC 9112 section 7.1.1).
-                    return digits > 0 ? .success(size) : .failure(HTTPParseError(.badRequest, "chunk size is missing"))
-                default:
-                    return .failure(HTTPParseError(.badRequest, "chunk size is not hexadecimal"))
-                }
-                digits += 1
-                guard digits <= 15 else { return .failure(HTTPParseError(.contentTooLarge, "chunk size is too large")) }
+            var index = 0
+            while index < bytes.count, let value = Self.hexValue(bytes[index]) {
+                guard index < 15 else { return .failure(HTTPParseError(.contentTooLarge, "chunk size is too large")) }
                 size = size << 4 | value
+                index += 1
             }
-            return digits > 0 ? .success(size) : .failure(HTTPParseError(.badRequest, "chunk size is missing"))
+            guard index > 0 else { return .failure(HTTPParseError(.badRequest, "chunk size is not hexadecimal")) }
+            guard ChunkExtensions.areValid(UnsafeRawBufferPointer(rebasing: bytes[index...])) else {
+                return .failure(HTTPParseError(.badRequest, "malformed chunk extension"))
+            }
+            return .success(size)
         }
         return try result.get()
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A") + 10)
+        default: return nil
+        }
     }
 }

@@ -56,53 +56,39 @@ enum HTTPResponseWriter {
         buffer.writeStaticString("\r\n")
     }
 
-    /// A complete response with a body of known length (omitted for HEAD requests).
-    static func response(
-        status: HTTPStatus,
-        contentType: String?,
-        body: ByteBuffer,
-        request: HTTPRequestHead,
+    /// Bodies up to this size travel in the same buffer as the head; larger
+    /// ones (static files, shared between connections) are written as they are.
+    static let inlineBodyLimit = 4096
+
+    /// Serializes `response` as HTTP/1.1 (or 1.0), handing `write` one buffer,
+    /// or two when the body is large. A response to HEAD keeps its
+    /// Content-Length and omits its body.
+    static func serialize(
+        _ response: HTTPResponse,
+        isHTTP10: Bool,
+        omitsBody: Bool,
         keepAlive: Bool,
-        extraHeaders: [(String, String)] = [],
-        allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 160 + body.readableBytes)
+        allocator: ByteBufferAllocator,
+        write: (ByteBuffer) -> Void
+    ) {
+        let body = response.body
+        let inline = !omitsBody && body.readableBytes <= Self.inlineBodyLimit
+        var buffer = allocator.buffer(capacity: 160 + (inline ? body.readableBytes : 0))
         self.writeHead(
-            status: status,
-            contentType: contentType,
+            status: response.status,
+            contentType: response.contentType,
             framing: .length(body.readableBytes),
             keepAlive: keepAlive,
-            isHTTP10: request.isHTTP10,
-            extraHeaders: extraHeaders,
-            into: &buffer
-        )
-        if request.method != .head {
-            buffer.writeImmutableBuffer(body)
-        }
-        return buffer
-    }
-
-    /// A plain-text answer whose body is one line saying why.
-    static func error(
-        status: HTTPStatus,
-        reason: String,
-        isHTTP10: Bool,
-        keepAlive: Bool,
-        extraHeaders: [(String, String)] = [],
-        allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 160 + reason.utf8.count)
-        self.writeHead(
-            status: status,
-            contentType: "text/plain; charset=utf-8",
-            framing: .length(reason.utf8.count + 1),
-            keepAlive: keepAlive,
             isHTTP10: isHTTP10,
-            extraHeaders: extraHeaders,
+            extraHeaders: response.headers,
             into: &buffer
         )
-        buffer.writeString(reason)
-        buffer.writeStaticString("\n")
-        return buffer
+        if inline {
+            buffer.writeImmutableBuffer(body)
+            write(buffer)
+        } else {
+            write(buffer)
+            if !omitsBody { write(body) }
+        }
     }
 }

@@ -14,9 +14,8 @@ enum PublishResponder {
 
     static func validate(_ request: HTTPRequest, configuration: RiverConfiguration) throws(RequestError) -> Publish {
         let head = request.head
-        guard head.method == .get || head.method == .post || head.method == .head else {
-            throw .methodNotAllowed("GET, POST")
-        }
+        // HEAD and OPTIONS must stay safe (RFC 9110 section 9.2.1): they never publish.
+        guard head.method == .get || head.method == .post else { throw .methodNotAllowed("GET, POST") }
         let parameters = RequestParameters(
             query: head.query,
             formBody: head.method == .post && head.isFormEncoded ? request.body : nil
@@ -46,42 +45,16 @@ enum PublishResponder {
         return Publish(channel: channel, payload: payload, head: head)
     }
 
-    /// The answer to a stored publish, head and body written into one buffer.
-    static func response(
-        seq: UInt64,
-        for publish: Publish,
-        extraHeaders: [(String, String)],
-        allocator: ByteBufferAllocator
-    ) -> ByteBuffer {
+    /// The answer to a stored publish: `{"channel": "NAME", "seq": N}`.
+    static func response(seq: UInt64, for publish: Publish, headers: [(String, String)]) -> HTTPResponse {
         let name = publish.channel.value
-        let bodyLength = 12 + JSONString.encodedLength(name) + 9 + Self.decimalDigits(seq) + 1
-        var buffer = allocator.buffer(capacity: 128 + bodyLength)
-        HTTPResponseWriter.writeHead(
-            status: .ok,
-            contentType: "application/json",
-            framing: .length(bodyLength),
-            keepAlive: publish.head.keepAlive,
-            isHTTP10: publish.head.isHTTP10,
-            extraHeaders: extraHeaders,
-            into: &buffer
-        )
-        if publish.head.method != .head {
-            buffer.writeStaticString("{\"channel\": ")
-            JSONString.write(name, into: &buffer)
-            buffer.writeStaticString(", \"seq\": ")
-            buffer.writeDecimal(seq)
-            buffer.writeStaticString("}")
-        }
-        return buffer
-    }
-
-    private static func decimalDigits(_ value: UInt64) -> Int {
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 {
-            digits += 1
-            rest /= 10
-        }
-        return digits
+        var body = ByteBuffer()
+        body.reserveCapacity(24 + name.utf8.count + 20)
+        body.writeStaticString("{\"channel\": ")
+        JSONString.write(name, into: &body)
+        body.writeStaticString(", \"seq\": ")
+        body.writeDecimal(seq)
+        body.writeStaticString("}")
+        return HTTPResponse(status: .ok, contentType: "application/json", headers: headers, body: body)
     }
 }

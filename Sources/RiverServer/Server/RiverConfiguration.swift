@@ -28,12 +28,17 @@ public struct RiverConfiguration: Sendable {
     public var maxMessageSize = 64 * 1024
     /// `max_channel_name`: the longest channel name, in bytes (400 beyond).
     public var maxChannelName = 256
-    /// `max_subscriber_backlog`: unsent bytes after which a slow subscriber is cut.
+    /// `max_subscriber_backlog`: live messages a subscriber may have waiting
+    /// for its socket, in bytes, before it is cut as a slow consumer.
     public var maxSubscriberBacklog = 1 << 20
     /// `read_timeout`: how long a request may take to arrive completely (408 beyond).
     public var readTimeout = TimeAmount.seconds(30)
     /// `keepalive_timeout`: how long an idle keep-alive connection stays open.
     public var keepAliveTimeout = TimeAmount.seconds(120)
+    /// `tcp_keepalive`: how long a connection may be silent before TCP probes
+    /// whether its peer is still there (nil: never). A peer that vanished
+    /// without a FIN is dropped after three unanswered probes, 10 s apart.
+    public var tcpKeepAlive: TimeAmount? = .seconds(60)
     /// `shutdown_timeout`: how long a graceful shutdown waits for connections to end.
     public var shutdownTimeout = TimeAmount.seconds(5)
     /// `heartbeat`: how often a quiet SSE stream gets a comment line and a
@@ -78,11 +83,15 @@ public struct RiverConfiguration: Sendable {
     /// may triple in size through percent-encoding.
     var maxRequestBody: Int { 3 * self.maxMessageSize + 4096 }
 
+    /// Unsent output over which a connection stops reading requests and a
+    /// subscriber waits for its socket to drain (resuming at half of it).
+    var outputHighWaterMark: Int { min(64 * 1024, self.maxSubscriberBacklog) }
+
     /// Every key `set(_:to:)` accepts, in documentation order.
     public static let keys = [
         "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "channel_idle_ttl",
-        "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "shutdown_timeout", "heartbeat",
+        "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
         "allowed_origins", "public_dir", "publish_secret", "token_secret", "private_prefix", "admin_ip", "admin_port",
         "engine", "redis", "redis_sentinel", "redis_master", "redis_wait",
     ]
@@ -115,6 +124,10 @@ public struct RiverConfiguration: Sendable {
         case "max_subscriber_backlog": self.maxSubscriberBacklog = try Self.size(value, range: 1024...(1 << 30))
         case "read_timeout": self.readTimeout = try Self.duration(value, minimum: .seconds(1))
         case "keepalive_timeout": self.keepAliveTimeout = try Self.duration(value, minimum: .seconds(1))
+        case "tcp_keepalive":
+            let idle = try Self.duration(value)
+            guard idle == .zero || idle >= .seconds(1) else { throw ConfigurationError("expected 0 (off) or at least 1 s") }
+            self.tcpKeepAlive = idle == .zero ? nil : idle
         case "shutdown_timeout": self.shutdownTimeout = try Self.duration(value)
         case "heartbeat":
             let interval = try Self.duration(value)

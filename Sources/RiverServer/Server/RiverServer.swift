@@ -44,7 +44,13 @@ public final class RiverServer: Sendable {
     }
 
     /// Starts the event loops and the engine, binds, and logs the start-up line.
-    public static func start(configuration: RiverConfiguration, logger: Logger) async throws -> RiverServer {
+    ///
+    /// `lifetimeProbe` (tests) records every connection handler and subscriber the server makes.
+    public static func start(
+        configuration: RiverConfiguration,
+        logger: Logger,
+        lifetimeProbe: LifetimeProbe? = nil
+    ) async throws -> RiverServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
             let maxConnections = configuration.maxConnections ?? Self.defaultMaxConnections()
@@ -68,6 +74,7 @@ public final class RiverServer: Sendable {
                 fanOut: fanOut,
                 maxConnections: maxConnections,
                 staticFiles: staticFiles,
+                lifetimeProbe: lifetimeProbe,
                 logger: logger
             )
             let adminPort = configuration.adminPort
@@ -117,13 +124,20 @@ public final class RiverServer: Sendable {
 
     private static func bootstrap(group: EventLoopGroup, context: ServerContext, listener: Listener) -> ServerBootstrap
     {
-        let backlog = context.configuration.maxSubscriberBacklog
-        return ServerBootstrap(group: group)
+        let configuration = context.configuration
+        // The output a connection may have unsent before it stops reading requests and a
+        // subscriber waits for the socket to drain: the same budget for every kind of output.
+        let waterMark = ChannelOptions.Types.WriteBufferWaterMark(
+            low: configuration.outputHighWaterMark / 2,
+            high: configuration.outputHighWaterMark
+        )
+        var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: backlog / 2, high: backlog))
+            // (TCP_NODELAY, which NIO sets on the listener, and TCP keepalive are
+            // inherited by accepted sockets: no system call per connection.)
+            .childChannelOption(.writeBufferWaterMark, value: waterMark)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // Each connection keeps its last read buffer; start small (a subscribe
             // request is a few hundred bytes) and let busy publishers grow it.
@@ -131,21 +145,29 @@ public final class RiverServer: Sendable {
                 .recvAllocator,
                 value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
             )
-            .childChannelInitializer { channel in
-                let admitted = context.limiter.acquire()
-                let handler = HTTPConnectionHandler(
-                    server: context,
-                    loop: context.loopContext(on: channel.eventLoop),
-                    admitted: admitted,
-                    listener: listener
-                )
-                do {
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
+        if let keepAlive = configuration.tcpKeepAlive {
+            bootstrap = TCPKeepAlive(idle: keepAlive).apply(to: bootstrap)
+        }
+        return bootstrap.childChannelInitializer { channel in
+            let loop = context.loopContext(on: channel.eventLoop)
+            loop.counters.connectionsAccepted += 1
+            loop.lifetimeProbe?.track(channel)
+            let handler: ChannelHandler
+            if context.limiter.acquire() {
+                // (The handler gives the slot back when the connection closes.)
+                handler = HTTPConnectionHandler(server: context, loop: loop, listener: listener)
+            } else {
+                loop.counters.connectionsRejected += 1
+                handler = RefusedConnectionHandler(answer: context.refusedAnswer)
+                loop.lifetimeProbe?.track(handler)
             }
+            do {
+                try channel.pipeline.syncOperations.addHandler(handler)
+                return channel.eventLoop.makeSucceededVoidFuture()
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+        }
     }
 
     /// Graceful shutdown: stop accepting, end every stream with its last

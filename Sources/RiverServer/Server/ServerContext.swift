@@ -16,10 +16,13 @@ final class ServerContext: Sendable {
     let staticFiles: StaticFiles
     let access: AccessPolicy
     let metrics = RiverMetrics()
+    /// The 503 a connection over `max_connections` gets at accept.
+    let refusedAnswer: ByteBuffer
     /// When the server started, for `uptime_seconds`.
     let startedAt = NIODeadline.now()
 
-    private init(
+    /// (Tests build one directly around an `EmbeddedEventLoop`; servers use `make`.)
+    init(
         configuration: RiverConfiguration,
         engine: Engine,
         fanOut: FanOut,
@@ -38,6 +41,7 @@ final class ServerContext: Sendable {
         self.limiter = ConnectionLimiter(limit: maxConnections)
         self.logger = logger
         self.parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+        self.refusedAnswer = RefusedConnectionHandler.answer(limit: maxConnections)
     }
 
     /// Builds the context, creating each loop's `LoopContext` on its loop.
@@ -47,12 +51,23 @@ final class ServerContext: Sendable {
         fanOut: FanOut,
         maxConnections: Int,
         staticFiles: StaticFiles,
+        lifetimeProbe: LifetimeProbe?,
         logger: Logger
     ) async throws -> ServerContext {
         var loops: [NIOLoopBoundBox<LoopContext>] = []
         for hub in fanOut.hubs {
             let loop = hub.eventLoop
-            loops.append(try await loop.submit { NIOLoopBoundBox(LoopContext(hub: hub.value), eventLoop: loop) }.get())
+            loops.append(
+                try await loop.submit {
+                    let context = LoopContext(
+                        hub: hub.value,
+                        engine: engine,
+                        configuration: configuration,
+                        lifetimeProbe: lifetimeProbe
+                    )
+                    return NIOLoopBoundBox(context, eventLoop: loop)
+                }.get()
+            )
         }
         return ServerContext(
             configuration: configuration,

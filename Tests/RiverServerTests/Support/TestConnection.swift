@@ -69,6 +69,12 @@ final class TestConnection {
         Glibc.close(self.descriptor)
     }
 
+    /// Bounds how long a send may block (a peer that stopped reading).
+    func setSendTimeout(_ seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(self.descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Sets the read timeout (seconds may be fractional).
     func setReadTimeout(_ seconds: Double) {
         var timeout = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))

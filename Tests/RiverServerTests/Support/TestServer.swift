@@ -10,14 +10,21 @@ struct TestServer {
 
     static func start(
         threads: Int = 2,
-        _ configuration: RiverConfiguration = .testing
+        _ configuration: RiverConfiguration = .testing,
+        lifetimeProbe: LifetimeProbe? = nil
     ) async throws -> TestServer {
         var configuration = configuration
         configuration.host = "127.0.0.1"
         configuration.threads = threads
         var logger = Logger(label: "river-test")
         logger.logLevel = .warning
-        return TestServer(server: try await RiverServer.start(configuration: configuration, logger: logger))
+        return TestServer(
+            server: try await RiverServer.start(
+                configuration: configuration,
+                logger: logger,
+                lifetimeProbe: lifetimeProbe
+            )
+        )
     }
 
     func connect() throws -> TestConnection {

@@ -21,12 +21,21 @@ protocol ManagedConnection: AnyObject {
 /// its loop, so nothing here needs a lock.
 final class LoopContext {
     let hub: LoopHub
+    let engine: Engine
+    let configuration: RiverConfiguration
+    /// The configuration's timeouts in ticks, computed once.
+    let timeouts: ConnectionTimeouts
+    /// Tests' record of every handler and subscriber made (nil in production).
+    let lifetimeProbe: LifetimeProbe?
     /// Seconds since the server started, advanced by the sweeper. Timeouts are
     /// measured in ticks, so no connection reads the clock per request.
     private(set) var tick: UInt64 = 0
     /// Open connections; each knows its index, so removal is a swap, and the
     /// list costs a pointer pair per connection.
     private var connections: [ManagedConnection] = []
+    /// Where the sweep of the current tick has got to.
+    private var sweepPosition = 0
+    private var isSweeping = false
     private(set) var isQuiescing = false
     var counters = LoopCounters()
     /// Connections with responses written during this tick, flushed together at its end.
@@ -35,13 +44,27 @@ final class LoopContext {
     /// Runs this loop's share of Swift concurrency work (token checks).
     let taskExecutor: EventLoopTaskExecutor
 
-    init(hub: LoopHub) {
+    /// Connections visited per slice of a sweep: a slice takes tens of
+    /// microseconds, then the loop serves I/O before the next.
+    static let sweepSliceSize = 512
+    private static let sweepYield = TimeAmount.microseconds(20)
+
+    init(hub: LoopHub, engine: Engine, configuration: RiverConfiguration, lifetimeProbe: LifetimeProbe?) {
         self.hub = hub
+        self.engine = engine
+        self.configuration = configuration
+        self.timeouts = ConnectionTimeouts(configuration)
+        self.lifetimeProbe = lifetimeProbe
         self.taskExecutor = EventLoopTaskExecutor(hub.eventLoop)
     }
 
     var eventLoop: EventLoop { self.hub.eventLoop }
     var openConnections: Int { self.connections.count }
+
+    /// Whole ticks (seconds) in `amount`, rounded up, at least one.
+    static func ticks(_ amount: TimeAmount) -> UInt64 {
+        UInt64(max((amount.nanoseconds + 999_999_999) / 1_000_000_000, 1))
+    }
 
     func register(_ connection: ManagedConnection) {
         connection.registryIndex = self.connections.count
@@ -57,6 +80,9 @@ final class LoopContext {
             last.registryIndex = index
         }
         connection.registryIndex = -1
+        if self.connections.isEmpty && self.connections.capacity > 1024 {
+            self.connections = []  // give back a past peak's list
+        }
     }
 
     /// Queues a connection's flush for the end of this tick. Every response of
@@ -78,11 +104,30 @@ final class LoopContext {
         }
     }
 
-    /// Advances the clock and lets every connection check its deadlines.
+    /// Advances the clock and lets every connection check its deadlines, a
+    /// slice at a time so a loop with many connections never stalls on it.
     func sweep() {
         self.tick += 1
-        for connection in self.connections {
+        self.sweepPosition = 0
+        guard !self.isSweeping else { return }  // the previous sweep's slices restart from the top
+        self.isSweeping = true
+        self.sweepSlice()
+    }
+
+    private func sweepSlice() {
+        let end = min(self.sweepPosition + Self.sweepSliceSize, self.connections.count)
+        while self.sweepPosition < end && self.sweepPosition < self.connections.count {
+            let connection = self.connections[self.sweepPosition]
             connection.sweep(tick: self.tick)
+            // A connection that closed was replaced by the last one: visit that one next.
+            if self.sweepPosition < self.connections.count && self.connections[self.sweepPosition] === connection {
+                self.sweepPosition += 1
+            }
+        }
+        if self.sweepPosition < self.connections.count {
+            _ = try? self.eventLoop.assumeIsolated().scheduleCallback(in: Self.sweepYield, handler: self)
+        } else {
+            self.isSweeping = false
         }
     }
 
@@ -99,6 +144,39 @@ final class LoopContext {
         for connection in self.connections {
             connection.terminate()
         }
+    }
+}
+
+extension LoopContext: NIOScheduledCallbackHandler {
+    /// The next slice of the tick's sweep.
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        self.sweepSlice()
+    }
+}
+
+/// The configuration's timeouts, in ticks of the loop's clock (seconds).
+struct ConnectionTimeouts {
+    /// `read_timeout`: a request must arrive completely within it (the first one counted from accept).
+    let readTicks: UInt64
+    /// `keepalive_timeout`: how long a connection may wait idle for its next request.
+    let keepAliveTicks: UInt64
+    /// `client_timeout`: streams end after it (nil: never).
+    let clientTicks: UInt64?
+    /// `heartbeat`: quiet streams get their framing's heartbeat after it (nil: never).
+    let heartbeatTicks: UInt64?
+
+    init(_ configuration: RiverConfiguration) {
+        self.readTicks = LoopContext.ticks(configuration.readTimeout)
+        self.keepAliveTicks = LoopContext.ticks(configuration.keepAliveTimeout)
+        self.clientTicks = configuration.clientTimeout.map(LoopContext.ticks)
+        self.heartbeatTicks = configuration.heartbeat.map(LoopContext.ticks)
+    }
+
+    init(readTicks: UInt64, keepAliveTicks: UInt64, clientTicks: UInt64? = nil, heartbeatTicks: UInt64? = nil) {
+        self.readTicks = readTicks
+        self.keepAliveTicks = keepAliveTicks
+        self.clientTicks = clientTicks
+        self.heartbeatTicks = heartbeatTicks
     }
 }
 

@@ -1,0 +1,179 @@
+import NIOCore
+import RiverCore
+
+/// Decides what a complete request is, with no I/O: an answer now, or the
+/// publish, subscription, WebSocket upgrade, admin query or token check the
+/// connection must perform. Admission, CORS, routing and access control all
+/// happen here, in that order, once per request.
+///
+/// It takes a parsed `HTTPRequest` and returns version-neutral values, so an
+/// HTTP/2 stream can use it as HTTP/1.1 connections do.
+struct RequestDispatcher {
+    /// What the connection must do with a request.
+    enum Dispatch {
+        /// Answer at once.
+        case respond(HTTPResponse)
+        /// Store the message, then answer with its seq (`PublishResponder.response`).
+        case publish(PublishResponder.Publish, headers: [(String, String)])
+        /// Carry a subscription on this response.
+        case subscribe(SubscriptionPlan)
+        /// Answer the WebSocket handshake and hand the connection to a `WebSocketConnectionHandler`.
+        case upgrade(WebSocketUpgrade)
+        /// Ask the engine or the server, then answer (`AdminResponder`).
+        case admin(Route, headers: [(String, String)])
+        /// Verify the request's token (asynchronously), then dispatch it again with the result.
+        case verify(token: String)
+    }
+
+    let server: ServerContext
+    /// Which routes this connection's listener serves.
+    let listener: Listener
+
+    /// Dispatches `request`; `verified` is its token once `verify` accepted it.
+    func dispatch(_ request: HTTPRequest, verified: AccessToken? = nil) -> Dispatch {
+        let head = request.head
+        var cors: [(String, String)] = []
+        do throws(RequestError) {
+            let policy = self.server.configuration.allowedOrigins
+            if let origin = head.origin, !policy.allows(origin) {
+                throw .forbidden("origin \(origin) is not allowed (allowed_origins)")
+            }
+            cors = policy.responseHeaders(for: head.origin)
+            let route = self.listener.serves(Router.route(head.path))
+            if head.method == .options && route != .notFound {
+                // A preflight for any route, DELETE on /channels included.
+                return .respond(
+                    HTTPResponse(
+                        status: .noContent,
+                        headers: [("Allow", "GET, POST, OPTIONS")] + policy.preflightHeaders(for: head)
+                    )
+                )
+            }
+            switch route {
+            case .publish:
+                let publish = try PublishResponder.validate(request, configuration: self.server.configuration)
+                let access = try self.server.access.decide(
+                    .publish,
+                    channel: publish.channel.value,
+                    request: request,
+                    verified: verified
+                )
+                if let next = try Self.gate(access) { return next }
+                return .publish(publish, headers: cors)
+            case .subscribe, .eventSource:
+                let subscribe = try SubscribeRequest(request, route: route, configuration: self.server.configuration)
+                let access = try self.server.access.decide(
+                    .subscribe,
+                    channel: subscribe.channel.value,
+                    request: request,
+                    verified: verified
+                )
+                if let next = try Self.gate(access) { return next }
+                return .subscribe(SubscriptionPlan(subscribe, head: head, headers: cors))
+            case .webSocket:
+                return try self.upgrade(request, verified: verified, headers: cors)
+            case .staticFile(let path):
+                guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
+                guard let file = self.server.staticFiles.file(path) else {
+                    throw .notFound(head.path + " (static files not installed: set public_dir)")
+                }
+                let unchanged = head.ifNoneMatch == file.etag
+                return .respond(
+                    HTTPResponse(
+                        status: unchanged ? .notModified : .ok,
+                        contentType: unchanged ? nil : file.contentType,
+                        headers: [("Cache-Control", "no-cache"), ("ETag", file.etag)] + cors,
+                        body: unchanged ? ByteBuffer() : file.body
+                    )
+                )
+            case .channel, .channelList:
+                try self.server.access.authorizeAdmin(request)
+                return .admin(route, headers: cors)
+            case .stats, .metrics, .health:
+                return .admin(route, headers: cors)
+            case .notFound:
+                throw .notFound(head.path)
+            }
+        } catch {
+            return .respond(.refusal(error, headers: cors))
+        }
+    }
+
+    /// Nil when access is allowed; the token check to make first; or the refusal.
+    private static func gate(_ decision: AccessPolicy.Decision) throws(RequestError) -> Dispatch? {
+        switch decision {
+        case .allowed: return nil
+        case .denied(let error): throw error
+        case .verify(let token): return .verify(token: token)
+        }
+    }
+
+    /// A WebSocket handshake: valid, and allowed to subscribe. A socket without
+    /// the right to publish still subscribes (its frames are refused with
+    /// 1008), but wrong credentials are refused now.
+    private func upgrade(
+        _ request: HTTPRequest,
+        verified: AccessToken?,
+        headers: [(String, String)]
+    ) throws(RequestError) -> Dispatch {
+        let head = request.head
+        let key = try WebSocketHandshake.validate(head)
+        let parameters = RequestParameters(query: head.query)
+        let channel = try parameters.channelName(maxBytes: self.server.configuration.maxChannelName)
+        let resume = try SubscribeRequest.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
+        let access = self.server.access
+        let subscribing = try access.decide(.subscribe, channel: channel.value, request: request, verified: verified)
+        let publishing = try access.decide(.publish, channel: channel.value, request: request, verified: verified)
+        switch (subscribing, publishing) {
+        case (.verify(let token), _), (_, .verify(let token)):
+            return .verify(token: token)
+        case (.denied(let error), _):
+            throw error
+        case (_, .denied(let error)) where verified == nil && error.status == .forbidden:
+            throw error
+        default:
+            break
+        }
+        let mayPublish = if case .allowed = publishing { true } else { false }
+        return .upgrade(
+            WebSocketUpgrade(key: key, channel: channel, resume: resume, mayPublish: mayPublish, headers: headers)
+        )
+    }
+}
+
+/// A subscription over an HTTP response, as the dispatcher decided it.
+struct SubscriptionPlan {
+    let channel: ChannelName
+    let resume: ResumePoint
+    let framing: StreamFraming
+    /// Long-poll: the response ends after its first message or catch-up batch.
+    let endsAfterFirstBatch: Bool
+    /// The response head's fields besides Content-Type and framing.
+    let headers: [(String, String)]
+
+    init(_ request: SubscribeRequest, head: HTTPRequestHead, headers: [(String, String)]) {
+        self.channel = request.channel
+        self.resume = request.resume
+        switch request.transport {
+        case .stream(_, let callback): self.framing = .river(chunked: !head.isHTTP10, callback: callback)
+        case .eventStream: self.framing = .eventStream
+        }
+        self.endsAfterFirstBatch = !request.keep
+        self.headers =
+            [
+                ("Cache-Control", "no-cache, no-store"), ("X-Accel-Buffering", "no"),
+                ("X-Content-Type-Options", "nosniff"),
+            ] + headers
+    }
+}
+
+/// An accepted WebSocket handshake.
+struct WebSocketUpgrade {
+    let key: String
+    let channel: ChannelName
+    let resume: ResumePoint
+    /// Whether the handshake's credentials allow publishing (always, without access control).
+    let mayPublish: Bool
+    /// Extra fields of the 101 answer (CORS).
+    let headers: [(String, String)]
+}
