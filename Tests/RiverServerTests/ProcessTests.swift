@@ -170,22 +170,24 @@ func publishToDistinctChannels(port: Int, prefix: String, count: Int) throws {
 /// `river-bench churn` samples the server's memory.
 @Suite struct ChurnTests {
     @Test func twentyThousandConnectionsLeaveNothingBehind() async throws {
-        let river = try RiverProcess(["--threads", "2"])
-        defer {
-            river.signal(SIGTERM)
-            _ = river.waitForExit()
+        try await takingTurns {
+            let river = try RiverProcess(["--threads", "2"])
+            defer {
+                river.signal(SIGTERM)
+                _ = river.waitForExit()
+            }
+            let report = try runBench(
+                [
+                    "churn", "--rate", "1500", "--duration", "22", "--warmup", "0.2",
+                    "--server-pid", String(river.process.processIdentifier),
+                ],
+                port: river.port
+            )
+            let connections = report["connections"] as? Int ?? 0
+            let growth = report["rss_growth_after_warmup_bytes"] as? Int ?? .max
+            #expect(connections >= 20_000, "\(report)")
+            #expect(report["failed"] as? Int == 0, "\(report)")
+            #expect(growth <= 2 << 20, "RSS grew \(growth) bytes after warm-up: \(report)")
         }
-        let report = try runBench(
-            [
-                "churn", "--rate", "1500", "--duration", "22", "--warmup", "0.2",
-                "--server-pid", String(river.process.processIdentifier),
-            ],
-            port: river.port
-        )
-        let connections = report["connections"] as? Int ?? 0
-        let growth = report["rss_growth_after_warmup_bytes"] as? Int ?? .max
-        #expect(connections >= 20_000, "\(report)")
-        #expect(report["failed"] as? Int == 0, "\(report)")
-        #expect(growth <= 2 << 20, "RSS grew \(growth) bytes after warm-up: \(report)")
     }
 }
