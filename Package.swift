@@ -78,7 +78,12 @@ let package = Package(
         ),
         .target(
             name: "RiverFuzzing",
-            dependencies: ["RiverServer", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "RiverServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "river",
@@ -141,6 +146,7 @@ let package = Package(
                 "river-bench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

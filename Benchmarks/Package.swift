@@ -23,6 +23,18 @@ let package = Package(
             ],
             path: "Benchmarks/PublishAllocations",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .executableTarget(
+            name: "RequestParsing",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "RiverServer", package: "River"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/RequestParsing",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

@@ -4,7 +4,8 @@ import RiverServer
 /// The properties the fuzzer (Fuzz/) and the test suite check on arbitrary
 /// bytes arriving on a connection: parsing never crashes or loops, gives the
 /// same requests and the same error however the bytes are split into reads,
-/// and parameter decoding agrees with a plain reference decoder. A violated
+/// parameter decoding agrees with a plain reference decoder, and numbers
+/// (`seq`, the listing's `limit`) are answered or refused, never trapped on. A violated
 /// property stops the process (`precondition`), which is what libFuzzer
 /// looks for.
 public enum RequestParsingCheck {
@@ -66,6 +67,8 @@ public enum RequestParsingCheck {
         text += " name=" + Self.outcome { try parameters.channelName(maxBytes: 64).value }
         text += " callback=" + Self.outcome { try parameters.string("callback") ?? "-" }
         text += " seq=" + Self.outcome { try parameters.unsignedInteger("seq").map { "\($0)" } ?? "-" }
+        // Every number a client sends is checked, never converted with a trapping initializer.
+        text += " limit=" + Self.outcome { "\(try ChannelListQuery(query: head.query).limit)" }
         let data = Self.outcome { try parameters.bytes("data").map { "\(Array($0.readableBytesView))" } ?? "-" }
         text += " data=" + data
         if !head.isFormEncoded {

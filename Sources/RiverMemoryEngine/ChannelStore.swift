@@ -5,6 +5,14 @@ import RiverCore
 /// The channels whose home is one event loop, and everything about them:
 /// sequence counters, history, who listens on which loop, retention and
 /// reclamation. Confined to that loop; the `MemoryEngine` routes each call here.
+///
+/// Its share of `max_memory` pays for retained messages and for channel
+/// records alike, and its share of `max_channels` caps how many channels it
+/// holds. A new channel that does not fit first reclaims idle channels (no
+/// subscribers, no history; oldest first, before their idle TTL), then evicts
+/// the oldest messages (reclaiming the channels they leave idle); when every
+/// channel left has subscribers, the publish or subscribe fails with
+/// `EngineError.full` (503).
 final class ChannelStore {
     let index: Int
     let eventLoop: EventLoop
@@ -13,6 +21,8 @@ final class ChannelStore {
     private let clock: MonotonicClock
     /// This store's share of `max_memory`.
     private let memoryBudget: Int
+    /// This store's share of `max_channels`.
+    private let channelBudget: Int
 
     private var channels: [ChannelName: ChannelState] = [:]
     private var retention = RetentionQueue()
@@ -23,6 +33,9 @@ final class ChannelStore {
 
     private var retainedMessages = 0
     private var retainedBytes = 0
+    /// What the channel records are charged (`HistoryLimits.chargedBytes(channelName:)`).
+    private var channelBytes = 0
+    private var channelsWithSubscribers = 0
     private var counters = EngineStatistics()
     /// The most channels held since the tables were last rebuilt.
     private var channelsHighWater = 0
@@ -43,14 +56,15 @@ final class ChannelStore {
         self.fanOut = fanOut
         self.clock = clock
         self.memoryBudget = max(limits.maxMemory / storeCount, 0)
+        self.channelBudget = max((limits.channelLimit + storeCount - 1) / storeCount, 1)
         self.outboxes = HubOutboxes(fanOut: fanOut, eventLoop: eventLoop)
     }
 
     // MARK: - Publish
 
-    func publish(_ payload: ByteBuffer, isBinary: Bool, to name: ChannelName) -> UInt64 {
+    func publish(_ payload: ByteBuffer, isBinary: Bool, to name: ChannelName) -> Result<UInt64, EngineError> {
         let now = self.clock.now()
-        let state = self.state(for: name, now: now)
+        guard let state = self.state(for: name, now: now) else { return .failure(self.noRoom) }
         state.seq += 1
         state.lastPublishMillis = WallClock.nowMillis()
         let message = Message(channel: name, seq: state.seq, payload: payload, isBinary: isBinary, publishedAt: now)
@@ -58,7 +72,7 @@ final class ChannelStore {
         self.retain(message, in: state)
         self.outboxes.append(message, toHubsWithSubscribers: state.subscribersPerHub)
         self.noteIfIdle(state, now: now)
-        return state.seq
+        return .success(state.seq)
     }
 
     private func retain(_ message: Message, in state: ChannelState) {
@@ -73,7 +87,7 @@ final class ChannelStore {
         while state.history.count > self.limits.size, let oldest = state.history.removeOldest() {
             self.forget(oldest)
         }
-        while self.retainedBytes > self.memoryBudget, let entry = self.retention.removeFirst() {
+        while self.chargedBytes > self.memoryBudget, let entry = self.retention.removeFirst() {
             if entry.isOldestRetained, let oldest = entry.state.history.removeOldest() {
                 self.forget(oldest)
                 self.counters.messagesEvicted += 1
@@ -90,14 +104,17 @@ final class ChannelStore {
 
     // MARK: - Subscribe
 
-    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> Subscribed {
-        let state = self.state(for: name, now: self.clock.now())
+    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> Result<Subscribed, EngineError> {
+        guard let state = self.state(for: name, now: self.clock.now()) else { return .failure(self.noRoom) }
+        if state.subscriberTotal == 0 { self.channelsWithSubscribers += 1 }
         state.subscribersPerHub[hubIndex] += 1
         state.subscriberTotal += 1
         let catchUp = state.history.catchUp(from: point, currentSeq: state.seq, epoch: state.epoch)
-        return Subscribed(
-            subscription: Subscription(channel: name, hubIndex: hubIndex, token: state.token),
-            catchUp: catchUp
+        return .success(
+            Subscribed(
+                subscription: Subscription(channel: name, hubIndex: hubIndex, token: state.token),
+                catchUp: catchUp
+            )
         )
     }
 
@@ -105,6 +122,7 @@ final class ChannelStore {
         guard let state = self.channels[subscription.channel], state.token == subscription.token else { return }
         state.subscribersPerHub[subscription.hubIndex] -= 1
         state.subscriberTotal -= 1
+        if state.subscriberTotal == 0 { self.channelsWithSubscribers -= 1 }
         self.noteIfIdle(state, now: self.clock.now())
     }
 
@@ -122,11 +140,12 @@ final class ChannelStore {
         )
     }
 
-    /// This store's page of the listing (the engine merges the stores' pages).
+    /// This store's page of the listing (the engine merges the stores' pages);
+    /// `prefix` and `after` are compared byte for byte.
     func list(prefix: String, after: String?, limit: Int) -> [ChannelName] {
         var names: [ChannelName] = []
-        for name in self.channels.keys where name.value.hasPrefix(prefix) {
-            if let after, name.value <= after { continue }
+        for name in self.channels.keys where name.hasPrefix(bytesOf: prefix) {
+            if let after, !name.sorts(after: after) { continue }
             names.append(name)
         }
         names.sort()
@@ -134,8 +153,8 @@ final class ChannelStore {
     }
 
     func delete(_ name: ChannelName) -> Bool {
-        guard let state = self.channels.removeValue(forKey: name) else { return false }
-        self.retire(state)
+        guard let state = self.channels[name] else { return false }
+        self.remove(state)
         for hub in state.subscribersPerHub.indices where state.subscribersPerHub[hub] > 0 {
             self.fanOut.finish(channel: name, reason: .channelDeleted, onHub: hub)
         }
@@ -148,6 +167,16 @@ final class ChannelStore {
         statistics.historyMessages = self.retainedMessages
         statistics.historyBytes = self.retainedBytes
         return statistics
+    }
+
+    /// History and channel records: what `max_memory` bounds.
+    private var chargedBytes: Int { self.retainedBytes + self.channelBytes }
+
+    private var noRoom: EngineError {
+        .full(
+            "no room for another channel within max_channels (\(self.limits.channelLimit)) and max_memory: "
+                + "the channels held all have subscribers"
+        )
     }
 
     // MARK: - Retention and reclamation
@@ -174,8 +203,7 @@ final class ChannelStore {
             }
             if state.idleSince + self.limits.channelIdleTTL <= now {
                 state.inIdleQueue = false
-                self.channels[state.name] = nil
-                self.retire(state)
+                self.remove(state)
                 self.counters.channelsReclaimed += 1
             } else {
                 // Became busy and idle again since it was queued: wait its full TTL.
@@ -199,14 +227,47 @@ final class ChannelStore {
         HeapTrimming.releaseFreeMemory()
     }
 
-    private func state(for name: ChannelName, now: NIODeadline) -> ChannelState {
+    /// The channel's state, created if needed; nil when there is no room for a new channel.
+    private func state(for name: ChannelName, now: NIODeadline) -> ChannelState? {
         if let state = self.channels[name] { return state }
+        let cost = HistoryLimits.chargedBytes(channelName: name.byteCount)
+        guard self.makeRoom(forChannelCosting: cost) else { return nil }
         let state = ChannelState(name: name, token: self.nextToken, hubCount: self.fanOut.count, now: now)
         self.nextToken += 1
         self.channels[name] = state
+        self.channelBytes += cost
         self.channelsHighWater = max(self.channelsHighWater, self.channels.count)
         self.noteIfIdle(state, now: now)
         return state
+    }
+
+    /// Frees room for a channel record costing `cost`: idle channels first
+    /// (oldest first, whatever their idle TTL), then the oldest messages, the
+    /// channels they leave idle going too. False when what is left has
+    /// subscribers. Each queue entry is removed once, so the work is amortized.
+    private func makeRoom(forChannelCosting cost: Int) -> Bool {
+        var countIsFull: Bool { self.channels.count >= self.channelBudget }
+        var isFull: Bool { countIsFull || self.chargedBytes + cost > self.memoryBudget }
+        while isFull, let front = self.idleChannels.popFirst() {
+            let state = front.state
+            state.inIdleQueue = false
+            guard !state.isRetired, state.isIdle else { continue }
+            self.remove(state)
+            self.counters.channelsReclaimed += 1
+        }
+        // Evicting only helps the count if some channel has no subscribers.
+        while isFull, !countIsFull || self.channels.count > self.channelsWithSubscribers,
+            let entry = self.retention.removeFirst()
+        {
+            guard entry.isOldestRetained, let oldest = entry.state.history.removeOldest() else { continue }
+            self.forget(oldest)
+            self.counters.messagesEvicted += 1
+            if entry.state.isIdle {
+                self.remove(entry.state)
+                self.counters.channelsReclaimed += 1
+            }
+        }
+        return !isFull
     }
 
     private func noteIfIdle(_ state: ChannelState, now: NIODeadline) {
@@ -218,7 +279,11 @@ final class ChannelStore {
         }
     }
 
-    private func retire(_ state: ChannelState) {
+    /// Drops a channel (deleted or reclaimed) and everything charged for it.
+    private func remove(_ state: ChannelState) {
+        self.channels[state.name] = nil
+        self.channelBytes -= HistoryLimits.chargedBytes(channelName: state.name.byteCount)
+        if state.subscriberTotal > 0 { self.channelsWithSubscribers -= 1 }
         state.isRetired = true
         self.retainedMessages -= state.history.count
         var bytes = 0

@@ -57,12 +57,12 @@ public final class MemoryEngine: Engine {
     ) {
         let store = self.home(of: channel)
         if store.eventLoop === loop && loop.inEventLoop {
-            completion(.success(store.value.publish(payload, isBinary: isBinary, to: channel)))
+            completion(store.value.publish(payload, isBinary: isBinary, to: channel))
             return
         }
         store.eventLoop.execute {
-            let seq = store.value.publish(payload, isBinary: isBinary, to: channel)
-            loop.execute { completion(.success(seq)) }
+            let result = store.value.publish(payload, isBinary: isBinary, to: channel)
+            loop.execute { completion(result) }
         }
     }
 
@@ -74,7 +74,7 @@ public final class MemoryEngine: Engine {
         let replyLoop = self.stores[hubIndex].eventLoop
         return self.onHome(of: channel, replyOn: replyLoop) {
             $0.subscribe(to: channel, from: point, hubIndex: hubIndex)
-        }
+        }.flatMapResult { $0 }
     }
 
     public func unsubscribe(_ subscription: Subscription) {

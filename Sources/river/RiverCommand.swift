@@ -36,6 +36,7 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "How long a message is retained. Default 3600.") var historyTtl: String?
     @Option(help: "Largest message in bytes. Default 64k.") var maxMessageSize: String?
     @Option(help: "Longest channel name in bytes. Default 256.") var maxChannelName: String?
+    @Option(help: "Most channels held at once (memory engine). Default: max_memory / 1k.") var maxChannels: String?
     @Option(help: "How long an idle, empty channel is remembered. Default 60.") var channelIdleTtl: String?
     @Option(help: "Unsent bytes before a slow subscriber is cut. Default 1m.") var maxSubscriberBacklog: String?
     @Option(help: "Time allowed to send a whole request. Default 30.") var readTimeout: String?
@@ -51,8 +52,12 @@ struct RiverCommand: AsyncParsableCommand {
     var publicDir: String?
     @Option(help: "Secret required to publish and administer channels (or env RIVER_PUBLISH_SECRET). Default: none.")
     var publishSecret: String?
+    @Option(help: "Secret that opens /channels, /stats and /metrics (or env RIVER_ADMIN_SECRET). Default: none.")
+    var adminSecret: String?
     @Option(help: "HS256 key of access tokens (or env RIVER_TOKEN_SECRET). Default: none, tokens off.")
     var tokenSecret: String?
+    @Option(help: "When set, a token's iss must be this. Default: not checked.") var tokenIssuer: String?
+    @Option(help: "When set, a token's aud must name this. Default: not checked.") var tokenAudience: String?
     @Option(help: "Channels starting with this need a token to subscribe. Default: none.") var privatePrefix: String?
     @Option(help: "Address of the admin listener. Default 127.0.0.1.") var adminHost: String?
     @Option(help: "Serve /channels, /stats and /metrics only on this port. Default: on the main port.")
@@ -76,6 +81,7 @@ struct RiverCommand: AsyncParsableCommand {
             ("history_size", "history-size", self.historySize), ("history_ttl", "history-ttl", self.historyTtl),
             ("max_message_size", "max-message-size", self.maxMessageSize),
             ("max_channel_name", "max-channel-name", self.maxChannelName),
+            ("max_channels", "max-channels", self.maxChannels),
             ("channel_idle_ttl", "channel-idle-ttl", self.channelIdleTtl),
             ("max_subscriber_backlog", "max-subscriber-backlog", self.maxSubscriberBacklog),
             ("tcp_keepalive", "tcp-keepalive", self.tcpKeepalive),
@@ -85,7 +91,10 @@ struct RiverCommand: AsyncParsableCommand {
             ("heartbeat", "heartbeat", self.heartbeat), ("allowed_origins", "allowed-origins", self.allowedOrigins),
             ("public_dir", "public-dir", self.publicDir),
             ("publish_secret", "publish-secret", self.publishSecret ?? Self.environment("RIVER_PUBLISH_SECRET")),
+            ("admin_secret", "admin-secret", self.adminSecret ?? Self.environment("RIVER_ADMIN_SECRET")),
             ("token_secret", "token-secret", self.tokenSecret ?? Self.environment("RIVER_TOKEN_SECRET")),
+            ("token_issuer", "token-issuer", self.tokenIssuer),
+            ("token_audience", "token-audience", self.tokenAudience),
             ("private_prefix", "private-prefix", self.privatePrefix), ("admin_ip", "admin-host", self.adminHost),
             ("admin_port", "admin-port", self.adminPort), ("engine", "engine", self.engine),
             ("redis", "redis", Self.joined(self.redis)),

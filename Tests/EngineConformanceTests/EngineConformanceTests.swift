@@ -288,12 +288,64 @@ import Testing
     }
 }
 
+extension EngineConformanceTests {
+    /// `room-\u{F1}…` and `room-n\u{303}…` are one text to Swift's `String`
+    /// but two byte strings, so two channels: each keeps its own seq, history
+    /// and subscribers, whatever loops they live on.
+    @Test(arguments: Kind.allCases)
+    func twoSpellingsOfOneTextAreTwoChannels(kind: Kind) async throws {
+        // Suffixes that send the two spellings to different home loops.
+        let suffix = (0...).first {
+            self.name("room-\u{F1}\($0)").homeIndex(among: 2) != self.name("room-n\u{303}\($0)").homeIndex(among: 2)
+        }!
+        let composed = self.name("room-\u{F1}\(suffix)")
+        let decomposed = self.name("room-n\u{303}\(suffix)")
+        #expect(composed.value == decomposed.value, "Swift's String equality would merge them")
+        #expect(composed != decomposed)
+        try await withEngine(kind) { engine, fanOut, group in
+            var subscribers: [(NIOLoopBound<RecordingSubscriber>, ChannelName)] = []
+            for hub in 0..<2 {
+                for channel in [composed, decomposed] {
+                    subscribers.append(
+                        (
+                            try await self.subscribe(engine, fanOut, hub: hub, to: channel, from: .live).subscriber,
+                            channel
+                        )
+                    )
+                }
+            }
+            let loop = group.next()
+            #expect(try await engine.publish(ByteBuffer(string: "composed"), to: composed, on: loop).get() == 1)
+            #expect(try await engine.publish(ByteBuffer(string: "decomposed"), to: decomposed, on: loop).get() == 1)
+            for (subscriber, channel) in subscribers {
+                let expected = channel == composed ? ["composed"] : ["decomposed"]
+                #expect(
+                    try await self.eventually {
+                        try await subscriber.eventLoop.submit { subscriber.value.payloads }.get() == expected
+                    }
+                )
+            }
+            let info = try await engine.info(decomposed, on: loop).get()
+            #expect(info?.seq == 1)
+            #expect(info?.channel.value.utf8.elementsEqual(decomposed.value.utf8) == true)
+            let listed = try await engine.list(prefix: "room-", after: nil, limit: 10, on: loop).get()
+            #expect(Set(listed) == [composed, decomposed])
+            // A prefix is bytes too: "room-n" starts the decomposed name only.
+            #expect(try await engine.list(prefix: "room-n", after: nil, limit: 10, on: loop).get() == [decomposed])
+            #expect(try await engine.delete(composed, on: loop).get())
+            #expect(try await engine.info(decomposed, on: loop).get()?.seq == 1)
+        }
+    }
+}
+
 /// A subscriber that records what reaches it (on its loop).
 final class RecordingSubscriber: Subscriber {
     var hubSlot = -1
     var cursor: UInt64 = 0
     var received: [UInt64] = []
     var messages: [Message] = []
+    /// The payloads received, as text, in order.
+    var payloads: [String] = []
     var finished: FinishReason?
 
     var deliveredSeq: UInt64 { self.cursor }
@@ -302,6 +354,7 @@ final class RecordingSubscriber: Subscriber {
         for message in catchUp.messages where message.seq > self.cursor {
             self.received.append(message.seq)
             self.messages.append(message)
+            self.payloads.append(String(buffer: message.payload))
             self.cursor = message.seq
         }
         self.cursor = max(self.cursor, catchUp.lastSeq)
@@ -312,6 +365,7 @@ final class RecordingSubscriber: Subscriber {
         for message in messages where message.seq > self.cursor {
             self.received.append(message.seq)
             self.messages.append(message.message)
+            self.payloads.append(String(buffer: message.message.payload))
             self.cursor = message.seq
             count.messages += 1
         }

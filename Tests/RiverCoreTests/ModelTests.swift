@@ -22,6 +22,27 @@ import Testing
         }
     }
 
+    @Test func aNameIsItsBytes() throws {
+        let composed = try ChannelName(validating: "room-\u{F1}", maxBytes: 64)
+        let decomposed = try ChannelName(validating: "room-n\u{303}", maxBytes: 64)
+        #expect(composed.value == decomposed.value)  // Swift's String: canonically equivalent
+        #expect(composed != decomposed)
+        #expect(Set([composed, decomposed]).count == 2)
+        #expect([composed: 1, decomposed: 2][decomposed] == 2)
+        #expect(decomposed < composed)  // 0x6E before 0xC3
+        #expect(!(composed < decomposed))
+        #expect(try ChannelName(validating: "room-\u{F1}", maxBytes: 64) == composed)
+        #expect(try ChannelName(validating: "room-\u{F1}", maxBytes: 64).hashValue == composed.hashValue)
+        let accented = try ChannelName(validating: "private-\u{301}secret", maxBytes: 64)
+        #expect(!accented.value.hasPrefix("private-"))  // what a String prefix check would say
+        #expect(accented.hasPrefix(bytesOf: "private-"))
+        #expect(!decomposed.hasPrefix(bytesOf: "room-\u{F1}"))
+        #expect(composed.sorts(after: "room-n\u{303}"))
+        #expect(!composed.sorts(after: "room-\u{F1}"))
+        // The Kelvin sign is canonically "K": one String, two names.
+        #expect(try ChannelName(validating: "\u{212A}", maxBytes: 8) != ChannelName(validating: "K", maxBytes: 8))
+    }
+
     @Test func homeIndexIsStable() throws {
         let name = try ChannelName(validating: "public-channel", maxBytes: 64)
         #expect(name.stableHash == 0xbbe6_48fb_0aa0_6046)  // FNV-1a, the same in every process

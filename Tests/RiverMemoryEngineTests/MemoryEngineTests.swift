@@ -118,7 +118,9 @@ import Testing
 
     @Test func maxMemoryEvictsTheOldestMessagesAcrossChannels() async throws {
         let charged = HistoryLimits.chargedBytes(payload: 100)
-        let limits = HistoryLimits(size: 100, maxMemory: charged * 4)
+        // Room for three channel records (one-byte names) and four messages.
+        let records = 3 * HistoryLimits.chargedBytes(channelName: 1)
+        let limits = HistoryLimits(size: 100, maxMemory: charged * 4 + records, maxChannels: 3)
         try await withEngine(threads: 1, limits: limits) { engine, _, group in
             let loop = group.next()
             let payload = ByteBuffer(repeating: UInt8(ascii: "p"), count: 100)
@@ -131,6 +133,72 @@ import Testing
             let statistics = try await engine.statistics(on: loop).get()
             #expect(statistics.historyBytes == charged * 4)
             #expect(statistics.messagesEvicted == 2)
+        }
+    }
+
+    /// `max_channels`: a new channel reclaims an idle one first (before its
+    /// idle TTL); when every channel held has subscribers, it fails with a
+    /// reason instead of growing.
+    @Test func aFullStoreReclaimsIdleChannelsThenRefuses() async throws {
+        let limits = HistoryLimits(maxChannels: 2, channelIdleTTL: .seconds(3600))
+        try await withEngine(threads: 1, limits: limits) { engine, _, group in
+            let loop = group.next()
+            let a = try await engine.subscribe(to: self.name("a"), from: .live, hubIndex: 0).get().subscription
+            _ = try await engine.subscribe(to: self.name("b"), from: .live, hubIndex: 0).get()
+            await #expect(throws: EngineError.self) {
+                _ = try await engine.publish(ByteBuffer(string: "x"), to: self.name("c"), on: loop).get()
+            }
+            do {
+                _ = try await engine.subscribe(to: self.name("d"), from: .live, hubIndex: 0).get()
+                Issue.record("a third channel was created")
+            } catch let error as EngineError {
+                #expect(
+                    error.description
+                        == "no room for another channel within max_channels (2) and max_memory: "
+                        + "the channels held all have subscribers"
+                )
+            }
+            #expect(try await engine.info(self.name("a"), on: loop).get()?.history == 0)  // nothing was evicted
+
+            engine.unsubscribe(a)
+            #expect(try await engine.publish(ByteBuffer(string: "x"), to: self.name("c"), on: loop).get() == 1)
+            #expect(try await engine.info(self.name("a"), on: loop).get() == nil)
+            let statistics = try await engine.statistics(on: loop).get()
+            #expect(statistics.channels == 2)
+            #expect(statistics.channelsReclaimed == 1)
+        }
+    }
+
+    /// Channels that hold only history give way, oldest message first, as `max_memory` always evicts.
+    @Test func channelsWithOnlyHistoryGiveWayOldestFirst() async throws {
+        let limits = HistoryLimits(maxChannels: 3, channelIdleTTL: .seconds(3600))
+        try await withEngine(threads: 1, limits: limits) { engine, _, group in
+            let loop = group.next()
+            for name in ["a", "b", "c", "d", "e"] {
+                #expect(try await engine.publish(ByteBuffer(string: name), to: self.name(name), on: loop).get() == 1)
+            }
+            for (name, kept) in [("a", false), ("b", false), ("c", true), ("d", true), ("e", true)] {
+                #expect(try await (engine.info(self.name(name), on: loop).get() != nil) == kept, "\(name)")
+            }
+            let statistics = try await engine.statistics(on: loop).get()
+            #expect(statistics.channels == 3)
+            #expect(statistics.messagesEvicted == 2)
+            #expect(statistics.channelsReclaimed == 2)
+        }
+    }
+
+    /// Channel records are charged to `max_memory`: the channels held are
+    /// bounded by bytes even when `max_channels` is not reached.
+    @Test func channelRecordsAreChargedToMaxMemory() async throws {
+        let record = HistoryLimits.chargedBytes(channelName: 32)
+        let limits = HistoryLimits(size: 0, maxMemory: 10 * record, maxChannels: 1000)
+        try await withEngine(threads: 1, limits: limits) { engine, _, group in
+            let loop = group.next()
+            for index in 0..<100 {
+                let name = self.name(String(repeating: "n", count: 28) + String(1000 + index))
+                _ = try await engine.publish(ByteBuffer(string: "x"), to: name, on: loop).get()
+            }
+            #expect(try await engine.statistics(on: loop).get().channels == 10)
         }
     }
 }

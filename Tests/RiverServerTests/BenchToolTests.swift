@@ -139,7 +139,7 @@ func runBench(_ arguments: [String], port: Int) throws -> [String: Any] {
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
-    try process.run()
+    try ProcessLaunch.run(process)
     let data = output.fileHandleForReading.readDataToEndOfFile()
     while process.isRunning { usleep(10_000) }  // (not waitUntilExit: see RedisServerProcess.stop)
     guard process.terminationStatus == 0,

@@ -34,7 +34,11 @@ import Testing
             allowed_origins https://a.example https://b.example
             public_dir /srv/river
             publish_secret 0123456789abcdef
+            admin_secret fedcba9876543210
             token_secret 0123456789abcdef0123456789abcdef
+            token_issuer https://auth.example
+            token_audience river
+            max_channels 5000
             private_prefix private-
             admin_ip 127.0.0.3
             admin_port 9273
@@ -66,8 +70,12 @@ import Testing
         #expect(configuration.heartbeat == .seconds(20))
         #expect(configuration.allowedOrigins.origins == ["https://a.example", "https://b.example"])
         #expect(configuration.publicDirectory == "/srv/river")
-        #expect(configuration.publishSecret == "0123456789abcdef")
-        #expect(configuration.tokenSecret == "0123456789abcdef0123456789abcdef")
+        #expect(configuration.publishSecret == Secret("0123456789abcdef"))
+        #expect(configuration.adminSecret == Secret("fedcba9876543210"))
+        #expect(configuration.tokenSecret == Secret("0123456789abcdef0123456789abcdef"))
+        #expect(configuration.tokenIssuer == "https://auth.example")
+        #expect(configuration.tokenAudience == "river")
+        #expect(configuration.history.maxChannels == 5000)
         #expect(configuration.privatePrefix == "private-")
         #expect(configuration.adminHost == "127.0.0.3")
         #expect(configuration.adminPort == 9273)
@@ -80,7 +88,7 @@ import Testing
         )
         #expect(configuration.redisWait == 1)
         #expect(try configuration.redisShards().count == 2)
-        #expect(RiverConfiguration.keys.count == 31)
+        #expect(RiverConfiguration.keys.count == 35)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.

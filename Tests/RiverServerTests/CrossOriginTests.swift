@@ -4,7 +4,7 @@ import Testing
 
 /// CORS, the static files and the original's legacy endpoints.
 @Suite struct CrossOriginTests {
-    @Test func preflightAndSimpleRequestsGetCORSHeaders() async throws {
+    @Test func everyOriginReadsWithoutCredentials() async throws {
         try await withServer { server in
             let preflight = try httpRequest(
                 port: server.port,
@@ -16,9 +16,13 @@ import Testing
                 ]
             )
             #expect(preflight.status == 204)
-            #expect(preflight.head.header("Access-Control-Allow-Origin") == "https://app.example")
+            #expect(preflight.head.header("Access-Control-Allow-Origin") == "*")
+            #expect(preflight.head.header("Access-Control-Allow-Credentials") == nil)
             #expect(preflight.head.header("Access-Control-Allow-Methods") == "GET, POST, DELETE, OPTIONS")
-            #expect(preflight.head.header("Access-Control-Allow-Headers") == "content-type")
+            #expect(
+                preflight.head.header("Access-Control-Allow-Headers")
+                    == "Authorization, Content-Type, Last-Event-ID, X-River-Secret"
+            )
 
             let publish = try httpRequest(
                 port: server.port,
@@ -27,15 +31,37 @@ import Testing
                 headers: ["Origin: https://app.example", "Content-Type: text/plain"],
                 body: "hi"
             )
-            #expect(publish.head.header("Access-Control-Allow-Origin") == "https://app.example")
-            #expect(publish.head.header("Access-Control-Allow-Credentials") == "true")
+            #expect(publish.head.header("Access-Control-Allow-Origin") == "*")
+            #expect(publish.head.header("Access-Control-Allow-Credentials") == nil)
 
             let stream = try server.connect()
             try stream.sendRequest("GET", "/subscribe?name=x&seq=0&keep=0", headers: ["Origin: https://app.example"])
-            #expect(try stream.readResponse().head.header("Access-Control-Allow-Origin") == "https://app.example")
+            #expect(try stream.readResponse().head.header("Access-Control-Allow-Origin") == "*")
 
             let plain = try httpRequest(port: server.port, "GET", "/publish?name=x&data=y")
             #expect(plain.head.header("Access-Control-Allow-Origin") == nil)
+        }
+    }
+
+    @Test func originsListedByNameGetCredentials() async throws {
+        try await withServer(configured { $0.allowedOrigins = try! CORSPolicy("* https://app.example") }) { server in
+            let listed = try httpRequest(
+                port: server.port,
+                "GET",
+                "/publish?name=x&data=y",
+                headers: ["Origin: https://app.example"]
+            )
+            #expect(listed.head.header("Access-Control-Allow-Origin") == "https://app.example")
+            #expect(listed.head.header("Access-Control-Allow-Credentials") == "true")
+            #expect(listed.head.header("Vary") == "Origin")
+            let other = try httpRequest(
+                port: server.port,
+                "GET",
+                "/publish?name=x&data=z",
+                headers: ["Origin: https://other.example"]
+            )
+            #expect(other.head.header("Access-Control-Allow-Origin") == "*")
+            #expect(other.head.header("Access-Control-Allow-Credentials") == nil)
         }
     }
 
@@ -66,6 +92,12 @@ import Testing
             _ = try CORSPolicy("example.com")
         }
         #expect(try CORSPolicy("*").allows("http://anything"))
+        #expect(try !CORSPolicy("*").isListed("http://anything"))
+        #expect(try CORSPolicy("https://a.example").trustsCookies(from: "https://a.example"))
+        #expect(try !CORSPolicy("*").trustsCookies(from: "https://a.example"))
+        #expect(try CORSPolicy("*").trustsCookies(from: nil))
+        // Byte for byte: U+212A KELVIN SIGN is canonically equivalent to "K", not the same origin.
+        #expect(try !CORSPolicy("https://K.example").allows("https://\u{212A}.example"))
     }
 
     @Test(arguments: [

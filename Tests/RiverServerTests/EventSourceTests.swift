@@ -90,7 +90,7 @@ import Testing
         try await withServer { server in
             let response = try httpRequest(port: server.port, "GET", "/sse?name=x", headers: ["Last-Event-ID: abc"])
             #expect(response.status == 400)
-            #expect(response.body == "invalid Last-Event-ID header: expected a non-negative integer\n")
+            #expect(response.body == "invalid Last-Event-ID header: expected a non-negative integer, got 'abc'\n")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RiverTestSupport
 import Synchronization
 import Testing
 
@@ -161,6 +162,10 @@ import Glibc
     /// reset): the server stays up, answers, and forgets them all — twice,
     /// and the second wave leaves the process no bigger than the first did.
     @Test func tenThousandConnectionsOpenedAndDroppedAtOnce() async throws {
+        try await MachineLoad.exclusively { try await self.openAndDropTenThousandConnections() }
+    }
+
+    func openAndDropTenThousandConnections() async throws {
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         limit.rlim_cur = limit.rlim_max
@@ -180,6 +185,26 @@ import Glibc
     }
 
     private func openAndDrop(_ count: Int, river: RiverProcess, wave: Int) async throws {
+        // No child process may start while these sockets are open (ProcessLaunch).
+        try ProcessLaunch.lock.withLock { try self.openUseAndClose(count, river: river, wave: wave) }
+
+        var open = -1
+        let deadline = ContinuousClock.now + .seconds(10)
+        while open != 1 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            let stats = try httpRequest(port: river.port, "GET", "/stats").body
+            let object = try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any]
+            open = (object?["connections"] as? [String: Any])?["open"] as? Int ?? -1
+        }
+        #expect(open == 1, "only the /stats request itself is left open")
+        let after = try httpRequest(port: river.port, "GET", "/publish?name=crowd0&data=again")
+        #expect(after.body == "{\"channel\": \"crowd0\", \"seq\": \(2 * wave)}")
+    }
+
+    /// Opens `count` connections (a third subscribed, a third halfway through
+    /// a request), publishes while they are open, then drops them all (half
+    /// with a reset).
+    private func openUseAndClose(_ count: Int, river: RiverProcess, wave: Int) throws {
         var sockets: [Int32] = []
         defer { for socket in sockets { close(socket) } }
         for index in 0..<count {
@@ -204,18 +229,6 @@ import Glibc
             close(socket)
         }
         sockets = []
-
-        var open = -1
-        let deadline = ContinuousClock.now + .seconds(10)
-        while open != 1 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-            let stats = try httpRequest(port: river.port, "GET", "/stats").body
-            let object = try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any]
-            open = (object?["connections"] as? [String: Any])?["open"] as? Int ?? -1
-        }
-        #expect(open == 1, "only the /stats request itself is left open")
-        let after = try httpRequest(port: river.port, "GET", "/publish?name=crowd0&data=again")
-        #expect(after.body == "{\"channel\": \"crowd0\", \"seq\": \(2 * wave)}")
     }
 }
 

@@ -21,6 +21,7 @@ import Testing
         #expect(corpus.count >= 10)
         for input in corpus {
             input.withUnsafeBytes { RequestParsingCheck.check($0) }
+            input.withUnsafeBytes { ParserDifferentialCheck.check($0) }
         }
     }
 
@@ -51,6 +52,7 @@ import Testing
                 }
             }
             input.withUnsafeBytes { RequestParsingCheck.check($0) }
+            input.withUnsafeBytes { ParserDifferentialCheck.check($0) }
         }
     }
 

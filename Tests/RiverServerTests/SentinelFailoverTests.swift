@@ -12,7 +12,7 @@ import Testing
     /// the subscriber (whose stream stays open) receives every one of them,
     /// in order, with the seq it was acknowledged with.
     @Test func aFailoverLosesNoAcknowledgedPublish() async throws {
-        try await takingTurns {
+        try await MachineLoad.exclusively {
             let fastSync = ["--repl-diskless-sync-delay", "0"]  // (replicas sync at once, not after 5 s)
             let master = try RedisServerProcess(extraArguments: fastSync)
             let replica = try RedisServerProcess(

@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func channelsSpreadOverShardsWithOneSeqEachAndMergedListings() async throws {
-        try await takingTurns {
+        try await MachineLoad.exclusively {
             let shards = [try RedisServerProcess(), try RedisServerProcess()]
             let (a, b, c) = (try self.node(shards), try self.node(shards), try self.node(shards))
             defer { self.stop(a, b, c) }
@@ -69,7 +69,7 @@ import Testing
     /// shard's channels go on; when it is back (with its data), its open
     /// streams carry on where they were.
     @Test func aShardThatIsDownTakesOnlyItsOwnChannels() async throws {
-        try await takingTurns {
+        try await MachineLoad.exclusively {
             let shards = [try RedisServerProcess(persistent: true), try RedisServerProcess(persistent: true)]
             let (a, b) = (try self.node(shards), try self.node(shards))
             defer { self.stop(a, b) }

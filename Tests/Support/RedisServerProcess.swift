@@ -58,7 +58,7 @@ public final class RedisServerProcess: @unchecked Sendable {
             + self.extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessLaunch.run(process)
         self.process = process
         for _ in 0..<500 {
             if self.answersPing() { return }

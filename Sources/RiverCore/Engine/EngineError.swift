@@ -3,6 +3,7 @@
 public struct EngineError: Error, CustomStringConvertible, Sendable {
     private enum Kind: Sendable {
         case unavailable(String)
+        case full(String)
         case shuttingDown
     }
 
@@ -10,12 +11,15 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
 
     /// The backing store cannot be reached.
     public static func unavailable(_ reason: String) -> EngineError { EngineError(kind: .unavailable(reason)) }
+    /// The engine holds as much as its limits allow and cannot make room.
+    public static func full(_ reason: String) -> EngineError { EngineError(kind: .full(reason)) }
     /// The engine is stopping and takes no new work.
     public static let shuttingDown = EngineError(kind: .shuttingDown)
 
     public var description: String {
         switch self.kind {
         case .unavailable(let reason): return "engine unavailable: \(reason)"
+        case .full(let reason): return reason
         case .shuttingDown: return "server is shutting down"
         }
     }

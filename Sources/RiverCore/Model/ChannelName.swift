@@ -3,8 +3,15 @@
 /// A name is 1 to `maxBytes` bytes of valid UTF-8 with no control characters
 /// (they would be invisible in logs and admin listings). It is called
 /// `ChannelName` because NIO owns the word "channel" for a connection.
+///
+/// A name is its bytes: equality, hashing, ordering, the home loop and prefix
+/// checks all use the UTF-8 bytes, never Swift's `String` equivalence, so
+/// `room-\u{F1}` and `room-n\u{303}` (the same text to Unicode, two byte
+/// strings) are two channels everywhere — in every engine, hub and grant.
+/// Names are not normalized: a client that wants one channel for both
+/// spellings normalizes before it sends.
 public struct ChannelName: Hashable, Sendable, CustomStringConvertible, Comparable {
-    /// The name as text.
+    /// The name as text (its bytes are the name).
     public let value: String
 
     /// Why a name was refused; each case renders as a one-line reason.
@@ -34,6 +41,16 @@ public struct ChannelName: Hashable, Sendable, CustomStringConvertible, Comparab
         try self.init(validating: Array(text.utf8), maxBytes: maxBytes)
     }
 
+    /// The name's length in bytes.
+    public var byteCount: Int { self.value.utf8.count }
+
+    /// Whether the name's bytes begin with `prefix`'s bytes (private prefixes,
+    /// token grants, the channel listing).
+    public func hasPrefix(bytesOf prefix: String) -> Bool { self.value.utf8HasPrefix(prefix) }
+
+    /// Whether the name sorts after `other` in byte order (listing pages).
+    public func sorts(after other: String) -> Bool { other.utf8Precedes(self.value) }
+
     /// A stable (process-independent) FNV-1a hash of the name's bytes: it picks
     /// the channel's home event loop, so the same name always lands on the same loop.
     public var stableHash: UInt64 {
@@ -51,5 +68,10 @@ public struct ChannelName: Hashable, Sendable, CustomStringConvertible, Comparab
 
     public var description: String { self.value }
 
-    public static func < (lhs: ChannelName, rhs: ChannelName) -> Bool { lhs.value < rhs.value }
+    public static func == (lhs: ChannelName, rhs: ChannelName) -> Bool { lhs.value.utf8Equals(rhs.value) }
+
+    public func hash(into hasher: inout Hasher) { self.value.utf8Hash(into: &hasher) }
+
+    /// Byte order (which for UTF-8 is code point order).
+    public static func < (lhs: ChannelName, rhs: ChannelName) -> Bool { lhs.value.utf8Precedes(rhs.value) }
 }

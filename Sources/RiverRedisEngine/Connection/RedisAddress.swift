@@ -61,7 +61,22 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
         try self.init("redis://" + text + (text.contains(":") && !text.hasSuffix("]") ? "" : ":26379"))
     }
 
+    /// The address without the password.
     public var description: String {
         "redis://\(self.host):\(self.port)\(self.database == 0 ? "" : "/\(self.database)")"
+    }
+}
+
+extension RedisAddress: CustomReflectable {
+    /// Without the password, so `dump` and reflection-based printing of a configuration do not show it.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "host": self.host, "port": self.port, "database": self.database,
+                "password": self.password == nil ? "none" : "<redacted>",
+            ],
+            displayStyle: .struct
+        )
     }
 }

@@ -136,9 +136,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             case .request(let request):
                 self.machine.requestReceived()
                 self.loop.counters.requests += 1
-                self.perform(RequestDispatcher(server: self.server, listener: self.listener).dispatch(request), request)
+                self.perform(self.dispatcher.dispatch(request), request)
             }
         }
+    }
+
+    /// The dispatcher for this connection's requests.
+    private var dispatcher: RequestDispatcher {
+        RequestDispatcher(server: self.server, listener: self.listener, peer: self.context?.remoteAddress)
     }
 
     /// Does what the dispatcher decided for `request`.
@@ -165,8 +170,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 guard case .answering = self.machine.state else { return }
                 switch result {
                 case .success(let token):
-                    let dispatch = RequestDispatcher(server: self.server, listener: self.listener)
-                        .dispatch(request, verified: token)
+                    let dispatch = self.dispatcher.dispatch(request, verified: token)
                     self.perform(dispatch, request)
                 case .failure(let error):
                     self.respond(.refusal(error), to: request.head)

@@ -100,9 +100,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         case .pong:
             break
         case .connectionClose:
-            // Answer with the peer's code, then close the socket once the answer is out.
-            var payload = frame.unmaskedData
-            let code = payload.readInteger(as: UInt16.self) ?? 1000
+            // Answer with the peer's code (if it may be sent), then close the socket once the answer is out.
+            let code = WebSocketClose.reply(toPayload: frame.unmaskedData)
             self.close(code: WebSocketErrorCode(codeNumber: Int(code)), reason: "", thenCloseSocket: true)
         default:
             self.close(code: .protocolError, reason: "unexpected frame")

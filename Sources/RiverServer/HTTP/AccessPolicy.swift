@@ -1,23 +1,35 @@
 import JWTKit
 import NIOCore
+import RiverCore
 
 /// Who may publish, subscribe and administer. Off by default; each key turns
 /// a part on:
 ///
-/// - `publish_secret`: publishing (HTTP and WebSocket frames) and the channel
-///   admin routes need it, as `X-River-Secret` or `secret=`;
+/// - `publish_secret`: publishing (HTTP and WebSocket frames) needs it, as
+///   `X-River-Secret` or `secret=`;
 /// - `token_secret`: signed tokens (`AccessToken`) may be presented instead,
-///   as `token=`, `Authorization: Bearer` or the `river_token` cookie
-///   (EventSource cannot set headers); publishing then needs a token or the
-///   secret;
-/// - `private_prefix`: subscribing to channels starting with it needs a token
-///   covering them.
+///   as `token=` or `Authorization: Bearer` (and, for reading only, the
+///   `river_token` cookie); publishing then needs a token or the secret;
+/// - `private_prefix`: subscribing to channels whose name starts with these
+///   bytes needs a token covering them;
+/// - `admin_secret`: opens the admin routes (else `publish_secret` does).
 ///
-/// Missing credentials are 401, wrong or insufficient ones 403.
+/// A cookie is sent by the browser whichever site asks, so it authorizes
+/// reading only — never JSONP (a script any page may include), and only from
+/// origins `allowed_origins` lists by name — and never publishing or admin
+/// (cross-site request forgery). With any access control configured, the
+/// admin routes (`/channels`, `/stats`, `/metrics`) need the admin
+/// credential; with none, they answer only local clients and the admin
+/// listener. Missing credentials are 401, wrong or insufficient ones 403.
 struct AccessPolicy: Sendable {
+    /// What a request asks to do with a channel.
     enum Action: Sendable, Equatable {
         case publish
+        /// Reading through a response browsers show only to allowed origins
+        /// (streams, long-polls, SSE, WebSocket).
         case subscribe
+        /// Reading as a script (JSONP): any page may include it, so a cookie never counts.
+        case subscribeAsScript
     }
 
     /// What a request needs before it may go on.
@@ -28,16 +40,36 @@ struct AccessPolicy: Sendable {
         case verify(token: String)
     }
 
-    let publishSecret: String?
+    let publishSecret: Secret?
+    let adminSecret: Secret?
     let privatePrefix: String?
+    let cors: CORSPolicy
+    let tokenRules: AccessToken.Rules
     /// The `token_secret` key; nil when tokens are off.
     private let keys: JWTKeyCollection?
 
-    static let open = AccessPolicy(publishSecret: nil, privatePrefix: nil, keys: nil)
+    static let open = AccessPolicy(
+        publishSecret: nil,
+        adminSecret: nil,
+        privatePrefix: nil,
+        cors: .everyOrigin,
+        tokenRules: AccessToken.Rules(),
+        keys: nil
+    )
 
-    private init(publishSecret: String?, privatePrefix: String?, keys: JWTKeyCollection?) {
+    private init(
+        publishSecret: Secret?,
+        adminSecret: Secret?,
+        privatePrefix: String?,
+        cors: CORSPolicy,
+        tokenRules: AccessToken.Rules,
+        keys: JWTKeyCollection?
+    ) {
         self.publishSecret = publishSecret
+        self.adminSecret = adminSecret
         self.privatePrefix = privatePrefix
+        self.cors = cors
+        self.tokenRules = tokenRules
         self.keys = keys
     }
 
@@ -45,22 +77,43 @@ struct AccessPolicy: Sendable {
     static func make(_ configuration: RiverConfiguration) async -> AccessPolicy {
         var keys: JWTKeyCollection?
         if let tokenSecret = configuration.tokenSecret {
-            keys = await JWTKeyCollection().add(hmac: HMACKey(from: tokenSecret), digestAlgorithm: .sha256)
+            let key = tokenSecret.withBytes { HMACKey(from: $0) }
+            keys = await JWTKeyCollection().add(hmac: key, digestAlgorithm: .sha256)
         }
         return AccessPolicy(
             publishSecret: configuration.publishSecret,
+            adminSecret: configuration.adminSecret,
             privatePrefix: configuration.privatePrefix,
+            cors: configuration.allowedOrigins,
+            tokenRules: AccessToken.Rules(issuer: configuration.tokenIssuer, audience: configuration.tokenAudience),
             keys: keys
         )
     }
 
     var restrictsPublishing: Bool { self.publishSecret != nil || self.keys != nil }
 
+    /// Whether any access control is configured (then the admin routes always need credentials).
+    var isConfigured: Bool {
+        self.publishSecret != nil || self.adminSecret != nil || self.keys != nil || self.privatePrefix != nil
+    }
+
+    /// One line for the start-up log: what is on, and who may use the admin routes.
+    var summary: String {
+        let admin =
+            self.isConfigured
+            ? (self.adminSecret != nil
+                ? "need admin_secret" : self.publishSecret != nil ? "need publish_secret" : "closed (no admin_secret)")
+            : "local clients and the admin listener only"
+        return "publish_secret \(self.publishSecret == nil ? "off" : "on"), "
+            + "admin_secret \(self.adminSecret == nil ? "off" : "on"), tokens \(self.keys == nil ? "off" : "on"), "
+            + "private_prefix \(self.privatePrefix.map { "'\($0)'" } ?? "none"), admin routes: \(admin)"
+    }
+
     /// Whether `request` may do `action` on `channel`, or what must be checked
     /// first. `verified` is the request's token once `verify` has accepted it.
     func decide(
         _ action: Action,
-        channel: String,
+        channel: ChannelName,
         request: HTTPRequest,
         verified: AccessToken? = nil
     ) throws(RequestError) -> Decision {
@@ -70,16 +123,25 @@ struct AccessPolicy: Sendable {
             guard self.restrictsPublishing else { return .allowed }
             let credentials = try Credentials(request)
             if let secret = credentials.secret, let expected = self.publishSecret {
-                return Self.constantTimeEquals(secret, expected)
-                    ? .allowed : .denied(.forbidden("wrong publish secret"))
+                return expected.matches(secret) ? .allowed : .denied(.forbidden("wrong publish secret"))
             }
             guard let token = credentials.token, self.keys != nil else {
-                return .denied(.unauthorized("publishing needs the publish secret or a token"))
+                return .denied(
+                    .unauthorized(
+                        credentials.cookieToken == nil
+                            ? "publishing needs the publish secret or a token"
+                            : "publishing needs the publish secret or a token in a header or parameter, not a cookie"
+                    )
+                )
             }
             decision = .verify(token: token)
-        case .subscribe:
-            guard let prefix = self.privatePrefix, channel.hasPrefix(prefix) else { return .allowed }
-            guard let token = try Credentials(request).token, self.keys != nil else {
+        case .subscribe, .subscribeAsScript:
+            guard let prefix = self.privatePrefix, channel.hasPrefix(bytesOf: prefix) else { return .allowed }
+            let credentials = try Credentials(request)
+            let cookie =
+                action == .subscribe && self.cors.trustsCookies(from: request.head.origin)
+                ? credentials.cookieToken : nil
+            guard let token = credentials.token ?? cookie, self.keys != nil else {
                 return .denied(.unauthorized("channel \(channel) is private: a token is required"))
             }
             decision = .verify(token: token)
@@ -88,48 +150,80 @@ struct AccessPolicy: Sendable {
         return verified.allows(action, on: channel) ? .allowed : .denied(Self.refusal(action, channel))
     }
 
-    /// The channel admin routes need the publish secret, when there is one.
-    func authorizeAdmin(_ request: HTTPRequest) throws(RequestError) {
-        guard let expected = self.publishSecret else { return }
-        guard let secret = try Credentials(request).secret else {
-            throw .unauthorized("the channel admin routes need the publish secret")
+    /// The admin routes (`/channels…`, `/stats`, `/metrics`): with access
+    /// control configured they need `admin_secret` (or, without one,
+    /// `publish_secret`) as `X-River-Secret` or `secret=`; without access
+    /// control they answer local clients and the admin listener only.
+    func authorizeAdmin(_ request: HTTPRequest, source: RequestSource) throws(RequestError) {
+        guard self.isConfigured else {
+            guard source.isLocal || source.listener == .adminOnly else {
+                throw .forbidden(
+                    "the admin routes answer only local clients and the admin listener (set admin_secret or admin_port)"
+                )
+            }
+            return
         }
-        guard Self.constantTimeEquals(secret, expected) else { throw .forbidden("wrong publish secret") }
+        guard let expected = self.adminSecret ?? self.publishSecret else {
+            throw .forbidden("the admin routes need admin_secret, which is not set")
+        }
+        guard let secret = try Credentials(request).secret else {
+            throw .unauthorized("the admin routes need the admin secret")
+        }
+        guard expected.matches(secret) else { throw .forbidden("wrong admin secret") }
     }
 
-    /// Verifies `token` (signature and `exp`) on `executor`'s loop; the future completes there.
+    /// Verifies `token` (signature, then `AccessToken.check`: `exp`, `nbf`,
+    /// `iss`, `aud`) on `executor`'s loop; the future completes there.
     func verify(token: String, on executor: EventLoopTaskExecutor) -> EventLoopFuture<Result<AccessToken, RequestError>>
     {
         let loop = executor.eventLoop
         guard let keys = self.keys else {
             return loop.makeSucceededFuture(.failure(.unauthorized("tokens are not enabled (token_secret)")))
         }
+        let rules = self.tokenRules
         let promise = loop.makePromise(of: Result<AccessToken, RequestError>.self)
         Task(executorPreference: executor) {
+            let accessToken: AccessToken
             do {
-                promise.succeed(.success(try await keys.verify(token, as: AccessToken.self)))
-            } catch let error as JWTError {
-                promise.succeed(.failure(.forbidden("invalid token: \(error.reason ?? "\(error.errorType)")")))
+                accessToken = try await keys.verify(token, as: AccessToken.self)
             } catch {
-                promise.succeed(.failure(.forbidden("invalid token")))
+                promise.succeed(.failure(Self.refusal(verifying: error)))
+                return
+            }
+            do throws(RequestError) {
+                try accessToken.check(now: WallClock.nowMillis() / 1000, rules: rules)
+                promise.succeed(.success(accessToken))
+            } catch {
+                promise.succeed(.failure(error))
             }
         }
         return promise.futureResult
     }
 
-    /// The reason a verified token does not allow `action` on `channel`.
-    static func refusal(_ action: Action, _ channel: String) -> RequestError {
-        .forbidden("token does not allow \(action == .publish ? "publishing to" : "subscribing to") \(channel)")
+    /// One short reason for a token JWTKit refused (its own reasons can quote a decoder's whole error).
+    static func refusal(verifying error: any Error) -> RequestError {
+        switch (error as? JWTError)?.errorType {
+        case .signatureVerificationFailed?: return .forbidden("invalid token: bad signature")
+        case .malformedToken?: return .forbidden("invalid token: malformed")
+        default: return .forbidden("invalid token")
+        }
     }
 
-    /// Compares secrets without an early exit, so timing does not reveal how much matched.
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let left = Array(a.utf8)
-        let right = Array(b.utf8)
-        var difference = UInt8(truncatingIfNeeded: left.count ^ right.count)
-        for index in 0..<max(left.count, right.count) {
-            difference |= (index < left.count ? left[index] : 0) ^ (index < right.count ? right[index] : 0)
-        }
-        return difference == 0
+    /// The reason a verified token does not allow `action` on `channel`.
+    static func refusal(_ action: Action, _ channel: ChannelName) -> RequestError {
+        .forbidden("token does not allow \(action == .publish ? "publishing to" : "subscribing to") \(channel)")
+    }
+}
+
+extension AccessPolicy: CustomReflectable {
+    /// Without the token key, whatever prints or dumps the policy.
+    var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "publishSecret": self.publishSecret as Any, "adminSecret": self.adminSecret as Any,
+                "privatePrefix": self.privatePrefix as Any, "tokens": self.keys == nil ? "off" : "on",
+            ]
+        )
     }
 }

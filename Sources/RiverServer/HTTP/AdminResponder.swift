@@ -11,9 +11,6 @@ enum AdminResponder {
         case refused(RequestError)
     }
 
-    static let defaultPageSize = 100
-    static let maxPageSize = 1000
-
     static func respond(
         to route: Route,
         request: HTTPRequest,
@@ -44,14 +41,9 @@ enum AdminResponder {
             }
         case .channelList:
             guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET") }
-            let parameters = RequestParameters(query: head.query)
-            let prefix = try parameters.string("prefix") ?? ""
-            let after = try parameters.string("after")
-            let limit = Int(try parameters.unsignedInteger("limit") ?? UInt64(Self.defaultPageSize))
-            guard limit >= 1 && limit <= Self.maxPageSize else {
-                throw .invalidParameter("limit", "must be between 1 and \(Self.maxPageSize)")
-            }
-            return server.engine.list(prefix: prefix, after: after, limit: limit, on: loop).map { names in
+            let query = try ChannelListQuery(query: head.query)
+            let limit = query.limit
+            return server.engine.list(prefix: query.prefix, after: query.after, limit: limit, on: loop).map { names in
                 var body = ByteBuffer()
                 body.writeStaticString("{\"channels\": [")
                 for (index, name) in names.enumerated() {

@@ -1,9 +1,8 @@
 import NIOCore
 
-/// The HTTP methods River distinguishes.
-public enum HTTPMethod: Sendable, Equatable {
-    case get, head, post, put, delete, options, patch
-    case other(String)
+/// The HTTP methods River knows; a request with any other is refused with 501.
+public enum HTTPMethod: String, Sendable, Equatable {
+    case get = "GET", head = "HEAD", post = "POST", put = "PUT", delete = "DELETE", options = "OPTIONS", patch = "PATCH"
 }
 
 /// A parsed request line and the header fields River acts on. Other fields are
@@ -35,6 +34,9 @@ public struct HTTPRequestHead: Sendable {
     public var publishSecret: String?
     public var accessControlRequestMethod: String?
     public var accessControlRequestHeaders: String?
+    /// The request names a proxy (`Forwarded`, `X-Forwarded-For` or `X-Real-IP`):
+    /// its peer address is the proxy's, not the client's.
+    public var isForwarded = false
     /// `Upgrade: websocket` together with `Connection: upgrade`.
     public var upgradesToWebSocket = false
     public var webSocketKey: String?

@@ -33,8 +33,10 @@ extension HTTPRequestParser {
                 guard let length = Self.parseContentLength(value) else {
                     throw HTTPParseError(.badRequest, "Content-Length is not a number")
                 }
-                if let contentLength, contentLength != length {
-                    throw HTTPParseError(.badRequest, "conflicting Content-Length fields")
+                // Two, even equal, are refused: parsers that merge them and parsers
+                // that refuse them would disagree on where the message ends.
+                if contentLength != nil {
+                    throw HTTPParseError(.badRequest, "more than one Content-Length field")
                 }
                 contentLength = length
             case .transferEncoding:
@@ -69,6 +71,7 @@ extension HTTPRequestParser {
                     .contains { $0.trimmingSpaces == "websocket" }
             case .webSocketKey: head.webSocketKey = String(buffer: value)
             case .webSocketVersion: head.webSocketVersion = String(buffer: value)
+            case .forwarded: head.isForwarded = true
             case .host: hostFields += 1
             case .other: break
             }
@@ -88,7 +91,7 @@ extension HTTPRequestParser {
             guard !head.isHTTP10 else { throw HTTPParseError(.badRequest, "HTTP/1.0 request uses Transfer-Encoding") }
             let codings = transferEncoding.split(separator: ",").map { $0.trimmingSpaces }
             guard codings == ["chunked"] else {
-                throw HTTPParseError(.notImplemented, "transfer coding '\(transferEncoding)' is not supported")
+                throw HTTPParseError(.notImplemented, "transfer coding not supported (only chunked)")
             }
             head.isChunked = true
         }
@@ -141,8 +144,12 @@ extension HTTPRequestParser {
 
             let targetStart = firstSpace + 1
             let targetEnd = secondSpace
-            guard targetStart < targetEnd, Self.all(bytes, targetStart, targetEnd, { $0 > 0x20 && $0 != 0x7F }) else {
+            guard targetStart < targetEnd else {
                 return .failure(HTTPParseError(.badRequest, "malformed request target"))
+            }
+            // RFC 9112 section 3.2: the target is visible ASCII; other bytes are percent-encoded.
+            guard Self.all(bytes, targetStart, targetEnd, { $0 > 0x20 && $0 < 0x7F }) else {
+                return .failure(HTTPParseError(.badRequest, "request target must be ASCII (percent-encode other bytes)"))
             }
             var pathStart = targetStart
             if bytes[targetStart] != UInt8(ascii: "/") {
@@ -166,7 +173,7 @@ extension HTTPRequestParser {
             return .success(layout)
         }
         let layout = try result.get()
-        head.method = Self.method(line.readableSlice(offset: 0, length: layout.methodEnd))
+        head.method = try Self.method(line.readableSlice(offset: 0, length: layout.methodEnd))
         head.isHTTP10 = layout.isHTTP10
         if layout.isAsterisk {
             head.path = "*"
@@ -181,7 +188,8 @@ extension HTTPRequestParser {
             : String(buffer: line.readableSlice(offset: layout.pathStart, length: layout.pathEnd - layout.pathStart))
     }
 
-    private static func method(_ bytes: ByteBuffer) -> HTTPMethod {
+    /// The methods River knows; any other is 501 (RFC 9110 section 9.1).
+    private static func method(_ bytes: ByteBuffer) throws(HTTPParseError) -> HTTPMethod {
         switch bytes.readableBytes {
         case 3 where bytes.readableBytesEqual("GET"): return .get
         case 3 where bytes.readableBytesEqual("PUT"): return .put
@@ -190,7 +198,7 @@ extension HTTPRequestParser {
         case 5 where bytes.readableBytesEqual("PATCH"): return .patch
         case 6 where bytes.readableBytesEqual("DELETE"): return .delete
         case 7 where bytes.readableBytesEqual("OPTIONS"): return .options
-        default: return .other(String(buffer: bytes))
+        default: throw HTTPParseError(.notImplemented, "method not implemented")
         }
     }
 
@@ -288,7 +296,7 @@ extension HTTPRequestParser {
 enum KnownField {
     case contentLength, transferEncoding, connection, expect, contentType, accept, lastEventID
     case origin, cookie, authorization, publishSecret, accessControlRequestMethod, accessControlRequestHeaders
-    case upgrade, webSocketKey, webSocketVersion, ifNoneMatch, host
+    case upgrade, webSocketKey, webSocketVersion, ifNoneMatch, host, forwarded
     case other
 
     private static let table: [(StaticString, KnownField)] = [
@@ -299,7 +307,8 @@ enum KnownField {
         ("access-control-request-method", .accessControlRequestMethod),
         ("access-control-request-headers", .accessControlRequestHeaders), ("upgrade", .upgrade),
         ("sec-websocket-key", .webSocketKey), ("sec-websocket-version", .webSocketVersion),
-        ("if-none-match", .ifNoneMatch), ("host", .host),
+        ("if-none-match", .ifNoneMatch), ("host", .host), ("forwarded", .forwarded),
+        ("x-forwarded-for", .forwarded), ("x-real-ip", .forwarded),
     ]
 
     /// `name` is a token (checked by the caller), so setting bit 0x20 lowercases letters only.

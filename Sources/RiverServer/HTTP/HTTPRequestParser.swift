@@ -260,22 +260,24 @@ public final class HTTPRequestParser {
         }
     }
 
-    /// Reads one line (without its CRLF); nil when it has not fully arrived.
+    /// Reads one line of at most `limit` bytes (without its CRLF); nil when it
+    /// has not fully arrived. The same bytes give the same answer however
+    /// they are split into reads: a line is too long as soon as `limit` + 2
+    /// bytes have come without its LF.
     private func readLine(limit: Int, what: String) throws(HTTPParseError) -> ByteBuffer? {
         guard let newline = self.buffer.readableOffset(of: UInt8(ascii: "\n")) else {
-            if self.buffer.readableBytes > limit + 2 {
+            if self.buffer.readableBytes >= limit + 2 {
                 throw HTTPParseError(.badRequest, "\(what) is too long")
             }
             return nil
         }
+        guard newline < limit + 2 else { throw HTTPParseError(.badRequest, "\(what) is too long") }
         guard newline > 0,
             self.buffer.getInteger(at: self.buffer.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r")
         else {
             throw HTTPParseError(.badRequest, "\(what) ends with LF without CR")
         }
-        let length = newline - 1
-        guard length <= limit else { throw HTTPParseError(.badRequest, "\(what) is too long") }
-        let line = self.buffer.readableSlice(offset: 0, length: length)
+        let line = self.buffer.readableSlice(offset: 0, length: newline - 1)
         self.buffer.moveReaderIndex(forwardBy: newline + 1)
         return line
     }

@@ -28,15 +28,18 @@ struct HTTPResponse {
     }
 
     /// The answer to a refused request: its status and a one-line plain-text
-    /// reason, which browsers must not sniff as anything else.
+    /// reason, which browsers must not sniff as anything else. The reason is
+    /// `escapedReason(_:)`: whatever of the request it quotes (a path, a name,
+    /// a value) cannot turn into markup or a second line.
     static func refusal(
         _ error: RequestError,
         headers: [(String, String)] = [],
         closesConnection: Bool = false
     ) -> HTTPResponse {
+        let reason = Self.escapedReason(error.reason)
         var body = ByteBuffer()
-        body.reserveCapacity(error.reason.utf8.count + 1)
-        body.writeString(error.reason)
+        body.reserveCapacity(reason.utf8.count + 1)
+        body.writeString(reason)
         body.writeStaticString("\n")
         return HTTPResponse(
             status: error.status,
@@ -45,5 +48,36 @@ struct HTTPResponse {
             body: body,
             closesConnection: closesConnection
         )
+    }
+
+    /// `reason` as printable ASCII: every other byte, and `<`, `>`, `&`, `"`,
+    /// `\`, `` ` `` and `%` themselves, is written `%XX` (its UTF-8 bytes,
+    /// percent-encoded). Reasons River writes itself are plain ASCII without
+    /// those characters, so only what a request supplied is ever changed.
+    static func escapedReason(_ reason: String) -> String {
+        guard reason.utf8.contains(where: Self.needsEscaping) else { return reason }
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(reason.utf8.count + 16)
+        for byte in reason.utf8 {
+            if Self.needsEscaping(byte) {
+                escaped.append(UInt8(ascii: "%"))
+                escaped.append(Self.hexDigits[Int(byte >> 4)])
+                escaped.append(Self.hexDigits[Int(byte & 0x0F)])
+            } else {
+                escaped.append(byte)
+            }
+        }
+        return String(decoding: escaped, as: UTF8.self)
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    private static func needsEscaping(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x20...0x7E:
+            return "<>&\"\\`%".utf8.contains(byte)
+        default:
+            return true
+        }
     }
 }

@@ -28,6 +28,8 @@ struct RequestDispatcher {
     let server: ServerContext
     /// Which routes this connection's listener serves.
     let listener: Listener
+    /// The connection's peer, which decides whether it is local (the admin routes without access control).
+    let peer: SocketAddress?
 
     /// Dispatches `request`; `verified` is its token once `verify` accepted it.
     func dispatch(_ request: HTTPRequest, verified: AccessToken? = nil) -> Dispatch {
@@ -54,7 +56,7 @@ struct RequestDispatcher {
                 let publish = try PublishResponder.validate(request, configuration: self.server.configuration)
                 let access = try self.server.access.decide(
                     .publish,
-                    channel: publish.channel.value,
+                    channel: publish.channel,
                     request: request,
                     verified: verified
                 )
@@ -63,8 +65,8 @@ struct RequestDispatcher {
             case .subscribe, .eventSource:
                 let subscribe = try SubscribeRequest(request, route: route, configuration: self.server.configuration)
                 let access = try self.server.access.decide(
-                    .subscribe,
-                    channel: subscribe.channel.value,
+                    subscribe.accessAction,
+                    channel: subscribe.channel,
                     request: request,
                     verified: verified
                 )
@@ -86,10 +88,11 @@ struct RequestDispatcher {
                         body: unchanged ? ByteBuffer() : file.body
                     )
                 )
-            case .channel, .channelList:
-                try self.server.access.authorizeAdmin(request)
+            case .channel, .channelList, .stats, .metrics:
+                let source = RequestSource(peer: self.peer, listener: self.listener, head: head)
+                try self.server.access.authorizeAdmin(request, source: source)
                 return .admin(route, headers: cors)
-            case .stats, .metrics, .health:
+            case .health:
                 return .admin(route, headers: cors)
             case .notFound:
                 throw .notFound(head.path)
@@ -122,8 +125,8 @@ struct RequestDispatcher {
         let channel = try parameters.channelName(maxBytes: self.server.configuration.maxChannelName)
         let resume = try SubscribeRequest.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
         let access = self.server.access
-        let subscribing = try access.decide(.subscribe, channel: channel.value, request: request, verified: verified)
-        let publishing = try access.decide(.publish, channel: channel.value, request: request, verified: verified)
+        let subscribing = try access.decide(.subscribe, channel: channel, request: request, verified: verified)
+        let publishing = try access.decide(.publish, channel: channel, request: request, verified: verified)
         switch (subscribing, publishing) {
         case (.verify(let token), _), (_, .verify(let token)):
             return .verify(token: token)

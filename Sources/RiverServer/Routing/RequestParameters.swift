@@ -38,15 +38,26 @@ public struct RequestParameters {
         return String(buffer: bytes)
     }
 
-    /// A non-negative decimal integer.
+    /// A non-negative decimal integer (`CheckedNumber`): 400 with a reason
+    /// when it is not one or does not fit in 64 bits.
     public func unsignedInteger(_ key: String) throws(RequestError) -> UInt64? {
         guard let text = try self.string(key) else { return nil }
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-            let value = UInt64(text)
-        else {
-            throw .invalidParameter(key, "expected a non-negative integer, got '\(text.prefix(32))'")
+        do {
+            return try CheckedNumber.parse(text)
+        } catch {
+            throw .invalidParameter(key, error.description)
         }
-        return value
+    }
+
+    /// A non-negative decimal integer within `range` (`CheckedNumber`): 400
+    /// with a reason otherwise.
+    public func integer(_ key: String, in range: ClosedRange<Int>) throws(RequestError) -> Int? {
+        guard let text = try self.string(key) else { return nil }
+        do {
+            return try CheckedNumber.parse(text, in: range)
+        } catch {
+            throw .invalidParameter(key, error.description)
+        }
     }
 
     /// The raw (still encoded) value of the first `key` in the body, else in the query.

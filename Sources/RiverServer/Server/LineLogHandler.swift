@@ -10,7 +10,9 @@ import Darwin
 
 /// A swift-log handler that writes one line per entry to a file descriptor
 /// (standard error, or the `log` file opened for appending):
-/// `2026-11-25T10:00:00.123Z info message key=value`.
+/// `2026-11-25T10:00:00.123Z info message key=value`. Control characters in
+/// the message and values (a request can put a line feed in a parameter that
+/// a refusal quotes) are written `\xNN`, so one entry is always one line.
 public struct LineLogHandler: LogHandler {
     /// Where lines go; shared by every logger made from it.
     public final class Output: Sendable {
@@ -62,11 +64,25 @@ public struct LineLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var line =
             WallClock.iso8601(millis: WallClock.nowMillis()) + " " + event.level.rawValue + " "
-            + event.message.description
+            + Self.escapingControlCharacters(event.message.description)
         let merged = event.metadata.map { self.metadata.merging($0) { $1 } } ?? self.metadata
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=\(value)"
+            line += " \(key)=" + Self.escapingControlCharacters("\(value)")
         }
         self.output.write(line + "\n")
+    }
+
+    /// `text` with C0 control characters and DEL written `\xNN`.
+    static func escapingControlCharacters(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                escaped += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16, uppercase: true)
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 }

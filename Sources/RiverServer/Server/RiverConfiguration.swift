@@ -22,7 +22,7 @@ public struct RiverConfiguration: Sendable {
     public var clientTimeout: TimeAmount?
     /// `max_connections`: beyond this, requests get 503 (nil: the open-files limit minus a reserve).
     public var maxConnections: Int?
-    /// `history_size`, `history_ttl`, `max_memory`, `channel_idle_ttl`.
+    /// `history_size`, `history_ttl`, `max_memory`, `max_channels`, `channel_idle_ttl`.
     public var history = HistoryLimits()
     /// `max_message_size`: the largest message, in bytes (413 beyond).
     public var maxMessageSize = 64 * 1024
@@ -49,11 +49,18 @@ public struct RiverConfiguration: Sendable {
     /// `public_dir`: where `lib.js`, the chat demo and the legacy pages are
     /// (default: `Public` in the working directory or the source checkout).
     public var publicDirectory: String?
-    /// `publish_secret`: when set, publishing and the channel admin routes need it.
-    public var publishSecret: String?
+    /// `publish_secret`: when set, publishing needs it (or a token); it also
+    /// opens the admin routes when there is no `admin_secret`.
+    public var publishSecret: Secret?
+    /// `admin_secret`: opens the admin routes (`/channels`, `/stats`, `/metrics`).
+    public var adminSecret: Secret?
     /// `token_secret`: the HS256 key of access tokens; when set, tokens may publish.
-    public var tokenSecret: String?
-    /// `private_prefix`: channels starting with it need a token to subscribe.
+    public var tokenSecret: Secret?
+    /// `token_issuer`: when set, a token's `iss` must be this.
+    public var tokenIssuer: String?
+    /// `token_audience`: when set, a token's `aud` must name this.
+    public var tokenAudience: String?
+    /// `private_prefix`: channels whose name starts with these bytes need a token to subscribe.
     public var privatePrefix: String?
     /// `admin_ip`: the address of the admin listener (with `admin_port`).
     public var adminHost = "127.0.0.1"
@@ -90,10 +97,11 @@ public struct RiverConfiguration: Sendable {
     /// Every key `set(_:to:)` accepts, in documentation order.
     public static let keys = [
         "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
-        "history_size", "history_ttl", "max_message_size", "max_channel_name", "channel_idle_ttl",
+        "history_size", "history_ttl", "max_message_size", "max_channel_name", "max_channels", "channel_idle_ttl",
         "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
-        "allowed_origins", "public_dir", "publish_secret", "token_secret", "private_prefix", "admin_ip", "admin_port",
-        "engine", "redis", "redis_sentinel", "redis_master", "redis_wait",
+        "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_issuer",
+        "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
+        "redis_master", "redis_wait",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -120,13 +128,17 @@ public struct RiverConfiguration: Sendable {
         case "history_ttl": self.history.ttl = try Self.duration(value, minimum: .seconds(1))
         case "max_message_size": self.maxMessageSize = try Self.size(value, range: 1...(64 << 20))
         case "max_channel_name": self.maxChannelName = try Self.integer(value, in: 1...65536)
+        case "max_channels": self.history.maxChannels = try Self.integer(value, in: 1...1_000_000_000)
         case "channel_idle_ttl": self.history.channelIdleTTL = try Self.duration(value)
         case "max_subscriber_backlog": self.maxSubscriberBacklog = try Self.size(value, range: 1024...(1 << 30))
         case "read_timeout": self.readTimeout = try Self.duration(value, minimum: .seconds(1))
         case "keepalive_timeout": self.keepAliveTimeout = try Self.duration(value, minimum: .seconds(1))
         case "tcp_keepalive":
             let idle = try Self.duration(value)
-            guard idle == .zero || idle >= .seconds(1) else { throw ConfigurationError("expected 0 (off) or at least 1 s") }
+            // Linux refuses TCP_KEEPIDLE above 32767 s (the socket option fails).
+            guard idle == .zero || (idle >= .seconds(1) && idle <= .seconds(32767)) else {
+                throw ConfigurationError("expected 0 (off) or 1 s to 32767 s (the kernel's TCP_KEEPIDLE limit)")
+            }
             self.tcpKeepAlive = idle == .zero ? nil : idle
         case "shutdown_timeout": self.shutdownTimeout = try Self.duration(value)
         case "heartbeat":
@@ -135,7 +147,10 @@ public struct RiverConfiguration: Sendable {
         case "allowed_origins": self.allowedOrigins = try CORSPolicy(value)
         case "public_dir": self.publicDirectory = try Self.nonEmpty(value)
         case "publish_secret": self.publishSecret = try Self.secret(value, minimumBytes: 16)
+        case "admin_secret": self.adminSecret = try Self.secret(value, minimumBytes: 16)
         case "token_secret": self.tokenSecret = try Self.secret(value, minimumBytes: 32)
+        case "token_issuer": self.tokenIssuer = try Self.nonEmpty(value)
+        case "token_audience": self.tokenAudience = try Self.nonEmpty(value)
         case "private_prefix": self.privatePrefix = try Self.nonEmpty(value)
         case "admin_ip": self.adminHost = try Self.nonEmpty(value)
         case "admin_port": self.adminPort = try Self.integer(value, in: 0...65535)
@@ -198,19 +213,21 @@ public struct RiverConfiguration: Sendable {
 
     /// Secrets must be long enough not to be guessed; an HS256 key at least
     /// as long as the hash (RFC 7518 section 3.2).
-    private static func secret(_ value: String, minimumBytes: Int) throws(ConfigurationError) -> String {
+    private static func secret(_ value: String, minimumBytes: Int) throws(ConfigurationError) -> Secret {
         guard value.utf8.count >= minimumBytes else {
             throw ConfigurationError("this secret needs at least \(minimumBytes) bytes")
         }
-        return value
+        return Secret(value)
     }
 
     private static func integer(_ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
-        guard let number = Int(value) else { throw ConfigurationError("expected an integer, got '\(value)'") }
-        guard range.contains(number) else {
-            throw ConfigurationError("\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+        do {
+            return try CheckedNumber.parse(value, in: range)
+        } catch where error.isOutOfRange {
+            throw ConfigurationError(error.description)
+        } catch {
+            throw ConfigurationError("expected an integer, got '\(value)'")
         }
-        return number
     }
 
     /// Bytes, with an optional `k`, `m` or `g` suffix (powers of 1024).
@@ -224,7 +241,12 @@ public struct RiverConfiguration: Sendable {
         default: break
         }
         if multiplier > 1 { digits = digits.dropLast() }
-        guard let number = Int(digits), number >= 0 else {
+        let number: Int
+        do {
+            number = try CheckedNumber.parse(digits, in: 0...Int.max)
+        } catch where error.isOutOfRange {
+            throw ConfigurationError("\(value) is out of range \(range.lowerBound)...\(range.upperBound) bytes")
+        } catch {
             throw ConfigurationError("expected a size in bytes (suffix k, m or g allowed), got '\(value)'")
         }
         let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)
@@ -248,10 +270,13 @@ public struct RiverConfiguration: Sendable {
             digits = text.dropLast(suffix.count)
             break
         }
-        guard let number = Int64(digits), number >= 0, number <= Int64.max / nanosecondsPerUnit else {
+        let number: UInt64
+        do {
+            number = try CheckedNumber.parse(digits, in: 0...UInt64(Int64.max / nanosecondsPerUnit))
+        } catch {
             throw ConfigurationError("expected a duration in seconds (suffix ms, s, m or h allowed), got '\(value)'")
         }
-        let amount = TimeAmount.nanoseconds(number * nanosecondsPerUnit)
+        let amount = TimeAmount.nanoseconds(Int64(number) * nanosecondsPerUnit)
         guard amount >= minimum else {
             throw ConfigurationError("\(value) is shorter than the minimum of \(minimum.nanoseconds / 1_000_000) ms")
         }

@@ -100,14 +100,12 @@ public final class RiverServer: Sendable {
             }
             let address = serverChannel.localAddress!
             logger.info(
-                "River listening on \(address.ipAddress ?? configuration.host):\(address.port ?? 0) — engine \(engine.name), \(configuration.threads) threads, max_connections \(maxConnections), history \(configuration.history.size) messages / \(configuration.history.ttl.nanoseconds / 1_000_000_000) s per channel, max_memory \(configuration.history.maxMemory) bytes, max_message_size \(configuration.maxMessageSize) bytes, max_channel_name \(configuration.maxChannelName) bytes"
+                "River listening on \(address.ipAddress ?? configuration.host):\(address.port ?? 0) — engine \(engine.name), \(configuration.threads) threads, max_connections \(maxConnections), history \(configuration.history.size) messages / \(configuration.history.ttl.nanoseconds / 1_000_000_000) s per channel, max_memory \(configuration.history.maxMemory) bytes, max_message_size \(configuration.maxMessageSize) bytes, max_channel_name \(configuration.maxChannelName) bytes, max_channels \(configuration.history.channelLimit)"
             )
             if let admin = adminChannel?.localAddress {
                 logger.info("admin routes on \(admin.ipAddress ?? configuration.adminHost):\(admin.port ?? 0) only")
             }
-            logger.info(
-                "access control: publish_secret \(configuration.publishSecret == nil ? "off" : "on"), tokens \(configuration.tokenSecret == nil ? "off" : "on"), private_prefix \(configuration.privatePrefix.map { "'\($0)'" } ?? "none")"
-            )
+            logger.info("access control: \(context.access.summary)")
             logger.debug("static files", metadata: ["directory": "\(staticFiles.directory ?? "none")"])
             return RiverServer(
                 group: group,

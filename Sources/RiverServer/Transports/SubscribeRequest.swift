@@ -25,6 +25,13 @@ struct SubscribeRequest {
         return true
     }
 
+    /// What access control is asked for: a JSONP stream is read by a script
+    /// any page may include, so a cookie never authorizes it.
+    var accessAction: AccessPolicy.Action {
+        if case .stream(_, let callback?) = self.transport, !callback.isEmpty { return .subscribeAsScript }
+        return .subscribe
+    }
+
     init(_ request: HTTPRequest, route: Route, configuration: RiverConfiguration) throws(RequestError) {
         let head = request.head
         guard head.method == .get || head.method == .post else { throw .methodNotAllowed("GET, POST") }
@@ -43,10 +50,11 @@ struct SubscribeRequest {
             // clients that cannot set headers, `seq` for symmetry with /subscribe.
             var seq: UInt64?
             if let lastEventID = head.lastEventID {
-                guard let value = UInt64(lastEventID) else {
-                    throw .badRequest("invalid Last-Event-ID header: expected a non-negative integer")
+                do {
+                    seq = try CheckedNumber.parse(lastEventID)
+                } catch {
+                    throw .badRequest("invalid Last-Event-ID header: \(error.description)")
                 }
-                seq = value
             } else if let value = try parameters.unsignedInteger("lastEventId") {
                 seq = value
             } else {
@@ -59,10 +67,11 @@ struct SubscribeRequest {
         self.resume = try Self.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
         var keep = true
         if let value = try parameters.string("keep") {
-            guard let number = Int(value) else {
-                throw .invalidParameter("keep", "expected 0 or 1, got '\(value.prefix(32))'")
+            do {
+                keep = try CheckedNumber.parse(value) != 0
+            } catch {
+                throw .invalidParameter("keep", "expected 0 or 1, got '\(value.prefix(CheckedNumber.quotedLength))'")
             }
-            keep = number != 0
         }
         if let callback, !Self.isValidCallback(callback) {
             throw .invalidParameter(

@@ -7,7 +7,8 @@ struct ChurnCommand: AsyncParsableCommand {
     )
     @OptionGroup var common: CommonOptions
     @Option(help: "Connections opened per second.") var rate = 2000
-    @Option(help: "Seconds to run.") var duration = 30.0
+    @Option(help: "Seconds to run, at most.") var duration = 30.0
+    @Option(help: "Stop after opening this many connections (default: run for --duration).") var connections: Int?
     @Option(help: "Connections open at once, at most.") var concurrency = 64
     @Option(help: "Share of the run before the RSS slope is measured (0 to 1).") var warmup = 0.2
     @Option(help: "The server's process id (repeatable).") var serverPid: [Int32] = []
@@ -18,6 +19,7 @@ struct ChurnCommand: AsyncParsableCommand {
             try await $0.churn(
                 rate: self.rate,
                 duration: .milliseconds(Int(self.duration * 1000)),
+                connections: self.connections,
                 concurrency: self.concurrency,
                 warmup: self.warmup,
                 serverPIDs: self.serverPid

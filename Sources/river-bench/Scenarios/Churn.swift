@@ -61,13 +61,15 @@ enum ChurnKind: CaseIterable {
 
 extension LoadGenerator {
     /// `churn`: opens, uses and closes connections of every kind (half of them
-    /// closed with a reset) at `rate` per second for `duration`, at most
-    /// `concurrency` at a time, while sampling the server's memory. The
-    /// figure is the slope of its RSS against closed connections after the
-    /// first `warmup` share of the run: what each closed connection leaves behind.
+    /// closed with a reset) at `rate` per second for `duration` (or until
+    /// `connections` have been opened), at most `concurrency` at a time, while
+    /// sampling the server's memory. The figure is the slope of its RSS
+    /// against closed connections after the first `warmup` share of the run:
+    /// what each closed connection leaves behind.
     func churn(
         rate: Int,
         duration: Duration,
+        connections: Int?,
         concurrency: Int,
         warmup: Double,
         serverPIDs: [Int32]
@@ -90,9 +92,10 @@ extension LoadGenerator {
         var peak = 0
         var peakDescriptors = 0
         var lastSample = start - .seconds(1)
-        while clock.now - start < duration {
+        let limit = connections ?? .max
+        while clock.now - start < duration && launched < limit {
             let elapsed = (clock.now - start).seconds
-            let due = Int(Double(rate) * elapsed)
+            let due = min(Int(Double(rate) * elapsed), limit)
             while launched < due && launched - finished.load(ordering: .relaxed) < concurrency {
                 let index = launched % kinds.count
                 let outcome = self.churnOnce(requests[index], kinds[index].expectation, resets: launched % 2 == 1)
@@ -126,7 +129,7 @@ extension LoadGenerator {
         try await Task.sleep(for: .seconds(1))
         let end = try Self.residentBytes(serverPIDs)
         let closed = finished.load(ordering: .relaxed) - failed.load(ordering: .relaxed)
-        let measured = samples.filter { $0.seconds >= warmup * duration.seconds }
+        let measured = samples.filter { $0.seconds >= warmup * seconds }
         let afterWarmup = measured.first ?? (0, 0, end)
 
         var report = Report(scenario: "churn")

@@ -1,4 +1,5 @@
 import Foundation
+import RiverTestSupport
 
 /// The real `river` executable, started as a child process for tests that
 /// need signals, exit codes, the command line or the process's memory.
@@ -34,7 +35,7 @@ final class RiverProcess {
         self.errorPipe.fileHandleForReading.readabilityHandler = { handle in
             collector.append(handle.availableData)
         }
-        try self.process.run()
+        try ProcessLaunch.run(self.process)
         if waitForListening {
             let line = try self.waitForLine(containing: "River listening on")
             guard let range = line.range(of: #":(\d+) "#, options: .regularExpression) else {

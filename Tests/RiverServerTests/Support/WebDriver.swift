@@ -1,4 +1,5 @@
 import Foundation
+import RiverTestSupport
 
 /// A W3C WebDriver client (https://www.w3.org/TR/webdriver2/) for the browser
 /// tests: starts `chromedriver`, opens a headless Chromium session and speaks
@@ -27,7 +28,7 @@ final class WebDriver {
         self.driver.arguments = ["--port=\(self.port)", "--allowed-ips=127.0.0.1"]
         self.driver.standardOutput = FileHandle.nullDevice
         self.driver.standardError = FileHandle.nullDevice
-        try self.driver.run()
+        try ProcessLaunch.run(self.driver)
         var ready = false
         for _ in 0..<100 where !ready {
             usleep(50_000)
