@@ -92,6 +92,10 @@ import Testing
         try await subscriber.eventLoop.submit { subscriber.value.received }.get()
     }
 
+    func messages(_ subscriber: NIOLoopBound<RecordingSubscriber>) async throws -> [Message] {
+        try await subscriber.eventLoop.submit { subscriber.value.messages }.get()
+    }
+
     /// Polls `condition` for up to five seconds.
     func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
         for _ in 0..<500 {
@@ -217,6 +221,30 @@ import Testing
         }
     }
 
+    /// A binary payload (bytes that are not UTF-8, NUL, CR LF) comes back
+    /// byte for byte and flagged binary, live and from history; text stays text.
+    @Test(arguments: Kind.allCases)
+    func binaryPayloadsKeepTheirBytesAndTheirFlag(kind: Kind) async throws {
+        try await withEngine(kind) { engine, fanOut, group in
+            let channel = self.name("bytes")
+            let loop = group.next()
+            let bytes: [UInt8] = [0x00, 0xFF, 0xC3, 0x28, 0x0D, 0x0A, 0x20]
+            let (live, _) = try await self.subscribe(engine, fanOut, hub: 1, to: channel, from: .live)
+            #expect(
+                try await engine.publish(ByteBuffer(bytes: bytes), isBinary: true, to: channel, on: loop).get() == 1
+            )
+            #expect(try await engine.publish(ByteBuffer(string: "text"), to: channel, on: loop).get() == 2)
+            #expect(try await self.eventually { try await self.messages(live).count == 2 })
+            let delivered = try await self.messages(live)
+            #expect(delivered.map { Array($0.payload.readableBytesView) } == [bytes, Array("text".utf8)])
+            #expect(delivered.map(\.isBinary) == [true, false])
+
+            let (_, catchUp) = try await self.subscribe(engine, fanOut, hub: 0, to: channel, from: .init(seq: 0))
+            #expect(catchUp.messages.map { Array($0.payload.readableBytesView) } == [bytes, Array("text".utf8)])
+            #expect(catchUp.messages.map(\.isBinary) == [true, false])
+        }
+    }
+
     @Test(arguments: Kind.allCases)
     func deleteFinishesSubscribersOnEveryLoopAndTheChannelStartsOver(kind: Kind) async throws {
         try await withEngine(kind) { engine, fanOut, group in
@@ -315,6 +343,7 @@ final class RecordingSubscriber: Subscriber {
     var hubSlot = -1
     var cursor: UInt64 = 0
     var received: [UInt64] = []
+    var messages: [Message] = []
     /// The payloads received, as text, in order.
     var payloads: [String] = []
     var finished: FinishReason?
@@ -324,6 +353,7 @@ final class RecordingSubscriber: Subscriber {
     func apply(_ catchUp: CatchUp) {
         for message in catchUp.messages where message.seq > self.cursor {
             self.received.append(message.seq)
+            self.messages.append(message)
             self.payloads.append(String(buffer: message.payload))
             self.cursor = message.seq
         }
@@ -334,6 +364,7 @@ final class RecordingSubscriber: Subscriber {
         var count = DeliveryCount()
         for message in messages where message.seq > self.cursor {
             self.received.append(message.seq)
+            self.messages.append(message.message)
             self.payloads.append(String(buffer: message.message.payload))
             self.cursor = message.seq
             count.messages += 1

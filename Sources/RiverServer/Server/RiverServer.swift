@@ -61,11 +61,12 @@ public final class RiverServer: Sendable {
             case .memory:
                 engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
             case .redis:
-                engine = await RedisEngine.start(
-                    fanOut: fanOut,
-                    settings: RedisEngine.Settings(address: configuration.redis, limits: configuration.history),
-                    logger: logger
+                let settings = RedisEngine.Settings(
+                    shards: try configuration.redisShards(),
+                    limits: configuration.history,
+                    waitReplicas: configuration.redisWait
                 )
+                engine = await RedisEngine.start(fanOut: fanOut, settings: settings, logger: logger)
             }
             let context = try await ServerContext.make(
                 configuration: configuration,
