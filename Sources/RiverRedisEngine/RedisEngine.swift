@@ -8,47 +8,56 @@ import RiverCore
 /// (one Redis subscription per channel per node), which fans them out
 /// through the same `LoopHub`s as the memory engine.
 ///
-/// Each event loop has its own `RedisChannelStore` and Redis connections: a
-/// publish goes out on the connection of the loop that received it, and a
-/// channel's live feed arrives on its home loop. When Redis is unreachable,
-/// publishes and new subscriptions fail (503) and open streams stay; when it
-/// returns, every node subscribes again and reads what it missed.
+/// Channels are spread over one or more shards (`ShardMap`), each a Redis at
+/// a fixed address or a master followed through Sentinel (`SentinelWatcher`).
+/// Each event loop has its own `RedisChannelStore` with two connections per
+/// shard: a publish goes out on the connection of the loop that received it,
+/// and a channel's live feed arrives on its home loop. When a shard is
+/// unreachable, publishes and new subscriptions to its channels fail (503)
+/// and open streams stay; when it returns, every node subscribes again and
+/// reads what it missed.
 public final class RedisEngine: Engine {
-    /// What the engine needs to know from the configuration.
-    public struct Settings: Sendable {
-        public var address: RedisAddress
-        /// Messages retained per channel (the stream's MAXLEN).
-        public var historySize: Int
-        public var historyTTLMillis: Int64
-        /// How long a channel outlives its history.
-        public var idleTTLMillis: Int64
-        /// How long a node keeps its Redis subscription after its last local subscriber leaves.
-        public var linger: TimeAmount
-
-        public init(address: RedisAddress, limits: HistoryLimits, linger: TimeAmount = .seconds(5)) {
-            self.address = address
-            self.historySize = limits.size
-            self.historyTTLMillis = max(limits.ttl.nanoseconds / 1_000_000, 1)
-            self.idleTTLMillis = max(limits.channelIdleTTL.nanoseconds / 1_000_000, 1)
-            self.linger = linger
-        }
-    }
-
-    public var name: String { "redis \(self.settings.address)" }
+    public var name: String { "redis " + self.settings.shards.map(\.description).joined(separator: " ") }
 
     private let settings: Settings
     private let stores: [NIOLoopBoundBox<RedisChannelStore>]
     private let sweepers: [RepeatedTask]
+    private let watchers: [SentinelWatcher]
 
-    private init(settings: Settings, stores: [NIOLoopBoundBox<RedisChannelStore>], sweepers: [RepeatedTask]) {
+    private init(
+        settings: Settings,
+        stores: [NIOLoopBoundBox<RedisChannelStore>],
+        sweepers: [RepeatedTask],
+        watchers: [SentinelWatcher]
+    ) {
         self.settings = settings
         self.stores = stores
         self.sweepers = sweepers
+        self.watchers = watchers
     }
 
     /// Creates the stores and makes a first connection attempt (a Redis that
     /// is down is retried in the background; until then publishes get 503).
     public static func start(fanOut: FanOut, settings: Settings, logger: Logger) async -> RedisEngine {
+        var targets: [RedisTarget] = []
+        var watchers: [SentinelWatcher] = []
+        for shard in settings.shards {
+            switch shard {
+            case .address(let address):
+                targets.append(.address(address))
+            case .sentinel(let master, let sentinels):
+                let watcher = SentinelWatcher(
+                    masterName: master,
+                    sentinels: sentinels,
+                    eventLoop: fanOut.hubs[0].eventLoop,
+                    logger: logger
+                )
+                _ = try? await watcher.start().get()
+                watchers.append(watcher)
+                targets.append(.master(watcher))
+            }
+        }
+        let shardTargets = targets
         var stores: [NIOLoopBoundBox<RedisChannelStore>] = []
         var sweepers: [RepeatedTask] = []
         for (index, hub) in fanOut.hubs.enumerated() {
@@ -58,6 +67,7 @@ public final class RedisEngine: Engine {
                     RedisChannelStore(
                         index: index,
                         eventLoop: loop,
+                        targets: shardTargets,
                         fanOut: fanOut,
                         settings: settings,
                         logger: logger
@@ -65,13 +75,19 @@ public final class RedisEngine: Engine {
                     eventLoop: loop
                 )
             }.get()
+            for (shard, target) in shardTargets.enumerated() {
+                guard case .master(let watcher) = target else { continue }
+                watcher.onSwitch { address in
+                    loop.execute { store.value.links[shard].follow(address) }
+                }
+            }
             _ = try? await loop.flatSubmit { store.value.start() }.get()
             stores.append(store)
             sweepers.append(
                 loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in store.value.sweep() }
             )
         }
-        return RedisEngine(settings: settings, stores: stores, sweepers: sweepers)
+        return RedisEngine(settings: settings, stores: stores, sweepers: sweepers, watchers: watchers)
     }
 
     public func publish(
@@ -84,11 +100,13 @@ public final class RedisEngine: Engine {
         // On the caller's own loop and Redis connection: no hop.
         let store = self.store(on: loop)
         if store.eventLoop === loop && loop.inEventLoop {
-            store.value.publish(payload, to: channel, completion: completion)
+            store.value.publish(payload, isBinary: isBinary, to: channel, completion: completion)
             return
         }
         store.eventLoop.execute {
-            store.value.publish(payload, to: channel) { result in loop.execute { completion(result) } }
+            store.value.publish(payload, isBinary: isBinary, to: channel) { result in
+                loop.execute { completion(result) }
+            }
         }
     }
 
@@ -130,9 +148,15 @@ public final class RedisEngine: Engine {
         return store.eventLoop.submit(replyingOn: loop) { store.value.delete(channel) }
     }
 
+    /// Every loop first reports its publishes, so the figure includes them.
     public func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics> {
+        let reported = self.stores.map { store in
+            store.eventLoop.flatSubmit { store.value.reportPublishes() }
+        }
         let store = self.store(on: loop)
-        return store.eventLoop.submit(replyingOn: loop) { store.value.statistics() }
+        return EventLoopFuture.andAllComplete(reported, on: loop).flatMap {
+            store.eventLoop.submit(replyingOn: loop) { store.value.statistics() }
+        }
     }
 
     public func shutdown() async {
@@ -141,6 +165,9 @@ public final class RedisEngine: Engine {
         }
         for store in self.stores {
             try? await store.eventLoop.flatSubmit { store.value.stop() }.get()
+        }
+        for watcher in self.watchers {
+            try? await watcher.stop().get()
         }
     }
 

@@ -1,29 +1,33 @@
+import NIOCore
 import RiverCore
 
-/// The Redis names of a channel's keys and pub/sub channel (see `RedisScripts`).
-struct RedisKeys: Sendable {
-    static let prefix = "river:"
+/// The Redis names River uses (see `RedisScripts` for what each holds). A
+/// channel NAME's keys are `river:{NAME}:meta` and `river:{NAME}:history`,
+/// its pub/sub channel `river:{NAME}`; all live on the channel's shard.
+enum RedisKeys {
+    static let prefix: StaticString = "river:"
+    static let metaSuffix: StaticString = ":meta"
+    static let historySuffix: StaticString = ":history"
+    static let pubSubSuffix: StaticString = ""
+    /// Per shard: a sorted set of the shard's channel names (the listing).
     static let channelIndex = "river:channels"
+    /// Per shard: a hash of counters (`published`).
     static let statistics = "river:stats"
 
-    let meta: String
-    let history: String
-    let pubSub: String
+    static func meta(_ channel: ChannelName) -> RESPCommand.Argument { .key(channel, suffix: Self.metaSuffix) }
+    static func history(_ channel: ChannelName) -> RESPCommand.Argument { .key(channel, suffix: Self.historySuffix) }
+    static func pubSub(_ channel: ChannelName) -> RESPCommand.Argument { .key(channel, suffix: Self.pubSubSuffix) }
 
-    init(_ channel: ChannelName) {
-        self.pubSub = Self.prefix + "{" + channel.value + "}"
-        self.meta = self.pubSub + ":meta"
-        self.history = self.pubSub + ":history"
-    }
-
-    /// The channel a pub/sub channel name belongs to, read byte for byte (a
-    /// name may begin with a combining mark, which `String` would join to `{`).
-    static func channel(fromPubSub name: String) -> ChannelName? {
-        let bytes = Array(name.utf8)
-        let opening = Array((Self.prefix + "{").utf8)
-        guard bytes.count > opening.count + 1, bytes.starts(with: opening), bytes.last == UInt8(ascii: "}") else {
-            return nil
-        }
-        return try? ChannelName(validating: bytes[opening.count..<(bytes.count - 1)], maxBytes: Int.max)
+    /// The channel a pub/sub channel name (`river:{NAME}`) belongs to, read from its bytes.
+    static func channel(fromPubSub name: ByteBuffer) -> ChannelName? {
+        let bytes = name.readableBytesView
+        let prefixLength = Self.prefix.utf8CodeUnitCount
+        guard bytes.count > prefixLength + 2, bytes.last == UInt8(ascii: "}") else { return nil }
+        let prefix = UnsafeBufferPointer(start: Self.prefix.utf8Start, count: prefixLength)
+        guard bytes.prefix(prefixLength).elementsEqual(prefix),
+            bytes[bytes.startIndex + prefixLength] == UInt8(ascii: "{")
+        else { return nil }
+        let inner = bytes[(bytes.startIndex + prefixLength + 1)..<(bytes.endIndex - 1)]
+        return try? ChannelName(validating: inner, maxBytes: Int.max)
     }
 }

@@ -15,7 +15,8 @@ final class RemoteChannel {
     }
 
     let name: ChannelName
-    let keys: RedisKeys
+    /// The shard holding the channel.
+    let shard: Int
     /// Tells this incarnation of the state from a later one of the same name.
     let token: UInt64
     var subscribersPerHub: [Int]
@@ -41,9 +42,9 @@ final class RemoteChannel {
     static let recentLimit = 1024
     static let parkedLimit = 65536
 
-    init(name: ChannelName, token: UInt64, hubCount: Int) {
+    init(name: ChannelName, shard: Int, token: UInt64, hubCount: Int) {
         self.name = name
-        self.keys = RedisKeys(name)
+        self.shard = shard
         self.token = token
         self.subscribersPerHub = Array(repeating: 0, count: hubCount)
     }

@@ -209,8 +209,16 @@ struct PublishCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Keep-alive publisher connections.") var publishers = 50
     @Option(help: "Requests in flight per connection (1 = no pipelining).") var depth = 1
-    @Option(help: "Subscribers listening.") var subscribers = 1
+    @Option(help: "Subscribers listening to each channel.") var subscribers = 1
+    @Option(help: "Channels the publishers spread over (connection i publishes to channel i mod this).")
+    var channels = 1
     @Option(help: "Seconds to run.") var duration = 10.0
+
+    func validate() throws {
+        guard self.channels >= 1 && self.channels <= self.publishers else {
+            throw ValidationError("--channels must be between 1 and --publishers")
+        }
+    }
 
     func run() async throws {
         try await self.common.run {
@@ -218,6 +226,7 @@ struct PublishCommand: AsyncParsableCommand {
                 publishers: self.publishers,
                 depth: self.depth,
                 subscribers: self.subscribers,
+                channels: self.channels,
                 duration: .milliseconds(Int(self.duration * 1000)),
                 payloadSize: self.common.payloadSize
             )

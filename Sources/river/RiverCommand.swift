@@ -64,8 +64,13 @@ struct RiverCommand: AsyncParsableCommand {
     var adminPort: String?
     @Option(help: "memory (this process) or redis (channels shared by every node on the Redis). Default memory.")
     var engine: String?
-    @Option(help: "The Redis of the redis engine: redis://HOST:PORT[/DB]. Default redis://127.0.0.1:6379.")
-    var redis: String?
+    @Option(help: "A Redis shard of the redis engine, redis://HOST:PORT[/DB]; repeat for more. Default 127.0.0.1:6379.")
+    var redis: [String] = []
+    @Option(help: "Find the shards' masters through this Sentinel, HOST:PORT; repeat for more. Default: none.")
+    var redisSentinel: [String] = []
+    @Option(help: "With --redis-sentinel: the master name of a shard; repeat for more shards.")
+    var redisMaster: [String] = []
+    @Option(help: "Acknowledge a publish once this many Redis replicas have it. Default 0.") var redisWait: String?
 
     private var flags: [(key: String, flag: String, value: String?)] {
         [
@@ -92,8 +97,16 @@ struct RiverCommand: AsyncParsableCommand {
             ("token_audience", "token-audience", self.tokenAudience),
             ("private_prefix", "private-prefix", self.privatePrefix), ("admin_ip", "admin-host", self.adminHost),
             ("admin_port", "admin-port", self.adminPort), ("engine", "engine", self.engine),
-            ("redis", "redis", self.redis),
+            ("redis", "redis", Self.joined(self.redis)),
+            ("redis_sentinel", "redis-sentinel", Self.joined(self.redisSentinel)),
+            ("redis_master", "redis-master", Self.joined(self.redisMaster)),
+            ("redis_wait", "redis-wait", self.redisWait),
         ]
+    }
+
+    /// A repeated flag's values as one configuration value (nil when not given).
+    private static func joined(_ values: [String]) -> String? {
+        values.isEmpty ? nil : values.joined(separator: " ")
     }
 
     /// Secrets can come from the environment, out of sight of `ps`.
@@ -116,6 +129,7 @@ struct RiverCommand: AsyncParsableCommand {
                     throw ConfigurationError("--\(flag): \(error.description)")
                 }
             }
+            if configuration.engine == .redis { _ = try configuration.redisShards() }
             output = try configuration.logFile.map(LineLogHandler.Output.appending(toFile:)) ?? .standardError
         } catch {
             var message = "river: \(error)\n"

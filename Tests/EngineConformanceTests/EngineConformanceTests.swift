@@ -92,6 +92,10 @@ import Testing
         try await subscriber.eventLoop.submit { subscriber.value.received }.get()
     }
 
+    func messages(_ subscriber: NIOLoopBound<RecordingSubscriber>) async throws -> [Message] {
+        try await subscriber.eventLoop.submit { subscriber.value.messages }.get()
+    }
+
     /// Polls `condition` for up to five seconds.
     func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
         for _ in 0..<500 {
@@ -122,34 +126,6 @@ import Testing
             #expect(catchUp.messages.map { String(buffer: $0.payload) } == ["x", "x", "x", "x", "x"])
             #expect(catchUp.notices.isEmpty)
             #expect(catchUp.lastSeq == 5)
-        }
-    }
-
-    /// A binary message (a WebSocket binary frame, an octet-stream publish)
-    /// keeps every byte and its binary mark, in history and live. The Redis
-    /// engine carries the bytes; its compact encoding that will carry the
-    /// mark is being rewritten on the redis-scale branch, so for Redis only
-    /// the mark is a known issue until that branch merges.
-    @Test(arguments: Kind.allCases)
-    func binaryMessagesKeepTheirBytesAndTheirMark(kind: Kind) async throws {
-        try await withEngine(kind) { engine, fanOut, group in
-            let channel = self.name("bytes")
-            let loop = group.next()
-            let bytes: [UInt8] = [0x00, 0xFF, 0xC3, 0x28, 0x0A, 0x80]
-            _ = try await engine.publish(ByteBuffer(bytes: bytes), isBinary: true, to: channel, on: loop).get()
-            _ = try await engine.publish(ByteBuffer(string: "text"), to: channel, on: loop).get()
-            let (live, catchUp) = try await self.subscribe(engine, fanOut, hub: 1, to: channel, from: .init(seq: 0))
-            #expect(catchUp.messages.map { Array($0.payload.readableBytesView) } == [bytes, Array("text".utf8)])
-            _ = try await engine.publish(ByteBuffer(bytes: bytes), isBinary: true, to: channel, on: loop).get()
-            #expect(try await self.eventually { try await self.received(live).count == 3 })
-            let delivered = try await live.eventLoop.submit { live.value.messages }.get()
-            #expect(delivered.map { $0.bytes } == [bytes, Array("text".utf8), bytes])
-            withKnownIssue("the Redis engine carries Message.isBinary once redis-scale merges") {
-                #expect(catchUp.messages.map(\.isBinary) == [true, false])
-                #expect(delivered.map { $0.isBinary } == [true, false, true])
-            } when: {
-                kind == .redis
-            }
         }
     }
 
@@ -242,6 +218,30 @@ import Testing
             #expect(try await self.received(first) == Array(1...400))
             #expect(try await self.eventually { try await self.received(second).count == 400 })
             #expect(try await self.received(second) == Array(1...400))
+        }
+    }
+
+    /// A binary payload (bytes that are not UTF-8, NUL, CR LF) comes back
+    /// byte for byte and flagged binary, live and from history; text stays text.
+    @Test(arguments: Kind.allCases)
+    func binaryPayloadsKeepTheirBytesAndTheirFlag(kind: Kind) async throws {
+        try await withEngine(kind) { engine, fanOut, group in
+            let channel = self.name("bytes")
+            let loop = group.next()
+            let bytes: [UInt8] = [0x00, 0xFF, 0xC3, 0x28, 0x0D, 0x0A, 0x20]
+            let (live, _) = try await self.subscribe(engine, fanOut, hub: 1, to: channel, from: .live)
+            #expect(
+                try await engine.publish(ByteBuffer(bytes: bytes), isBinary: true, to: channel, on: loop).get() == 1
+            )
+            #expect(try await engine.publish(ByteBuffer(string: "text"), to: channel, on: loop).get() == 2)
+            #expect(try await self.eventually { try await self.messages(live).count == 2 })
+            let delivered = try await self.messages(live)
+            #expect(delivered.map { Array($0.payload.readableBytesView) } == [bytes, Array("text".utf8)])
+            #expect(delivered.map(\.isBinary) == [true, false])
+
+            let (_, catchUp) = try await self.subscribe(engine, fanOut, hub: 0, to: channel, from: .init(seq: 0))
+            #expect(catchUp.messages.map { Array($0.payload.readableBytesView) } == [bytes, Array("text".utf8)])
+            #expect(catchUp.messages.map(\.isBinary) == [true, false])
         }
     }
 
@@ -343,10 +343,9 @@ final class RecordingSubscriber: Subscriber {
     var hubSlot = -1
     var cursor: UInt64 = 0
     var received: [UInt64] = []
+    var messages: [Message] = []
     /// The payloads received, as text, in order.
     var payloads: [String] = []
-    /// Each payload's bytes and `isBinary`, in order.
-    var messages: [(bytes: [UInt8], isBinary: Bool)] = []
     var finished: FinishReason?
 
     var deliveredSeq: UInt64 { self.cursor }
@@ -354,8 +353,8 @@ final class RecordingSubscriber: Subscriber {
     func apply(_ catchUp: CatchUp) {
         for message in catchUp.messages where message.seq > self.cursor {
             self.received.append(message.seq)
+            self.messages.append(message)
             self.payloads.append(String(buffer: message.payload))
-            self.messages.append((Array(message.payload.readableBytesView), message.isBinary))
             self.cursor = message.seq
         }
         self.cursor = max(self.cursor, catchUp.lastSeq)
@@ -365,8 +364,8 @@ final class RecordingSubscriber: Subscriber {
         var count = DeliveryCount()
         for message in messages where message.seq > self.cursor {
             self.received.append(message.seq)
+            self.messages.append(message.message)
             self.payloads.append(String(buffer: message.message.payload))
-            self.messages.append((Array(message.message.payload.readableBytesView), message.message.isBinary))
             self.cursor = message.seq
             count.messages += 1
         }

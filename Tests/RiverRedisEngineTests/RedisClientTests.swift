@@ -22,7 +22,12 @@ import Testing
         let address = try RedisAddress(redis.url)
         let client = try await loop.submit {
             NIOLoopBound(
-                RedisClient(address: address, isSubscriptionConnection: subscriptions, eventLoop: loop, logger: logger),
+                RedisClient(
+                    target: .address(address),
+                    isSubscriptionConnection: subscriptions,
+                    eventLoop: loop,
+                    logger: logger
+                ),
                 eventLoop: loop
             )
         }.get()
@@ -119,5 +124,99 @@ import Testing
             #expect(answered, "reconnected within 3 s")
             #expect(try await self.send(client, loop, RESPCommand("GET", "k")) == .bulkString(nil))  // restarted empty
         }
+    }
+
+    /// A Redis that stops reading and answering (SIGSTOP) is not buffered
+    /// for without bound: past the write buffer's high-water mark commands
+    /// fail at once; a connection with no answer for the reply timeout is
+    /// closed, failing what it carried; when Redis is back, the client is too.
+    @Test func aRedisThatStopsAnsweringIsGivenUp() async throws {
+        let redis = try RedisServerProcess()
+        try await withClient(redis) { client, loop in
+            redis.suspend()
+            let value = ByteBuffer(repeating: UInt8(ascii: "x"), count: 1 << 20)
+            var replies: [EventLoopFuture<RESPValue>] = []
+            for _ in 0..<48 {  // (one tick each: each is flushed before the next is sent)
+                replies.append(
+                    try await loop.submit { client.value.send(RESPCommand("SET", [.text("k"), .bytes(value)])) }.get()
+                )
+            }
+            var backlogged = 0
+            for reply in replies.suffix(8) {
+                do {
+                    _ = try await reply.get()
+                } catch RedisConnectionError.backlogged {
+                    backlogged += 1
+                }
+            }
+            #expect(backlogged == 8, "once 4 MB wait unsent, commands fail at once")
+            try await loop.submit { client.value.checkStalled(now: .now() + .seconds(6), timeout: .seconds(5)) }.get()
+            await #expect(throws: RedisConnectionError.self) { try await replies[0].get() }
+            redis.resume()
+            var answered = false
+            for _ in 0..<300 where !answered {
+                answered = (try? await self.send(client, loop, RESPCommand("PING"))) == .simpleString("PONG")
+                if !answered { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(answered, "reconnected within 3 s")
+        }
+    }
+
+    /// Nothing a connection made outlives it: after Redis kills the
+    /// connection (CLIENT KILL) and the client reconnects, the old channel,
+    /// its decoder and its handler are all freed (a handler that kept its
+    /// context would keep itself, its pipeline and its channel alive).
+    @Test(arguments: [false, true])
+    func aKilledConnectionLeavesNothingBehind(subscriptions: Bool) async throws {
+        let redis = try RedisServerProcess()
+        try await withClient(redis, subscriptions: subscriptions) { client, loop in
+            let old = try await loop.submit { () -> ConnectionReferences in
+                let channel = client.value.channel!
+                return ConnectionReferences(
+                    channel: channel,
+                    handler: client.value.handler!,
+                    decoder: try! channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<RESPDecoder>.self)
+                )
+            }.get()
+            if subscriptions {
+                _ = try await loop.flatSubmit { client.value.send(RESPCommand("SUBSCRIBE", "news")) }.get()
+            }
+            #expect(try redis.command("CLIENT", "KILL", "TYPE", subscriptions ? "pubsub" : "normal") == ":1")
+            var reconnected = false
+            for _ in 0..<300 where !reconnected {
+                try await Task.sleep(for: .milliseconds(10))
+                reconnected = try await loop.submit {
+                    client.value.handler.map { $0 !== old.handler } ?? false
+                }.get()
+            }
+            #expect(reconnected, "reconnected within 3 s")
+            var freed = false
+            for _ in 0..<100 where !freed {
+                freed = try await loop.submit { old.isFreed }.get()
+                if !freed { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            let survivors = try await loop.submit { old.survivors }.get()
+            #expect(freed, "still alive after the reconnect: \(survivors)")
+        }
+    }
+}
+
+/// Weak references to what one connection made.
+final class ConnectionReferences: @unchecked Sendable {
+    weak var channel: Channel?
+    weak var handler: RedisConnectionHandler?
+    weak var decoder: ByteToMessageHandler<RESPDecoder>?
+
+    init(channel: Channel, handler: RedisConnectionHandler, decoder: ByteToMessageHandler<RESPDecoder>) {
+        self.channel = channel
+        self.handler = handler
+        self.decoder = decoder
+    }
+
+    var isFreed: Bool { self.channel == nil && self.handler == nil && self.decoder == nil }
+
+    var survivors: [String] {
+        [self.channel.map { _ in "channel" }, self.handler.map { _ in "handler" }, self.decoder.map { _ in "decoder" }]
+            .compactMap { $0 }
     }
 }

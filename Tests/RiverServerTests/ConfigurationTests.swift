@@ -43,7 +43,8 @@ import Testing
             admin_ip 127.0.0.3
             admin_port 9273
             engine redis
-            redis redis://10.1.2.3:6380/1
+            redis redis://10.1.2.3:6380/1 redis://10.1.2.4:6380/1
+            redis_wait 1
             """,
             path: "river.conf",
             to: &configuration
@@ -79,8 +80,35 @@ import Testing
         #expect(configuration.adminHost == "127.0.0.3")
         #expect(configuration.adminPort == 9273)
         #expect(configuration.engine == .redis)
-        #expect(configuration.redis == RedisAddress(host: "10.1.2.3", port: 6380, database: 1))
-        #expect(RiverConfiguration.keys.count == 32)
+        #expect(
+            configuration.redis == [
+                RedisAddress(host: "10.1.2.3", port: 6380, database: 1),
+                RedisAddress(host: "10.1.2.4", port: 6380, database: 1),
+            ]
+        )
+        #expect(configuration.redisWait == 1)
+        #expect(try configuration.redisShards().count == 2)
+        #expect(RiverConfiguration.keys.count == 35)
+    }
+
+    /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.
+    @Test func sentinelShardsAreOnePerMasterName() throws {
+        var configuration = RiverConfiguration()
+        try ConfigurationFile.apply(
+            "redis_sentinel 10.0.0.1:26379 10.0.0.2\nredis_master alpha beta\n",
+            path: "river.conf",
+            to: &configuration
+        )
+        let sentinels = [RedisAddress(host: "10.0.0.1", port: 26379), RedisAddress(host: "10.0.0.2", port: 26379)]
+        #expect(
+            try configuration.redisShards() == [
+                .sentinel(master: "alpha", sentinels: sentinels), .sentinel(master: "beta", sentinels: sentinels),
+            ]
+        )
+        configuration.redisMasters = []
+        #expect(throws: ConfigurationError("redis_sentinel needs redis_master: the master name of each shard")) {
+            try configuration.redisShards()
+        }
     }
 
     @Test func tcpKeepAliveZeroMeansOff() throws {
@@ -109,6 +137,10 @@ import Testing
         ),
         ("ip", "river.conf:1: ip: a value is required"),
         ("maxmemory 1", "river.conf:1: maxmemory: unknown key 'maxmemory'"),
+        ("redis redis://a:1 redis://a:1", "river.conf:1: redis: redis://a:1 is listed twice"),
+        ("redis redis://a:1 http://b", "river.conf:1: redis: expected redis://HOST:PORT, got 'http://b'"),
+        ("redis_wait 99", "river.conf:1: redis_wait: 99 is out of range 0...16"),
+        ("redis_master a a", "river.conf:1: redis_master: a master is named twice"),
     ])
     func badLinesNameFileLineAndReason(contents: String, message: String) {
         var configuration = RiverConfiguration()

@@ -4,47 +4,11 @@ import Synchronization
 import Testing
 
 /// Several `river` processes on one real Redis act as one service.
-@Suite struct ScalingOutTests {
+@Suite struct ScalingOutTests: RiverNodeTesting {
     func node(_ redis: RedisServerProcess, _ extra: [String] = []) throws -> RiverProcess {
         try RiverProcess(
             ["--engine", "redis", "--redis", redis.url, "--threads", "2", "--history-size", "1000"] + extra
         )
-    }
-
-    func stop(_ nodes: RiverProcess...) {
-        for node in nodes {
-            node.signal(SIGTERM)
-            _ = node.waitForExit()
-        }
-    }
-
-    /// Subscribes with a stream and waits for the head (the subscription is in place then).
-    func stream(_ node: RiverProcess, _ query: String) throws -> TestConnection {
-        let connection = try TestConnection(port: node.port)
-        try connection.sendRequest("GET", "/subscribe?\(query)")
-        let head = try connection.readHead()
-        guard head.status == 200 else { throw TestConnection.Failure(description: "subscribe answered \(head.status)") }
-        return connection
-    }
-
-    func publish(_ node: RiverProcess, _ channel: String, _ data: String) throws -> TestConnection.Response {
-        try httpRequest(port: node.port, "GET", "/publish?name=\(channel)&data=\(data)")
-    }
-
-    /// Publishes every 20 ms until the answer has `status` (at most `attempts` times); the last answer.
-    func publish(
-        _ node: RiverProcess,
-        _ channel: String,
-        _ data: String,
-        until status: Int,
-        attempts: Int
-    ) async throws -> TestConnection.Response {
-        var response = try self.publish(node, channel, data)
-        for _ in 1..<attempts where response.status != status {
-            try await Task.sleep(for: .milliseconds(20))
-            response = try self.publish(node, channel, data)
-        }
-        return response
     }
 
     @Test func publishesToAnyNodeReachSubscribersOnEveryNodeInOneOrder() async throws {

@@ -17,13 +17,16 @@ public final class RedisServerProcess: @unchecked Sendable {
     private let directory: String
     private let persistent: Bool
     private var process: Process?
+    /// More `redis-server` arguments for the next `start()` (`--replicaof HOST PORT`, say).
+    public var extraArguments: [String]
 
     public var url: String { "redis://127.0.0.1:\(self.port)" }
 
     /// Starts a server on `port`, or on a free one.
-    public init(port: Int? = nil, persistent: Bool = false) throws {
+    public init(port: Int? = nil, persistent: Bool = false, extraArguments: [String] = []) throws {
         self.port = try port ?? Self.freePort()
         self.persistent = persistent
+        self.extraArguments = extraArguments
         self.directory =
             FileManager.default.temporaryDirectory
             .appendingPathComponent("river-redis-\(self.port)-\(UInt32.random(in: 0...UInt32.max))").path
@@ -52,6 +55,7 @@ public final class RedisServerProcess: @unchecked Sendable {
                 "--port", String(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.directory,
                 "--loglevel", "warning",
             ] + (self.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"])
+            + self.extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try ProcessLaunch.run(process)
@@ -69,9 +73,20 @@ public final class RedisServerProcess: @unchecked Sendable {
         guard let process = self.process else { return }
         self.process = nil
         kill(process.processIdentifier, SIGKILL)
+        kill(process.processIdentifier, SIGCONT)
         // Polled: `waitUntilExit()` spins a run loop on the calling thread, which
         // crashed libdispatch while other tests started and reaped processes.
         for _ in 0..<1000 where process.isRunning { usleep(10_000) }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is read or answered.
+    public func suspend() {
+        if let process = self.process { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a suspended server go on (SIGCONT).
+    public func resume() {
+        if let process = self.process { kill(process.processIdentifier, SIGCONT) }
     }
 
     /// Sends raw RESP and returns the first reply line (for test set-up).
@@ -85,7 +100,14 @@ public final class RedisServerProcess: @unchecked Sendable {
         (try? Self.exchange(port: self.port, "PING\r\n")) == "+PONG"
     }
 
-    private static func exchange(port: Int, _ request: String) throws -> String {
+    /// Sends raw RESP to `port` (a Sentinel, say) and returns the first reply line.
+    public static func command(port: Int, _ words: String...) throws -> String {
+        var request = "*\(words.count)\r\n"
+        for word in words { request += "$\(word.utf8.count)\r\n\(word)\r\n" }
+        return try Self.exchange(port: port, request, wholeReply: true)
+    }
+
+    private static func exchange(port: Int, _ request: String, wholeReply: Bool = false) throws -> String {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
@@ -101,6 +123,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = recv(descriptor, &buffer, buffer.count, 0)
         guard count > 0 else { throw Failure(description: "no reply from redis on \(port)") }
+        if wholeReply { return String(decoding: buffer[0..<count], as: UTF8.self) }
         return String(decoding: buffer[0..<count].prefix { $0 != UInt8(ascii: "\r") }, as: UTF8.self)
     }
 

@@ -52,6 +52,15 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
         self.init(host: String(host), port: port, database: database, password: password)
     }
 
+    /// A Sentinel: `HOST:PORT` (port 26379 when left out), or a `redis://` URL.
+    public init(sentinel text: String) throws(ParseError) {
+        if text.hasPrefix("redis://") {
+            try self.init(text)
+            return
+        }
+        try self.init("redis://" + text + (text.contains(":") && !text.hasSuffix("]") ? "" : ":26379"))
+    }
+
     /// The address without the password.
     public var description: String {
         "redis://\(self.host):\(self.port)\(self.database == 0 ? "" : "/\(self.database)")"

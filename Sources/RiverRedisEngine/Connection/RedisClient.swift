@@ -7,27 +7,33 @@ import NIOPosix
 /// (River answers 503) rather than waiting in a queue.
 ///
 /// A subscription client (`isSubscriptionConnection`) carries SUBSCRIBE and
-/// UNSUBSCRIBE and hands the messages Redis pushes to `onPush`.
+/// UNSUBSCRIBE and hands the messages Redis pushes to `onPush`. Where it
+/// connects is its `RedisTarget`: a fixed address, the next of several (the
+/// Sentinels), or the master a `SentinelWatcher` names — then the connection
+/// is used only once Redis confirms with `ROLE` that it is the master.
 final class RedisClient {
     let eventLoop: EventLoop
-    let address: RedisAddress
+    let target: RedisTarget
     private let isSubscriptionConnection: Bool
     private let logger: Logger
-    private var handler: RedisConnectionHandler?
-    private var channel: Channel?
+    private(set) var handler: RedisConnectionHandler?
+    private(set) var channel: Channel?
+    /// The address of the current connection.
+    private(set) var connectedAddress: RedisAddress?
     private var failedAttempts = 0
+    private var attempts = 0
     private var isStopped = false
     private var isConnecting = false
 
-    /// Called on the loop once a connection is ready (after AUTH and SELECT).
+    /// Called on the loop once a connection is ready (after AUTH, SELECT and ROLE).
     var onConnected: () -> Void = {}
     /// Called on the loop when an established connection is lost.
     var onDisconnected: () -> Void = {}
     /// Called on the loop for each message pushed on a subscription connection: (channel, payload).
     var onPush: (ByteBuffer, ByteBuffer) -> Void = { _, _ in }
 
-    init(address: RedisAddress, isSubscriptionConnection: Bool, eventLoop: EventLoop, logger: Logger) {
-        self.address = address
+    init(target: RedisTarget, isSubscriptionConnection: Bool, eventLoop: EventLoop, logger: Logger) {
+        self.target = target
         self.isSubscriptionConnection = isSubscriptionConnection
         self.eventLoop = eventLoop
         self.logger = logger
@@ -35,13 +41,19 @@ final class RedisClient {
 
     var isConnected: Bool { self.handler != nil }
 
+    /// Sends a command; `reply` is called on the loop, at once with a failure when there is no connection.
+    func send(_ command: RESPCommand, reply: @escaping RedisConnectionHandler.Reply) {
+        guard let handler = self.handler else {
+            reply(.failure(RedisConnectionError.notConnected))
+            return
+        }
+        handler.send(command, reply: reply)
+    }
+
     /// Sends a command; the future fails at once when there is no connection.
     func send(_ command: RESPCommand) -> EventLoopFuture<RESPValue> {
-        guard let handler = self.handler else {
-            return self.eventLoop.makeFailedFuture(RedisConnectionError.notConnected)
-        }
         let promise = self.eventLoop.makePromise(of: RESPValue.self)
-        handler.send(command, promise: promise)
+        self.send(command) { promise.completeWith($0) }
         return promise.futureResult
     }
 
@@ -58,9 +70,31 @@ final class RedisClient {
         return channel.close().recover { _ in }
     }
 
+    /// Closes the connection if Redis has answered nothing for `timeout` while replies are awaited.
+    func checkStalled(now: NIODeadline, timeout: TimeAmount) {
+        self.handler?.checkStalled(now: now, timeout: timeout)
+    }
+
+    /// Drops the connection unless it is to `address` (the master moved): the
+    /// client reconnects at once, wherever its target points now.
+    func reconnect(unlessConnectedTo address: RedisAddress?) {
+        guard !self.isStopped, self.connectedAddress != address || self.channel == nil else { return }
+        self.failedAttempts = 0
+        if let channel = self.channel {
+            channel.close(promise: nil)  // (`disconnected` schedules the next attempt)
+        } else {
+            self.connect()
+        }
+    }
+
     @discardableResult
     private func connect() -> EventLoopFuture<Void> {
         guard !self.isStopped, !self.isConnecting, self.channel == nil else {
+            return self.eventLoop.makeSucceededVoidFuture()
+        }
+        self.attempts += 1
+        guard let address = self.target.address(attempt: self.attempts) else {
+            self.connectionFailed(RedisConnectionError.failed("Sentinel has not named a master yet"))
             return self.eventLoop.makeSucceededVoidFuture()
         }
         self.isConnecting = true
@@ -68,6 +102,7 @@ final class RedisClient {
         let isSubscriptionConnection = self.isSubscriptionConnection
         return ClientBootstrap(group: self.eventLoop)
             .connectTimeout(.seconds(2))
+            .channelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
@@ -86,38 +121,46 @@ final class RedisClient {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-            .connect(host: self.address.host, port: self.address.port)
+            .connect(host: address.host, port: address.port)
             .flatMap { channel in
-                client.value.prepare(channel).map { channel }
+                client.value.prepare(channel, address: address).map { channel }
             }
             .map { channel in
-                client.value.connected(channel)
+                client.value.connected(channel, address: address)
             }
             .flatMapErrorThrowing { error in
                 client.value.connectionFailed(error)
             }
     }
 
-    /// AUTH and SELECT, when the address asks for them.
-    private func prepare(_ channel: Channel) -> EventLoopFuture<Void> {
+    /// AUTH and SELECT when the address asks for them; ROLE when the target must be a master.
+    private func prepare(_ channel: Channel, address: RedisAddress) -> EventLoopFuture<Void> {
         let handler = try! channel.pipeline.syncOperations.handler(type: RedisConnectionHandler.self)
         var setup: [RESPCommand] = []
-        if let password = self.address.password { setup.append(RESPCommand("AUTH", password)) }
-        if self.address.database != 0 { setup.append(RESPCommand("SELECT", String(self.address.database))) }
+        if let password = address.password { setup.append(RESPCommand("AUTH", password)) }
+        if address.database != 0 { setup.append(RESPCommand("SELECT", String(address.database))) }
+        let checksRole = self.target.mustBeMaster
+        if checksRole { setup.append(RESPCommand("ROLE")) }
         let replies = setup.map { command in
             let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-            handler.send(command, promise: promise)
+            handler.send(command) { promise.completeWith($0) }
             return promise.futureResult
         }
+        let target = self.target
         return EventLoopFuture.whenAllSucceed(replies, on: channel.eventLoop).flatMapThrowing { values in
             for case .error(let message) in values {
                 channel.close(promise: nil)
                 throw RedisReplyError(message: message)
             }
+            if checksRole, let role = values.last?.array?.first?.string, role != "master" {
+                channel.close(promise: nil)
+                target.masterIsStale()
+                throw RedisConnectionError.failed("\(address) is a \(role), not the master")
+            }
         }
     }
 
-    private func connected(_ channel: Channel) {
+    private func connected(_ channel: Channel, address: RedisAddress) {
         self.isConnecting = false
         let handler = try! channel.pipeline.syncOperations.handler(type: RedisConnectionHandler.self)
         guard !self.isStopped else {
@@ -125,11 +168,12 @@ final class RedisClient {
             return
         }
         if self.failedAttempts > 0 {
-            self.logger.notice("connected to Redis again", metadata: ["redis": "\(self.address)"])
+            self.logger.notice("connected to Redis again", metadata: ["redis": "\(address)"])
         }
         self.failedAttempts = 0
         self.channel = channel
         self.handler = handler
+        self.connectedAddress = address
         let client = NIOLoopBound(self, eventLoop: self.eventLoop)
         channel.closeFuture.whenComplete { _ in client.value.disconnected(channel) }
         self.onConnected()
@@ -140,7 +184,7 @@ final class RedisClient {
         if self.failedAttempts == 0 {
             self.logger.warning(
                 "cannot reach Redis; retrying",
-                metadata: ["redis": "\(self.address)", "error": "\(error)"]
+                metadata: ["redis": "\(self.target)", "error": "\(error)"]
             )
         }
         self.scheduleReconnect()
@@ -150,8 +194,9 @@ final class RedisClient {
         guard self.channel === channel else { return }
         self.channel = nil
         self.handler = nil
+        self.connectedAddress = nil
         guard !self.isStopped else { return }
-        self.logger.warning("lost the Redis connection; reconnecting", metadata: ["redis": "\(self.address)"])
+        self.logger.warning("lost the Redis connection; reconnecting", metadata: ["redis": "\(self.target)"])
         self.onDisconnected()
         self.scheduleReconnect()
     }

@@ -2,8 +2,9 @@ import NIOCore
 
 /// Decodes RESP2 replies from a byte stream, one `RESPValue` per complete
 /// reply, however the bytes are split. Sizes are bounded: a bulk string over
-/// `maxBulkLength`, an array over `maxArrayLength` elements or nested deeper
-/// than `maxDepth` is a protocol error (the connection is dropped).
+/// `maxBulkLength`, an array over `maxArrayLength` elements, nested deeper
+/// than `maxDepth`, or an integer outside Int64 is a protocol error (the
+/// connection is dropped).
 struct RESPDecoder: ByteToMessageDecoder {
     typealias InboundOut = RESPValue
 
@@ -48,7 +49,7 @@ struct RESPDecoder: ByteToMessageDecoder {
             guard buffer.readableBytes >= Int(length) + 2, let bytes = buffer.readSlice(length: Int(length)) else {
                 return nil
             }
-            guard buffer.readBytes(length: 2) == [13, 10] else {
+            guard buffer.readInteger(as: UInt16.self) == 0x0D0A else {
                 throw ProtocolError(description: "bulk string not terminated by CRLF")
             }
             return .bulkString(bytes)
@@ -81,9 +82,28 @@ struct RESPDecoder: ByteToMessageDecoder {
     }
 
     private static func integer(_ line: ByteBuffer) throws -> Int64 {
-        guard let value = Int64(String(buffer: line)) else {
+        guard let value = Self.decimal(line.readableBytesView) else {
             throw ProtocolError(description: "expected an integer, got '\(String(buffer: line).prefix(32))'")
         }
         return value
+    }
+
+    /// A signed decimal that fits in Int64, read from bytes; nil for anything else (2^64 included).
+    static func decimal(_ bytes: some Collection<UInt8>) -> Int64? {
+        var digits = bytes[...]
+        let negative = digits.first == UInt8(ascii: "-")
+        if negative { digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.count <= 19 else { return nil }
+        var magnitude: UInt64 = 0
+        for byte in digits {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            magnitude = magnitude * 10 + UInt64(byte - UInt8(ascii: "0"))
+        }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { return nil }
+        return Int64(magnitude)
     }
 }

@@ -15,17 +15,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    var registryIndex = -1
+    // (Pointers first, flags last: the object stays small, and a parked stream is what a server holds most of.)
     private let server: ServerContext
     private unowned let loop: LoopContext
-    private let listener: Listener
-    private var machine: StateMachine
     private var context: ChannelHandlerContext?
     /// Request parsing state; made on first use, dropped while the connection only streams out.
     private var parser: HTTPRequestParser?
     private var subscriber: StreamSubscriber?
     /// The head of the stream being started, written once its subscription is established.
-    private var pendingStreamHead: ByteBuffer?
+    private var pendingStreamHead: PendingHead?
+    var registryIndex = -1
+    private var machine: StateMachine
+    private let listener: Listener
     /// Whether the streamed request asked to keep the connection alive after its response.
     private var streamKeepsAlive = false
     /// Whether this connection's `max_connections` slot is still to be given back
@@ -35,6 +36,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var needsFlush = false
     /// Whether the loop will flush this connection at the end of the tick.
     private var flushQueued = false
+
+    /// A response head waiting to be written, held only until then.
+    private final class PendingHead {
+        let bytes: ByteBuffer
+        init(_ bytes: ByteBuffer) { self.bytes = bytes }
+    }
 
     private static let continueResponse = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -375,7 +382,7 @@ extension HTTPConnectionHandler: SubscriberOutput {
             extraHeaders: plan.headers,
             into: &streamHead
         )
-        self.pendingStreamHead = streamHead
+        self.pendingStreamHead = PendingHead(streamHead)
         self.subscriber = subscriber
         self.machine.streamStarted(ignoresInput: !plan.endsAfterFirstBatch)
         if !plan.endsAfterFirstBatch { self.parser = nil }
@@ -394,7 +401,7 @@ extension HTTPConnectionHandler: SubscriberOutput {
     func streamWillStart() {
         if let head = self.pendingStreamHead {
             self.pendingStreamHead = nil
-            self.write(head)
+            self.write(head.bytes)
         }
     }
 

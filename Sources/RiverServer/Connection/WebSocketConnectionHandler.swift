@@ -43,7 +43,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         self.channel = upgrade.channel
         self.format = StreamFraming.WebSocketFormat(
             raw: upgrade.format == .raw,
-            deflateWindowBits: upgrade.deflate?.serverWindowBits
+            deflateWindowBits: upgrade.deflate.map { UInt8($0.serverWindowBits) }
         )
         self.machine = StateMachine(maxMessageSize: server.configuration.maxMessageSize, mayPublish: upgrade.mayPublish)
         self.checker = checker

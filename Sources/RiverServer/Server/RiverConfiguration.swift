@@ -69,8 +69,14 @@ public struct RiverConfiguration: Sendable {
     public var adminPort: Int?
     /// `engine`: where channels live — `memory` (this process) or `redis` (shared by every node).
     public var engine = EngineKind.memory
-    /// `redis`: the Redis of the `redis` engine.
-    public var redis = RedisAddress(host: "127.0.0.1")
+    /// `redis URL [URL...]`: the Redis shards of the `redis` engine (channels are spread over them by name).
+    public var redis = [RedisAddress(host: "127.0.0.1")]
+    /// `redis_sentinel HOST:PORT [HOST:PORT...]`: find the shards' masters through these Sentinels.
+    public var redisSentinels: [RedisAddress] = []
+    /// `redis_master NAME [NAME...]`: with `redis_sentinel`, the master name of each shard.
+    public var redisMasters: [String] = []
+    /// `redis_wait N`: a publish is acknowledged once N replicas have it (0: at once).
+    public var redisWait = 0
 
     /// The engines River can run on.
     public enum EngineKind: String, Sendable {
@@ -94,7 +100,8 @@ public struct RiverConfiguration: Sendable {
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "max_channels", "channel_idle_ttl",
         "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_issuer",
-        "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis",
+        "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
+        "redis_master", "redis_wait",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -152,14 +159,51 @@ public struct RiverConfiguration: Sendable {
                 throw ConfigurationError("expected memory or redis, got '\(value)'")
             }
             self.engine = engine
-        case "redis":
+        case "redis": self.redis = try Self.addresses(value, parse: RedisAddress.init(_:))
+        case "redis_sentinel": self.redisSentinels = try Self.addresses(value, parse: RedisAddress.init(sentinel:))
+        case "redis_master":
+            let names = value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard !names.isEmpty else { throw ConfigurationError("a master name is required") }
+            guard Set(names).count == names.count else { throw ConfigurationError("a master is named twice") }
+            self.redisMasters = names
+        case "redis_wait": self.redisWait = try Self.integer(value, in: 0...16)
+        default: throw ConfigurationError("unknown key '\(key)'")
+        }
+    }
+
+    /// Where each shard of the `redis` engine is: through Sentinel when
+    /// `redis_sentinel` is set (one shard per `redis_master`), else the `redis` addresses.
+    public func redisShards() throws(ConfigurationError) -> [RedisShardLocation] {
+        if self.redisSentinels.isEmpty {
+            guard self.redisMasters.isEmpty else { throw ConfigurationError("redis_master needs redis_sentinel") }
+            return self.redis.map { .address($0) }
+        }
+        guard !self.redisMasters.isEmpty else {
+            throw ConfigurationError("redis_sentinel needs redis_master: the master name of each shard")
+        }
+        return self.redisMasters.map { .sentinel(master: $0, sentinels: self.redisSentinels) }
+    }
+
+    /// One or more addresses separated by spaces, none twice.
+    private static func addresses(
+        _ value: String,
+        parse: (String) throws(RedisAddress.ParseError) -> RedisAddress
+    ) throws(ConfigurationError) -> [RedisAddress] {
+        var addresses: [RedisAddress] = []
+        for word in value.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
+            let address: RedisAddress
             do {
-                self.redis = try RedisAddress(value)
+                address = try parse(String(word))
             } catch {
                 throw ConfigurationError(error.description)
             }
-        default: throw ConfigurationError("unknown key '\(key)'")
+            guard !addresses.contains(where: { $0.host == address.host && $0.port == address.port }) else {
+                throw ConfigurationError("\(address) is listed twice")
+            }
+            addresses.append(address)
         }
+        guard !addresses.isEmpty else { throw ConfigurationError("an address is required") }
+        return addresses
     }
 
     private static func nonEmpty(_ value: String) throws(ConfigurationError) -> String {

@@ -61,11 +61,12 @@ public final class RiverServer: Sendable {
             case .memory:
                 engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
             case .redis:
-                engine = await RedisEngine.start(
-                    fanOut: fanOut,
-                    settings: RedisEngine.Settings(address: configuration.redis, limits: configuration.history),
-                    logger: logger
+                let settings = RedisEngine.Settings(
+                    shards: try configuration.redisShards(),
+                    limits: configuration.history,
+                    waitReplicas: configuration.redisWait
                 )
+                engine = await RedisEngine.start(fanOut: fanOut, settings: settings, logger: logger)
             }
             let context = try await ServerContext.make(
                 configuration: configuration,
@@ -138,10 +139,7 @@ public final class RiverServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // Each connection keeps its last read buffer; start small (a subscribe
             // request is a few hundred bytes) and let busy publishers grow it.
-            .childChannelOption(
-                .recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
-            )
+            .childChannelOption(.recvAllocator, value: CompactRecvBufferAllocator())
         if let keepAlive = configuration.tcpKeepAlive {
             bootstrap = TCPKeepAlive(idle: keepAlive).apply(to: bootstrap)
         }

@@ -25,13 +25,14 @@ enum StreamFraming {
     struct WebSocketFormat: Equatable {
         /// Message bodies as published (text or binary frames) instead of river JSON text frames.
         var raw = false
-        /// The permessage-deflate window when negotiated (nil: uncompressed).
-        var deflateWindowBits: Int?
+        /// The permessage-deflate window when negotiated (nil: uncompressed);
+        /// a byte, to keep every `StreamSubscriber` small.
+        var deflateWindowBits: UInt8?
 
         /// The shared encoding this subscriber writes.
         var wireFormat: WireFormat {
             if let windowBits = self.deflateWindowBits {
-                return .webSocketDeflated(raw: self.raw, windowBits: windowBits)
+                return .webSocketDeflated(raw: self.raw, windowBits: Int(windowBits))
             }
             return self.raw ? .webSocketRaw : .webSocketText
         }

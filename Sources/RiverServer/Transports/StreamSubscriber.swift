@@ -41,20 +41,28 @@ final class StreamSubscriber: Subscriber {
         var isEmpty: Bool { self.catchUp.isEmpty && self.waiting.isEmpty }
     }
 
-    var hubSlot = -1
+    // (Wide fields first, narrow ones packed behind the state: 120 bytes, one
+    // malloc size class below what declaration order alone gives.)
     /// The last seq written or accepted for writing: the hub offers only what comes after.
     private(set) var deliveredSeq: UInt64 = 0
     private(set) var channel: ChannelName
-    private let framing: StreamFraming
-    /// Long-poll (`keep=0`): the stream ends after its first message, or after its catch-up.
-    private let endsAfterFirstBatch: Bool
-    private var state = State.subscribing
     private unowned let loop: LoopContext
     private var output: SubscriberOutput?
     private var backlog: Backlog?
+    private let framing: StreamFraming
+    private var state = State.subscribing
+    /// Long-poll (`keep=0`): the stream ends after its first message, or after its catch-up.
+    private let endsAfterFirstBatch: Bool
+    private var slot: Int32 = -1
     /// Ticks (seconds) of the loop's clock, for `client_timeout` and `heartbeat`.
     private let startTick: UInt32
     private var lastWriteTick: UInt32
+
+    /// Its position in its hub's list (`LoopHub` keeps it).
+    var hubSlot: Int {
+        get { Int(self.slot) }
+        set { self.slot = Int32(truncatingIfNeeded: newValue) }
+    }
 
     init(channel: ChannelName, framing: StreamFraming, endsAfterFirstBatch: Bool, loop: LoopContext) {
         self.channel = channel

@@ -241,24 +241,32 @@ extension LoadGenerator {
     }
 
     /// `publish`: `publishers` keep-alive connections publishing (each with
-    /// `depth` requests in flight) for `duration`, with `subscribers` listening.
+    /// `depth` requests in flight) for `duration` to `channels` channels
+    /// (connection i to channel i mod `channels`), with `subscribers`
+    /// listening to each channel.
     func publish(
         publishers: Int,
         depth: Int,
         subscribers: Int,
+        channels channelCount: Int = 1,
         duration: Duration,
         payloadSize: Int
     ) async throws
         -> Report
     {
-        let channel = self.channelName(0)
-        let listeners = try await self.subscribe(count: subscribers, transport: .stream, channel: { _ in channel })
+        let channels = (0..<channelCount).map { self.channelName($0) }
+        let listeners = try await self.subscribe(
+            count: subscribers * channelCount,
+            transport: .stream,
+            channel: { channels[$0 % channelCount] }
+        )
         let target = self.target
         let payload = Self.payload(size: payloadSize, timestamped: false)
-        let request = target.publishRequest(channel: channel, message: payload)
+        let requests = channels.map { target.publishRequest(channel: $0, message: payload) }
         let clock = ContinuousClock()
         var connections: [Channel] = []
-        for _ in 0..<publishers {
+        for index in 0..<publishers {
+            let request = requests[index % channelCount]
             connections.append(
                 try await self.connect(on: self.publisherLoop) { _ in
                     PublisherHandler(depth: depth, quota: nil, tally: self.tally, finished: nil) { _ in request }
@@ -290,6 +298,7 @@ extension LoadGenerator {
         report.add("publishers", publishers)
         report.add("depth", depth)
         report.add("subscribers", subscribers)
+        report.add("channels", channelCount)
         report.add("published", published)
         report.add("received", self.tally.received.load(ordering: .relaxed))
         report.add("seconds", elapsed.seconds)

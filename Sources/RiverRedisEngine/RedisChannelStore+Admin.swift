@@ -1,0 +1,109 @@
+import NIOCore
+import RiverCore
+
+/// Channel facts, deletion, the listing and statistics (merged across
+/// shards), and the once-a-second upkeep.
+extension RedisChannelStore {
+    func info(_ name: ChannelName) -> EventLoopFuture<ChannelInfo?> {
+        let subscribers = self.channels[name]?.subscriberTotal ?? 0
+        let cutoff = WallClock.nowMillis() - self.settings.historyTTLMillis
+        return RedisScripts.info.run(
+            on: self.link(for: name).commands,
+            keys: [RedisKeys.meta(name), RedisKeys.history(name)],
+            arguments: [.integer(Int64(self.settings.historySize)), .integer(cutoff)]
+        ).flatMapThrowing { reply in
+            guard let parts = reply.array else { return nil }
+            guard parts.count == 4, let seq = parts[0].integer, seq >= 0, let first = parts[3].integer, first >= 0,
+                first <= seq
+            else { throw RedisReplyError(message: "unexpected info reply") }
+            return ChannelInfo(
+                channel: name,
+                seq: UInt64(seq),
+                subscribers: subscribers,
+                history: first > 0 ? Int(seq - first + 1) : 0,
+                firstSeq: first > 0 ? UInt64(first) : nil,
+                lastPublishMillis: parts[2].integer
+            )
+        }
+    }
+
+    func delete(_ name: ChannelName) -> EventLoopFuture<Bool> {
+        RedisScripts.delete.run(
+            on: self.link(for: name).commands,
+            keys: [RedisKeys.meta(name), RedisKeys.history(name), .text(RedisKeys.channelIndex)],
+            arguments: [RedisKeys.pubSub(name), .text(name.value)]
+        ).map { $0.integer == 1 }
+    }
+
+    /// One page from every shard, merged in byte order; fails if a shard is down
+    /// (a page that silently skipped a shard's names would mislead paging).
+    func list(prefix: String, after: String?, limit: Int) -> EventLoopFuture<[ChannelName]> {
+        let pages = self.links.map { link in
+            RedisScripts.list.run(
+                on: link.commands,
+                keys: [.text(RedisKeys.channelIndex)],
+                arguments: [.text(prefix), .text(after ?? ""), .integer(Int64(limit)), .text("\(RedisKeys.prefix)")]
+            ).map { reply in
+                (reply.array ?? []).compactMap { name in
+                    name.bytes.flatMap { try? ChannelName(validating: $0.readableBytesView, maxBytes: Int.max) }
+                }
+            }
+        }
+        return EventLoopFuture.whenAllSucceed(pages, on: self.eventLoop).map { pages in
+            let merged = pages.joined().sorted { $0.value.utf8.lexicographicallyPrecedes($1.value.utf8) }
+            return Array(merged.prefix(limit))
+        }
+    }
+
+    /// Channels and publishes, summed over the shards that answer (a shard
+    /// that is down counts as nothing, so `/stats` still answers).
+    func statistics() -> EventLoopFuture<EngineStatistics> {
+        let parts = self.links.map { link in
+            let channels = link.commands.send(RESPCommand("ZCARD", RedisKeys.channelIndex))
+            let published = link.commands.send(RESPCommand("HGET", RedisKeys.statistics, "published"))
+            return channels.and(published).map { channels, published in
+                var statistics = EngineStatistics()
+                statistics.channels = Int(clamping: max(channels.integer ?? 0, 0))
+                statistics.messagesPublished = Int(clamping: max(published.integer ?? 0, 0))
+                return statistics
+            }.recover { _ in EngineStatistics() }
+        }
+        return EventLoopFuture.reduce(EngineStatistics(), parts, on: self.eventLoop, +)
+    }
+
+    /// Adds this loop's acknowledged publishes to each shard's counter.
+    func reportPublishes() -> EventLoopFuture<Void> {
+        EventLoopFuture.andAllComplete(self.links.map { $0.reportPublishes() }, on: self.eventLoop)
+    }
+
+    /// Every second: close connections Redis stopped answering, let go of
+    /// channels nobody here has wanted for a while, retry gap fills that
+    /// failed, report publishes, and (every 30 s) keep followed channels from
+    /// expiring while nobody publishes.
+    func sweep() {
+        self.sweeps += 1
+        let now = NIODeadline.now()
+        for link in self.links {
+            link.commands.checkStalled(now: now, timeout: self.settings.replyTimeout)
+            link.subscriptions.checkStalled(now: now, timeout: self.settings.replyTimeout)
+        }
+        self.published.sweep(now: now)
+        _ = self.reportPublishes()
+        for channel in Array(self.channels.values) {
+            if channel.subscriberTotal == 0, let since = channel.idleSince, since + self.settings.linger <= now {
+                self.channels[channel.name] = nil
+                if case .active = channel.subscription {
+                    let subscriptions = self.links[channel.shard].subscriptions
+                    subscriptions.send(RESPCommand("UNSUBSCRIBE", [RedisKeys.pubSub(channel.name)])) { _ in }
+                }
+                continue
+            }
+            if !channel.parked.isEmpty || channel.needsRefill { self.fillGap(in: channel) }
+            if channel.subscriberTotal > 0 && self.sweeps % 30 == 0 {
+                let commands = self.links[channel.shard].commands
+                let meta = RedisKeys.meta(channel.name)
+                commands.send(RESPCommand("PEXPIRE", [meta, .integer(self.settings.metaLifetimeMillis)])) { _ in }
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// What the tests that run several `river` processes on Redis do to them.
+protocol RiverNodeTesting {}
+
+extension RiverNodeTesting {
+    func stop(_ nodes: RiverProcess...) {
+        for node in nodes {
+            node.signal(SIGTERM)
+            _ = node.waitForExit()
+        }
+    }
+
+    /// Subscribes with a stream and waits for the head (the subscription is in place then).
+    func stream(_ node: RiverProcess, _ query: String) throws -> TestConnection {
+        let connection = try TestConnection(port: node.port)
+        try connection.sendRequest("GET", "/subscribe?\(query)")
+        let head = try connection.readHead()
+        guard head.status == 200 else { throw TestConnection.Failure(description: "subscribe answered \(head.status)") }
+        return connection
+    }
+
+    func publish(_ node: RiverProcess, _ channel: String, _ data: String) throws -> TestConnection.Response {
+        try httpRequest(port: node.port, "GET", "/publish?name=\(channel)&data=\(data)")
+    }
+
+    /// Publishes every 20 ms until the answer has `status` (at most `attempts` times); the last answer.
+    func publish(
+        _ node: RiverProcess,
+        _ channel: String,
+        _ data: String,
+        until status: Int,
+        attempts: Int
+    ) async throws -> TestConnection.Response {
+        var response = try self.publish(node, channel, data)
+        for _ in 1..<attempts where response.status != status {
+            try await Task.sleep(for: .milliseconds(20))
+            response = try self.publish(node, channel, data)
+        }
+        return response
+    }
+
+    /// The seq a publish answer names.
+    func seq(of response: TestConnection.Response) -> Int? {
+        response.body.split(separator: " ").last.flatMap { Int($0.prefix { $0.isNumber }) }
+    }
+}
