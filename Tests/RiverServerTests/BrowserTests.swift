@@ -159,6 +159,69 @@ import Testing
         await second.stop()
     }
 
+    /// lib.js with `format` ("river" or "raw"): each message as `text:DATA`,
+    /// or `bytes:B,B,...` when `data` is an ArrayBuffer.
+    static func formatPage(riverPort: Int, prelude: String, format: String) -> String {
+        """
+        <!doctype html>
+        <html><head>
+        <script>\(prelude)</script>
+        <script type="text/javascript" src="http://127.0.0.1:\(riverPort)/lib.js"></script>
+        <script type="text/javascript">
+            window.received = [];
+            Comet.init(function() {
+                new Comet.Client({format: "\(format)"}).connect("bytes", function (m) {
+                    window.received.push(typeof m.data === "string" ? "text:" + m.data
+                        : "bytes:" + Array.prototype.join.call(new Uint8Array(m.data), ","));
+                });
+            });
+        </script>
+        </head><body>format</body></html>
+        """
+    }
+
+    /// A binary message reaches lib.js as an ArrayBuffer of its bytes, from
+    /// base64 (river JSON, SSE) or a binary frame (raw WebSocket); text stays
+    /// text, raw or not.
+    @Test(arguments: [
+        ("websocket", "river", ""),
+        ("eventsource", "river", "delete window.WebSocket; window.WebSocket = undefined;"),
+        ("websocket", "raw", ""),
+        ("eventsource", "raw", "delete window.WebSocket; window.WebSocket = undefined;"),
+    ])
+    func binaryMessagesArriveAsArrayBuffers(transport: String, format: String, prelude: String) async throws {
+        #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
+        try await withServer { server in
+            let pages = try TestPageServer(pages: [
+                "/format.html": Self.formatPage(riverPort: server.port, prelude: prelude, format: format)
+            ])
+            defer { pages.stop() }
+            let browser = try WebDriver()
+            try browser.open("http://127.0.0.1:\(pages.port)/format.html")
+            #expect(try browser.waitUntil("return window.Comet !== undefined && Comet.transport === '\(transport)';"))
+            // Live only: publish until the first message lands.
+            var warmups = 0
+            while try browser.execute("return window.received.length;") as? Int == 0 && warmups < 100 {
+                _ = try httpRequest(port: server.port, "GET", "/publish?name=bytes&data=warm-up")
+                warmups += 1
+                usleep(100_000)
+            }
+            let connection = try TestConnection(port: server.port)
+            defer { connection.close() }
+            try connection.sendRequest(
+                "POST",
+                "/publish?name=bytes",
+                headers: ["Content-Type: application/octet-stream"],
+                bodyBytes: [0x00, 0xFF, 0xC3, 0x28, 0x0A]
+            )
+            #expect(try connection.readResponse().status == 200)
+            _ = try httpRequest(port: server.port, "GET", "/publish?name=bytes&data=after")
+            #expect(try browser.waitUntil("return window.received[window.received.length - 1] === 'text:after';"))
+            let tail = try browser.execute("return window.received.slice(-2);") as? [String]
+            #expect(tail == ["bytes:0,255,195,40,10", "text:after"], "\(transport), \(format)")
+        }
+    }
+
     @Test func twoWindowsChatAndALateJoinerSeesHistory() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
         try await withServer { server in
