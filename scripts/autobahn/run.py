@@ -2,9 +2,10 @@
 
     python run.py ws://127.0.0.1:PORT/websocket?name=autobahn&format=raw [--summary FILE] [CASE ...]
 
-One case at a time. Prints a summary per section, then every case whose
-verdict is not OK, NON-STRICT or INFORMATIONAL, and exits 1 if there is any.
-CASE patterns default to sections 1-7, 9, 10, 12 and 13.
+One case at a time, one pattern after the other. Prints a summary per
+section (with the seconds it took), then every case whose verdict is not OK,
+NON-STRICT or INFORMATIONAL, and exits 1 if there is any. CASE patterns
+default to sections 1-7, 9, 10, 12 and 13.
 """
 
 import argparse
@@ -23,11 +24,19 @@ def case_key(case_id):
     return tuple(int(part) for part in case_id.split("."))
 
 
-async def run(url, cases):
-    try:
-        return await run_fuzzingclient(url, cases, None, concurrency=1)
-    except FailureError as failure:
-        return failure.results
+async def run(url, patterns):
+    """Every pattern's results, and the seconds each section took."""
+    results, seconds = [], collections.Counter()
+    for pattern in patterns:
+        started = time.monotonic()
+        try:
+            found = await run_fuzzingclient(url, [pattern], None, concurrency=1)
+        except FailureError as failure:
+            found = failure.results
+        results += found
+        if found:
+            seconds[found[0].case_id.split(".")[0]] += time.monotonic() - started
+    return results, seconds
 
 
 def main():
@@ -38,7 +47,8 @@ def main():
     args = parser.parse_args()
 
     started = time.monotonic()
-    results = sorted(asyncio.run(run(args.url, args.cases or SECTIONS)), key=lambda r: case_key(r.case_id))
+    results, seconds = asyncio.run(run(args.url, args.cases or SECTIONS))
+    results.sort(key=lambda r: case_key(r.case_id))
     elapsed = time.monotonic() - started
 
     sections = collections.OrderedDict()
@@ -50,10 +60,15 @@ def main():
         if verdicts[0] not in ACCEPTED or verdicts[1] not in ACCEPTED:
             failing.append((result.case_id, verdicts, result.result, result.result_close))
 
-    lines = ["| section | cases | verdicts |", "|---|---|---|"]
+    lines = ["| section | cases | verdicts | seconds |", "|---|---|---|---|"]
     for name, counts in sections.items():
         verdicts = ", ".join(f"{verdict} {count}" for verdict, count in sorted(counts.items()))
-        lines.append(f"| {name} | {sum(counts.values())} | {verdicts} |")
+        lines.append(f"| {name} | {sum(counts.values())} | {verdicts} | {seconds[name]:.0f} |")
+    lines.append("")
+    for verdict in ("NON-STRICT", "INFORMATIONAL"):
+        ids = [r.case_id for r in results if verdict in (r.behavior.value, r.behavior_close.value)]
+        if ids:
+            lines.append(f"{verdict}: {', '.join(ids)}.")
     lines.append("")
     lines.append(f"{len(results)} cases in {elapsed:.0f} s; {len(failing)} not OK, NON-STRICT or INFORMATIONAL.")
     summary = "\n".join(lines)
