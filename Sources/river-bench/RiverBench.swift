@@ -39,11 +39,18 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Where the message goes: raw (body), query (data=), form (data= body).") var publishBody: String?
     @Option(help: "Load generator event loops.") var threads = 1
     @Option(help: "Message size in bytes.") var payloadSize = 32
+    @Option(help: "fanout, ws-echo: every message is this file's text instead of --payload-size x's.")
+    var payloadFile: String?
     @Option(help: "WebSocket messages as river JSON (river) or bodies as published (raw).") var format = "river"
     @Flag(help: "Offer permessage-deflate on WebSocket handshakes (echo clients send compressed frames).")
     var compress = false
     @Flag(help: "Print one JSON line instead of a summary.") var json = false
     @Flag(help: "No progress lines on standard error.") var quiet = false
+
+    /// The text of `--payload-file`, if given.
+    func payloadText() throws -> String? {
+        try self.payloadFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
+    }
 
     func makeTarget() throws -> Target {
         var target: Target
@@ -148,6 +155,7 @@ struct FanoutCommand: AsyncParsableCommand {
                 depth: self.depth,
                 transport: self.transport,
                 payloadSize: self.common.payloadSize,
+                payloadText: try self.common.payloadText(),
                 serverPIDs: self.serverPid
             )
         }
@@ -195,7 +203,8 @@ struct WebSocketEchoCommand: AsyncParsableCommand {
                 clients: self.clients,
                 messages: self.messages,
                 window: self.window,
-                payloadSize: self.common.payloadSize
+                payloadSize: self.common.payloadSize,
+                payloadText: try self.common.payloadText()
             )
         }
     }

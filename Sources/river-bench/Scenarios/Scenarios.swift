@@ -69,6 +69,7 @@ extension LoadGenerator {
         depth: Int,
         transport: Transport,
         payloadSize: Int,
+        payloadText: String? = nil,
         serverPIDs: [Int32] = []
     ) async throws
         -> Report
@@ -79,7 +80,7 @@ extension LoadGenerator {
         let bytesBefore = self.tally.receivedBytes.load(ordering: .relaxed)
         let cpuBefore = try Self.cpuSeconds(serverPIDs)
         let target = self.target
-        let payload = Self.payload(size: payloadSize, timestamped: false)
+        let payload = payloadText ?? Self.payload(size: payloadSize, timestamped: false)
         let clock = ContinuousClock()
         let start = clock.now
         let loop = self.publisherLoop
@@ -193,8 +194,14 @@ extension LoadGenerator {
 
     /// `ws-echo`: `clients` WebSocket connections, each publishing `messages`
     /// to its own channel by sending frames and receiving them back.
-    func webSocketEcho(clients: Int, messages: Int, window: Int, payloadSize: Int) async throws -> Report {
-        let payload = Self.payload(size: payloadSize, timestamped: false)
+    func webSocketEcho(
+        clients: Int,
+        messages: Int,
+        window: Int,
+        payloadSize: Int,
+        payloadText: String? = nil
+    ) async throws -> Report {
+        let payload = payloadText ?? Self.payload(size: payloadSize, timestamped: false)
         let target = self.target
         let finishedClients = ManagedAtomic(0)
         let clock = ContinuousClock()
