@@ -48,6 +48,42 @@ import Testing
         }
     }
 
+    /// WebSocket fan-out in either format, compressed or not, delivers
+    /// exactly; compressed, fewer bytes cross the wire, and the server's CPU
+    /// per delivery is reported (the server here is this process).
+    @Test(arguments: ["river", "raw"])
+    func webSocketFanoutCountsBytesWithAndWithoutCompression(format: String) async throws {
+        try await withServer { server in
+            var sizes: [Double] = []
+            for compress in [false, true] {
+                let report = try self.bench(
+                    [
+                        "fanout", "--transport", "websocket", "--subscribers", "20", "--publishes", "10",
+                        "--payload-size", "512", "--format", format, "--server-pid", String(getpid()),
+                    ] + (compress ? ["--compress"] : []),
+                    port: server.port
+                )
+                #expect(report["deliveries"] as? Int == 200)
+                #expect(report["failed"] as? Int == 0)
+                #expect(report["server_cpu_us_per_delivery"] != nil)
+                sizes.append((report["bytes_per_delivery"] as? NSNumber)?.doubleValue ?? 0)
+            }
+            // 512 x's: uncompressed, more than 512 bytes a delivery; deflated, a few dozen.
+            #expect(sizes[0] > 512 && sizes[1] < sizes[0] / 4, "\(sizes)")
+        }
+    }
+
+    @Test func webSocketEchoSendsCompressedMessagesAndGetsThemBack() async throws {
+        try await withServer { server in
+            let report = try self.bench(
+                ["ws-echo", "--clients", "2", "--messages", "200", "--window", "16", "--format", "raw", "--compress"],
+                port: server.port
+            )
+            #expect(report["received"] as? Int == 400)
+            #expect(report["failed"] as? Int == 0)
+        }
+    }
+
     @Test func publishCountsAnswersAndTheSubscriberGetsThemAll() async throws {
         try await withServer { server in
             let report = try self.bench(["publish", "--publishers", "3", "--duration", "0.5"], port: server.port)
