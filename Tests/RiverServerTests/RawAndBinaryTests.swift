@@ -78,6 +78,21 @@ import Testing
         }
     }
 
+    /// A `data` parameter that decodes to bytes that are not UTF-8 (an
+    /// overlong form, a code point past U+10FFFF) is a binary message, not a 400.
+    @Test func aDataParameterThatIsNotUTF8IsABinaryMessage() async throws {
+        try await withServer { server in
+            for target in ["/publish?name=q&data=%C0%AF", "/publish?name=q&data=%F4%90%80%80"] {
+                #expect(try httpRequest(port: server.port, "GET", target).status == 200, "\(target)")
+            }
+            let river = try server.connect()
+            try river.sendRequest("GET", "/subscribe?name=q&seq=0")
+            _ = try river.readHead()
+            #expect(try river.readChunk() == Self.base64Message(1, "wK8=", channel: "q"))
+            #expect(try river.readChunk() == Self.base64Message(2, "9JCAgA==", channel: "q"))
+        }
+    }
+
     @Test func serverSentEventsCarryBinaryAsABinaryEventInBase64() async throws {
         try await withServer { server in
             try self.publish(server.port, "feed", Self.binary, contentType: "application/octet-stream")
@@ -106,8 +121,8 @@ import Testing
         }
     }
 
-    static func base64Message(_ seq: Int, _ base64: String) -> String {
-        "[\"msg\", {\"channel\": \"bin\", \"seq\": \(seq), \"data\": \"\(base64)\", \"encoding\": \"base64\"}]"
+    static func base64Message(_ seq: Int, _ base64: String, channel: String = "bin") -> String {
+        "[\"msg\", {\"channel\": \"\(channel)\", \"seq\": \(seq), \"data\": \"\(base64)\", \"encoding\": \"base64\"}]"
     }
 }
 

@@ -37,6 +37,26 @@ import Testing
         }
     }
 
+    /// A binary message published on one node crosses Redis byte for byte:
+    /// a raw WebSocket on another node gets it as a binary frame, live and
+    /// replayed from Redis's history, and a river JSON stream in base64.
+    @Test func aBinaryMessageCrossesRedisByteForByte() async throws {
+        let redis = try RedisServerProcess()
+        let (a, b) = (try self.node(redis), try self.node(redis))
+        defer { self.stop(a, b) }
+        let bytes: [UInt8] = [0x00, 0xFF, 0xC3, 0x28, 0x0D, 0x0A, 0x80]
+        let live = try TestWebSocket(port: b.port, path: "/websocket?name=bytes&format=raw&seq=0")
+        let river = try self.stream(b, "name=bytes")
+        let publisher = try TestWebSocket(port: a.port, path: "/websocket?name=bytes&format=raw")
+        try publisher.send(opcode: 0x2, bytes)
+        #expect(try live.read() == TestWebSocket.Frame(opcode: 0x2, payload: bytes))
+        #expect(try publisher.read() == TestWebSocket.Frame(opcode: 0x2, payload: bytes))
+        let base64 = "[\"msg\", {\"channel\": \"bytes\", \"seq\": 1, \"data\": \"AP/DKA0KgA==\", \"encoding\": \"base64\"}]"
+        #expect(try river.readChunk() == base64)
+        let late = try TestWebSocket(port: b.port, path: "/websocket?name=bytes&format=raw&seq=0")
+        #expect(try late.read() == TestWebSocket.Frame(opcode: 0x2, payload: bytes))
+    }
+
     /// A subscriber hopping between nodes, resuming with its last seq each
     /// time while a publisher goes on, gets every message once, in order.
     @Test func resumingOnAnotherNodeMissesNothing() async throws {
