@@ -12,7 +12,7 @@ import RiverServer
 /// - where NIOHTTP1 accepts a request River refuses, River refused it for one
 ///   of the reasons it is deliberately stricter (`deliberateStrictness`).
 ///
-/// A violation stops the process (`precondition`), which is what libFuzzer
+/// A violation stops the process (`fatalError`, with what was violated), which is what libFuzzer
 /// looks for; the test suite replays the corpus through it.
 public enum ParserDifferentialCheck {
     /// Refusals where River is stricter than llhttp on purpose: its limits,
@@ -24,7 +24,7 @@ public enum ParserDifferentialCheck {
         "chunk size is too large", "line ends with LF without CR", "ends with LF without CR",
         "HTTP/1.1 request without a Host header", "request with more than one Host header",
         "method not implemented", "only HTTP/1.0 and HTTP/1.1", "trailer section is larger",
-        "malformed request line", "malformed method", "malformed HTTP version", "malformed request target",
+        "malformed request line", "malformed method", "field in the trailer section", "malformed HTTP version", "malformed request target",
         "request target must be ASCII", "transfer coding not supported",
     ]
 
@@ -35,13 +35,16 @@ public enum ParserDifferentialCheck {
     }
 
     public static func check(_ bytes: UnsafeRawBufferPointer) {
-        if let disagreement = Self.disagreement(bytes) { preconditionFailure(disagreement) }
+        if let disagreement = Self.disagreement(bytes) { fatalError(disagreement) }
     }
 
     /// Where the two parsers disagree on `bytes` beyond River's deliberate strictness, or nil.
     public static func disagreement(_ bytes: UnsafeRawBufferPointer) -> String? {
         let river = Self.river(bytes)
         let nio = Self.nio(bytes)
+        // After a request that ends HTTP on the connection (`Connection: close`,
+        // HTTP/1.0 without keep-alive, an upgrade) the server reads no further request.
+        if river.endsConnection && nio.messages.count > river.messages.count { return nil }
         for (index, message) in river.messages.enumerated() {
             guard index < nio.messages.count else {
                 return "River accepted request \(index + 1) (\(message.method)), NIOHTTP1 did not"
@@ -60,8 +63,13 @@ public enum ParserDifferentialCheck {
         return nil
     }
 
-    static func river(_ bytes: UnsafeRawBufferPointer) -> (messages: [Message], error: String?) {
-        let parser = HTTPRequestParser(limits: .init())
+    /// The requests River's parser reads from `bytes` up to the first that ends
+    /// HTTP on the connection (`endsConnection`), and the reason it stopped.
+    static func river(
+        _ bytes: UnsafeRawBufferPointer,
+        limits: HTTPRequestParser.Limits = .init()
+    ) -> (messages: [Message], error: String?, endsConnection: Bool) {
+        let parser = HTTPRequestParser(limits: limits)
         parser.append(ByteBuffer(bytes: bytes))
         var messages: [Message] = []
         while true {
@@ -71,13 +79,14 @@ public enum ParserDifferentialCheck {
                     messages.append(
                         Message(method: request.head.method.rawValue, body: Array(request.body.readableBytesView))
                     )
+                    if !request.head.keepAlive || request.head.upgradesToWebSocket { return (messages, nil, true) }
                 case .continueRequired:
                     continue
                 case .needMoreData:
-                    return (messages, nil)
+                    return (messages, nil, false)
                 }
             } catch {
-                return (messages, error.reason)
+                return (messages, error.reason, false)
             }
         }
     }

@@ -6,7 +6,7 @@ import RiverServer
 /// same requests and the same error however the bytes are split into reads,
 /// parameter decoding agrees with a plain reference decoder, and numbers
 /// (`seq`, the listing's `limit`) are answered or refused, never trapped on. A violated
-/// property stops the process (`precondition`), which is what libFuzzer
+/// property stops the process (`fatalError`, with what was violated), which is what libFuzzer
 /// looks for.
 public enum RequestParsingCheck {
     public static let limits = HTTPRequestParser.Limits(
@@ -19,9 +19,9 @@ public enum RequestParsingCheck {
     public static func check(_ bytes: UnsafeRawBufferPointer) {
         let whole = Self.parse(bytes, splitAt: [])
         let split = bytes.count > 1 ? Int(bytes[0]) % bytes.count : 0
-        precondition(Self.parse(bytes, splitAt: [split]) == whole, "a split at \(split) changed the result")
+        require(Self.parse(bytes, splitAt: [split]) == whole, "a split at \(split) changed the result")
         if bytes.count <= 512 {
-            precondition(Self.parse(bytes, splitAt: Array(1..<max(bytes.count, 1))) == whole, "byte-by-byte differs")
+            require(Self.parse(bytes, splitAt: Array(1..<max(bytes.count, 1))) == whole, "byte-by-byte differs")
         }
     }
 
@@ -73,7 +73,7 @@ public enum RequestParsingCheck {
         text += " data=" + data
         if !head.isFormEncoded {
             let reference = Self.referenceValue(of: "data", in: Array(head.query.readableBytesView))
-            precondition(data == reference, "data decoded as \(data), the reference says \(reference)")
+            require(data == reference, "data decoded as \(data), the reference says \(reference)")
         }
         return text
     }
@@ -84,7 +84,7 @@ public enum RequestParsingCheck {
         } catch let error as RequestError {
             return "error \(error.status.code) \(error.reason)"
         } catch {
-            preconditionFailure("parameters threw \(error), not a RequestError")
+            fatalError("parameters threw \(error), not a RequestError")
         }
     }
 

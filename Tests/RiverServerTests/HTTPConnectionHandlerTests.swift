@@ -1,8 +1,6 @@
-import Logging
 import NIOCore
 import NIOEmbedded
 import RiverCore
-import RiverMemoryEngine
 import Testing
 
 @testable import RiverServer
@@ -16,31 +14,9 @@ import Testing
         let loop: LoopContext
 
         init(_ configuration: RiverConfiguration = .testing) throws {
-            let eventLoop = EmbeddedEventLoop()
-            let fanOut = FanOut(group: eventLoop)
-            let engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
-            let loop = LoopContext(
-                hub: fanOut.hubs[0].value,
-                engine: engine,
-                configuration: configuration,
-                lifetimeProbe: nil
-            )
-            let server = ServerContext(
-                configuration: configuration,
-                engine: engine,
-                fanOut: fanOut,
-                loops: [NIOLoopBoundBox(loop, eventLoop: eventLoop)],
-                maxConnections: 10,
-                staticFiles: try StaticFiles.load(directory: nil),
-                access: .open,
-                logger: Logger(label: "test")
-            )
-            self.loop = loop
-            self.channel = EmbeddedChannel(
-                handler: HTTPConnectionHandler(server: server, loop: loop, listener: .all),
-                loop: eventLoop
-            )
-            try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+            let server = try EmbeddedServer(configuration)
+            self.loop = server.loop
+            self.channel = try server.connect()
         }
 
         /// Sends `text` and runs the loop; returns everything written back.

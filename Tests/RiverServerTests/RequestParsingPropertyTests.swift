@@ -19,9 +19,12 @@ import Testing
     @Test func corpusHoldsTheProperties() throws {
         let corpus = try Self.corpus()
         #expect(corpus.count >= 10)
+        let dispatch = DispatchCheck()
         for input in corpus {
             input.withUnsafeBytes { RequestParsingCheck.check($0) }
             input.withUnsafeBytes { ParserDifferentialCheck.check($0) }
+            input.withUnsafeBytes { dispatch.check($0) }
+            input.withUnsafeBytes { dispatch.checkToken($0) }
         }
     }
 
@@ -29,6 +32,7 @@ import Testing
     /// corpus inputs, from a fixed seed (a failure reproduces).
     @Test func eightThousandMutationsHoldTheProperties() throws {
         let corpus = try Self.corpus()
+        let dispatch = DispatchCheck()
         var random = SplitMix64(seed: 0x5249_5645_52)
         let interesting: [[UInt8]] = [
             Array("\r\n".utf8), Array("%".utf8), Array("%C3".utf8), Array("&data=".utf8), Array(" HTTP/1.1".utf8),
@@ -53,6 +57,7 @@ import Testing
             }
             input.withUnsafeBytes { RequestParsingCheck.check($0) }
             input.withUnsafeBytes { ParserDifferentialCheck.check($0) }
+            input.withUnsafeBytes { dispatch.check($0) }
         }
     }
 
@@ -62,6 +67,48 @@ import Testing
         )
         #expect(RequestParsingCheck.referenceValue(of: "data", in: Array("d%61ta=%4".utf8)).hasPrefix("error 400"))
         #expect(RequestParsingCheck.referenceValue(of: "data", in: Array("other=1".utf8)) == "-")
+    }
+
+    /// The dispatch check's reader of responses flags what it is meant to flag.
+    @Test func theResponseReaderFindsEachViolation() {
+        let origin = "https://river.example"
+        func violation(_ text: String, methods: [String] = ["GET"]) -> String? {
+            ResponseStream.violation(in: Array(text.utf8), methods: methods, listedOrigin: origin)
+        }
+        let plain = "Content-Type: text/plain\r\nX-Content-Type-Options: nosniff\r\n"
+        #expect(violation("HTTP/1.1 404 Not Found\r\n\(plain)Content-Length: 10\r\n\r\nnot found\n") == nil)
+        #expect(violation("HTTP/1.1 404 Not Found\r\n\(plain)Content-Length: 10\r\n\r\n", methods: ["HEAD"]) == nil)
+        #expect(violation("HTTP/1.1 404 Not Found\r\n\(plain)Content-Length: 10\r\n\r\n") == "a body is cut short")
+        #expect(
+            violation("HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 3\r\n\r\nno\n")
+                == "400 is not text/plain"
+        )
+        #expect(violation("HTTP/1.1 400 Bad Request\r\n\(plain)Content-Length: 4\r\n\r\na\rb\n")?.hasPrefix("400's reason") == true)
+        #expect(violation("HTTP/1.1 200 OK\r\nX-Name: a\u{1}b\r\nContent-Length: 0\r\n\r\n")?.hasPrefix("malformed header") == true)
+        let credentials = "Access-Control-Allow-Credentials: true\r\nContent-Length: 0\r\n\r\n"
+        #expect(violation("HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: \(origin)\r\n\(credentials)") == nil)
+        #expect(violation("HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\n\(credentials)") == "credentials allowed for origin *")
+        #expect(violation("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n") == nil)
+        #expect(violation("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")?.hasPrefix("bad chunk size") == true)
+    }
+
+    /// The differential check sees both parsers' messages, and forgives only River's deliberate strictness.
+    @Test func theDifferentialCheckSeesBothParsers() {
+        // llhttp takes a bare-LF head; River refuses it on purpose: no disagreement.
+        let bareLF = Array("GET / HTTP/1.1\nHost: x\n\n".utf8)
+        #expect(bareLF.withUnsafeBytes { ParserDifferentialCheck.disagreement($0) } == nil)
+        // After `Connection: close` neither reads on.
+        let closed = Array("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        #expect(closed.withUnsafeBytes { ParserDifferentialCheck.disagreement($0) } == nil)
+        // Two agreeing requests, the second with a chunked body.
+        let two = Array(
+            "GET / HTTP/1.1\r\nHost: x\r\n\r\nPOST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+                .utf8
+        )
+        let river = two.withUnsafeBytes { ParserDifferentialCheck.river($0).messages }
+        let nio = two.withUnsafeBytes { ParserDifferentialCheck.nio($0).messages }
+        #expect(river.count == 2 && river == nio && river.last?.body == Array("hi".utf8))
+        #expect(two.withUnsafeBytes { ParserDifferentialCheck.disagreement($0) } == nil)
     }
 }
 

@@ -1,13 +1,19 @@
 import RiverFuzzing
 
+/// The dispatch check's server, made on libFuzzer's thread (the only one it calls from).
+nonisolated(unsafe) let dispatch = DispatchCheck()
+
 /// One input, as if it arrived on a connection: River's parser is consistent
-/// with itself however the bytes are split, and agrees with NIOHTTP1's on
-/// where every request it accepts ends.
+/// with itself however the bytes are split and agrees with NIOHTTP1's on
+/// where every request it accepts ends; a real connection answers it with
+/// well-formed responses; as a token, it is refused with one short line.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     RequestParsingCheck.check(bytes)
     ParserDifferentialCheck.check(bytes)
+    dispatch.check(bytes)
+    dispatch.checkToken(bytes)
     return 0
 }
 

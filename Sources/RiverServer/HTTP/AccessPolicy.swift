@@ -80,7 +80,17 @@ struct AccessPolicy: Sendable {
             let key = tokenSecret.withBytes { HMACKey(from: $0) }
             keys = await JWTKeyCollection().add(hmac: key, digestAlgorithm: .sha256)
         }
-        return AccessPolicy(
+        return AccessPolicy(configuration, keys: keys)
+    }
+
+    /// The policy of a configuration without `token_secret` (nothing to register).
+    init(withoutTokens configuration: RiverConfiguration) {
+        precondition(configuration.tokenSecret == nil, "tokens need AccessPolicy.make")
+        self.init(configuration, keys: nil)
+    }
+
+    private init(_ configuration: RiverConfiguration, keys: JWTKeyCollection?) {
+        self.init(
             publishSecret: configuration.publishSecret,
             adminSecret: configuration.adminSecret,
             privatePrefix: configuration.privatePrefix,
@@ -176,28 +186,28 @@ struct AccessPolicy: Sendable {
     /// `iss`, `aud`) on `executor`'s loop; the future completes there.
     func verify(token: String, on executor: EventLoopTaskExecutor) -> EventLoopFuture<Result<AccessToken, RequestError>>
     {
-        let loop = executor.eventLoop
-        guard let keys = self.keys else {
-            return loop.makeSucceededFuture(.failure(.unauthorized("tokens are not enabled (token_secret)")))
-        }
-        let rules = self.tokenRules
-        let promise = loop.makePromise(of: Result<AccessToken, RequestError>.self)
+        let promise = executor.eventLoop.makePromise(of: Result<AccessToken, RequestError>.self)
         Task(executorPreference: executor) {
-            let accessToken: AccessToken
-            do {
-                accessToken = try await keys.verify(token, as: AccessToken.self)
-            } catch {
-                promise.succeed(.failure(Self.refusal(verifying: error)))
-                return
-            }
-            do throws(RequestError) {
-                try accessToken.check(now: WallClock.nowMillis() / 1000, rules: rules)
-                promise.succeed(.success(accessToken))
-            } catch {
-                promise.succeed(.failure(error))
-            }
+            promise.succeed(await self.verify(token: token))
         }
         return promise.futureResult
+    }
+
+    /// Decodes and checks `token`: its signature, then its claims.
+    func verify(token: String) async -> Result<AccessToken, RequestError> {
+        guard let keys = self.keys else { return .failure(.unauthorized("tokens are not enabled (token_secret)")) }
+        let accessToken: AccessToken
+        do {
+            accessToken = try await keys.verify(token, as: AccessToken.self)
+        } catch {
+            return .failure(Self.refusal(verifying: error))
+        }
+        do throws(RequestError) {
+            try accessToken.check(now: WallClock.nowMillis() / 1000, rules: self.tokenRules)
+            return .success(accessToken)
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// One short reason for a token JWTKit refused (its own reasons can quote a decoder's whole error).

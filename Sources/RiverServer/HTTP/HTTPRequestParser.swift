@@ -175,7 +175,14 @@ public final class HTTPRequestParser {
                     if line.readableBytes == 0 {
                         return .request(HTTPRequest(head: head, body: body))
                     }
-                    _ = try Self.splitField(line)  // checked like a header field, then ignored
+                    // Checked like a header field, then ignored; but a field that frames or
+                    // routes the message has no place here (RFC 9110 section 6.5.1), and
+                    // parsers that honour it late disagree on where the message ends.
+                    switch try Self.splitField(line).0 {
+                    case .contentLength, .transferEncoding, .host:
+                        throw HTTPParseError(.badRequest, "framing or routing field in the trailer section")
+                    default: break
+                    }
                     phase = .trailers(bytesSeen: seen)
                 }
             }
