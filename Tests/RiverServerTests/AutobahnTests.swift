@@ -20,9 +20,10 @@ import Testing
     /// The Python that has kosoku, as `scripts/test` sets it up.
     static let python = ProcessInfo.processInfo.environment["RIVER_AUTOBAHN_PYTHON"]
 
-    /// The time limit covers waiting for the other machine-loading tests
-    /// (minutes under the whole suite) and the run itself (`runCases` kills
-    /// it after 18 minutes).
+    /// `scripts/test` runs this on its own after the rest of the suite; the
+    /// run takes 13 to 18 minutes on the 2-core machine (a debug River,
+    /// sections 12 and 13 most of it: docs/AUTOBAHN.md), and `runCases` kills
+    /// it after 28.
     @Test(
         .enabled(if: Self.python != nil, "RIVER_AUTOBAHN_PYTHON unset: run scripts/test, which installs kosoku"),
         .timeLimit(.minutes(30))
@@ -45,7 +46,7 @@ import Testing
     }
 
     /// Runs `scripts/autobahn/run.py`; its exit status and output. Killed
-    /// (by its process id) if it runs past 18 minutes.
+    /// (by its process id) if it runs past 28 minutes.
     static func runCases(url: String) async throws -> (Int32, String) {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
@@ -61,14 +62,14 @@ import Testing
         let collector = OutputCollector()
         output.fileHandleForReading.readabilityHandler = { collector.append($0.availableData) }
         try ProcessLaunch.run(process)
-        let deadline = ContinuousClock.now + .seconds(18 * 60)
+        let deadline = ContinuousClock.now + .seconds(28 * 60)
         while process.isRunning && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(200))
         }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            return (-1, collector.text + "\nkilled after 18 minutes")
+            return (-1, collector.text + "\nkilled after 28 minutes")
         }
         process.waitUntilExit()
         output.fileHandleForReading.readabilityHandler = nil

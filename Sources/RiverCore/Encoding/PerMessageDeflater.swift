@@ -47,7 +47,7 @@ public final class PerMessageDeflater {
         var frame = allocator.buffer(capacity: Self.maxHeaderLength + bound)
         frame.moveWriterIndex(forwardBy: Self.maxHeaderLength)
         frame.moveReaderIndex(forwardBy: Self.maxHeaderLength)
-        payload.withUnsafeReadableBytes { input in
+        _ = payload.withUnsafeReadableBytes { input in
             frame.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { output in
                 stream.pointee.next_in = UnsafeMutablePointer(
                     mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self)
