@@ -39,7 +39,7 @@ import Testing
             let afterKill = Mutex<Int?>(nil)
             let port = a.port
             let publisher = Task.detached {
-                let deadline = Date().addingTimeInterval(60)
+                let deadline = Date().addingTimeInterval(120)
                 var index = 0
                 while (afterKill.withLock { $0 } ?? 0) < 20 && Date() < deadline {
                     index += 1
@@ -54,7 +54,8 @@ import Testing
                     }
                 }
             }
-            try await self.eventually("publishing", seconds: 20) { acknowledged.withLock { $0.count } >= 20 }
+            // (Generous: on a loaded machine River's first connection through Sentinel takes a while.)
+            try await self.eventually("publishing", seconds: 60) { acknowledged.withLock { $0.count } >= 20 }
             master.stop()
             afterKill.withLock { $0 = 0 }
             try await self.eventually("the replica is promoted", seconds: 30) {
