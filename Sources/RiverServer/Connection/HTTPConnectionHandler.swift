@@ -150,7 +150,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// The dispatcher for this connection's requests.
     private var dispatcher: RequestDispatcher {
-        RequestDispatcher(server: self.server, listener: self.listener, peer: self.context?.remoteAddress)
+        // (The channel's address, which NIO keeps: the context's asks the kernel
+        // and formats the address, a system call and a `sprintf` per request.)
+        RequestDispatcher(server: self.server, listener: self.listener, peer: self.context?.channel.remoteAddress)
     }
 
     /// Does what the dispatcher decided for `request`.
@@ -277,7 +279,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             "refused request",
             metadata: [
                 "status": "\(response.status.code)", "reason": "\(String(buffer: response.body).prefix(200))",
-                "peer": "\(self.context?.remoteAddress?.description ?? "?")",
+                "peer": "\(self.context?.channel.remoteAddress?.description ?? "?")",
             ]
         )
     }
