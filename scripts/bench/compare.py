@@ -12,7 +12,12 @@ With `--baseline PATH` the other server is an earlier River build (the
 `river` binary at PATH, on nchan's port) instead of nchan: how a change
 moves River's own figures, measured in one run as ratios.
 
-Usage: scripts/bench/compare.py [--runs 3] [--quick] [--only SCENARIO ...] [--baseline PATH]
+With `--realtime` the pinned servers and the generator run under SCHED_FIFO
+(`chrt -f`, as root), so the kernel's own threads on their cores (DAMON's
+`kdamond`, RCU) cannot preempt them: what is left of the latency tail is the
+servers' own.
+
+Usage: scripts/bench/compare.py [--runs 3] [--quick] [--only SCENARIO ...] [--baseline PATH] [--realtime]
 Needs: a release build (it runs `swift build -c release`), nginx-light and
 libnginx-mod-nchan (`scripts/nchan/run-nchan.sh install`), wrk. Every
 connection goes to 127.0.0.1; every run is bounded in size and time.
@@ -31,6 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.join(ROOT, ".build", "release")
 RIVER_PORT, NCHAN_PORT = 9271, 9272
 SERVER_CPU, CLIENT_CPU = "0", "1"
+# With --realtime: the scheduling policy the pinned server and generator run under.
+SERVER_PRIORITY, CLIENT_PRIORITY = [], []
 
 
 def sh(args, **kwargs):
@@ -51,7 +58,7 @@ class River:
     def start(self):
         command = [self.binary, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         if self.pinned:
-            command = ["taskset", "-c", SERVER_CPU] + command + ["--threads", "1"]
+            command = SERVER_PRIORITY + ["taskset", "-c", SERVER_CPU] + command + ["--threads", "1"]
         self.process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
 
@@ -72,6 +79,8 @@ class Nchan:
         sh([self.script, "start", str(NCHAN_PORT), "1"])
         for pid in self.pids():
             sh(["taskset", "-pc", SERVER_CPU, str(pid)])
+            if SERVER_PRIORITY:
+                sh(SERVER_PRIORITY[:2] + ["-p", SERVER_PRIORITY[2], str(pid)])
 
     def pids(self):
         master = int(open(f"/tmp/river-nchan-{NCHAN_PORT}/nginx.pid").read())
@@ -99,7 +108,7 @@ def bench(server, arguments, pinned=True):
     if server.name == "baseline":
         command += ["--port", str(NCHAN_PORT)]
     if pinned:
-        command = ["taskset", "-c", CLIENT_CPU] + command
+        command = CLIENT_PRIORITY + ["taskset", "-c", CLIENT_CPU] + command
     return json.loads(sh(command, timeout=600).strip().splitlines()[-1])
 
 
@@ -174,7 +183,13 @@ def main():
     parser.add_argument("--only", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--baseline", help="an earlier river binary to compare with, instead of nchan")
+    parser.add_argument("--realtime", action="store_true",
+                        help="pinned servers and generator under SCHED_FIFO (chrt; needs root), so that the kernel's "
+                             "own threads cannot preempt them: the servers' own latency tail")
     options = parser.parse_args()
+    if options.realtime:
+        SERVER_PRIORITY[:] = ["chrt", "-f", "2"]
+        CLIENT_PRIORITY[:] = ["chrt", "-f", "1"]
     if not options.skip_build:
         subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, check=True)
 

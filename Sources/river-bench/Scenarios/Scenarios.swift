@@ -344,6 +344,7 @@ extension LoadGenerator {
         try await self.wait(
             "latency",
             timeout: duration + .seconds(60),
+            every: .milliseconds(100),  // (a timer every millisecond on the generator's core shows in the tail)
             until: { self.tally.received.load(ordering: .relaxed) >= total * subscribers },
             progress: {
                 "\(self.tally.received.load(ordering: .relaxed).formatted()) / \((total * subscribers).formatted()) delivered"

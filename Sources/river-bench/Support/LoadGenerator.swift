@@ -136,10 +136,11 @@ final class LoadGenerator: Sendable {
         return channels
     }
 
-    /// Polls `condition` every millisecond; prints `progress` once a second.
+    /// Polls `condition` every `interval`; prints `progress` once a second.
     func wait(
         _ what: String,
         timeout: Duration = .seconds(300),
+        every interval: Duration = .milliseconds(1),
         until condition: () -> Bool,
         progress: () -> String
     ) async throws {
@@ -154,7 +155,7 @@ final class LoadGenerator: Sendable {
                 lastReport = clock.now
                 FileHandle.standardError.write(Data("  \(what): \(progress())\n".utf8))
             }
-            try await Task.sleep(for: .milliseconds(1))
+            try await Task.sleep(for: interval)
         }
     }
 
