@@ -18,14 +18,15 @@ public enum ParserDifferentialCheck {
     /// Refusals where River is stricter than llhttp on purpose: its limits,
     /// CRLF-only line ends, `Host` exactly once, the methods it knows, one
     /// space between the parts of the request line, ASCII targets, no
-    /// transfer coding but `chunked`.
+    /// transfer coding but `chunked`, and none at all in HTTP/1.0 (RFC 9112
+    /// section 6.1: its framing is faulty).
     static let deliberateStrictness = [
         "request line is longer", "header section is larger", "more than", "request body is larger",
         "chunk size is too large", "line ends with LF without CR", "ends with LF without CR",
         "HTTP/1.1 request without a Host header", "request with more than one Host header",
         "method not implemented", "only HTTP/1.0 and HTTP/1.1", "trailer section is larger",
         "malformed request line", "malformed method", "field in the trailer section", "malformed HTTP version", "malformed request target",
-        "request target must be ASCII", "transfer coding not supported",
+        "request target must be ASCII", "transfer coding not supported", "HTTP/1.0 request uses Transfer-Encoding",
     ]
 
     /// One complete request, as both parsers report it.
