@@ -36,8 +36,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.join(ROOT, ".build", "release")
 RIVER_PORT, NCHAN_PORT = 9271, 9272
 SERVER_CPU, CLIENT_CPU = "0", "1"
-# With --realtime: the scheduling policy the pinned server and generator run under.
-SERVER_PRIORITY, CLIENT_PRIORITY = [], []
+# With --realtime: the SCHED_FIFO priorities of the pinned servers and the generator (None: the default scheduler).
+REALTIME = {"server": None, "client": None}
+
+
+def realtime(role):
+    """The `chrt` prefix for `role` ("server" or "client"), or nothing."""
+    return ["chrt", "-f", REALTIME[role]] if REALTIME[role] else []
 
 
 def sh(args, **kwargs):
@@ -58,7 +63,7 @@ class River:
     def start(self):
         command = [self.binary, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         if self.pinned:
-            command = SERVER_PRIORITY + ["taskset", "-c", SERVER_CPU] + command + ["--threads", "1"]
+            command = realtime("server") + ["taskset", "-c", SERVER_CPU] + command + ["--threads", "1"]
         self.process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
 
@@ -79,8 +84,8 @@ class Nchan:
         sh([self.script, "start", str(NCHAN_PORT), "1"])
         for pid in self.pids():
             sh(["taskset", "-pc", SERVER_CPU, str(pid)])
-            if SERVER_PRIORITY:
-                sh(SERVER_PRIORITY[:2] + ["-p", SERVER_PRIORITY[2], str(pid)])
+            if REALTIME["server"]:
+                sh(["chrt", "-f", "-p", REALTIME["server"], str(pid)])
 
     def pids(self):
         master = int(open(f"/tmp/river-nchan-{NCHAN_PORT}/nginx.pid").read())
@@ -108,7 +113,7 @@ def bench(server, arguments, pinned=True):
     if server.name == "baseline":
         command += ["--port", str(NCHAN_PORT)]
     if pinned:
-        command = CLIENT_PRIORITY + ["taskset", "-c", CLIENT_CPU] + command
+        command = realtime("client") + ["taskset", "-c", CLIENT_CPU] + command
     return json.loads(sh(command, timeout=600).strip().splitlines()[-1])
 
 
@@ -188,8 +193,7 @@ def main():
                              "own threads cannot preempt them: the servers' own latency tail")
     options = parser.parse_args()
     if options.realtime:
-        SERVER_PRIORITY[:] = ["chrt", "-f", "2"]
-        CLIENT_PRIORITY[:] = ["chrt", "-f", "1"]
+        REALTIME.update(server="2", client="1")
     if not options.skip_build:
         subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, check=True)
 
