@@ -14,7 +14,10 @@ import RiverCore
 /// this handler inflates (bounded by `max_message_size`), publishes, answers
 /// pings and closes. Pongs and everything else it writes share the
 /// connection's output budget: while output is over its high-water mark it
-/// reads no more frames. It gives back the connection's `max_connections`
+/// reads no more frames. Until its subscription is in place (a round trip
+/// to Redis, with that engine) it holds reads and keeps the frames already
+/// read, so a message the client sends once connected reaches the client's
+/// own subscription too. It gives back the connection's `max_connections`
 /// slot when the connection closes, and keeps its context, checker and
 /// inflater only while it is in the pipeline.
 final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -36,6 +39,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     private var subscriber: StreamSubscriber?
     private var resume: ResumePoint?
     private var readHeld = false
+    /// Frames read before the subscription was in place, handled once it is (nil from then on).
+    private var framesAwaitingSubscription: [StateMachine.Frame]? = []
     /// Whether output is under its high-water mark (from `channelWritabilityChanged`).
     private var outputIsWritable = true
 
@@ -88,28 +93,58 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             payload: frame.unmaskedData,
             compressed: isData && (self.checker?.messageIsCompressed ?? false)
         )
-        self.perform(self.machine.received(received, tick: self.loop.tick))
+        if self.framesAwaitingSubscription != nil {
+            self.framesAwaitingSubscription?.append(received)
+        } else {
+            self.perform(self.machine.received(received, tick: self.loop.tick))
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         self.outputIsWritable = context.channel.isWritable
         if self.outputIsWritable {
             self.subscriber?.outputBecameWritable()
-            if self.readHeld {
-                self.readHeld = false
-                context.read()
-            }
+            self.resumeHeldRead()
         }
         context.fireChannelWritabilityChanged()
     }
 
     /// Frames are read only while output is under its high-water mark, so a
-    /// peer that pings and never reads cannot pile up pongs.
+    /// peer that pings and never reads cannot pile up pongs, and only once
+    /// the subscription is in place.
     func read(context: ChannelHandlerContext) {
-        if self.outputIsWritable {
+        if self.outputIsWritable && self.framesAwaitingSubscription == nil {
             context.read()
         } else {
             self.readHeld = true
+        }
+    }
+
+    private func resumeHeldRead() {
+        guard self.readHeld, self.outputIsWritable, self.framesAwaitingSubscription == nil else { return }
+        self.readHeld = false
+        self.context?.read()
+    }
+
+    /// The subscription is in place (or over): the frames read meanwhile are
+    /// handled in order — on the next turn of the loop, as the subscriber is
+    /// still starting — and reading resumes.
+    private func handleFramesAwaitingSubscription() {
+        guard let frames = self.framesAwaitingSubscription else { return }
+        guard !frames.isEmpty, let eventLoop = self.context?.eventLoop else {
+            self.framesAwaitingSubscription = nil
+            self.resumeHeldRead()
+            return
+        }
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute {
+            let handler = handler.value
+            let frames = handler.framesAwaitingSubscription ?? []
+            handler.framesAwaitingSubscription = nil
+            for frame in frames {
+                handler.perform(handler.machine.received(frame, tick: handler.loop.tick))
+            }
+            handler.resumeHeldRead()
         }
     }
 
@@ -206,6 +241,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         self.subscriber = nil
         self.checker = nil
         self.inflater = nil
+        self.framesAwaitingSubscription = nil
         self.loop.unregister(self)
     }
 }
@@ -225,10 +261,13 @@ extension WebSocketConnectionHandler: SubscriberOutput {
         self.context?.flush()
     }
 
-    func streamWillStart() {}
+    func streamWillStart() {
+        self.handleFramesAwaitingSubscription()
+    }
 
     func streamDidEnd(_ end: StreamEnd) {
         self.subscriber = nil
+        defer { self.handleFramesAwaitingSubscription() }
         switch end {
         case .completed:
             // The framing wrote the close frame: wait for the peer's.

@@ -20,6 +20,19 @@ extension RiverNodeTesting {
         return connection
     }
 
+    /// Subscribes every 20 ms until the head is 200 (at most `attempts` times): after Redis
+    /// comes back, each of a node's connections to it reconnects after its own backoff.
+    func stream(_ node: RiverProcess, _ query: String, attempts: Int) async throws -> TestConnection {
+        for _ in 1..<attempts {
+            do {
+                return try self.stream(node, query)
+            } catch let failure as TestConnection.Failure where failure.description == "subscribe answered 503" {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        return try self.stream(node, query)
+    }
+
     func publish(_ node: RiverProcess, _ channel: String, _ data: String) throws -> TestConnection.Response {
         try httpRequest(port: node.port, "GET", "/publish?name=\(channel)&data=\(data)")
     }
