@@ -50,30 +50,29 @@ import Testing
     static func runCases(url: String) async throws -> (Int32, String) {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(Self.python))
-        process.arguments = [
-            root.appendingPathComponent("scripts/autobahn/run.py").path, url,
-            "--summary", root.appendingPathComponent(".build-autobahn/summary.md").path,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
+        let process = try ChildProcess(
+            try #require(Self.python),
+            [
+                root.appendingPathComponent("scripts/autobahn/run.py").path, url,
+                "--summary", root.appendingPathComponent(".build-autobahn/summary.md").path,
+            ],
+            standardOutput: .pipe,
+            standardError: .pipe
+        )
+        let output = try #require(process.output)
         let collector = OutputCollector()
-        output.fileHandleForReading.readabilityHandler = { collector.append($0.availableData) }
-        try ProcessLaunch.run(process)
+        output.readabilityHandler = { collector.append($0.availableData) }
         let deadline = ContinuousClock.now + .seconds(28 * 60)
         while process.isRunning && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(200))
         }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.signal(SIGKILL)
+            _ = process.waitForExit(timeout: 10)
             return (-1, collector.text + "\nkilled after 28 minutes")
         }
-        process.waitUntilExit()
-        output.fileHandleForReading.readabilityHandler = nil
-        collector.append(output.fileHandleForReading.readDataToEndOfFile())
+        output.readabilityHandler = nil
+        collector.append(output.readDataToEndOfFile())
         return (process.terminationStatus, collector.text)
     }
 }

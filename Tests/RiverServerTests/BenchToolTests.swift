@@ -169,15 +169,13 @@ import Testing
 
 /// Runs `river-bench` with `arguments` against `port`; returns its JSON report.
 func runBench(_ arguments: [String], port: Int) throws -> [String: Any] {
-    let process = Process()
-    process.executableURL = RiverProcess.executable.deletingLastPathComponent().appendingPathComponent("river-bench")
-    process.arguments = arguments + ["--port", String(port), "--json", "--quiet"]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try ProcessLaunch.run(process)
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    while process.isRunning { usleep(10_000) }  // (not waitUntilExit: see RedisServerProcess.stop)
+    let process = try ChildProcess(
+        RiverProcess.executable.deletingLastPathComponent().appendingPathComponent("river-bench").path,
+        arguments + ["--port", String(port), "--json", "--quiet"],
+        standardOutput: .pipe
+    )
+    let data = process.output?.readDataToEndOfFile() ?? Data()
+    _ = process.waitForExit(timeout: 600)
     guard process.terminationStatus == 0,
         let report = try JSONSerialization.jsonObject(with: data) as? [String: Any]
     else {

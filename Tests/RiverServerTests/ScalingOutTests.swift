@@ -66,9 +66,14 @@ import Testing
         let node = try self.node(redis)
         defer { self.stop(node) }
         for round in 1...40 {
-            let socket = try TestWebSocket(port: node.port, path: "/websocket?name=echo\(round)&format=raw")
-            try socket.send(text: "hello \(round)")
-            #expect(try socket.readText() == "hello \(round)")
+            do {
+                let socket = try TestWebSocket(port: node.port, path: "/websocket?name=echo\(round)&format=raw")
+                try socket.send(text: "hello \(round)")
+                #expect(try socket.readText() == "hello \(round)")
+            } catch {
+                Issue.record("round \(round): \(error); the node said:\n\(node.standardError)")
+                return
+            }
         }
     }
 

@@ -12,7 +12,7 @@ public final class RedisSentinelProcess: @unchecked Sendable {
     public let port: Int
     public let masterName: String
     private let directory: String
-    private var process: Process?
+    private var process: ChildProcess?
 
     public var address: String { "127.0.0.1:\(self.port)" }
 
@@ -46,13 +46,7 @@ public final class RedisSentinelProcess: @unchecked Sendable {
                 description: "redis-sentinel is not installed (scripts/test installs Debian's redis-sentinel)"
             )
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process = process
+        self.process = try ChildProcess(executable, [path])
         for _ in 0..<500 {
             if (try? RedisServerProcess.command(port: self.port, "PING")) == "+PONG\r\n" { return }
             usleep(10_000)
@@ -74,8 +68,8 @@ public final class RedisSentinelProcess: @unchecked Sendable {
     public func stop() {
         guard let process = self.process else { return }
         self.process = nil
-        kill(process.processIdentifier, SIGKILL)
-        for _ in 0..<1000 where process.isRunning { usleep(10_000) }
+        process.signal(SIGKILL)
+        _ = process.waitForExit(timeout: 10)
     }
 
     /// The port of the master this Sentinel names now.

@@ -16,7 +16,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     public let port: Int
     private let directory: String
     private let persistent: Bool
-    private var process: Process?
+    private var process: ChildProcess?
     /// More `redis-server` arguments for the next `start()` (`--replicaof HOST PORT`, say).
     public var extraArguments: [String]
 
@@ -48,18 +48,14 @@ public final class RedisServerProcess: @unchecked Sendable {
         guard let executable else {
             throw Failure(description: "redis-server is not installed (scripts/test installs Debian's redis-server)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments =
+        self.process = try ChildProcess(
+            executable,
             [
                 "--port", String(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.directory,
                 "--loglevel", "warning",
             ] + (self.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"])
-            + self.extraArguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
-        self.process = process
+                + self.extraArguments
+        )
         for _ in 0..<500 {
             if self.answersPing() { return }
             usleep(10_000)
@@ -72,21 +68,19 @@ public final class RedisServerProcess: @unchecked Sendable {
     public func stop() {
         guard let process = self.process else { return }
         self.process = nil
-        kill(process.processIdentifier, SIGKILL)
-        kill(process.processIdentifier, SIGCONT)
-        // Polled: `waitUntilExit()` spins a run loop on the calling thread, which
-        // crashed libdispatch while other tests started and reaped processes.
-        for _ in 0..<1000 where process.isRunning { usleep(10_000) }
+        process.signal(SIGKILL)
+        process.signal(SIGCONT)
+        _ = process.waitForExit(timeout: 10)
     }
 
     /// Freezes the server (SIGSTOP): connections stay open, nothing is read or answered.
     public func suspend() {
-        if let process = self.process { kill(process.processIdentifier, SIGSTOP) }
+        self.process?.signal(SIGSTOP)
     }
 
     /// Lets a suspended server go on (SIGCONT).
     public func resume() {
-        if let process = self.process { kill(process.processIdentifier, SIGCONT) }
+        self.process?.signal(SIGCONT)
     }
 
     /// Sends raw RESP and returns the first reply line (for test set-up).

@@ -8,8 +8,7 @@ final class RiverProcess {
         let description: String
     }
 
-    let process = Process()
-    private let errorPipe = Pipe()
+    let process: ChildProcess
     private let output = OutputCollector()
     private(set) var port = 0
 
@@ -24,18 +23,16 @@ final class RiverProcess {
         var arguments = arguments
         if !arguments.contains("--host") { arguments += ["--host", "127.0.0.1"] }
         if !arguments.contains("--port") && !arguments.contains("--config") { arguments += ["--port", "0"] }
-        self.process.executableURL = Self.executable
-        self.process.arguments = arguments
-        if !environment.isEmpty {
-            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        self.process.standardError = self.errorPipe
-        self.process.standardOutput = FileHandle.nullDevice
+        self.process = try ChildProcess(
+            Self.executable.path,
+            arguments,
+            environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            standardError: .pipe
+        )
         let collector = self.output
-        self.errorPipe.fileHandleForReading.readabilityHandler = { handle in
+        self.process.output?.readabilityHandler = { handle in
             collector.append(handle.availableData)
         }
-        try ProcessLaunch.run(self.process)
         if waitForListening {
             let line = try self.waitForLine(containing: "River listening on")
             guard let range = line.range(of: #":(\d+) "#, options: .regularExpression) else {
@@ -43,10 +40,6 @@ final class RiverProcess {
             }
             self.port = Int(line[range].dropFirst().dropLast())!
         }
-    }
-
-    deinit {
-        if self.process.isRunning { self.process.terminate() }
     }
 
     var standardError: String { self.output.text }
@@ -67,15 +60,13 @@ final class RiverProcess {
 
     /// Waits for the process to exit; nil if it is still running after `timeout`.
     func waitForExit(timeout: Double = 10) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while self.process.isRunning && Date() < deadline { usleep(10_000) }
-        if self.process.isRunning { return nil }
+        guard let status = self.process.waitForExit(timeout: timeout) else { return nil }
         usleep(50_000)  // let the pipe drain
-        return self.process.terminationStatus
+        return status
     }
 
     func signal(_ number: Int32) {
-        kill(self.process.processIdentifier, number)
+        self.process.signal(number)
     }
 
     /// Resident memory in KiB, from /proc.

@@ -18,17 +18,13 @@ final class WebDriver {
             && FileManager.default.isExecutableFile(atPath: Self.chromedriver)
     }
 
-    private let driver = Process()
+    private let driver: ChildProcess
     private let port: Int
     private let session: String
 
     init() throws {
         self.port = Int.random(in: 20_000...30_000)
-        self.driver.executableURL = URL(fileURLWithPath: Self.chromedriver)
-        self.driver.arguments = ["--port=\(self.port)", "--allowed-ips=127.0.0.1"]
-        self.driver.standardOutput = FileHandle.nullDevice
-        self.driver.standardError = FileHandle.nullDevice
-        try ProcessLaunch.run(self.driver)
+        self.driver = try ChildProcess(Self.chromedriver, ["--port=\(self.port)", "--allowed-ips=127.0.0.1"])
         var ready = false
         for _ in 0..<100 where !ready {
             usleep(50_000)
@@ -55,11 +51,9 @@ final class WebDriver {
 
     deinit {
         _ = try? Self.call(port: self.port, "DELETE", "/session/\(self.session)")
-        // Not Process.waitUntilExit: it can hang on Linux when called off the launching thread.
-        // SIGKILL (the session, and its Chromium, is closed already): a child of the
-        // test process starts with SIGTERM blocked and would outlive the run.
-        kill(self.driver.processIdentifier, SIGKILL)
-        for _ in 0..<100 where self.driver.isRunning { usleep(20_000) }
+        // SIGKILL: the session, and its Chromium, is closed already.
+        self.driver.signal(SIGKILL)
+        _ = self.driver.waitForExit(timeout: 2)
     }
 
     func open(_ url: String) throws {
