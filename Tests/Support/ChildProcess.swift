@@ -90,7 +90,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     deinit {
         if self.isRunning {
-            kill(self.processIdentifier, SIGKILL)
+            self.signal(SIGKILL)
             _ = self.waitForExit(timeout: 10)
         }
     }

@@ -113,15 +113,17 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     /// peer that pings and never reads cannot pile up pongs, and only once
     /// the subscription is in place.
     func read(context: ChannelHandlerContext) {
-        if self.outputIsWritable && self.framesAwaitingSubscription == nil {
+        if self.mayRead {
             context.read()
         } else {
             self.readHeld = true
         }
     }
 
+    private var mayRead: Bool { self.outputIsWritable && self.framesAwaitingSubscription == nil }
+
     private func resumeHeldRead() {
-        guard self.readHeld, self.outputIsWritable, self.framesAwaitingSubscription == nil else { return }
+        guard self.readHeld, self.mayRead else { return }
         self.readHeld = false
         self.context?.read()
     }

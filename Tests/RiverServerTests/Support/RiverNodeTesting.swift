@@ -13,10 +13,8 @@ extension RiverNodeTesting {
 
     /// Subscribes with a stream and waits for the head (the subscription is in place then).
     func stream(_ node: RiverProcess, _ query: String) throws -> TestConnection {
-        let connection = try TestConnection(port: node.port)
-        try connection.sendRequest("GET", "/subscribe?\(query)")
-        let head = try connection.readHead()
-        guard head.status == 200 else { throw TestConnection.Failure(description: "subscribe answered \(head.status)") }
+        let (connection, status) = try self.subscribe(node, query)
+        guard status == 200 else { throw TestConnection.Failure(description: "subscribe answered \(status)") }
         return connection
     }
 
@@ -24,13 +22,19 @@ extension RiverNodeTesting {
     /// comes back, each of a node's connections to it reconnects after its own backoff.
     func stream(_ node: RiverProcess, _ query: String, attempts: Int) async throws -> TestConnection {
         for _ in 1..<attempts {
-            do {
-                return try self.stream(node, query)
-            } catch let failure as TestConnection.Failure where failure.description == "subscribe answered 503" {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            let (connection, status) = try self.subscribe(node, query)
+            if status == 200 { return connection }
+            guard status == 503 else { break }
+            try await Task.sleep(for: .milliseconds(20))
         }
         return try self.stream(node, query)
+    }
+
+    /// A stream subscription and the status of its answer's head.
+    private func subscribe(_ node: RiverProcess, _ query: String) throws -> (TestConnection, Int) {
+        let connection = try TestConnection(port: node.port)
+        try connection.sendRequest("GET", "/subscribe?\(query)")
+        return (connection, try connection.readHead().status)
     }
 
     func publish(_ node: RiverProcess, _ channel: String, _ data: String) throws -> TestConnection.Response {
