@@ -13,6 +13,8 @@ let package = Package(
         .library(name: "RiverRedisEngine", targets: ["RiverRedisEngine"]),
         /// The properties the fuzzer in Fuzz/ checks (the test suite checks them too).
         .library(name: "RiverFuzzing", targets: ["RiverFuzzing"]),
+        /// The test kit: River in-process or live, clients for both, child processes. Never linked into `river`.
+        .library(name: "RiverTesting", targets: ["RiverTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -69,7 +71,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,9 +82,22 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RiverTesting",
+            dependencies: [
+                "RiverServer",
+                "RiverCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "RiverFuzzing",
             dependencies: [
                 "RiverServer",
+                "RiverTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -122,14 +136,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .target(
-            name: "RiverTestSupport",
-            path: "Tests/Support"
-        ),
         .testTarget(
             name: "RiverRedisEngineTests",
             dependencies: [
-                "RiverRedisEngine", "RiverCore", "RiverTestSupport",
+                "RiverRedisEngine", "RiverCore", "RiverTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "EngineConformanceTests",
             dependencies: [
-                "RiverCore", "RiverMemoryEngine", "RiverRedisEngine", "RiverTestSupport",
+                "RiverCore", "RiverMemoryEngine", "RiverRedisEngine", "RiverTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -147,7 +157,7 @@ let package = Package(
         .testTarget(
             name: "RiverServerTests",
             dependencies: [
-                "RiverServer", "RiverCore", "RiverFuzzing", "RiverRedisEngine", "RiverTestSupport", "river",
+                "RiverServer", "RiverCore", "RiverFuzzing", "RiverRedisEngine", "RiverTesting", "river",
                 "river-bench",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),

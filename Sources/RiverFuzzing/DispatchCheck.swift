@@ -2,6 +2,7 @@ import Dispatch
 import NIOCore
 import NIOEmbedded
 import RiverServer
+import RiverTesting
 
 /// The whole dispatch on arbitrary bytes: one connection of a real River
 /// (`EmbeddedServer`: the connection handler, its state machine, the
@@ -15,7 +16,8 @@ import RiverServer
 /// - credentialed CORS only for the origin listed by name, never with `*`.
 ///
 /// And token decoding: any text as a token is refused with one short line,
-/// or accepted. A crash or a violated property stops the process.
+/// or accepted. Each check returns what was violated (the fuzzer's entry
+/// point stops the process with it; a test fails with it).
 ///
 /// An instance belongs to the thread that made it (its event loop is an
 /// `EmbeddedEventLoop`): the fuzzer keeps one, each test makes its own.
@@ -42,7 +44,8 @@ public final class DispatchCheck {
         self.server = try! EmbeddedServer(Self.configuration)
     }
 
-    public func check(_ bytes: UnsafeRawBufferPointer) {
+    /// The first property the answer to `bytes` violates, or nil.
+    public func check(_ bytes: UnsafeRawBufferPointer) -> String? {
         let channel = try! self.server.connect()
         _ = try? channel.writeInbound(ByteBuffer(bytes: bytes))
         self.server.eventLoop.run()
@@ -52,30 +55,32 @@ public final class DispatchCheck {
         }
         try? channel.close().wait()
         self.server.eventLoop.run()
-        if bytes.starts(with: "<policy-file-request/>".utf8) { return }  // the Flash policy, not HTTP
+        if bytes.starts(with: "<policy-file-request/>".utf8) { return nil }  // the Flash policy, not HTTP
         let methods = ParserDifferentialCheck.river(bytes, limits: self.server.parserLimits).messages.map(\.method)
         if let violation = ResponseStream.violation(in: output, methods: methods, listedOrigin: Self.listedOrigin) {
-            fatalError("\(violation); input \(Array(bytes.prefix(300)))")
+            return "\(violation); input \(Array(bytes.prefix(300)))"
         }
+        return nil
     }
 
     /// A server that checks tokens, for `checkToken`.
-    nonisolated(unsafe) static let tokenServer: EmbeddedServer = DispatchCheck.blocking {
+    static let tokenServer: InProcessRiver = DispatchCheck.blocking {
         var configuration = RiverConfiguration()
         try! configuration.set("token_secret", to: "0123456789abcdef0123456789abcdef")
         try! configuration.set("token_issuer", to: "https://issuer.example")
-        return try! await EmbeddedServer.make(configuration)
+        return try! await InProcessRiver.start(configuration)
     }
 
-    /// Decodes `bytes` as a token: accepted, or refused with one short printable line.
-    public func checkToken(_ bytes: UnsafeRawBufferPointer) {
+    /// Decodes `bytes` as a token: accepted, or refused with one short printable
+    /// line. Returns the violation, or nil.
+    public func checkToken(_ bytes: UnsafeRawBufferPointer) -> String? {
         let token = String(decoding: bytes, as: UTF8.self)
         let server = Self.tokenServer
-        guard let reason = Self.blocking({ await server.refusal(ofToken: token) }) else { return }
-        require(
-            reason.utf8.count <= 200 && reason.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F },
-            "token refusal is not one short printable line: \(reason.debugDescription)"
-        )
+        guard let reason = Self.blocking({ await server.refusal(ofToken: token) }) else { return nil }
+        guard reason.utf8.count <= 200 && reason.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+            return "token refusal is not one short printable line: \(reason.debugDescription)"
+        }
+        return nil
     }
 
     /// Runs `body` to completion on Swift's executors, waiting for it here (the fuzzer is synchronous).

@@ -12,8 +12,8 @@ import RiverServer
 /// - where NIOHTTP1 accepts a request River refuses, River refused it for one
 ///   of the reasons it is deliberately stricter (`deliberateStrictness`).
 ///
-/// A violation stops the process (`fatalError`, with what was violated), which is what libFuzzer
-/// looks for; the test suite replays the corpus through it.
+/// `disagreement` returns what was violated; the fuzzer's entry point stops the process
+/// with it, and the test suite replays the corpus through it.
 public enum ParserDifferentialCheck {
     /// Refusals where River is stricter than llhttp on purpose: its limits,
     /// CRLF-only line ends, `Host` exactly once, the methods it knows, one
@@ -33,10 +33,6 @@ public enum ParserDifferentialCheck {
     struct Message: Equatable {
         let method: String
         let body: [UInt8]
-    }
-
-    public static func check(_ bytes: UnsafeRawBufferPointer) {
-        if let disagreement = Self.disagreement(bytes) { fatalError(disagreement) }
     }
 
     /// Where the two parsers disagree on `bytes` beyond River's deliberate strictness, or nil.

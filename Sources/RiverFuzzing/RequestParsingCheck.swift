@@ -5,9 +5,8 @@ import RiverServer
 /// bytes arriving on a connection: parsing never crashes or loops, gives the
 /// same requests and the same error however the bytes are split into reads,
 /// parameter decoding agrees with a plain reference decoder, and numbers
-/// (`seq`, the listing's `limit`) are answered or refused, never trapped on. A violated
-/// property stops the process (`fatalError`, with what was violated), which is what libFuzzer
-/// looks for.
+/// (`seq`, the listing's `limit`) are answered or refused, never trapped on. `check` returns
+/// what was violated; the fuzzer's entry point stops the process with it, a test fails with it.
 public enum RequestParsingCheck {
     public static let limits = HTTPRequestParser.Limits(
         maxRequestLine: 512,
@@ -16,17 +15,24 @@ public enum RequestParsingCheck {
         maxBodyBytes: 2048
     )
 
-    public static func check(_ bytes: UnsafeRawBufferPointer) {
-        let whole = Self.parse(bytes, splitAt: [])
+    /// The first property `bytes` violates, or nil.
+    public static func check(_ bytes: UnsafeRawBufferPointer) -> String? {
+        var violation: String?
+        let whole = Self.parse(bytes, splitAt: [], violation: &violation)
+        if let violation { return violation }
         let split = bytes.count > 1 ? Int(bytes[0]) % bytes.count : 0
-        require(Self.parse(bytes, splitAt: [split]) == whole, "a split at \(split) changed the result")
-        if bytes.count <= 512 {
-            require(Self.parse(bytes, splitAt: Array(1..<max(bytes.count, 1))) == whole, "byte-by-byte differs")
+        if Self.parse(bytes, splitAt: [split], violation: &violation) != whole {
+            return "a split at \(split) changed the result"
         }
+        if bytes.count <= 512 && Self.parse(bytes, splitAt: Array(1..<max(bytes.count, 1)), violation: &violation) != whole {
+            return "byte-by-byte differs"
+        }
+        return violation
     }
 
-    /// What parsing `bytes` delivered, read in pieces split at `offsets`.
-    static func parse(_ bytes: UnsafeRawBufferPointer, splitAt offsets: [Int]) -> [String] {
+    /// What parsing `bytes` delivered, read in pieces split at `offsets`; the
+    /// first property a request broke on the way goes to `violation`.
+    static func parse(_ bytes: UnsafeRawBufferPointer, splitAt offsets: [Int], violation: inout String?) -> [String] {
         let parser = HTTPRequestParser(limits: Self.limits)
         var transcript: [String] = []
         var start = 0
@@ -47,7 +53,7 @@ public enum RequestParsingCheck {
                 case .continueRequired:
                     continue  // depends on how the body arrives: not compared
                 case .request(let request):
-                    transcript.append(Self.describe(request))
+                    transcript.append(Self.describe(request, violation: &violation))
                     continue
                 }
                 break
@@ -57,34 +63,39 @@ public enum RequestParsingCheck {
     }
 
     /// A request as text, with what every parameter reader makes of it.
-    static func describe(_ request: HTTPRequest) -> String {
+    static func describe(_ request: HTTPRequest, violation: inout String?) -> String {
         let head = request.head
         var text = "\(head.method) \(head.path) ?\(Array(head.query.readableBytesView)) http10=\(head.isHTTP10)"
         text += " keepAlive=\(head.keepAlive) length=\(head.contentLength ?? -1) chunked=\(head.isChunked)"
         text += " form=\(head.isFormEncoded) body=\(Array(request.body.readableBytesView))"
         text += " route=\(Router.route(head.path))"
         let parameters = RequestParameters(query: head.query, formBody: head.isFormEncoded ? request.body : nil)
-        text += " name=" + Self.outcome { try parameters.channelName(maxBytes: 64).value }
-        text += " callback=" + Self.outcome { try parameters.string("callback") ?? "-" }
-        text += " seq=" + Self.outcome { try parameters.unsignedInteger("seq").map { "\($0)" } ?? "-" }
+        text += " name=" + Self.outcome(&violation) { try parameters.channelName(maxBytes: 64).value }
+        text += " callback=" + Self.outcome(&violation) { try parameters.string("callback") ?? "-" }
+        text += " seq=" + Self.outcome(&violation) { try parameters.unsignedInteger("seq").map { "\($0)" } ?? "-" }
         // Every number a client sends is checked, never converted with a trapping initializer.
-        text += " limit=" + Self.outcome { "\(try ChannelListQuery(query: head.query).limit)" }
-        let data = Self.outcome { try parameters.bytes("data").map { "\(Array($0.readableBytesView))" } ?? "-" }
+        text += " limit=" + Self.outcome(&violation) { "\(try ChannelListQuery(query: head.query).limit)" }
+        let data = Self.outcome(&violation) {
+            try parameters.bytes("data").map { "\(Array($0.readableBytesView))" } ?? "-"
+        }
         text += " data=" + data
         if !head.isFormEncoded {
             let reference = Self.referenceValue(of: "data", in: Array(head.query.readableBytesView))
-            require(data == reference, "data decoded as \(data), the reference says \(reference)")
+            if data != reference && violation == nil {
+                violation = "data decoded as \(data), the reference says \(reference)"
+            }
         }
         return text
     }
 
-    private static func outcome(_ body: () throws -> String) -> String {
+    private static func outcome(_ violation: inout String?, _ body: () throws -> String) -> String {
         do {
             return try body()
         } catch let error as RequestError {
             return "error \(error.status.code) \(error.reason)"
         } catch {
-            fatalError("parameters threw \(error), not a RequestError")
+            if violation == nil { violation = "parameters threw \(error), not a RequestError" }
+            return "error \(error)"
         }
     }
 

@@ -4,7 +4,7 @@ import NIOPosix
 import RiverCore
 import RiverMemoryEngine
 import RiverRedisEngine
-import RiverTestSupport
+import RiverTesting
 import Testing
 
 /// The `Engine` contract, run against every engine: the memory engine and

@@ -1,7 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
-import RiverTestSupport
+import RiverTesting
 import Testing
 
 @testable import RiverRedisEngine

@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -79,7 +80,7 @@ import Testing
         )
         let team = try await self.token(prefix: "team-", publish: true)
         try await withServer(self.secured) { server in
-            func publish(_ channel: String, token: String) throws -> TestConnection.Response {
+            func publish(_ channel: String, token: String) throws -> SocketConnection.Response {
                 try httpRequest(
                     port: server.port,
                     "GET",
@@ -172,13 +173,13 @@ import Testing
     @Test func webSocketsSubscribeFreelyButPublishOnlyWithCredentials() async throws {
         let member = try await self.token(channels: ["private-ws"], publish: true)
         try await withServer(self.secured) { server in
-            let reader = try TestWebSocket(port: server.port, path: "/websocket?name=ws")
+            let reader = try SocketWebSocket(port: server.port, path: "/websocket?name=ws")
             try reader.send(text: "sneaky")
             let refused = try reader.read()
             #expect(refused.closeCode == 1008)
             #expect(refused.text.hasSuffix("publishing needs the publish secret or a token"))
 
-            let writer = try TestWebSocket(port: server.port, path: "/websocket?name=ws&secret=\(Self.secret)")
+            let writer = try SocketWebSocket(port: server.port, path: "/websocket?name=ws&secret=\(Self.secret)")
             try writer.send(text: "allowed")
             #expect(try writer.readText() == riverMessage("ws", 1, "\"allowed\""))
 
@@ -192,10 +193,10 @@ import Testing
                 ]
             )
             #expect(try wrong.readHead().status == 403)
-            #expect(throws: TestConnection.Failure.self) {
-                try TestWebSocket(port: server.port, path: "/websocket?name=private-ws")
+            #expect(throws: SocketConnection.Failure.self) {
+                try SocketWebSocket(port: server.port, path: "/websocket?name=private-ws")
             }
-            let privateSocket = try TestWebSocket(port: server.port, path: "/websocket?name=private-ws&token=\(member)")
+            let privateSocket = try SocketWebSocket(port: server.port, path: "/websocket?name=private-ws&token=\(member)")
             try privateSocket.send(text: "inside")
             #expect(try privateSocket.readText() == riverMessage("private-ws", 1, "\"inside\""))
         }

@@ -1,4 +1,5 @@
 import NIOCore
+import RiverTesting
 import Testing
 
 @testable import RiverServer

@@ -1,9 +1,10 @@
 import Foundation
+import RiverTesting
 import Testing
 
 /// Channel admin, statistics, metrics and health, over real sockets.
 @Suite struct AdminTests {
-    func json(_ response: TestConnection.Response) throws -> [String: Any] {
+    func json(_ response: SocketConnection.Response) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
     }
 
@@ -34,7 +35,7 @@ import Testing
             let stream = try server.connect()
             try stream.sendRequest("GET", "/subscribe?name=doomed")
             _ = try stream.readHead()
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=doomed")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=doomed")
 
             let deleted = try httpRequest(port: server.port, "DELETE", "/channels/doomed")
             #expect(deleted.status == 200)
@@ -76,7 +77,7 @@ import Testing
             let sse = try server.connect()
             try sse.sendRequest("GET", "/sse?name=s")
             _ = try sse.readHead()
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=s")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=s")
             let poll = try server.connect()
             try poll.sendRequest("GET", "/subscribe?name=s&keep=0")
             _ = try poll.readHead()

@@ -1,4 +1,5 @@
 import Foundation
+import RiverTesting
 import Testing
 
 /// Time and admission from the first moment: a connection's clock starts at

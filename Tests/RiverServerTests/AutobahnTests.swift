@@ -1,5 +1,5 @@
 import Foundation
-import RiverTestSupport
+import RiverTesting
 import Testing
 
 @testable import RiverServer

@@ -1,5 +1,5 @@
 import Foundation
-import RiverTestSupport
+import RiverTesting
 import Testing
 
 /// `river-bench` against a real server at small sizes: every scenario runs,
@@ -157,7 +157,7 @@ import Testing
 
     @Test func refusedSubscriptionsFailTheRun() async throws {
         try await withServer { server in
-            #expect(throws: TestConnection.Failure.self) {
+            #expect(throws: SocketConnection.Failure.self) {
                 _ = try self.bench(
                     ["fanout", "--subscribers", "2", "--subscribe-path", "/nowhere?name={channel}"],
                     port: server.port
@@ -179,7 +179,7 @@ func runBench(_ arguments: [String], port: Int) throws -> [String: Any] {
     guard process.terminationStatus == 0,
         let report = try JSONSerialization.jsonObject(with: data) as? [String: Any]
     else {
-        throw TestConnection.Failure(
+        throw SocketConnection.Failure(
             description:
                 "river-bench \(arguments) exited \(process.terminationStatus): \(String(decoding: data, as: UTF8.self))"
         )

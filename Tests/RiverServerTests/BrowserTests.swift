@@ -1,4 +1,5 @@
 import Foundation
+import RiverTesting
 import Testing
 
 /// lib.js in a real headless Chromium, embedded exactly as the seed's snippet
@@ -206,7 +207,7 @@ import Testing
                 warmups += 1
                 usleep(100_000)
             }
-            let connection = try TestConnection(port: server.port)
+            let connection = try SocketConnection(port: server.port)
             defer { connection.close() }
             try connection.sendRequest(
                 "POST",

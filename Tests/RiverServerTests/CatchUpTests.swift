@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import RiverTesting
 import Testing
 
 /// `seq` catch-up: the seed's example, lost and reset notices, and gapless,
@@ -107,11 +108,11 @@ import Testing
             let payloads = Mutex<[String]>([])
             try await concurrently(publishers + 1) { index in
                 if index < publishers {
-                    let connection = try TestConnection(port: port)
+                    let connection = try SocketConnection(port: port)
                     for counter in 0..<perPublisher {
                         try connection.sendRequest("GET", "/publish?name=race&data=p\(index)-\(counter)")
                         let response = try connection.readResponse()
-                        guard response.status == 200 else { throw TestConnection.Failure(description: response.body) }
+                        guard response.status == 200 else { throw SocketConnection.Failure(description: response.body) }
                         if counter % 50 == 0 { usleep(1000) }
                     }
                     return
@@ -119,7 +120,7 @@ import Testing
                 var last = 0
                 var reconnects = 0
                 while last < total {
-                    let connection = try TestConnection(port: port)
+                    let connection = try SocketConnection(port: port)
                     try connection.sendRequest("GET", "/subscribe?name=race&seq=\(last)")
                     _ = try connection.readHead()
                     let take = 1 + reconnects % 7
@@ -146,7 +147,7 @@ import Testing
 
 /// Publishes `m1`...`mN` pipelined on one connection and checks every answer.
 func publishPipelined(port: Int, channel: String, count: Int, from first: Int = 1) throws {
-    let connection = try TestConnection(port: port)
+    let connection = try SocketConnection(port: port)
     defer { connection.close() }
     var requests = ""
     for seq in first..<(first + count) {
@@ -155,7 +156,7 @@ func publishPipelined(port: Int, channel: String, count: Int, from first: Int = 
     try connection.send(requests)
     for _ in 0..<count {
         let response = try connection.readResponse()
-        guard response.status == 200 else { throw TestConnection.Failure(description: "publish: \(response.body)") }
+        guard response.status == 200 else { throw SocketConnection.Failure(description: "publish: \(response.body)") }
     }
 }
 
@@ -165,7 +166,7 @@ func parseMessage(_ chunk: String) throws -> (seq: Int, data: String) {
     guard let object, object.count == 2, object[0] as? String == "msg", let body = object[1] as? [String: Any],
         let seq = body["seq"] as? Int, let data = body["data"] as? String
     else {
-        throw TestConnection.Failure(description: "not a river message: \(chunk)")
+        throw SocketConnection.Failure(description: "not a river message: \(chunk)")
     }
     return (seq, data)
 }

@@ -1,3 +1,4 @@
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -13,7 +14,7 @@ import Testing
         try await withServer(threads: 2) { server in
             // Connections go to the loops in turn: in this order each spelling has
             // streams on both loops, so each loop's hub holds both channels.
-            var streams: [(TestConnection, String)] = []
+            var streams: [(SocketConnection, String)] = []
             for _ in 0..<2 {
                 for spelling in [Self.composed, Self.decomposed, Self.decomposed, Self.composed] {
                     let stream = try server.connect()

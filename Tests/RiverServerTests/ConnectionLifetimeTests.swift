@@ -1,4 +1,5 @@
 import NIOCore
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -17,7 +18,7 @@ import Testing
         _ exchange: (TestServer) async throws -> Void
     ) async throws {
         let probe = LifetimeProbe()
-        let server = try await TestServer.start(configuration, lifetimeProbe: probe)
+        let server = try await TestServer.start(configuration, lifetimeObserver: probe)
         do {
             try await exchange(server)
             var survivors = probe.survivors
@@ -116,13 +117,13 @@ import Testing
     @Test func webSockets() async throws {
         try await self.expectNothingOutlives(Self.http + ["WebSocketConnectionHandler", "StreamSubscriber"]) {
             server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=ws")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=ws")
             try socket.send(text: "hello")
             #expect(try socket.read().text.contains("hello"))
             try socket.send(opcode: 0x9, Array("ping".utf8))
             #expect(try socket.read().opcode == 0xA)
             socket.connection.close()
-            let closing = try TestWebSocket(port: server.port, path: "/websocket?name=ws&seq=0")
+            let closing = try SocketWebSocket(port: server.port, path: "/websocket?name=ws&seq=0")
             #expect(try closing.read().text.contains("hello"))
             try closing.send(opcode: 0x8, [0x03, 0xE8])
             #expect(try closing.read().opcode == 0x8)
@@ -135,7 +136,7 @@ import Testing
             let stream = try server.connect()
             try stream.sendRequest("GET", "/subscribe?name=doomed")
             _ = try stream.readHead()
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=doomed")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=doomed")
             #expect(try httpRequest(port: server.port, "GET", "/publish?name=doomed&data=1").status == 200)
             #expect(try stream.readChunk() != nil)
             #expect(try socket.read().opcode == 0x1)

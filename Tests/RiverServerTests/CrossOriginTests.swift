@@ -1,3 +1,4 @@
+import RiverTesting
 import Testing
 
 @testable import RiverServer

@@ -1,3 +1,4 @@
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -174,19 +175,19 @@ import Testing
             )
             #expect(try refused.readResponse().status == 401)
 
-            let listed = try TestWebSocket(
+            let listed = try SocketWebSocket(
                 port: server.port,
                 path: "/websocket?name=private-ws",
                 headers: [Self.app, reader]
             )
-            let local = try TestWebSocket(port: server.port, path: "/websocket?name=private-ws", headers: [reader])
+            let local = try SocketWebSocket(port: server.port, path: "/websocket?name=private-ws", headers: [reader])
             try await Task.sleep(for: .milliseconds(100))
             try self.publish(server.port, "private-ws", "hello")
             #expect(try listed.readText() == riverMessage("private-ws", 1, "\"hello\""))
             #expect(try local.readText() == riverMessage("private-ws", 1, "\"hello\""))
 
             // Even from the listed origin, a cookie does not make a socket's frames publishes.
-            let socket = try TestWebSocket(
+            let socket = try SocketWebSocket(
                 port: server.port,
                 path: "/websocket?name=private-ws",
                 headers: [Self.app, writer]

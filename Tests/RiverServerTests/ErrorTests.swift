@@ -1,3 +1,4 @@
+import RiverTesting
 import Testing
 
 /// Every refusal is a clear status with a one-line reason, and never disturbs
@@ -114,7 +115,7 @@ import Testing
 
     @Test func overMaxConnectionsIs503AndASlotFreesUp() async throws {
         try await withServer(configured { $0.maxConnections = 3 }) { server in
-            var open: [TestConnection] = []
+            var open: [SocketConnection] = []
             for _ in 0..<3 {
                 let connection = try server.connect()
                 try connection.sendRequest("GET", "/publish?name=full&data=x")

@@ -1,9 +1,10 @@
+import RiverTesting
 import Testing
 
 /// Server-Sent Events (`/sse`, and `/subscribe` with `Accept: text/event-stream`).
 @Suite struct EventSourceTests {
     /// Reads SSE bytes until `count` events (blank-line terminated) have arrived.
-    func readEvents(_ connection: TestConnection, count: Int) throws -> String {
+    func readEvents(_ connection: SocketConnection, count: Int) throws -> String {
         var text = ""
         while text.components(separatedBy: "\n\n").count - 1 < count {
             text += String(decoding: try connection.readSome(), as: UTF8.self)

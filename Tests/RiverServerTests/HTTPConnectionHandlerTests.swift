@@ -1,9 +1,11 @@
 import NIOCore
 import NIOEmbedded
 import RiverCore
+import RiverTesting
 import Testing
 
-@testable import RiverServer
+import RiverServer
+import RiverTesting
 
 /// `HTTPConnectionHandler` in an `EmbeddedChannel`, on exact bytes: what goes
 /// in, what comes out, and when the connection closes.
@@ -11,12 +13,11 @@ import Testing
     /// One connection to a server whose only event loop is the channel's.
     struct Connection {
         let channel: EmbeddedChannel
-        let loop: LoopContext
+        let server: EmbeddedServer
 
         init(_ configuration: RiverConfiguration = .testing) throws {
-            let server = try EmbeddedServer(configuration)
-            self.loop = server.loop
-            self.channel = try server.connect()
+            self.server = try EmbeddedServer(configuration)
+            self.channel = try self.server.connect()
         }
 
         /// Sends `text` and runs the loop; returns everything written back.
@@ -84,8 +85,8 @@ import Testing
                 == "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nTransfer-Encoding: chunked\r\n"
                 + "Cache-Control: no-cache, no-store\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n\r\n"
         )
-        let channel = try ChannelName(validating: "lp", maxBytes: 9)
-        _ = connection.loop.engine.publish(ByteBuffer(string: "hi"), to: channel, on: connection.channel.eventLoop)
+        let publisher = try connection.server.connect()
+        try publisher.writeInbound(ByteBuffer(string: "GET /publish?name=lp&data=hi HTTP/1.1\r\nHost: x\r\n\r\n"))
         let message = riverMessage("lp", 1, "\"hi\"")
         #expect(
             try connection.output() == String(message.utf8.count, radix: 16, uppercase: true) + "\r\n" + message
@@ -107,16 +108,15 @@ import Testing
 
     @Test func aSilentConnectionClosesAtTheReadTimeoutAPartialRequestGets408() throws {
         let silent = try Connection(configured { $0.readTimeout = .seconds(2) })
-        silent.loop.sweep()
+        silent.server.advance(by: .seconds(1))
         #expect(silent.isOpen)
-        silent.loop.sweep()
+        silent.server.advance(by: .seconds(1))
         #expect(try silent.output() == "")
         #expect(!silent.isOpen, "closed without a word")
 
         let partial = try Connection(configured { $0.readTimeout = .seconds(2) })
         #expect(try partial.exchange("GET /publish?na") == "")
-        partial.loop.sweep()
-        partial.loop.sweep()
+        partial.server.advance(by: .seconds(2))
         #expect(
             try partial.output()
                 == "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 29\r\n"

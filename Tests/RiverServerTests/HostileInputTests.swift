@@ -1,5 +1,5 @@
 import Foundation
-import RiverTestSupport
+import RiverTesting
 import Synchronization
 import Testing
 
@@ -20,7 +20,7 @@ import Glibc
             loris.setReadTimeout(0.1)
             try loris.send("GET /publish?name=calm&da")
             let start = ContinuousClock.now
-            var response: TestConnection.Response?
+            var response: SocketConnection.Response?
             // A byte every 100 ms keeps the socket busy but never finishes the request.
             while response == nil && ContinuousClock.now - start < .seconds(5) {
                 try? loris.send("t")
@@ -87,7 +87,7 @@ import Glibc
         let messageCount = 4000
         let payload = String(repeating: "s", count: 16_000)
 
-        let slow = try TestConnection(port: river.port, receiveBufferBytes: 4096)
+        let slow = try SocketConnection(port: river.port, receiveBufferBytes: 4096)
         try slow.sendRequest("GET", "/subscribe?name=flood")
         _ = try slow.readHead()
         let baseline = try river.residentKiB()
@@ -98,26 +98,26 @@ import Glibc
         let subscribed = DispatchSemaphore(value: 0)
         try await concurrently(2) { role in
             if role == 0 {
-                let fast = try TestConnection(port: port)
+                let fast = try SocketConnection(port: port)
                 try fast.sendRequest("GET", "/subscribe?name=flood")
                 _ = try fast.readHead()
                 subscribed.signal()
                 for seq in 1...messageCount {
                     let chunk = try fast.readChunk() ?? ""
                     guard chunk == riverMessage("flood", seq, "\"\(payload)\"") else {
-                        throw TestConnection.Failure(description: "message \(seq) is not intact")
+                        throw SocketConnection.Failure(description: "message \(seq) is not intact")
                     }
                     received.withLock { $0 = seq }
                 }
             } else {
                 subscribed.wait()
-                let publisher = try TestConnection(port: port)
+                let publisher = try SocketConnection(port: port)
                 let request =
                     "POST /publish?name=flood HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: \(payload.utf8.count)\r\n\r\n\(payload)"
                 for batch in 0..<(messageCount / 50) {
                     try publisher.send(String(repeating: request, count: 50))
                     for _ in 0..<50 where try publisher.readResponse().status != 200 {
-                        throw TestConnection.Failure(description: "a publish failed")
+                        throw SocketConnection.Failure(description: "a publish failed")
                     }
                     if batch % 10 == 0 {
                         let resident = try residentKiB(pid: pid)
@@ -219,7 +219,7 @@ import Glibc
 /// A connected, blocking TCP socket to 127.0.0.1:`port`.
 func rawConnect(port: Int) throws -> Int32 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw TestConnection.Failure(description: "socket() failed: \(errno)") }
+    guard descriptor >= 0 else { throw SocketConnection.Failure(description: "socket() failed: \(errno)") }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -231,7 +231,7 @@ func rawConnect(port: Int) throws -> Int32 {
     }
     guard result == 0 else {
         close(descriptor)
-        throw TestConnection.Failure(description: "connect() failed: \(errno)")
+        throw SocketConnection.Failure(description: "connect() failed: \(errno)")
     }
     return descriptor
 }

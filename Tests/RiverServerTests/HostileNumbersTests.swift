@@ -1,3 +1,4 @@
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -111,7 +112,7 @@ import Testing
     @Test(arguments: HostileNumbersTests.closeFrames)
     func closeCodesAreCheckedBeforeTheyAreEchoed(payload: [UInt8], expected: UInt16) async throws {
         try await withServer { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=close")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=close")
             try socket.send(opcode: 0x8, payload)
             #expect(try socket.read().closeCode == expected)
             #expect(try httpRequest(port: server.port, "GET", "/health").status == 200)

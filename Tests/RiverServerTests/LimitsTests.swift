@@ -1,4 +1,5 @@
 import Foundation
+import RiverTesting
 import Testing
 
 /// Configuration keys that shape behaviour over time: `client_timeout` and `max_memory`.

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import Synchronization
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -14,7 +15,7 @@ import Testing
 @Suite struct MemoryBoundTests {
     @Test func noRoomForAChannelIs503WithAReason() async throws {
         try await withServer(threads: 1, configured { $0.history.maxChannels = 2 }) { server in
-            var streams: [TestConnection] = []
+            var streams: [SocketConnection] = []
             for name in ["a", "b"] {
                 let stream = try server.connect()
                 try stream.sendRequest("GET", "/subscribe?name=\(name)")
@@ -96,7 +97,7 @@ import Testing
         let failures = Mutex(0)
         DispatchQueue.concurrentPerform(iterations: connections) { part in
             do {
-                let connection = try TestConnection(port: port)
+                let connection = try SocketConnection(port: port)
                 var index = range.lowerBound + part * batch
                 while index < range.upperBound {
                     let end = min(index + batch, range.upperBound)
@@ -124,7 +125,7 @@ import Testing
     static let requestTail = Array("&data=x HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
 }
 
-extension TestConnection {
+extension SocketConnection {
     /// Reads `count` pipelined answers to `/publish` (small, Content-Length
     /// framed, each ending with its JSON body's `}`) by finding their status
     /// lines with `memchr`, far cheaper than parsing each; returns how many

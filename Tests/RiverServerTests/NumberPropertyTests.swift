@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import RiverCore
 import RiverMemoryEngine
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -76,16 +77,10 @@ import Testing
     /// hostile number in every numeric parameter and header.
     @Test func everyResponderParsesHostileNumbersWithoutTrapping() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let fanOut = FanOut(group: group)
         let configuration = RiverConfiguration.testing
-        let engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
         let server = try await ServerContext.make(
             configuration: configuration,
-            engine: engine,
-            fanOut: fanOut,
-            maxConnections: 10,
-            staticFiles: try StaticFiles.load(directory: nil),
-            lifetimeProbe: nil,
+            group: group,
             logger: Logger(label: "number-properties")
         )
         let loop = group.next()
@@ -110,7 +105,7 @@ import Testing
                     let answer: EventLoopFuture<AdminResponder.Answer>
                     do {
                         answer = try AdminResponder.respond(to: route, request: request, server: server, on: loop)
-                    } catch {
+                    } catch let error as RequestError {
                         #expect(error.status.code >= 400 && error.status.code < 500, "\(route) \(parameter)=\(number)")
                         continue
                     }
@@ -126,7 +121,7 @@ import Testing
             }
         }
         #expect(checked == Self.hostileNumbers.count * Self.numericParameters.count)
-        await engine.shutdown()
+        await server.engine.shutdown()
         try await group.shutdownGracefully()
     }
 

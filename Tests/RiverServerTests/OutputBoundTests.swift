@@ -1,4 +1,5 @@
 import Foundation
+import RiverTesting
 import Testing
 
 #if canImport(Glibc)
@@ -14,11 +15,11 @@ import Glibc
 
     /// Publishes 100 messages of 60 KB to `channel`.
     static func fill(_ channel: String, port: Int) throws {
-        let publisher = try TestConnection(port: port)
+        let publisher = try SocketConnection(port: port)
         for _ in 0..<100 {
             try publisher.sendRequest("POST", "/publish?name=\(channel)", body: Self.payload)
             guard try publisher.readResponse().status == 200 else {
-                throw TestConnection.Failure(description: "publish refused")
+                throw SocketConnection.Failure(description: "publish refused")
             }
         }
     }
@@ -51,7 +52,7 @@ import Glibc
 
     /// A hostile peer's unread output against the server's memory: RSS grows
     /// by less than `limitKiB` while `attack` runs, and others are served meanwhile.
-    func expectBounded(limitKiB: Int = 6 * 1024, _ attack: (Int) throws -> [TestConnection]) async throws {
+    func expectBounded(limitKiB: Int = 6 * 1024, _ attack: (Int) throws -> [SocketConnection]) async throws {
         let river = try RiverProcess(["--threads", "1", "--max-message-size", "64k"])
         defer {
             river.signal(SIGTERM)
@@ -71,7 +72,7 @@ import Glibc
 
     @Test func pipelinedCatchUpLongPollsNeverRead() async throws {
         try await self.expectBounded { port in
-            let greedy = try TestConnection(port: port, receiveBufferBytes: 4096)
+            let greedy = try SocketConnection(port: port, receiveBufferBytes: 4096)
             try greedy.send(
                 String(repeating: "GET /subscribe?name=big&seq=0&keep=0 HTTP/1.1\r\nHost: x\r\n\r\n", count: 20)
             )
@@ -81,7 +82,7 @@ import Glibc
 
     @Test func pipelinedStaticFilesNeverRead() async throws {
         try await self.expectBounded { port in
-            let greedy = try TestConnection(port: port, receiveBufferBytes: 4096)
+            let greedy = try SocketConnection(port: port, receiveBufferBytes: 4096)
             greedy.setSendTimeout(1)
             let requests = String(repeating: "GET /lib.js HTTP/1.1\r\nHost: x\r\n\r\n", count: 4000)
             // The server stops reading once its answers are over the mark: sending may not finish.
@@ -92,7 +93,7 @@ import Glibc
 
     @Test func webSocketPingsNeverRead() async throws {
         try await self.expectBounded { port in
-            let socket = try TestWebSocket(port: port, path: "/websocket?name=quiet")
+            let socket = try SocketWebSocket(port: port, path: "/websocket?name=quiet")
             socket.connection.setSendTimeout(1)
             let ping: [UInt8] = [0x89, 0x80 | 4, 1, 2, 3, 4] + [0x70, 0x6b, 0x6d, 0x63]  // masked "ping" → 4-byte pongs
             var burst: [UInt8] = []

@@ -1,4 +1,5 @@
 import Foundation
+import RiverTesting
 import Testing
 
 /// The `river` executable itself: signals, exit codes, the start-up line and logging.
@@ -6,14 +7,14 @@ import Testing
     @Test(arguments: [SIGTERM, SIGINT])
     func signalEndsEveryStreamCleanlyAndExitsZero(signal: Int32) async throws {
         let river = try RiverProcess(["--threads", "2"])
-        var streams: [TestConnection] = []
+        var streams: [SocketConnection] = []
         for index in 0..<4 {
-            let stream = try TestConnection(port: river.port)
+            let stream = try SocketConnection(port: river.port)
             try stream.sendRequest("GET", "/subscribe?name=bye\(index)")
             #expect(try stream.readHead().status == 200)
             streams.append(stream)
         }
-        let idle = try TestConnection(port: river.port)
+        let idle = try SocketConnection(port: river.port)
         try idle.sendRequest("GET", "/publish?name=bye0&data=last")
         #expect(try idle.readResponse().status == 200)
         #expect(try streams[0].readChunk() == riverMessage("bye0", 1, "\"last\""))
@@ -141,7 +142,7 @@ import Testing
 /// Publishes one message to each of `count` channels, pipelined over four connections.
 func publishToDistinctChannels(port: Int, prefix: String, count: Int) throws {
     let payload = String(repeating: "x", count: 200)
-    let connections = try (0..<4).map { _ in try TestConnection(port: port) }
+    let connections = try (0..<4).map { _ in try SocketConnection(port: port) }
     var next = 0
     while next < count {
         let batch = min(1000, count - next)
@@ -155,7 +156,7 @@ func publishToDistinctChannels(port: Int, prefix: String, count: Int) throws {
         for (index, connection) in connections.enumerated() {
             for _ in stride(from: index, to: batch, by: connections.count) {
                 guard try connection.readResponse().status == 200 else {
-                    throw TestConnection.Failure(description: "publish failed")
+                    throw SocketConnection.Failure(description: "publish failed")
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import RiverTesting
 import Testing
 
 /// `/publish` over real sockets: every way of sending a message, sequence
@@ -95,15 +96,15 @@ import Testing
             let seqs = Mutex<[Int]>([])
             try await concurrently(publishers) { index in
                 // Half publish on one keep-alive connection, half on a fresh connection each time.
-                let shared = index % 2 == 0 ? try TestConnection(port: port) : nil
+                let shared = index % 2 == 0 ? try SocketConnection(port: port) : nil
                 for counter in 0..<each {
-                    let connection = try shared ?? TestConnection(port: port)
+                    let connection = try shared ?? SocketConnection(port: port)
                     try connection.sendRequest("GET", "/publish?name=busy&data=\(index)-\(counter)")
                     let response = try connection.readResponse()
                     if shared == nil { connection.close() }
                     let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any]
                     guard let seq = object?["seq"] as? Int else {
-                        throw TestConnection.Failure(description: response.body)
+                        throw SocketConnection.Failure(description: response.body)
                     }
                     seqs.withLock { $0.append(seq) }
                 }

@@ -1,3 +1,4 @@
+import RiverTesting
 import Testing
 
 /// `format=raw` on the HTTP transports, and binary messages published over
@@ -8,7 +9,7 @@ import Testing
     /// Publishes `body` as the raw body of a POST with `contentType`; returns the answer's body.
     @discardableResult
     func publish(_ port: Int, _ channel: String, _ body: [UInt8], contentType: String) throws -> String {
-        let connection = try TestConnection(port: port)
+        let connection = try SocketConnection(port: port)
         defer { connection.close() }
         try connection.sendRequest(
             "POST",
@@ -126,7 +127,7 @@ import Testing
     }
 }
 
-extension TestConnection {
+extension SocketConnection {
     /// The raw bytes of a chunked response, up to and including its last chunk.
     func readToEndOfResponse() throws -> [UInt8] {
         var bytes: [UInt8] = []

@@ -1,5 +1,5 @@
 import Foundation
-import RiverTestSupport
+import RiverTesting
 import Synchronization
 import Testing
 
@@ -18,7 +18,7 @@ import Testing
         let onB = try self.stream(b, "name=room")
         let onC = try self.stream(c, "name=room")
         // (A WebSocket's subscription completes after its handshake: seq=0 covers the moment between.)
-        let socket = try TestWebSocket(port: a.port, path: "/websocket?name=room&seq=0")
+        let socket = try SocketWebSocket(port: a.port, path: "/websocket?name=room&seq=0")
 
         var seqs: [Int] = []
         for index in 1...60 {
@@ -45,16 +45,16 @@ import Testing
         let (a, b) = (try self.node(redis), try self.node(redis))
         defer { self.stop(a, b) }
         let bytes: [UInt8] = [0x00, 0xFF, 0xC3, 0x28, 0x0D, 0x0A, 0x80]
-        let live = try TestWebSocket(port: b.port, path: "/websocket?name=bytes&format=raw&seq=0")
+        let live = try SocketWebSocket(port: b.port, path: "/websocket?name=bytes&format=raw&seq=0")
         let river = try self.stream(b, "name=bytes")
-        let publisher = try TestWebSocket(port: a.port, path: "/websocket?name=bytes&format=raw")
+        let publisher = try SocketWebSocket(port: a.port, path: "/websocket?name=bytes&format=raw")
         try publisher.send(opcode: 0x2, bytes)
-        #expect(try live.read() == TestWebSocket.Frame(opcode: 0x2, payload: bytes))
-        #expect(try publisher.read() == TestWebSocket.Frame(opcode: 0x2, payload: bytes))
+        #expect(try live.read() == SocketWebSocket.Frame(opcode: 0x2, payload: bytes))
+        #expect(try publisher.read() == SocketWebSocket.Frame(opcode: 0x2, payload: bytes))
         let base64 = "[\"msg\", {\"channel\": \"bytes\", \"seq\": 1, \"data\": \"AP/DKA0KgA==\", \"encoding\": \"base64\"}]"
         #expect(try river.readChunk() == base64)
-        let late = try TestWebSocket(port: b.port, path: "/websocket?name=bytes&format=raw&seq=0")
-        #expect(try late.read() == TestWebSocket.Frame(opcode: 0x2, payload: bytes))
+        let late = try SocketWebSocket(port: b.port, path: "/websocket?name=bytes&format=raw&seq=0")
+        #expect(try late.read() == SocketWebSocket.Frame(opcode: 0x2, payload: bytes))
     }
 
     /// A message a WebSocket sends as soon as it is connected comes back to
@@ -67,7 +67,7 @@ import Testing
         defer { self.stop(node) }
         for round in 1...40 {
             do {
-                let socket = try TestWebSocket(port: node.port, path: "/websocket?name=echo\(round)&format=raw")
+                let socket = try SocketWebSocket(port: node.port, path: "/websocket?name=echo\(round)&format=raw")
                 try socket.send(text: "hello \(round)")
                 #expect(try socket.readText() == "hello \(round)")
             } catch {
@@ -88,11 +88,11 @@ import Testing
         let received = Mutex<[Int]>([])
         try await concurrently(2) { role in
             if role == 0 {
-                let connection = try TestConnection(port: ports.0)
+                let connection = try SocketConnection(port: ports.0)
                 for index in 1...total {
                     try connection.sendRequest("GET", "/publish?name=hop&data=\(index)")
                     guard try connection.readResponse().status == 200 else {
-                        throw TestConnection.Failure(description: "publish failed")
+                        throw SocketConnection.Failure(description: "publish failed")
                     }
                     if index % 40 == 0 { usleep(2000) }
                 }
@@ -102,7 +102,7 @@ import Testing
             var hops = 0
             while last < total {
                 let port = hops % 2 == 0 ? ports.1 : ports.2
-                let connection = try TestConnection(port: port)
+                let connection = try SocketConnection(port: port)
                 try connection.sendRequest("GET", "/subscribe?name=hop&seq=\(last)")
                 _ = try connection.readHead()
                 for _ in 0..<(1 + hops % 9) where last < total {
@@ -130,7 +130,7 @@ import Testing
 
         b.signal(SIGKILL)
         #expect(b.waitForExit() != nil)
-        #expect(throws: TestConnection.Failure.self) { try onB.readChunk() }
+        #expect(throws: SocketConnection.Failure.self) { try onB.readChunk() }
         #expect(try self.publish(a, "survivors", "after").status == 200)
         #expect(try onC.readChunk() == riverMessage("survivors", 2, "\"after\""))
         #expect(try self.publish(c, "survivors", "still").body == "{\"channel\": \"survivors\", \"seq\": 3}")
@@ -148,7 +148,7 @@ import Testing
         #expect(try onB.readChunk() == riverMessage("gap", 1, "\"m1\""))
 
         #expect(try redis.command("CLIENT", "KILL", "TYPE", "pubsub").hasPrefix(":"))
-        let publisher = try TestConnection(port: a.port)
+        let publisher = try SocketConnection(port: a.port)
         for index in 2...40 {
             try publisher.sendRequest("GET", "/publish?name=gap&data=m\(index)")
             #expect(try publisher.readResponse().status == 200)
@@ -175,7 +175,7 @@ import Testing
         #expect(refused.status == 503)
         #expect(refused.body.contains("Redis"), "\(refused.body)")
         onB.setReadTimeout(0.5)
-        #expect(throws: TestConnection.Failure.self, "the stream stays open, quiet") { try onB.readChunk() }
+        #expect(throws: SocketConnection.Failure.self, "the stream stays open, quiet") { try onB.readChunk() }
 
         try redis.start()
         let published = try await self.publish(a, "outage", "two", until: 200, attempts: 250)

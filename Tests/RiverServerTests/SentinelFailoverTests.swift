@@ -1,5 +1,5 @@
 import Foundation
-import RiverTestSupport
+import RiverTesting
 import Synchronization
 import Testing
 
@@ -68,7 +68,7 @@ import Testing
                 try await self.eventually("publishing", seconds: 60) { acknowledged.withLock { $0.count } >= 20 }
             } catch {
                 let counts = "\(acknowledged.withLock { $0.count }) acknowledged, \(refused.withLock { $0 }) refused"
-                throw TestConnection.Failure(description: "\(error); \(counts); the publishing node said:\n\(a.standardError)")
+                throw SocketConnection.Failure(description: "\(error); \(counts); the publishing node said:\n\(a.standardError)")
             }
             master.stop()
             afterKill.withLock { $0 = 0 }
@@ -111,6 +111,6 @@ import Testing
             if late { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw TestConnection.Failure(description: "not within \(seconds) s: \(what)")
+        throw SocketConnection.Failure(description: "not within \(seconds) s: \(what)")
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import RiverTestSupport
+import RiverTesting
 import Testing
 
 /// River nodes on two Redis shards: each channel lives on one shard, the

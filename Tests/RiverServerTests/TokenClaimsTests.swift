@@ -1,3 +1,4 @@
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -13,12 +14,12 @@ import Testing
     }
 
     /// The answer to subscribing to `private-room` with `token`.
-    func subscribe(_ port: Int, token: String) throws -> TestConnection.Response {
-        let connection = try TestConnection(port: port)
+    func subscribe(_ port: Int, token: String) throws -> SocketConnection.Response {
+        let connection = try SocketConnection(port: port)
         defer { connection.close() }
         try connection.sendRequest("GET", "/subscribe?name=private-room&token=\(token)")
         let head = try connection.readHead()
-        return TestConnection.Response(
+        return SocketConnection.Response(
             head: head,
             body: head.status == 200 ? "" : try connection.readResponseBody(head)
         )
@@ -96,7 +97,7 @@ import Testing
     }
 }
 
-extension TestConnection {
+extension SocketConnection {
     /// The body of a response whose head was already read (Content-Length framing).
     func readResponseBody(_ head: ResponseHead) throws -> String {
         let length = head.header("Content-Length").flatMap { Int($0) } ?? 0

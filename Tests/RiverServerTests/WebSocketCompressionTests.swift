@@ -1,5 +1,6 @@
 import NIOCore
 import RiverCore
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -22,7 +23,7 @@ import Testing
         return Array(frame.readableBytesView)
     }
 
-    static func inflate(_ frame: TestWebSocket.Frame) throws -> String {
+    static func inflate(_ frame: SocketWebSocket.Frame) throws -> String {
         let inflater = try #require(PerMessageInflater())
         let bytes = try inflater.inflate(ByteBuffer(bytes: frame.payload), maxSize: 1 << 20, allocator: .init())
         return String(buffer: bytes)
@@ -49,14 +50,14 @@ import Testing
 
     @Test func compressedFramesBothWaysForEveryFormat() async throws {
         try await withServer { server in
-            let raw = try TestWebSocket(
+            let raw = try SocketWebSocket(
                 port: server.port,
                 path: "/websocket?name=z&format=raw",
                 headers: [Self.offer]
             )
             #expect(raw.handshake.header("Sec-WebSocket-Extensions") == "permessage-deflate; server_no_context_takeover")
-            let river = try TestWebSocket(port: server.port, path: "/websocket?name=z", headers: [Self.offer])
-            let plain = try TestWebSocket(port: server.port, path: "/websocket?name=z&format=raw")
+            let river = try SocketWebSocket(port: server.port, path: "/websocket?name=z", headers: [Self.offer])
+            let plain = try SocketWebSocket(port: server.port, path: "/websocket?name=z&format=raw")
             #expect(plain.handshake.header("Sec-WebSocket-Extensions") == nil)
 
             let text = String(repeating: "compress me ", count: 50)
@@ -68,7 +69,7 @@ import Testing
             let riverFrame = try river.read()
             #expect(riverFrame.compressed)
             #expect(try Self.inflate(riverFrame) == riverMessage("z", 1, "\"\(text)\""))
-            #expect(try plain.read() == TestWebSocket.Frame(opcode: 0x1, payload: Array(text.utf8)))
+            #expect(try plain.read() == SocketWebSocket.Frame(opcode: 0x1, payload: Array(text.utf8)))
 
             // Fragmented: RSV1 on the first frame only.
             let compressed = Self.deflate(Array("two parts".utf8))
@@ -83,8 +84,8 @@ import Testing
 
     @Test func aMessageThatInflatesPastTheLimitClosesWith1009() async throws {
         try await withServer(configured { $0.maxMessageSize = 64 * 1024 }) { server in
-            let bystander = try TestWebSocket(port: server.port, path: "/websocket?name=bomb&format=raw")
-            let socket = try TestWebSocket(
+            let bystander = try SocketWebSocket(port: server.port, path: "/websocket?name=bomb&format=raw")
+            let socket = try SocketWebSocket(
                 port: server.port,
                 path: "/websocket?name=bomb&format=raw",
                 headers: [Self.offer]
@@ -101,7 +102,7 @@ import Testing
 
     @Test func corruptDeflateDataClosesWith1002() async throws {
         try await withServer { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=junk", headers: [Self.offer])
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=junk", headers: [Self.offer])
             try socket.send(opcode: 0x1, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF], reserved: 0x40)
             #expect(try socket.read().closeCode == 1002)
         }

@@ -1,4 +1,5 @@
 import RiverCore
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -19,7 +20,7 @@ import Testing
         opcode: UInt8
     ) async throws {
         try await withServer { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=rsv")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=rsv")
             try socket.send(opcode: opcode, Array("Hello".utf8), reserved: bits)
             #expect(try socket.read().closeCode == 1002, "\(name)")
             let info = try httpRequest(port: server.port, "GET", "/channels/rsv")
@@ -42,7 +43,7 @@ import Testing
     @Test(arguments: Self.closePayloads)
     func closeFramesAreAnsweredPerTheRFC(payload: [UInt8], expected: UInt16) async throws {
         try await withServer { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=bye")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=bye")
             try socket.send(opcode: 0x8, payload)
             #expect(try socket.read().closeCode == expected, "\(payload)")
             #expect(try socket.connection.waitForClose())
@@ -51,7 +52,7 @@ import Testing
 
     @Test func framesAfterTheClientsCloseAreIgnored() async throws {
         try await withServer { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=late")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=late")
             try socket.send(opcode: 0x8, [0x03, 0xE8])
             try socket.send(text: "too late")
             #expect(try socket.read().closeCode == 1000)
@@ -62,13 +63,13 @@ import Testing
 
     @Test func fragmentsWithPingsBetweenThemMakeOneMessage() async throws {
         try await withServer { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=frag&format=raw")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=frag&format=raw")
             try socket.send(opcode: 0x1, Array("frag".utf8), fin: false)
             try socket.send(opcode: 0x9, Array("ping".utf8))
-            #expect(try socket.read() == TestWebSocket.Frame(opcode: 0xA, payload: Array("ping".utf8)))
+            #expect(try socket.read() == SocketWebSocket.Frame(opcode: 0xA, payload: Array("ping".utf8)))
             try socket.send(opcode: 0x0, [], fin: false)
             try socket.send(opcode: 0x0, Array("ment".utf8))
-            #expect(try socket.read() == TestWebSocket.Frame(opcode: 0x1, payload: Array("fragment".utf8)))
+            #expect(try socket.read() == SocketWebSocket.Frame(opcode: 0x1, payload: Array("fragment".utf8)))
         }
     }
 
@@ -82,7 +83,7 @@ import Testing
     @Test(arguments: Self.outOfOrder)
     func fragmentsOutOfOrderFailWith1002(name: String, frames: [(UInt8, Bool)]) async throws {
         try await withServer { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=order")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=order")
             for (opcode, fin) in frames {
                 try socket.send(opcode: opcode, Array("x".utf8), fin: fin)
             }
@@ -92,7 +93,7 @@ import Testing
 
     @Test func fragmentsAddingUpPastTheMessageSizeFailWith1009() async throws {
         try await withServer(configured { $0.maxMessageSize = 1000 }) { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=big")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=big")
             try socket.send(opcode: 0x1, Array(repeating: 0x61, count: 600), fin: false)
             try socket.send(opcode: 0x0, Array(repeating: 0x61, count: 600))
             #expect(try socket.read().closeCode == 1009)
@@ -101,28 +102,28 @@ import Testing
 
     @Test func binaryMessagesArriveRawAsBinaryFramesAndAsBase64InRiverJSON() async throws {
         try await withServer { server in
-            let raw = try TestWebSocket(port: server.port, path: "/websocket?name=bin&format=raw")
-            let river = try TestWebSocket(port: server.port, path: "/websocket?name=bin")
+            let raw = try SocketWebSocket(port: server.port, path: "/websocket?name=bin&format=raw")
+            let river = try SocketWebSocket(port: server.port, path: "/websocket?name=bin")
             let bytes: [UInt8] = [0x00, 0xFF, 0xC3, 0x28, 0x0A]
             try raw.send(opcode: 0x2, bytes)
-            #expect(try raw.read() == TestWebSocket.Frame(opcode: 0x2, payload: bytes))
+            #expect(try raw.read() == SocketWebSocket.Frame(opcode: 0x2, payload: bytes))
             #expect(
                 try river.readText()
                     == "[\"msg\", {\"channel\": \"bin\", \"seq\": 1, \"data\": \"AP/DKAo=\", \"encoding\": \"base64\"}]"
             )
             // A text message stays a text frame in raw format.
             try river.send(text: "plain")
-            #expect(try raw.read() == TestWebSocket.Frame(opcode: 0x1, payload: Array("plain".utf8)))
+            #expect(try raw.read() == SocketWebSocket.Frame(opcode: 0x1, payload: Array("plain".utf8)))
             // Replayed byte for byte.
-            let late = try TestWebSocket(port: server.port, path: "/websocket?name=bin&format=raw&seq=0")
-            #expect(try late.read() == TestWebSocket.Frame(opcode: 0x2, payload: bytes))
+            let late = try SocketWebSocket(port: server.port, path: "/websocket?name=bin&format=raw&seq=0")
+            #expect(try late.read() == SocketWebSocket.Frame(opcode: 0x2, payload: bytes))
         }
     }
 
     @Test func rawSubscribersGetNoticesAsTextFramesOfTheirJSON() async throws {
         try await withServer(configured { $0.history.size = 2 }) { server in
             try publishPipelined(port: server.port, channel: "short", count: 5)
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=short&seq=1&format=raw")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=short&seq=1&format=raw")
             #expect(try socket.readText() == "[\"lost\", {\"channel\": \"short\", \"from\": 2, \"to\": 3}]")
             #expect(try socket.readText() == "m4")
             #expect(try socket.readText() == "m5")
@@ -131,8 +132,8 @@ import Testing
 
     @Test func anUnknownFormatIsRefused() async throws {
         try await withServer { server in
-            #expect(throws: TestConnection.Failure.self) {
-                _ = try TestWebSocket(port: server.port, path: "/websocket?name=x&format=xml")
+            #expect(throws: SocketConnection.Failure.self) {
+                _ = try SocketWebSocket(port: server.port, path: "/websocket?name=x&format=xml")
             }
         }
     }

@@ -1,4 +1,5 @@
 import RiverCore
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -18,7 +19,7 @@ import Testing
     @Test func handshakeThenCatchUpThenLiveFrames() async throws {
         try await withServer { server in
             _ = try httpRequest(port: server.port, "GET", "/publish?name=room&data=before")
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=room&seq=0")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=room&seq=0")
             #expect(socket.handshake.header("Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
             #expect(try socket.readText() == riverMessage("room", 1, "\"before\""))
             _ = try httpRequest(port: server.port, "GET", "/publish?name=room&data=after")
@@ -31,7 +32,7 @@ import Testing
             let listener = try server.connect()
             try listener.sendRequest("GET", "/subscribe?name=talk")
             _ = try listener.readHead()
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=talk")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=talk")
             try socket.send(text: "héllo \"quoted\"")
             let expected = riverMessage("talk", 1, "\"héllo \\\"quoted\\\"\"")
             #expect(try socket.readText() == expected)  // the sender is a subscriber too
@@ -46,7 +47,7 @@ import Testing
     @Test func resumeWithSeqSaysLostThenReplays() async throws {
         try await withServer(configured { $0.history.size = 2 }) { server in
             try publishPipelined(port: server.port, channel: "short", count: 5)
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=short&seq=1")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=short&seq=1")
             #expect(try socket.readText() == "[\"lost\", {\"channel\": \"short\", \"from\": 2, \"to\": 3}]")
             #expect(try socket.readText() == riverMessage("short", 4, "\"m4\""))
             #expect(try socket.readText() == riverMessage("short", 5, "\"m5\""))
@@ -55,9 +56,9 @@ import Testing
 
     @Test func pingGetsPongAndCloseGetsClose() async throws {
         try await withServer { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=p")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=p")
             try socket.send(opcode: 0x9, Array("are you there".utf8))
-            #expect(try socket.read() == TestWebSocket.Frame(opcode: 0xA, payload: Array("are you there".utf8)))
+            #expect(try socket.read() == SocketWebSocket.Frame(opcode: 0xA, payload: Array("are you there".utf8)))
             try socket.send(opcode: 0x8, [0x03, 0xE8])
             #expect(try socket.read().closeCode == 1000)
             #expect(try socket.connection.waitForClose())
@@ -66,7 +67,7 @@ import Testing
 
     @Test func heartbeatPingsAQuietConnection() async throws {
         try await withServer(configured { $0.heartbeat = .seconds(1) }) { server in
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=quiet")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=quiet")
             #expect(try socket.read().opcode == 0x9)
         }
     }
@@ -79,8 +80,8 @@ import Testing
     ])
     func badFramesCloseWithTheRightCodeAndOthersCarryOn(kind: String, code: UInt16) async throws {
         try await withServer(configured { $0.maxMessageSize = 1000 }) { server in
-            let bystander = try TestWebSocket(port: server.port, path: "/websocket?name=calm")
-            let socket = try TestWebSocket(port: server.port, path: "/websocket?name=calm")
+            let bystander = try SocketWebSocket(port: server.port, path: "/websocket?name=calm")
+            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=calm")
             switch kind {
             case "invalid UTF-8": try socket.send(opcode: 0x1, [0xC3, 0x28])
             case "too large": try socket.send(opcode: 0x1, Array(repeating: UInt8(ascii: "a"), count: 1001))
@@ -113,14 +114,14 @@ import Testing
 
     @Test func originOutsideAllowedOriginsIsRefused() async throws {
         try await withServer(configured { $0.allowedOrigins = try! CORSPolicy("https://good.example") }) { server in
-            #expect(throws: TestConnection.Failure.self) {
-                _ = try TestWebSocket(
+            #expect(throws: SocketConnection.Failure.self) {
+                _ = try SocketWebSocket(
                     port: server.port,
                     path: "/websocket?name=x",
                     headers: ["Origin: https://evil.example"]
                 )
             }
-            let allowed = try TestWebSocket(
+            let allowed = try SocketWebSocket(
                 port: server.port,
                 path: "/websocket?name=x",
                 headers: ["Origin: https://good.example"]
@@ -132,7 +133,7 @@ import Testing
 
     @Test func deletingNothingButShutdownSaysGoingAway() async throws {
         let server = try await TestServer.start()
-        let socket = try TestWebSocket(port: server.port, path: "/websocket?name=bye")
+        let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=bye")
         await server.stop()
         var frame = try socket.read()
         while frame.opcode == 0x9 { frame = try socket.read() }  // a heartbeat may come first on a slow stop

@@ -10,10 +10,12 @@ nonisolated(unsafe) let dispatch = DispatchCheck()
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
-    RequestParsingCheck.check(bytes)
-    ParserDifferentialCheck.check(bytes)
-    dispatch.check(bytes)
-    dispatch.checkToken(bytes)
+    // A violated property is a crash for libFuzzer, with what was violated.
+    if let violation = RequestParsingCheck.check(bytes) ?? ParserDifferentialCheck.disagreement(bytes)
+        ?? dispatch.check(bytes) ?? dispatch.checkToken(bytes)
+    {
+        fatalError(violation)
+    }
     return 0
 }
 

@@ -97,7 +97,7 @@ public final class LoopHub {
     /// Starts a round for `local` now, or once the gap after its previous round is over.
     func startRound(_ local: LocalChannel) {
         guard local.isIdle, let last = local.pending.last else { return }
-        let now = NIODeadline.now()
+        let now = self.eventLoop.now
         if now < local.nextRoundAt {
             local.state = .waiting
             _ = try? self.eventLoop.assumeIsolated().scheduleCallback(at: local.nextRoundAt, handler: local)
@@ -113,7 +113,7 @@ public final class LoopHub {
     /// 16 visits.
     func runSlice() {
         self.nextSliceAt = nil
-        let deadline = NIODeadline.now() + self.sliceDuration
+        let deadline = self.eventLoop.now + self.sliceDuration
         var budget = 16
         while let local = self.running.first {
             guard case .running(var position, let upTo) = local.state else {
@@ -122,7 +122,7 @@ public final class LoopHub {
             }
             while position < local.members.count {
                 if budget == 0 {
-                    if NIODeadline.now() >= deadline { break }
+                    if self.eventLoop.now >= deadline { break }
                     budget = 16
                 }
                 let member = local.members[position]
@@ -156,7 +156,7 @@ public final class LoopHub {
         // round took (capped): what arrives meanwhile shares the next round's
         // writes, and delivery takes at most about half the loop. Otherwise the
         // next message goes out at once.
-        let now = NIODeadline.now()
+        let now = self.eventLoop.now
         local.noteArrivalsDuringRound(local.pending.count)
         let gap = local.isOverloaded ? min(now - local.roundStartedAt, self.maxRoundGap) : .zero
         local.nextRoundAt = now + gap
@@ -176,7 +176,7 @@ public final class LoopHub {
     /// the whole round would run as one tick and no publish could join it.
     private func scheduleSlice() {
         guard self.nextSliceAt == nil else { return }
-        let deadline = NIODeadline.now() + Self.yieldDelay
+        let deadline = self.eventLoop.now + Self.yieldDelay
         self.nextSliceAt = deadline
         _ = try? self.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: self)
     }
@@ -205,7 +205,7 @@ public final class LoopHub {
 extension LoopHub: NIOScheduledCallbackHandler {
     public func handleScheduledCallback(eventLoop: some EventLoop) {
         // A slice may have run since this was scheduled (a new batch runs one at once).
-        guard let due = self.nextSliceAt, NIODeadline.now() >= due else { return }
+        guard let due = self.nextSliceAt, self.eventLoop.now >= due else { return }
         self.runSlice()
     }
 }

@@ -26,7 +26,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var pendingStreamHead: PendingHead?
     var registryIndex = -1
     private var machine: StateMachine
-    private let listener: Listener
+    private let listener: ListenerRole
     /// Whether the streamed request asked to keep the connection alive after its response.
     private var streamKeepsAlive = false
     /// Whether this connection's `max_connections` slot is still to be given back
@@ -45,7 +45,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private static let continueResponse = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
 
-    init(server: ServerContext, loop: LoopContext, listener: Listener) {
+    init(server: ServerContext, loop: LoopContext, listener: ListenerRole) {
         self.server = server
         self.loop = loop
         self.listener = listener
@@ -57,7 +57,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.loop.register(self)
-        self.loop.lifetimeProbe?.track(self)
+        self.loop.lifetimeObserver?.track(self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -25,8 +25,8 @@ final class LoopContext {
     let configuration: RiverConfiguration
     /// The configuration's timeouts in ticks, computed once.
     let timeouts: ConnectionTimeouts
-    /// Tests' record of every handler and subscriber made (nil in production).
-    let lifetimeProbe: LifetimeProbe?
+    /// Told of every handler and subscriber made (tests; nil in production).
+    let lifetimeObserver: LifetimeObserver?
     /// Seconds since the server started, advanced by the sweeper. Timeouts are
     /// measured in ticks, so no connection reads the clock per request.
     private(set) var tick: UInt64 = 0
@@ -49,12 +49,12 @@ final class LoopContext {
     static let sweepSliceSize = 512
     private static let sweepYield = TimeAmount.microseconds(20)
 
-    init(hub: LoopHub, engine: Engine, configuration: RiverConfiguration, lifetimeProbe: LifetimeProbe?) {
+    init(hub: LoopHub, engine: Engine, configuration: RiverConfiguration, lifetimeObserver: LifetimeObserver?) {
         self.hub = hub
         self.engine = engine
         self.configuration = configuration
         self.timeouts = ConnectionTimeouts(configuration)
-        self.lifetimeProbe = lifetimeProbe
+        self.lifetimeObserver = lifetimeObserver
         self.taskExecutor = EventLoopTaskExecutor(hub.eventLoop)
     }
 

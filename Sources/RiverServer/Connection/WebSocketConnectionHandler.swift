@@ -62,7 +62,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.loop.register(self)
-        self.loop.lifetimeProbe?.track(self)
+        self.loop.lifetimeObserver?.track(self)
         self.loop.counters.webSocketConnections += 1
         let subscriber = StreamSubscriber(
             channel: self.channel,

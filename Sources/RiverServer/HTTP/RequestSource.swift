@@ -12,14 +12,14 @@ struct RequestSource: Sendable, Equatable {
     /// The peer is a loopback address and the request names no proxy.
     let isLocal: Bool
     /// The listener the request came in on.
-    let listener: Listener
+    let listener: ListenerRole
 
-    init(isLocal: Bool, listener: Listener) {
+    init(isLocal: Bool, listener: ListenerRole) {
         self.isLocal = isLocal
         self.listener = listener
     }
 
-    init(peer: SocketAddress?, listener: Listener, head: HTTPRequestHead) {
+    init(peer: SocketAddress?, listener: ListenerRole, head: HTTPRequestHead) {
         self.init(isLocal: !head.isForwarded && Self.isLoopback(peer), listener: listener)
     }
 

@@ -27,7 +27,7 @@ struct RequestDispatcher {
 
     let server: ServerContext
     /// Which routes this connection's listener serves.
-    let listener: Listener
+    let listener: ListenerRole
     /// The connection's peer, which decides whether it is local (the admin routes without access control).
     let peer: SocketAddress?
 

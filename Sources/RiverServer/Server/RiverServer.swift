@@ -2,8 +2,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import RiverCore
-import RiverMemoryEngine
-import RiverRedisEngine
 
 #if canImport(Glibc)
 import Glibc
@@ -45,36 +43,18 @@ public final class RiverServer: Sendable {
 
     /// Starts the event loops and the engine, binds, and logs the start-up line.
     ///
-    /// `lifetimeProbe` (tests) records every connection handler and subscriber the server makes.
+    /// `lifetimeObserver` (tests) is told of every connection handler and subscriber the server makes.
     public static func start(
         configuration: RiverConfiguration,
         logger: Logger,
-        lifetimeProbe: LifetimeProbe? = nil
+        lifetimeObserver: LifetimeObserver? = nil
     ) async throws -> RiverServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads)
         do {
-            let maxConnections = configuration.maxConnections ?? Self.defaultMaxConnections()
-            let staticFiles = try StaticFiles.load(directory: configuration.publicDirectory)
-            let fanOut = FanOut(group: group)
-            let engine: Engine
-            switch configuration.engine {
-            case .memory:
-                engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
-            case .redis:
-                let settings = RedisEngine.Settings(
-                    shards: try configuration.redisShards(),
-                    limits: configuration.history,
-                    waitReplicas: configuration.redisWait
-                )
-                engine = await RedisEngine.start(fanOut: fanOut, settings: settings, logger: logger)
-            }
             let context = try await ServerContext.make(
                 configuration: configuration,
-                engine: engine,
-                fanOut: fanOut,
-                maxConnections: maxConnections,
-                staticFiles: staticFiles,
-                lifetimeProbe: lifetimeProbe,
+                group: group,
+                lifetimeObserver: lifetimeObserver,
                 logger: logger
             )
             let adminPort = configuration.adminPort
@@ -93,20 +73,16 @@ public final class RiverServer: Sendable {
                     throw error
                 }
             }
-            let sweepers = context.loops.map { box in
-                box.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                    box.value.sweep()
-                }
-            }
+            let sweepers = context.startSweepers()
             let address = serverChannel.localAddress!
             logger.info(
-                "River listening on \(address.ipAddress ?? configuration.host):\(address.port ?? 0) — engine \(engine.name), \(configuration.threads) threads, max_connections \(maxConnections), history \(configuration.history.size) messages / \(configuration.history.ttl.nanoseconds / 1_000_000_000) s per channel, max_memory \(configuration.history.maxMemory) bytes, max_message_size \(configuration.maxMessageSize) bytes, max_channel_name \(configuration.maxChannelName) bytes, max_channels \(configuration.history.channelLimit)"
+                "River listening on \(address.ipAddress ?? configuration.host):\(address.port ?? 0) — engine \(context.engine.name), \(configuration.threads) threads, max_connections \(context.limiter.limit), history \(configuration.history.size) messages / \(configuration.history.ttl.nanoseconds / 1_000_000_000) s per channel, max_memory \(configuration.history.maxMemory) bytes, max_message_size \(configuration.maxMessageSize) bytes, max_channel_name \(configuration.maxChannelName) bytes, max_channels \(configuration.history.channelLimit)"
             )
             if let admin = adminChannel?.localAddress {
                 logger.info("admin routes on \(admin.ipAddress ?? configuration.adminHost):\(admin.port ?? 0) only")
             }
             logger.info("access control: \(context.access.summary)")
-            logger.debug("static files", metadata: ["directory": "\(staticFiles.directory ?? "none")"])
+            logger.debug("static files", metadata: ["directory": "\(context.staticFiles.directory ?? "none")"])
             return RiverServer(
                 group: group,
                 serverChannel: serverChannel,
@@ -120,7 +96,7 @@ public final class RiverServer: Sendable {
         }
     }
 
-    private static func bootstrap(group: EventLoopGroup, context: ServerContext, listener: Listener) -> ServerBootstrap
+    private static func bootstrap(group: EventLoopGroup, context: ServerContext, listener: ListenerRole) -> ServerBootstrap
     {
         let configuration = context.configuration
         // The output a connection may have unsent before it stops reading requests and a
@@ -144,20 +120,8 @@ public final class RiverServer: Sendable {
             bootstrap = TCPKeepAlive(idle: keepAlive).apply(to: bootstrap)
         }
         return bootstrap.childChannelInitializer { channel in
-            let loop = context.loopContext(on: channel.eventLoop)
-            loop.counters.connectionsAccepted += 1
-            loop.lifetimeProbe?.track(channel)
-            let handler: ChannelHandler
-            if context.limiter.acquire() {
-                // (The handler gives the slot back when the connection closes.)
-                handler = HTTPConnectionHandler(server: context, loop: loop, listener: listener)
-            } else {
-                loop.counters.connectionsRejected += 1
-                handler = RefusedConnectionHandler(answer: context.refusedAnswer)
-                loop.lifetimeProbe?.track(handler)
-            }
             do {
-                try channel.pipeline.syncOperations.addHandler(handler)
+                try context.accept(channel, listener: listener)
                 return channel.eventLoop.makeSucceededVoidFuture()
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
@@ -171,30 +135,18 @@ public final class RiverServer: Sendable {
     public func shutdown() async {
         try? await self.serverChannel.close()
         try? await self.adminChannel?.close()
-        for box in self.context.loops {
-            box.eventLoop.execute { box.value.quiesce() }
-        }
+        self.context.quiesce()
         let deadline = NIODeadline.now() + self.context.configuration.shutdownTimeout
-        while await self.openConnections() > 0 && NIODeadline.now() < deadline {
-            try? await Task.sleep(nanoseconds: 20_000_000)
+        while await self.context.openConnections() > 0 && NIODeadline.now() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)  // (pacing: connections end on their own loops)
         }
-        for box in self.context.loops {
-            try? await box.eventLoop.submit { box.value.terminate() }.get()
-        }
+        await self.context.terminate()
         for sweeper in self.sweepers {
             sweeper.cancel()
         }
         await self.context.engine.shutdown()
         try? await self.group.shutdownGracefully()
         self.context.logger.info("River stopped")
-    }
-
-    private func openConnections() async -> Int {
-        var total = 0
-        for box in self.context.loops {
-            total += (try? await box.eventLoop.submit { box.value.openConnections }.get()) ?? 0
-        }
-        return total
     }
 
     /// The open-files limit (raised to its hard maximum) minus a reserve for

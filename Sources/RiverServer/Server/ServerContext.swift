@@ -1,18 +1,24 @@
 import Logging
 import NIOCore
 import RiverCore
+import RiverMemoryEngine
+import RiverRedisEngine
 
 /// What every connection handler shares: configuration, engine, the hubs and
 /// per-loop contexts, the connection limiter and the logger. Immutable and
 /// `Sendable`; loop-confined parts are reached through `NIOLoopBoundBox`.
-final class ServerContext: Sendable {
+///
+/// `RiverServer` builds one over its event loops and binds sockets to it;
+/// the test kit builds one over a single test loop and feeds it connections
+/// without sockets. Both accept connections through `accept(_:listener:)`.
+package final class ServerContext: Sendable {
     let configuration: RiverConfiguration
-    let engine: Engine
+    package let engine: Engine
     let fanOut: FanOut
     let loops: [NIOLoopBoundBox<LoopContext>]
     let limiter: ConnectionLimiter
     let logger: Logger
-    let parserLimits: HTTPRequestParser.Limits
+    package let parserLimits: HTTPRequestParser.Limits
     let staticFiles: StaticFiles
     let access: AccessPolicy
     let metrics = RiverMetrics()
@@ -21,17 +27,16 @@ final class ServerContext: Sendable {
     /// When the server started, for `uptime_seconds`.
     let startedAt = NIODeadline.now()
 
-    /// (Tests build one directly around an `EmbeddedEventLoop`; servers use `make`.)
-    init(
+    private init(
         configuration: RiverConfiguration,
         engine: Engine,
         fanOut: FanOut,
         loops: [NIOLoopBoundBox<LoopContext>],
-        maxConnections: Int,
         staticFiles: StaticFiles,
         access: AccessPolicy,
         logger: Logger
     ) {
+        let maxConnections = configuration.maxConnections ?? RiverServer.defaultMaxConnections()
         self.staticFiles = staticFiles
         self.access = access
         self.configuration = configuration
@@ -44,28 +49,47 @@ final class ServerContext: Sendable {
         self.refusedAnswer = RefusedConnectionHandler.answer(limit: maxConnections)
     }
 
-    /// Builds the context, creating each loop's `LoopContext` on its loop.
-    static func make(
+    /// The server's parts on `group`'s event loops: hubs, the configured
+    /// engine, each loop's `LoopContext` (made on its loop), access control.
+    ///
+    /// - Parameters:
+    ///   - clock: the time the memory engine's history expires by (tests pass their loop's).
+    ///   - lifetimeObserver: told of every per-connection object (tests).
+    package static func make(
         configuration: RiverConfiguration,
-        engine: Engine,
-        fanOut: FanOut,
-        maxConnections: Int,
-        staticFiles: StaticFiles,
-        lifetimeProbe: LifetimeProbe?,
+        group: EventLoopGroup,
+        clock: MonotonicClock = .system,
+        lifetimeObserver: LifetimeObserver? = nil,
         logger: Logger
     ) async throws -> ServerContext {
+        let staticFiles = try StaticFiles.load(directory: configuration.publicDirectory)
+        let fanOut = FanOut(group: group)
+        let engine: Engine
+        switch configuration.engine {
+        case .memory:
+            engine = MemoryEngine(fanOut: fanOut, limits: configuration.history, clock: clock)
+        case .redis:
+            let settings = RedisEngine.Settings(
+                shards: try configuration.redisShards(),
+                limits: configuration.history,
+                waitReplicas: configuration.redisWait
+            )
+            engine = await RedisEngine.start(fanOut: fanOut, settings: settings, logger: logger)
+        }
         var loops: [NIOLoopBoundBox<LoopContext>] = []
         for hub in fanOut.hubs {
             let loop = hub.eventLoop
             loops.append(
                 try await loop.submit {
-                    let context = LoopContext(
-                        hub: hub.value,
-                        engine: engine,
-                        configuration: configuration,
-                        lifetimeProbe: lifetimeProbe
+                    NIOLoopBoundBox(
+                        LoopContext(
+                            hub: hub.value,
+                            engine: engine,
+                            configuration: configuration,
+                            lifetimeObserver: lifetimeObserver
+                        ),
+                        eventLoop: loop
                     )
-                    return NIOLoopBoundBox(context, eventLoop: loop)
                 }.get()
             )
         }
@@ -74,9 +98,36 @@ final class ServerContext: Sendable {
             engine: engine,
             fanOut: fanOut,
             loops: loops,
-            maxConnections: maxConnections,
             staticFiles: staticFiles,
             access: await AccessPolicy.make(configuration),
+            logger: logger
+        )
+    }
+
+    /// A server with the memory engine on the one event loop the caller runs
+    /// on, built synchronously (the fuzzer's `EmbeddedEventLoop`). Its access
+    /// control must not use tokens (registering a token key is asynchronous).
+    package static func makeOnCurrentLoop(
+        configuration: RiverConfiguration,
+        eventLoop: EventLoop,
+        logger: Logger
+    ) throws -> ServerContext {
+        eventLoop.preconditionInEventLoop()
+        let fanOut = FanOut(group: eventLoop)
+        let engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
+        let loop = LoopContext(
+            hub: fanOut.hubs[0].value,
+            engine: engine,
+            configuration: configuration,
+            lifetimeObserver: nil
+        )
+        return ServerContext(
+            configuration: configuration,
+            engine: engine,
+            fanOut: fanOut,
+            loops: [NIOLoopBoundBox(loop, eventLoop: eventLoop)],
+            staticFiles: try StaticFiles.load(directory: configuration.publicDirectory),
+            access: AccessPolicy(withoutTokens: configuration),
             logger: logger
         )
     }
@@ -87,5 +138,66 @@ final class ServerContext: Sendable {
             return box.value
         }
         preconditionFailure("event loop \(loop) is not one of the server's")
+    }
+
+    /// Sets up a connection just accepted on `channel`'s loop: an
+    /// `HTTPConnectionHandler` serving `listener`'s routes, or, over
+    /// `max_connections`, a `RefusedConnectionHandler` answering 503.
+    package func accept(_ channel: Channel, listener: ListenerRole) throws {
+        let loop = self.loopContext(on: channel.eventLoop)
+        loop.counters.connectionsAccepted += 1
+        loop.lifetimeObserver?.track(channel)
+        let handler: ChannelHandler
+        if self.limiter.acquire() {
+            // (The handler gives the slot back when the connection closes.)
+            handler = HTTPConnectionHandler(server: self, loop: loop, listener: listener)
+        } else {
+            loop.counters.connectionsRejected += 1
+            handler = RefusedConnectionHandler(answer: self.refusedAnswer)
+            loop.lifetimeObserver?.track(handler)
+        }
+        try channel.pipeline.syncOperations.addHandler(handler)
+    }
+
+    /// Advances each loop's clock once a second: timeouts, heartbeats.
+    package func startSweepers() -> [RepeatedTask] {
+        self.loops.map { box in
+            box.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                box.value.sweep()
+            }
+        }
+    }
+
+    /// Starts a graceful shutdown on every loop: streams end cleanly, idle connections close.
+    package func quiesce() {
+        for box in self.loops {
+            box.eventLoop.execute { box.value.quiesce() }
+        }
+    }
+
+    /// The connections still open, on all loops.
+    package func openConnections() async -> Int {
+        var total = 0
+        for box in self.loops {
+            total += (try? await box.eventLoop.submit { box.value.openConnections }.get()) ?? 0
+        }
+        return total
+    }
+
+    /// Closes every connection still open.
+    package func terminate() async {
+        for box in self.loops {
+            try? await box.eventLoop.submit { box.value.terminate() }.get()
+        }
+    }
+}
+
+extension ServerContext {
+    /// Decodes and checks a token as a request's would be (nil: accepted), with the refusal's reason.
+    package func refusal(ofToken token: String) async -> String? {
+        switch await self.access.verify(token: token) {
+        case .success: return nil
+        case .failure(let error): return error.reason
+        }
     }
 }

@@ -77,7 +77,7 @@ final class StreamSubscriber: Subscriber {
     func start(from resume: ResumePoint, writingTo output: SubscriberOutput) {
         self.output = output
         self.adjustOpenCount(by: 1)
-        self.loop.lifetimeProbe?.track(self)
+        self.loop.lifetimeObserver?.track(self)
         self.loop.engine.subscribe(to: self.channel, from: resume, hubIndex: self.loop.hub.index)
             .assumeIsolated()
             .whenComplete { result in self.subscribed(result) }

@@ -1,5 +1,5 @@
 import Foundation
-import RiverTestSupport
+import RiverTesting
 
 /// The real `river` executable, started as a child process for tests that
 /// need signals, exit codes, the command line or the process's memory.

@@ -27,7 +27,7 @@ final class TestPageServer: @unchecked Sendable {
             }
         }
         guard bound == 0, listen(listener, 16) == 0 else {
-            throw TestConnection.Failure(description: "page server: bind failed")
+            throw SocketConnection.Failure(description: "page server: bind failed")
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import RiverTesting
 
 @testable import RiverServer
 
@@ -11,7 +12,7 @@ struct TestServer {
     static func start(
         threads: Int = 2,
         _ configuration: RiverConfiguration = .testing,
-        lifetimeProbe: LifetimeProbe? = nil
+        lifetimeObserver: LifetimeObserver? = nil
     ) async throws -> TestServer {
         var configuration = configuration
         configuration.host = "127.0.0.1"
@@ -22,13 +23,13 @@ struct TestServer {
             server: try await RiverServer.start(
                 configuration: configuration,
                 logger: logger,
-                lifetimeProbe: lifetimeProbe
+                lifetimeObserver: lifetimeObserver
             )
         )
     }
 
-    func connect() throws -> TestConnection {
-        try TestConnection(port: self.port)
+    func connect() throws -> SocketConnection {
+        try SocketConnection(port: self.port)
     }
 
     func stop() async {
@@ -54,18 +55,3 @@ func withServer<T>(
     }
 }
 
-extension RiverConfiguration {
-    /// The defaults, on a free port.
-    static var testing: RiverConfiguration {
-        var configuration = RiverConfiguration()
-        configuration.port = 0
-        return configuration
-    }
-}
-
-/// The test defaults with `change` applied.
-func configured(_ change: (inout RiverConfiguration) -> Void) -> RiverConfiguration {
-    var configuration = RiverConfiguration.testing
-    change(&configuration)
-    return configuration
-}

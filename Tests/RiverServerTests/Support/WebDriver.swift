@@ -1,9 +1,9 @@
 import Foundation
-import RiverTestSupport
+import RiverTesting
 
 /// A W3C WebDriver client (https://www.w3.org/TR/webdriver2/) for the browser
 /// tests: starts `chromedriver`, opens a headless Chromium session and speaks
-/// JSON over HTTP to it with `TestConnection`.
+/// JSON over HTTP to it with `SocketConnection`.
 final class WebDriver {
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -119,7 +119,7 @@ final class WebDriver {
 
     /// One WebDriver call; returns the `value` of the answer or throws its error.
     private static func call(port: Int, _ method: String, _ path: String, _ body: [String: Any]? = nil) throws -> Any? {
-        let connection = try TestConnection(port: port, timeoutSeconds: 60)
+        let connection = try SocketConnection(port: port, timeoutSeconds: 60)
         defer { connection.close() }
         let json = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
         try connection.sendRequest(

@@ -1,12 +1,13 @@
 import NIOConcurrencyHelpers
+import RiverServer
 
-/// A test's record of the objects a server makes per connection (handlers
-/// and subscribers), held weakly: after the connections close, any object
-/// still alive outlived its connection. Production servers run without one.
+/// A test's record of the objects a server makes per connection (channels,
+/// handlers and subscribers), held weakly: after the connections close, any
+/// object still alive outlived its connection.
 ///
 /// `@unchecked Sendable`: the entries are only touched under the lock, and
 /// reading a weak reference is safe from any thread.
-public final class LifetimeProbe: @unchecked Sendable {
+public final class LifetimeProbe: LifetimeObserver, @unchecked Sendable {
     private struct Entry {
         weak var object: AnyObject?
         let kind: String
@@ -17,8 +18,7 @@ public final class LifetimeProbe: @unchecked Sendable {
 
     public init() {}
 
-    /// Called on the object's event loop when it is made.
-    func track(_ object: AnyObject) {
+    public func track(_ object: AnyObject) {
         let kind = String(describing: type(of: object))
         self.lock.withLock { self.entries.append(Entry(object: object, kind: kind)) }
     }

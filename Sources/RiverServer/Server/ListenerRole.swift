@@ -1,7 +1,7 @@
 /// Which routes a listening socket serves: all of them, or, with
 /// `admin_port`, the public ones on `port` and the admin ones on `admin_port`
 /// (`/health` on both, for load balancers and orchestrators).
-enum Listener: Sendable {
+package enum ListenerRole: Sendable {
     case all
     case publicOnly
     case adminOnly

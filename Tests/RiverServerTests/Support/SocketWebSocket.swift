@@ -1,6 +1,6 @@
-/// A minimal RFC 6455 client over `TestConnection`, for tests: the opening
+/// A minimal RFC 6455 client over `SocketConnection`, for tests: the opening
 /// handshake, masked frames out, unmasked frames in.
-final class TestWebSocket {
+final class SocketWebSocket {
     struct Frame: Equatable {
         let opcode: UInt8
         let payload: [UInt8]
@@ -15,12 +15,12 @@ final class TestWebSocket {
         }
     }
 
-    let connection: TestConnection
-    let handshake: TestConnection.ResponseHead
+    let connection: SocketConnection
+    let handshake: SocketConnection.ResponseHead
 
     /// Connects and performs the handshake; throws unless the answer is 101.
     init(port: Int, path: String, headers: [String] = []) throws {
-        self.connection = try TestConnection(port: port)
+        self.connection = try SocketConnection(port: port)
         try self.connection.sendRequest(
             "GET",
             path,
@@ -31,7 +31,7 @@ final class TestWebSocket {
         )
         self.handshake = try self.connection.readHead()
         guard self.handshake.status == 101 else {
-            throw TestConnection.Failure(description: "handshake answered \(self.handshake.status)")
+            throw SocketConnection.Failure(description: "handshake answered \(self.handshake.status)")
         }
     }
 
@@ -73,7 +73,7 @@ final class TestWebSocket {
             length = try self.connection.readBytes(8).reduce(0) { $0 << 8 | Int($1) }
         }
         guard header[1] & 0x80 == 0 else {
-            throw TestConnection.Failure(description: "server frames must not be masked")
+            throw SocketConnection.Failure(description: "server frames must not be masked")
         }
         return Frame(
             opcode: header[0] & 0x0F,
@@ -88,7 +88,7 @@ final class TestWebSocket {
             let frame = try self.read()
             if frame.opcode == 0x9 { continue }
             guard frame.opcode == 0x1 else {
-                throw TestConnection.Failure(
+                throw SocketConnection.Failure(
                     description: "expected a text frame, got opcode \(frame.opcode) \(frame.text)"
                 )
             }
@@ -97,7 +97,7 @@ final class TestWebSocket {
     }
 }
 
-extension TestConnection {
+extension SocketConnection {
     /// Exactly `count` bytes.
     func readBytes(_ count: Int) throws -> [UInt8] {
         try self.readExactlyForTests(count)

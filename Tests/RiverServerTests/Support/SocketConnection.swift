@@ -6,7 +6,7 @@ import Glibc
 
 /// A blocking TCP client for tests: raw bytes out, an HTTP/1.1 response
 /// reader in. Every read has a timeout, so a test never hangs.
-final class TestConnection {
+final class SocketConnection {
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
@@ -263,19 +263,14 @@ func httpRequest(
     _ target: String,
     headers: [String] = [],
     body: String? = nil
-) throws -> TestConnection.Response {
-    let connection = try TestConnection(port: port)
+) throws -> SocketConnection.Response {
+    let connection = try SocketConnection(port: port)
     defer { connection.close() }
     try connection.sendRequest(method, target, headers: headers, body: body)
     return try connection.readResponse(forHEAD: method == "HEAD")
 }
 
-/// The river JSON for a message, as the server must write it.
-func riverMessage(_ channel: String, _ seq: Int, _ dataJSON: String) -> String {
-    "[\"msg\", {\"channel\": \"\(channel)\", \"seq\": \(seq), \"data\": \(dataJSON)}]"
-}
-
-extension TestConnection {
+extension SocketConnection {
     /// Whatever arrives next (at least one byte), or throws on timeout or close.
     func readSome() throws -> [UInt8] {
         if self.pendingBytes.isEmpty {
@@ -285,7 +280,3 @@ extension TestConnection {
     }
 }
 
-/// `text` with every `"epoch": N` replaced by `"epoch": E` (epochs are random).
-func maskingEpochs(_ text: String) -> String {
-    text.replacingOccurrences(of: #""epoch": [0-9]+"#, with: #""epoch": E"#, options: .regularExpression)
-}

@@ -1,0 +1,152 @@
+import NIOCore
+import NIOPosix
+
+/// A connection to a River over a real loopback socket, on SwiftNIO: no
+/// test thread ever blocks on it, so tests never hold Swift's cooperative
+/// pool while they wait for the server.
+final class LiveTransport: TestTransport {
+    private let channel: Channel
+    private let inbound: NIOLoopBound<InboundCollector>
+
+    private init(channel: Channel, inbound: NIOLoopBound<InboundCollector>) {
+        self.channel = channel
+        self.inbound = inbound
+    }
+
+    /// Connects to 127.0.0.1:`port`; `receiveBufferBytes` shrinks the kernel's
+    /// receive buffer (a reader that falls behind fills it soon).
+    static func connect(port: Int, receiveBufferBytes: Int? = nil) async throws -> LiveTransport {
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(10))
+        if let receiveBufferBytes {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
+        }
+        let channel = try await bootstrap.channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(InboundCollector())
+            }
+        }.connect(host: "127.0.0.1", port: port).get()
+        let inbound = try await channel.eventLoop.submit {
+            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: InboundCollector.self), eventLoop: channel.eventLoop)
+        }.get()
+        return LiveTransport(channel: channel, inbound: inbound)
+    }
+
+    func send(_ bytes: [UInt8]) async throws {
+        // A server that stopped reading must not hold the test: bounded like every wait.
+        let sent = self.channel.eventLoop.makePromise(of: Void.self)
+        self.channel.writeAndFlush(ByteBuffer(bytes: bytes)).cascade(to: sent)
+        let timeout = self.channel.eventLoop.scheduleTask(in: .seconds(10)) {
+            sent.fail(TimedOut("send of \(bytes.count) bytes not done within 10 s"))
+        }
+        defer { timeout.cancel() }
+        try await sent.futureResult.get()
+    }
+
+    func receive(timeout: Duration) async throws -> [UInt8]? {
+        let inbound = self.inbound
+        let loop = self.channel.eventLoop
+        return try await withCheckedThrowingContinuation { continuation in
+            loop.execute { inbound.value.take(waitingUpTo: timeout, continuation) }
+        }
+    }
+
+    func receiveNow() async throws -> [UInt8] {
+        let inbound = self.inbound
+        return try await self.channel.eventLoop.submit { inbound.value.takeAll() }.get()
+    }
+
+    func isClosedByServer() async -> Bool {
+        let inbound = self.inbound
+        return (try? await self.channel.eventLoop.submit { inbound.value.isClosed }.get()) ?? true
+    }
+
+    func stopReading() async {
+        try? await self.channel.setOption(.autoRead, value: false).get()
+    }
+
+    func resumeReading() async {
+        try? await self.channel.setOption(.autoRead, value: true).get()
+        self.channel.read()
+    }
+
+    func close() async {
+        try? await self.channel.close().get()
+    }
+}
+
+/// Keeps what the server sends until the test takes it; hands it to a waiting reader at once.
+private final class InboundCollector: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private var bytes: [UInt8] = []
+    private(set) var isClosed = false
+    private var waiter: CheckedContinuation<[UInt8]?, Error>?
+    private var waiterTimeout: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.closed()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.bytes += self.unwrapInboundIn(data).readableBytesView
+        self.wakeWaiter()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closed()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A reset is the server closing: what arrived before it stays readable.
+        context.close(promise: nil)
+    }
+
+    private func closed() {
+        self.isClosed = true
+        self.wakeWaiter()
+    }
+
+    func takeAll() -> [UInt8] {
+        defer { self.bytes.removeAll() }
+        return self.bytes
+    }
+
+    func take(waitingUpTo timeout: Duration, _ continuation: CheckedContinuation<[UInt8]?, Error>) {
+        precondition(self.waiter == nil, "one read at a time")
+        if !self.bytes.isEmpty {
+            continuation.resume(returning: self.takeAll())
+            return
+        }
+        if self.isClosed {
+            continuation.resume(returning: nil)
+            return
+        }
+        self.waiter = continuation
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        self.waiterTimeout = self.context?.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) {
+            guard let waiter = self.waiter else { return }
+            self.waiter = nil
+            self.waiterTimeout = nil
+            waiter.resume(throwing: TimedOut("read timed out after \(timeout)"))
+        }
+    }
+
+    private func wakeWaiter() {
+        guard let waiter = self.waiter else { return }
+        self.waiter = nil
+        self.waiterTimeout?.cancel()
+        self.waiterTimeout = nil
+        if self.bytes.isEmpty {
+            waiter.resume(returning: nil)
+        } else {
+            waiter.resume(returning: self.takeAll())
+        }
+    }
+}
