@@ -245,3 +245,33 @@ extension String {
         return String(text)
     }
 }
+
+extension TestConnection {
+    /// A live connection to any server on 127.0.0.1:`port` (a `river`
+    /// process, another node), through SwiftNIO like every live client.
+    public static func live(
+        port: Int,
+        readTimeout: Duration = .seconds(10),
+        receiveBufferBytes: Int? = nil
+    ) async throws -> TestConnection {
+        TestConnection(
+            try await LiveTransport.connect(port: port, receiveBufferBytes: receiveBufferBytes),
+            readTimeout: readTimeout
+        )
+    }
+
+    /// One request on a fresh live connection to 127.0.0.1:`port`, and its response.
+    public static func request(
+        port: Int,
+        _ method: String,
+        _ target: String,
+        headers: [String] = [],
+        body: String? = nil
+    ) async throws -> Response {
+        let connection = try await TestConnection.live(port: port)
+        try await connection.sendRequest(method, target, headers: headers, body: body)
+        let response = try await connection.readResponse(forHEAD: method == "HEAD")
+        await connection.close()
+        return response
+    }
+}
