@@ -148,9 +148,9 @@ package final class ServerContext: Sendable {
         loop.counters.connectionsAccepted += 1
         loop.lifetimeObserver?.track(channel)
         let handler: ChannelHandler
-        if self.limiter.acquire() {
+        if let slot = ConnectionSlot(self.limiter) {
             // (The handler gives the slot back when the connection closes.)
-            handler = HTTPConnectionHandler(server: self, loop: loop, listener: listener)
+            handler = HTTPConnectionHandler(server: self, loop: loop, listener: listener, slot: slot)
         } else {
             loop.counters.connectionsRejected += 1
             handler = RefusedConnectionHandler(answer: self.refusedAnswer)

@@ -15,11 +15,11 @@ import RiverCore
 /// pings and closes. Pongs and everything else it writes share the
 /// connection's output budget: while output is over its high-water mark it
 /// reads no more frames. Until its subscription is in place (a round trip
-/// to Redis, with that engine) it holds reads and keeps the frames already
-/// read, so a message the client sends once connected reaches the client's
-/// own subscription too. It gives back the connection's `max_connections`
-/// slot when the connection closes, and keeps its context, checker and
-/// inflater only while it is in the pipeline.
+/// to Redis, with that engine) its machine holds reads and keeps the frames
+/// already read, so a message the client sends once connected reaches the
+/// client's own subscription too. It gives back the connection's
+/// `max_connections` slot when the connection closes, and keeps its context,
+/// checker and inflater only while it is in the pipeline.
 final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundIn = ByteBuffer
@@ -38,13 +38,16 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     private var inflater: PerMessageInflater?
     private var subscriber: StreamSubscriber?
     private var resume: ResumePoint?
-    private var readHeld = false
-    /// Frames read before the subscription was in place, handled once it is (nil from then on).
-    private var framesAwaitingSubscription: [StateMachine.Frame]? = []
-    /// Whether output is under its high-water mark (from `channelWritabilityChanged`).
-    private var outputIsWritable = true
+    /// This connection's place under `max_connections`, handed on by the HTTP handler.
+    private var slot: ConnectionSlot?
 
-    init(_ upgrade: WebSocketUpgrade, checker: WebSocketFrameChecker, server: ServerContext, loop: LoopContext) {
+    init(
+        _ upgrade: WebSocketUpgrade,
+        checker: WebSocketFrameChecker,
+        slot: consuming ConnectionSlot,
+        server: ServerContext,
+        loop: LoopContext
+    ) {
         self.channel = upgrade.channel
         self.format = StreamFraming.WebSocketFormat(
             raw: upgrade.format == .raw,
@@ -52,6 +55,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         )
         self.machine = StateMachine(maxMessageSize: server.configuration.maxMessageSize, mayPublish: upgrade.mayPublish)
         self.checker = checker
+        self.slot = .some(slot)
         self.resume = upgrade.resume
         self.server = server
         self.loop = loop
@@ -93,60 +97,49 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             payload: frame.unmaskedData,
             compressed: isData && (self.checker?.messageIsCompressed ?? false)
         )
-        if self.framesAwaitingSubscription != nil {
-            self.framesAwaitingSubscription?.append(received)
-        } else {
-            self.perform(self.machine.received(received, tick: self.loop.tick))
-        }
+        self.perform(self.machine.frameArrived(received, tick: self.loop.tick))
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        self.outputIsWritable = context.channel.isWritable
-        if self.outputIsWritable {
+        switch self.machine.writabilityChanged(isWritable: context.channel.isWritable) {
+        case .none: break
+        case .resumeOutput:
             self.subscriber?.outputBecameWritable()
-            self.resumeHeldRead()
+            self.perform(self.machine.resumeReading())
         }
         context.fireChannelWritabilityChanged()
     }
 
-    /// Frames are read only while output is under its high-water mark, so a
-    /// peer that pings and never reads cannot pile up pongs, and only once
-    /// the subscription is in place.
     func read(context: ChannelHandlerContext) {
-        if self.mayRead {
-            context.read()
-        } else {
-            self.readHeld = true
-        }
+        self.perform(self.machine.readRequested())
     }
 
-    private var mayRead: Bool { self.outputIsWritable && self.framesAwaitingSubscription == nil }
-
-    private func resumeHeldRead() {
-        guard self.readHeld, self.mayRead else { return }
-        self.readHeld = false
-        self.context?.read()
+    private func perform(_ action: StateMachine.ReadAction) {
+        switch action {
+        case .read: self.context?.read()
+        case .hold: break
+        }
     }
 
     /// The subscription is in place (or over): the frames read meanwhile are
     /// handled in order — on the next turn of the loop, as the subscriber is
     /// still starting — and reading resumes.
-    private func handleFramesAwaitingSubscription() {
-        guard let frames = self.framesAwaitingSubscription else { return }
-        guard !frames.isEmpty, let eventLoop = self.context?.eventLoop else {
-            self.framesAwaitingSubscription = nil
-            self.resumeHeldRead()
-            return
-        }
-        let handler = NIOLoopBound(self, eventLoop: eventLoop)
-        eventLoop.execute {
-            let handler = handler.value
-            let frames = handler.framesAwaitingSubscription ?? []
-            handler.framesAwaitingSubscription = nil
-            for frame in frames {
-                handler.perform(handler.machine.received(frame, tick: handler.loop.tick))
+    private func perform(_ action: StateMachine.SettledAction) {
+        switch action {
+        case .none:
+            break
+        case .resumeReading:
+            self.context?.read()
+        case .replayNextTurn(let frames):
+            guard let eventLoop = self.context?.eventLoop else { return }
+            let handler = NIOLoopBound(self, eventLoop: eventLoop)
+            eventLoop.execute {
+                let handler = handler.value
+                for frame in frames {
+                    handler.perform(handler.machine.received(frame, tick: handler.loop.tick))
+                }
+                handler.perform(handler.machine.replayed())
             }
-            handler.resumeHeldRead()
         }
     }
 
@@ -236,15 +229,18 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     private func connectionClosed() {
-        guard self.machine.connectionClosed() else { return }
-        self.loop.counters.webSocketConnections -= 1
-        self.server.limiter.release()
-        self.subscriber?.detach()
-        self.subscriber = nil
-        self.checker = nil
-        self.inflater = nil
-        self.framesAwaitingSubscription = nil
-        self.loop.unregister(self)
+        switch self.machine.connectionClosed() {
+        case .none:
+            break
+        case .cleanUp:
+            self.loop.counters.webSocketConnections -= 1
+            self.slot.take()?.release()
+            self.subscriber?.detach()
+            self.subscriber = nil
+            self.checker = nil
+            self.inflater = nil
+            self.loop.unregister(self)
+        }
     }
 }
 
@@ -253,7 +249,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 extension WebSocketConnectionHandler: SubscriberOutput {
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
 
-    var isWritable: Bool { self.outputIsWritable && self.context != nil }
+    var isWritable: Bool { self.machine.isWritable && self.context != nil }
 
     func write(_ bytes: ByteBuffer) {
         self.context?.write(self.wrapOutboundOut(bytes), promise: nil)
@@ -264,19 +260,19 @@ extension WebSocketConnectionHandler: SubscriberOutput {
     }
 
     func streamWillStart() {
-        self.handleFramesAwaitingSubscription()
+        self.perform(self.machine.subscriptionSettled())
     }
 
     func streamDidEnd(_ end: StreamEnd) {
         self.subscriber = nil
-        defer { self.handleFramesAwaitingSubscription() }
+        defer { self.perform(self.machine.subscriptionSettled()) }
         switch end {
         case .completed:
             // The framing wrote the close frame: wait for the peer's.
-            self.machine.streamEnded(tick: self.loop.tick)
+            self.perform(self.machine.streamEnded(tick: self.loop.tick))
             self.flush()
         case .cut:
-            self.machine.streamEnded(tick: self.loop.tick)
+            self.perform(self.machine.streamEnded(tick: self.loop.tick))
             self.context?.close(promise: nil)
         case .refused(let error):
             self.perform(
@@ -302,12 +298,9 @@ extension WebSocketConnectionHandler: ManagedConnection {
     }
 
     func quiesce() {
-        if let subscriber = self.subscriber {
-            subscriber.finish(.shutdown)
-        } else {
-            self.perform(
-                self.machine.fail(code: WebSocketClose.goingAway, reason: "server shutting down", tick: self.loop.tick)
-            )
+        switch self.machine.quiesce() {
+        case .none: break
+        case .finishStream: self.subscriber?.finish(.shutdown)
         }
     }
 

@@ -5,10 +5,16 @@ import RiverCore
 extension WebSocketConnectionHandler {
     /// A WebSocket connection's protocol state after the handshake: what each
     /// whole message or control frame from the client asks for, which close
-    /// status fails the connection for what, and when the socket closes.
+    /// status fails the connection for what, when to read from the socket,
+    /// and when the socket closes.
+    ///
+    /// Until the connection's subscription is in place it holds reads and
+    /// keeps the frames already read; once the subscription settles it hands
+    /// them back, in order, to be handled on the next turn of the loop.
     ///
     /// Pure: one `mutating func` per event returns what to do; the handler
     /// does all I/O (inflating included). Time is the loop's tick, passed in.
+    /// An event that cannot happen in a state traps in debug builds.
     struct StateMachine {
         enum State: Equatable {
             case open
@@ -20,7 +26,7 @@ extension WebSocketConnectionHandler {
 
         /// What arrives from the fragment aggregator: a whole data message
         /// (unmasked) or a control frame.
-        struct Frame {
+        struct Frame: Equatable {
             var opcode: WebSocketOpcode
             var payload: ByteBuffer
             /// RSV1 on the message's first frame: permessage-deflate compressed it.
@@ -48,17 +54,78 @@ extension WebSocketConnectionHandler {
             case closeSocket
         }
 
+        /// The subscription is in place, or over.
+        enum SettledAction: Equatable {
+            case none
+            /// On the next turn of the loop, handle these frames (read while
+            /// subscribing) in order, then `replayed()`.
+            case replayNextTurn([Frame])
+            /// Pass the held read on to the socket.
+            case resumeReading
+        }
+
+        enum ReadAction: Equatable {
+            case read
+            /// Hold it until a `resumeReading` action.
+            case hold
+        }
+
+        enum WritabilityAction: Equatable {
+            case none
+            /// Let the subscription write what waits, then see whether a held read may go on.
+            case resumeOutput
+        }
+
+        enum QuiesceAction: Equatable {
+            case none
+            /// End the subscription's stream cleanly (its close frame says 1001).
+            case finishStream
+        }
+
+        enum CloseAction: Equatable {
+            /// Let go of everything the connection made, and its slot.
+            case cleanUp
+            case none
+        }
+
+        /// Frames read before the subscription was in place.
+        private enum HeldFrames: Equatable {
+            /// Subscribing: frames wait here, and reads are held.
+            case holding([Frame])
+            /// Handed back for handling on the next turn; reads stay held until then.
+            case replaying
+            /// The subscription settled and every held frame was handled.
+            case none
+        }
+
         private(set) var state = State.open
         let maxMessageSize: Int
         /// Whether the handshake's credentials allow publishing.
         let mayPublish: Bool
+        private var held = HeldFrames.holding([])
+        /// Whether output is under its high-water mark.
+        private(set) var isWritable = true
+        private var readHeld = false
 
         init(maxMessageSize: Int, mayPublish: Bool) {
             self.maxMessageSize = maxMessageSize
             self.mayPublish = mayPublish
         }
 
-        /// A message or control frame from the client.
+        // MARK: - Frames
+
+        /// A message or control frame arrived from the client: kept while
+        /// subscribing, otherwise judged.
+        mutating func frameArrived(_ frame: Frame, tick: UInt64) -> Action {
+            if case .holding(var frames) = self.held {
+                frames.append(frame)
+                self.held = .holding(frames)
+                return .none
+            }
+            return self.received(frame, tick: tick)
+        }
+
+        /// A message or control frame from the client, judged now.
         mutating func received(_ frame: Frame, tick: UInt64) -> Action {
             switch self.state {
             case .open: break
@@ -142,9 +209,54 @@ extension WebSocketConnectionHandler {
         }
 
         /// The subscription ended its stream and wrote its close frame, or was cut.
-        mutating func streamEnded(tick: UInt64) {
+        mutating func streamEnded(tick: UInt64) -> Action {
             if case .open = self.state { self.state = .closing(since: tick) }
+            return .none
         }
+
+        // MARK: - The subscription settling, reading, writing
+
+        /// The subscription is in place, or it ended (before or after it was).
+        mutating func subscriptionSettled() -> SettledAction {
+            guard case .holding(let frames) = self.held else { return .none }
+            if frames.isEmpty {
+                self.held = .none
+                return self.resumeReading() == .read ? .resumeReading : .none
+            }
+            self.held = .replaying
+            return .replayNextTurn(frames)
+        }
+
+        /// The frames of `replayNextTurn` were handled.
+        mutating func replayed() -> SettledAction {
+            guard case .replaying = self.held else { return self.invalid("replayed", .none) }
+            self.held = .none
+            return self.resumeReading() == .read ? .resumeReading : .none
+        }
+
+        /// The socket asks to read: only while output is under its high-water
+        /// mark (a peer that pings and never reads cannot pile up pongs), and
+        /// only once the held frames were handled.
+        mutating func readRequested() -> ReadAction {
+            self.readHeld = !self.mayRead
+            return self.readHeld ? .hold : .read
+        }
+
+        private var mayRead: Bool { self.isWritable && self.held == .none }
+
+        /// Whether a held read may go on now.
+        mutating func resumeReading() -> ReadAction {
+            guard self.readHeld, self.mayRead else { return .hold }
+            self.readHeld = false
+            return .read
+        }
+
+        mutating func writabilityChanged(isWritable: Bool) -> WritabilityAction {
+            self.isWritable = isWritable
+            return isWritable ? .resumeOutput : .none
+        }
+
+        // MARK: - Time, shutdown, close
 
         mutating func tick(_ tick: UInt64) -> TickAction {
             switch self.state {
@@ -154,11 +266,23 @@ extension WebSocketConnectionHandler {
             }
         }
 
-        /// The connection closed; true the first time only.
-        mutating func connectionClosed() -> Bool {
-            if case .closed = self.state { return false }
+        /// The server shuts down: an open connection's stream ends cleanly.
+        mutating func quiesce() -> QuiesceAction {
+            if case .open = self.state { return .finishStream }
+            return .none
+        }
+
+        /// The connection closed; cleans up the first time only.
+        mutating func connectionClosed() -> CloseAction {
+            if case .closed = self.state { return .none }
             self.state = .closed
-            return true
+            self.held = .none
+            return .cleanUp
+        }
+
+        private func invalid<Value>(_ event: String, _ fallback: Value) -> Value {
+            assertionFailure("Internal inconsistency in WebSocketConnectionHandler.StateMachine: \(event) in \(self.state), held \(self.held)")
+            return fallback
         }
     }
 }

@@ -1,0 +1,37 @@
+/// When a connection's writes are flushed. Answers written while reading
+/// wait for the end of the loop tick, so every response one poll produced
+/// leaves in one burst (`LoopContext.flushAtEndOfTick`); answers completed
+/// later (by the engine, a token check) are flushed at once.
+struct PendingFlush {
+    private var written = false
+    private var queued = false
+
+    /// Bytes were written and not flushed.
+    mutating func wrote() {
+        self.written = true
+    }
+
+    /// A read burst ended: true when a flush must be queued for the end of the tick.
+    mutating func readComplete() -> Bool {
+        guard self.written && !self.queued else { return false }
+        self.queued = true
+        return true
+    }
+
+    /// True when there is something to flush now.
+    mutating func flushNow() -> Bool {
+        defer { self.written = false }
+        return self.written
+    }
+
+    /// The queued flush is due: true when there is something to flush.
+    mutating func queuedFlushDue() -> Bool {
+        self.queued = false
+        return self.flushNow()
+    }
+
+    /// Everything written went out with a write-and-flush.
+    mutating func flushed() {
+        self.written = false
+    }
+}
