@@ -25,6 +25,7 @@ import Testing
             max_channel_name 64
             channel_idle_ttl 90s
             max_subscriber_backlog 256k
+            max_channels_per_connection 20
             read_timeout 1500ms
             keepalive_timeout 1m
             shutdown_timeout 3
@@ -62,6 +63,7 @@ import Testing
         #expect(configuration.maxChannelName == 64)
         #expect(configuration.history.channelIdleTTL == .seconds(90))
         #expect(configuration.maxSubscriberBacklog == 256 * 1024)
+        #expect(configuration.maxChannelsPerConnection == 20)
         #expect(configuration.readTimeout == .milliseconds(1500))
         #expect(configuration.keepAliveTimeout == .minutes(1))
         #expect(configuration.shutdownTimeout == .seconds(3))
@@ -88,7 +90,7 @@ import Testing
         )
         #expect(configuration.redisWait == 1)
         #expect(try configuration.redisShards().count == 2)
-        #expect(RiverConfiguration.keys.count == 35)
+        #expect(RiverConfiguration.keys.count == 36)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.

@@ -12,7 +12,6 @@ extension HTTPConnectionHandler: SubscriberOutput {
             chunked: chunked
         ) else { return }
         let subscriber = StreamSubscriber(
-            channel: plan.channel,
             framing: plan.framing,
             endsAfterFirstBatch: plan.endsAfterFirstBatch,
             loop: self.loop
@@ -30,7 +29,7 @@ extension HTTPConnectionHandler: SubscriberOutput {
         self.pendingStreamHead = streamHead
         self.subscriber = subscriber
         if dropParser { self.parser = nil }
-        subscriber.start(from: plan.resume, writingTo: self)
+        subscriber.start(plan.channels, writingTo: self)
     }
 
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
@@ -40,6 +39,10 @@ extension HTTPConnectionHandler: SubscriberOutput {
 
     func flush() {
         self.flushIfNeeded()
+    }
+
+    func flushSoon() {
+        if self.pendingFlush.burstEnded() { self.loop.flushAtEndOfTick(self) }
     }
 
     func streamWillStart() {

@@ -80,7 +80,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if self.pendingFlush.readComplete() {
+        if self.pendingFlush.burstEnded() {
             self.loop.flushAtEndOfTick(self)
         }
     }

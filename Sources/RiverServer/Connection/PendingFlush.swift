@@ -11,8 +11,9 @@ struct PendingFlush {
         self.written = true
     }
 
-    /// A read burst ended: true when a flush must be queued for the end of the tick.
-    mutating func readComplete() -> Bool {
+    /// A burst of writes ended (a read's answers, a round of deliveries):
+    /// true when a flush must be queued for the end of the tick.
+    mutating func burstEnded() -> Bool {
         guard self.written && !self.queued else { return false }
         self.queued = true
         return true

@@ -64,13 +64,16 @@ struct RequestDispatcher {
                 return .publish(publish, headers: cors)
             case .subscribe, .eventSource:
                 let subscribe = try SubscribeRequest(request, route: route, configuration: self.server.configuration)
-                let access = try self.server.access.decide(
-                    subscribe.accessAction,
-                    channel: subscribe.channel,
-                    request: request,
-                    verified: verified
-                )
-                if let next = try Self.gate(access) { return next }
+                // Every channel is checked; one refused refuses the whole request, naming it.
+                for start in subscribe.channels {
+                    let access = try self.server.access.decide(
+                        subscribe.accessAction,
+                        channel: start.channel,
+                        request: request,
+                        verified: verified
+                    )
+                    if let next = try Self.gate(access) { return next }
+                }
                 return .subscribe(SubscriptionPlan(subscribe, head: head, headers: cors))
             case .webSocket:
                 return try self.upgrade(request, verified: verified, headers: cors)
@@ -155,8 +158,7 @@ struct RequestDispatcher {
 
 /// A subscription over an HTTP response, as the dispatcher decided it.
 struct SubscriptionPlan {
-    let channel: ChannelName
-    let resume: ResumePoint
+    let channels: [ChannelStart]
     let framing: StreamFraming
     /// Long-poll: the response ends after its first message or catch-up batch.
     let endsAfterFirstBatch: Bool
@@ -164,12 +166,12 @@ struct SubscriptionPlan {
     let headers: [(String, String)]
 
     init(_ request: SubscribeRequest, head: HTTPRequestHead, headers: [(String, String)]) {
-        self.channel = request.channel
-        self.resume = request.resume
+        self.channels = request.channels
         switch request.transport {
         case .stream(_, let callback) where request.format == .river:
             self.framing = .river(chunked: !head.isHTTP10, callback: callback)
         case .stream: self.framing = .raw(chunked: !head.isHTTP10)
+        case .eventStream where request.channels.count > 1: self.framing = .eventStreamOfChannels
         case .eventStream: self.framing = .eventStream
         }
         self.endsAfterFirstBatch = !request.keep

@@ -28,6 +28,9 @@ public struct RiverConfiguration: Sendable {
     public var maxMessageSize = 64 * 1024
     /// `max_channel_name`: the longest channel name, in bytes (400 beyond).
     public var maxChannelName = 256
+    /// `max_channels_per_connection`: the channels one HTTP subscription (or
+    /// one `river.v2` WebSocket) may carry at once (400, or 429, beyond).
+    public var maxChannelsPerConnection = 128
     /// `max_subscriber_backlog`: live messages a subscriber may have waiting
     /// for its socket, in bytes, before it is cut as a slow consumer.
     public var maxSubscriberBacklog = 1 << 20
@@ -98,7 +101,7 @@ public struct RiverConfiguration: Sendable {
     public static let keys = [
         "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "max_channels", "channel_idle_ttl",
-        "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
+        "max_channels_per_connection", "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_issuer",
         "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
         "redis_master", "redis_wait",
@@ -130,6 +133,7 @@ public struct RiverConfiguration: Sendable {
         case "max_channel_name": self.maxChannelName = try Self.integer(value, in: 1...65536)
         case "max_channels": self.history.maxChannels = try Self.integer(value, in: 1...1_000_000_000)
         case "channel_idle_ttl": self.history.channelIdleTTL = try Self.duration(value)
+        case "max_channels_per_connection": self.maxChannelsPerConnection = try Self.integer(value, in: 1...4096)
         case "max_subscriber_backlog": self.maxSubscriberBacklog = try Self.size(value, range: 1024...(1 << 30))
         case "read_timeout": self.readTimeout = try Self.duration(value, minimum: .seconds(1))
         case "keepalive_timeout": self.keepAliveTimeout = try Self.duration(value, minimum: .seconds(1))

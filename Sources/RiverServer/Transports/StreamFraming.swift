@@ -18,6 +18,10 @@ enum StreamFraming {
     case raw(chunked: Bool)
     /// `/sse`: one event per message (`id:` = seq), notices as `event: lost|reset|live`.
     case eventStream
+    /// `/sse` with several channels: one event per message, its river JSON as
+    /// `data:` and the subscription's cursor after it as `id:`; notices as
+    /// `event: lost|reset|live` with their river JSON array, no `id:`.
+    case eventStreamOfChannels
     /// `/websocket`: one frame per message, in its `WebSocketFormat`.
     case webSocket(WebSocketFormat)
 
@@ -44,7 +48,7 @@ enum StreamFraming {
         case .river(_, nil): return "text/plain; charset=utf-8"
         case .river: return "application/javascript; charset=utf-8"
         case .raw: return "application/octet-stream"
-        case .eventStream: return "text/event-stream; charset=utf-8"
+        case .eventStream, .eventStreamOfChannels: return "text/event-stream; charset=utf-8"
         case .webSocket: return "application/octet-stream"
         }
     }
@@ -53,15 +57,21 @@ enum StreamFraming {
     var isChunked: Bool {
         switch self {
         case .river(let chunked, _), .raw(let chunked): return chunked
-        case .eventStream, .webSocket: return false
+        case .eventStream, .eventStreamOfChannels, .webSocket: return false
         }
+    }
+
+    /// Whether each message's framing carries the subscription's cursor.
+    var needsCursor: Bool {
+        if case .eventStreamOfChannels = self { return true }
+        return false
     }
 
     /// What is written when nothing else was for `heartbeat`; river JSON has
     /// nothing harmless to send (its clients parse every chunk).
     var heartbeat: ByteBuffer? {
         switch self {
-        case .eventStream: return EventStreamFraming.heartbeat
+        case .eventStream, .eventStreamOfChannels: return EventStreamFraming.heartbeat
         case .webSocket: return Self.ping
         case .river, .raw: return nil
         }
@@ -92,11 +102,26 @@ enum StreamFraming {
             bytes = message.message.payload
         case .eventStream:
             bytes = message.bytes(.eventStream)
+        case .eventStreamOfChannels:
+            preconditionFailure("a multi-channel event stream writes with its cursor")
         case .webSocket(let format):
             bytes = message.bytes(format.wireFormat)
         }
         output.write(bytes)
         return bytes.readableBytes
+    }
+
+    /// Writes one message of a multi-channel event stream: `id: CURSOR` (the
+    /// subscription's own bytes), then the message's shared `data:` line.
+    func write(_ message: EncodedMessage, cursor: ByteBuffer, to output: SubscriberOutput) -> Int {
+        var id = output.allocator.buffer(capacity: cursor.readableBytes + 5)
+        id.writeStaticString("id: ")
+        id.writeImmutableBuffer(cursor)
+        id.writeStaticString("\n")
+        let data = message.bytes(.eventStreamJSON)
+        output.write(id)
+        output.write(data)
+        return id.readableBytes + data.readableBytes
     }
 
     /// Writes a `lost`, `reset` or `live` notice.
@@ -144,6 +169,12 @@ enum StreamFraming {
             }
             EventStreamFraming.writeEvent(id: id, event: RiverJSON.type(of: notice), data: data, into: &event)
             output.write(event)
+        case .eventStreamOfChannels:
+            var data = allocator.buffer(capacity: 96)
+            RiverJSON.writeNotice(notice, channel: channel, into: &data)
+            var event = allocator.buffer(capacity: 128)
+            EventStreamFraming.writeEvent(id: nil, event: RiverJSON.type(of: notice), data: data, into: &event)
+            output.write(event)
         case .webSocket:
             var json = allocator.buffer(capacity: 96)
             RiverJSON.writeNotice(notice, channel: channel, into: &json)
@@ -159,7 +190,7 @@ enum StreamFraming {
         case .river(true, _), .raw(true):
             output.write(ChunkFraming.terminator)
             return true
-        case .river(false, _), .raw(false), .eventStream:
+        case .river(false, _), .raw(false), .eventStream, .eventStreamOfChannels:
             return false
         case .webSocket:
             let (code, text) = WebSocketClose.status(for: reason)

@@ -13,9 +13,9 @@ struct SubscribeRequest {
         case eventStream
     }
 
-    let channel: ChannelName
-    /// Where to start: after `seq` (nil: live only), in `epoch`, announced with `hello=1`.
-    let resume: ResumePoint
+    /// The channels, in the order first named, each with where it starts:
+    /// after `seq` (nil: live only), in `epoch`, announced with `hello=1`.
+    let channels: [ChannelStart]
     let transport: Transport
     /// River JSON or raw bodies (Server-Sent Events carry bodies either way).
     let format: MessageFormat
@@ -42,33 +42,48 @@ struct SubscribeRequest {
             query: head.query,
             formBody: head.method == .post && head.isFormEncoded ? request.body : nil
         )
-        self.channel = try parameters.channelName(maxBytes: configuration.maxChannelName)
+        let names = try parameters.channelNames(
+            maxBytes: configuration.maxChannelName,
+            max: configuration.maxChannelsPerConnection
+        )
         var callback = try parameters.string("callback")
         if callback == nil { callback = try parameters.string("jsonp") }
         if callback?.isEmpty == true { callback = nil }
         self.format = try MessageFormat(parameters)
+        if names.count > 1 && self.format == .raw {
+            throw .invalidParameter("format", "raw bodies do not say their channel: raw carries one channel")
+        }
 
         if route == .eventSource || (head.acceptsEventStream && callback == nil) {
             self.transport = .eventStream
             // A reconnecting EventSource sends the last id it saw; `lastEventId` is for
-            // clients that cannot set headers, `seq` for symmetry with /subscribe.
-            var seq: UInt64?
-            if let lastEventID = head.lastEventID {
-                do {
-                    seq = try CheckedNumber.parse(lastEventID)
-                } catch {
-                    throw .badRequest("invalid Last-Event-ID header: \(error.description)")
-                }
-            } else if let value = try parameters.unsignedInteger("lastEventId") {
-                seq = value
+            // clients that cannot set headers, `seq` (one channel) or `since` for symmetry with /subscribe.
+            let lastEventID: (text: String, parameter: String)?
+            if let header = head.lastEventID {
+                lastEventID = (header, "Last-Event-ID")
+            } else if let parameter = try parameters.string("lastEventId") {
+                lastEventID = (parameter, "lastEventId")
             } else {
-                seq = try parameters.unsignedInteger("seq")
+                lastEventID = nil
             }
-            self.resume = try Self.resumePoint(seq: seq, parameters)
+            if names.count == 1, let lastEventID {
+                let seq: UInt64
+                do {
+                    seq = try CheckedNumber.parse(lastEventID.text)
+                } catch {
+                    if lastEventID.parameter == "Last-Event-ID" {
+                        throw .badRequest("invalid Last-Event-ID header: \(error.description)")
+                    }
+                    throw .invalidParameter(lastEventID.parameter, error.description)
+                }
+                self.channels = [ChannelStart(names[0], try Self.resumePoint(seq: seq, parameters))]
+                return
+            }
+            self.channels = try Self.starts(names, parameters, cursor: lastEventID, configuration)
             return
         }
 
-        self.resume = try Self.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
+        self.channels = try Self.starts(names, parameters, cursor: nil, configuration)
         var keep = true
         if let value = try parameters.string("keep") {
             do {
@@ -89,12 +104,53 @@ struct SubscribeRequest {
         self.transport = .stream(keep: keep, callback: callback)
     }
 
+    /// Where each channel starts: one channel may say `seq` and `epoch`; a
+    /// cursor (`since`, or an SSE `Last-Event-ID`) names any of them, and a
+    /// channel it does not name starts live.
+    private static func starts(
+        _ names: [ChannelName],
+        _ parameters: RequestParameters,
+        cursor lastEventID: (text: String, parameter: String)?,
+        _ configuration: RiverConfiguration
+    ) throws(RequestError) -> [ChannelStart] {
+        let hello = try Self.hello(parameters)
+        var cursorText = lastEventID
+        if cursorText == nil, let since = try parameters.string("since") { cursorText = (since, "since") }
+        if names.count > 1 {
+            for key in ["seq", "epoch"] where parameters.contains(key) {
+                throw .invalidParameter(key, "names one channel's position: with several channels, use 'since'")
+            }
+        }
+        guard let cursorText else {
+            if names.count == 1 {
+                return [ChannelStart(names[0], try Self.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters))]
+            }
+            return names.map { ChannelStart($0, ResumePoint(hello: hello)) }
+        }
+        if parameters.contains("seq") {
+            throw .invalidParameter("seq", "give the position once: 'seq' or the cursor '\(cursorText.parameter)'")
+        }
+        let cursor = try StreamCursor(
+            parsing: cursorText.text,
+            parameter: cursorText.parameter,
+            maxChannelName: configuration.maxChannelName
+        )
+        return names.map { name in
+            let position = cursor.positions[name]
+            return ChannelStart(name, ResumePoint(seq: position?.seq, epoch: position?.epoch, hello: hello))
+        }
+    }
+
     /// The resume point for `seq`, with the `epoch` and `hello` parameters River adds.
     static func resumePoint(seq: UInt64?, _ parameters: RequestParameters) throws(RequestError) -> ResumePoint {
         let epoch = try parameters.unsignedInteger("epoch")
+        return ResumePoint(seq: seq, epoch: epoch, hello: try Self.hello(parameters))
+    }
+
+    private static func hello(_ parameters: RequestParameters) throws(RequestError) -> Bool {
         let hello = try parameters.unsignedInteger("hello") ?? 0
         guard hello <= 1 else { throw .invalidParameter("hello", "expected 0 or 1") }
-        return ResumePoint(seq: seq, epoch: epoch, hello: hello == 1)
+        return hello == 1
     }
 
     /// `[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*`, at most 128 bytes:
@@ -120,5 +176,16 @@ struct SubscribeRequest {
             }
         }
         return !atSegmentStart
+    }
+}
+
+/// A channel of a subscription, and where it starts.
+struct ChannelStart: Equatable {
+    let channel: ChannelName
+    let resume: ResumePoint
+
+    init(_ channel: ChannelName, _ resume: ResumePoint) {
+        self.channel = channel
+        self.resume = resume
     }
 }

@@ -14,6 +14,8 @@ protocol SubscriberOutput: AnyObject {
     /// Queues bytes (no flush).
     func write(_ bytes: ByteBuffer)
     func flush()
+    /// Flushes at the end of this turn of the loop, with whatever else is written meanwhile.
+    func flushSoon()
     /// The subscription is established and about to write: send the response head, if any.
     func streamWillStart()
     /// The subscription is over; what was written is the whole of it.

@@ -40,6 +40,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     private var resume: ResumePoint?
     /// This connection's place under `max_connections`, handed on by the HTTP handler.
     private var slot: ConnectionSlot?
+    private var pendingFlush = PendingFlush()
 
     init(
         _ upgrade: WebSocketUpgrade,
@@ -68,14 +69,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         self.loop.register(self)
         self.loop.lifetimeObserver?.track(self)
         self.loop.counters.webSocketConnections += 1
-        let subscriber = StreamSubscriber(
-            channel: self.channel,
-            framing: .webSocket(self.format),
-            endsAfterFirstBatch: false,
-            loop: self.loop
-        )
+        let subscriber = StreamSubscriber(framing: .webSocket(self.format), endsAfterFirstBatch: false, loop: self.loop)
         self.subscriber = subscriber
-        subscriber.start(from: self.resume ?? .live, writingTo: self)
+        subscriber.start([ChannelStart(self.channel, self.resume ?? .live)], writingTo: self)
         self.resume = nil
     }
 
@@ -252,11 +248,17 @@ extension WebSocketConnectionHandler: SubscriberOutput {
     var isWritable: Bool { self.machine.isWritable && self.context != nil }
 
     func write(_ bytes: ByteBuffer) {
-        self.context?.write(self.wrapOutboundOut(bytes), promise: nil)
+        guard let context = self.context else { return }
+        context.write(self.wrapOutboundOut(bytes), promise: nil)
+        self.pendingFlush.wrote()
     }
 
     func flush() {
-        self.context?.flush()
+        if self.pendingFlush.flushNow() { self.context?.flush() }
+    }
+
+    func flushSoon() {
+        if self.pendingFlush.burstEnded() { self.loop.flushAtEndOfTick(self) }
     }
 
     func streamWillStart() {
@@ -286,7 +288,7 @@ extension WebSocketConnectionHandler: SubscriberOutput {
 
 extension WebSocketConnectionHandler: ManagedConnection {
     func flushQueuedWrites() {
-        self.flush()
+        if self.pendingFlush.queuedFlushDue() { self.context?.flush() }
     }
 
     func sweep(tick: UInt64) {
