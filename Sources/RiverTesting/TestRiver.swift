@@ -179,6 +179,16 @@ public func withRiver<T>(
     }
 }
 
+/// Runs `body` with a fresh in-process River configured with `configuration`.
+@discardableResult
+public func withRiver<T>(
+    _ configuration: RiverConfiguration,
+    lifetimeObserver: LifetimeObserver? = nil,
+    _ body: (TestRiver) async throws -> T
+) async throws -> T {
+    try await withRiver(.inProcess, configuration, lifetimeObserver: lifetimeObserver, body)
+}
+
 extension RiverConfiguration {
     /// The defaults, on a free port.
     public static var testing: RiverConfiguration {
