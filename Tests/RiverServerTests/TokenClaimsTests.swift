@@ -3,8 +3,9 @@ import Testing
 
 @testable import RiverServer
 
-/// Token claims over real sockets: `exp` required, `nbf`, `iss` and `aud`
-/// checked with a small clock skew, and every refusal one short line.
+/// Token claims: `exp` required, `nbf`, `iss` and `aud` checked with a small
+/// clock skew, and every refusal one short line. In-process; the clock skew
+/// also runs live.
 @Suite struct TokenClaimsTests {
     static let issuerAndAudience = configured {
         $0.tokenSecret = Secret(AccessControlTests.tokenKey)
@@ -13,16 +14,18 @@ import Testing
         $0.tokenAudience = "river"
     }
 
-    /// The answer to subscribing to `private-room` with `token`.
-    func subscribe(_ port: Int, token: String) throws -> SocketConnection.Response {
-        let connection = try SocketConnection(port: port)
-        defer { connection.close() }
-        try connection.sendRequest("GET", "/subscribe?name=private-room&token=\(token)")
-        let head = try connection.readHead()
-        return SocketConnection.Response(
-            head: head,
-            body: head.status == 200 ? "" : try connection.readResponseBody(head)
-        )
+    /// The answer to subscribing to `private-room` with `token`: the status, and the body of a refusal.
+    func subscribe(_ river: TestRiver, token: String) async throws -> (status: Int, body: String) {
+        let connection = try await river.connect()
+        try await connection.sendRequest("GET", "/subscribe?name=private-room&token=\(token)")
+        let head = try await connection.readHead()
+        var body = ""
+        if head.status != 200 {
+            let length = try #require(head.header("Content-Length").flatMap { Int($0) })
+            body = String(decoding: try await connection.readBytes(length), as: UTF8.self)
+        }
+        await connection.close()
+        return (head.status, body)
     }
 
     static var now: Int { secondsSince1970() }
@@ -47,32 +50,33 @@ import Testing
             $0.tokenSecret = Secret(AccessControlTests.tokenKey)
             $0.privatePrefix = "private-"
         }
-        try await withServer(secured) { server in
-            let response = try self.subscribe(server.port, token: signedToken(claims))
+        try await withRiver(.inProcess, secured) { river in
+            let response = try await self.subscribe(river, token: signedToken(claims))
             #expect(response.status == 403)
             #expect(response.body == reason + "\n")
             #expect(response.body.utf8.count < 80)
         }
     }
 
-    @Test func theClockSkewIsTolerated() async throws {
+    @Test(arguments: TestRiver.Mode.allCases)
+    func theClockSkewIsTolerated(_ mode: TestRiver.Mode) async throws {
         let secured = configured {
             $0.tokenSecret = Secret(AccessControlTests.tokenKey)
             $0.privatePrefix = "private-"
         }
-        try await withServer(secured) { server in
+        try await withRiver(mode, secured) { river in
             // Expired 10 s ago, valid from 10 s ahead: both within 30 s of skew.
             let justExpired = signedToken(#"{"exp": \#(Self.now - 10), "channels": ["private-room"]}"#)
-            #expect(try self.subscribe(server.port, token: justExpired).status == 200)
+            #expect(try await self.subscribe(river, token: justExpired).status == 200)
             let almostValid = signedToken(
                 #"{"exp": \#(Self.now + 600), "nbf": \#(Self.now + 10), "channels": ["private-room"]}"#
             )
-            #expect(try self.subscribe(server.port, token: almostValid).status == 200)
+            #expect(try await self.subscribe(river, token: almostValid).status == 200)
             let forged = signedToken(
                 #"{"exp": \#(Self.now + 600), "channels": ["private-room"]}"#,
                 key: "another-key-0123456789abcdef-0123456789"
             )
-            let refused = try self.subscribe(server.port, token: forged)
+            let refused = try await self.subscribe(river, token: forged)
             #expect(refused.body == "invalid token: bad signature\n")
         }
     }
@@ -86,21 +90,13 @@ import Testing
         (#", "iss": "https://auth.example", "aud": ["other"]"#, 403, "invalid token: wrong audience (aud)\n"),
     ])
     func issuerAndAudienceWhenConfigured(extra: String, status: Int, body: String) async throws {
-        try await withServer(Self.issuerAndAudience) { server in
-            let response = try self.subscribe(
-                server.port,
+        try await withRiver(.inProcess, Self.issuerAndAudience) { river in
+            let response = try await self.subscribe(
+                river,
                 token: signedToken(channels: #"["private-room"]"#, extra: extra)
             )
             #expect(response.status == status)
             #expect(response.body == body)
         }
-    }
-}
-
-extension SocketConnection {
-    /// The body of a response whose head was already read (Content-Length framing).
-    func readResponseBody(_ head: ResponseHead) throws -> String {
-        let length = head.header("Content-Length").flatMap { Int($0) } ?? 0
-        return String(decoding: try self.readExactlyForTests(length), as: UTF8.self)
     }
 }
