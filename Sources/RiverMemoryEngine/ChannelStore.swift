@@ -104,21 +104,21 @@ final class ChannelStore {
 
     // MARK: - Subscribe
 
-    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> Result<Subscribed, EngineError> {
+    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> Result<SubscribeResult, EngineError> {
         guard let state = self.state(for: name, now: self.clock.now()) else { return .failure(self.noRoom) }
         if state.subscriberTotal == 0 { self.channelsWithSubscribers += 1 }
         state.subscribersPerHub[hubIndex] += 1
         state.subscriberTotal += 1
         let catchUp = state.history.catchUp(from: point, currentSeq: state.seq, epoch: state.epoch)
         return .success(
-            Subscribed(
-                subscription: Subscription(channel: name, hubIndex: hubIndex, token: state.token),
+            SubscribeResult(
+                interest: Interest(channel: name, hubIndex: hubIndex, token: state.token),
                 catchUp: catchUp
             )
         )
     }
 
-    func unsubscribe(_ subscription: Subscription) {
+    func unsubscribe(_ subscription: Interest) {
         guard let state = self.channels[subscription.channel], state.token == subscription.token else { return }
         state.subscribersPerHub[subscription.hubIndex] -= 1
         state.subscriberTotal -= 1

@@ -70,14 +70,14 @@ public final class MemoryEngine: Engine {
         to channel: ChannelName,
         from point: ResumePoint,
         hubIndex: Int
-    ) -> EventLoopFuture<Subscribed> {
+    ) -> EventLoopFuture<SubscribeResult> {
         let replyLoop = self.stores[hubIndex].eventLoop
         return self.onHome(of: channel, replyOn: replyLoop) {
             $0.subscribe(to: channel, from: point, hubIndex: hubIndex)
         }.flatMapResult { $0 }
     }
 
-    public func unsubscribe(_ subscription: Subscription) {
+    public func unsubscribe(_ subscription: Interest) {
         let store = self.home(of: subscription.channel)
         if store.eventLoop.inEventLoop {
             store.value.unsubscribe(subscription)

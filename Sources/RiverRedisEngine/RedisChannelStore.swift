@@ -77,14 +77,14 @@ final class RedisChannelStore {
 
     // MARK: - Subscribe
 
-    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> EventLoopFuture<Subscribed> {
+    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> EventLoopFuture<SubscribeResult> {
         let channel = self.channel(named: name)
         channel.subscribersPerHub[hubIndex] += 1
         channel.subscriberTotal += 1
         channel.idleSince = nil
-        let subscription = Subscription(channel: name, hubIndex: hubIndex, token: channel.token)
+        let subscription = Interest(channel: name, hubIndex: hubIndex, token: channel.token)
         return self.catchUp(channel, from: point, attempts: 3)
-            .map { Subscribed(subscription: subscription, catchUp: $0) }
+            .map { SubscribeResult(interest: subscription, catchUp: $0) }
             .flatMapErrorThrowing { error in
                 self.unsubscribe(subscription)
                 throw EngineError.unavailable("\(error)")
@@ -216,7 +216,7 @@ final class RedisChannelStore {
         }
     }
 
-    func unsubscribe(_ subscription: Subscription) {
+    func unsubscribe(_ subscription: Interest) {
         guard let channel = self.channels[subscription.channel], channel.token == subscription.token else { return }
         channel.subscribersPerHub[subscription.hubIndex] -= 1
         channel.subscriberTotal -= 1

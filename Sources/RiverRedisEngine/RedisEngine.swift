@@ -114,7 +114,7 @@ public final class RedisEngine: Engine {
         to channel: ChannelName,
         from point: ResumePoint,
         hubIndex: Int
-    ) -> EventLoopFuture<Subscribed> {
+    ) -> EventLoopFuture<SubscribeResult> {
         let replyLoop = self.stores[hubIndex].eventLoop
         let home = self.home(of: channel)
         return home.eventLoop.submit(replyingOn: replyLoop) {
@@ -122,7 +122,7 @@ public final class RedisEngine: Engine {
         }
     }
 
-    public func unsubscribe(_ subscription: Subscription) {
+    public func unsubscribe(_ subscription: Interest) {
         let home = self.home(of: subscription.channel)
         if home.eventLoop.inEventLoop {
             home.value.unsubscribe(subscription)

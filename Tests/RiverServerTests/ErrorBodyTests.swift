@@ -46,9 +46,9 @@ import Testing
     }
 
     @Test func escaping() {
-        #expect(HTTPResponse.escapedReason("plain 'text' (ok): 1...2") == "plain 'text' (ok): 1...2")
-        #expect(HTTPResponse.escapedReason("<a href=\"x\">&`\\%") == "%3Ca href=%22x%22%3E%26%60%5C%25")
-        #expect(HTTPResponse.escapedReason("é\u{0}\u{7F}") == "%C3%A9%00%7F")
+        #expect(CompleteResponse.escapedReason("plain 'text' (ok): 1...2") == "plain 'text' (ok): 1...2")
+        #expect(CompleteResponse.escapedReason("<a href=\"x\">&`\\%") == "%3Ca href=%22x%22%3E%26%60%5C%25")
+        #expect(CompleteResponse.escapedReason("é\u{0}\u{7F}") == "%C3%A9%00%7F")
         #expect(LineLogHandler.escapingControlCharacters("one\ntwo\r\u{1B}[31m") == "one\\x0Atwo\\x0D\\x1B[31m")
         #expect(LineLogHandler.escapingControlCharacters("café — fine") == "café — fine")
     }

@@ -5,7 +5,7 @@ import NIOCore
 ///
 /// Every future completes on the event loop the call names. Ordering contract
 /// for `subscribe`: the future completes on the hub's loop before any live
-/// batch holding a message with seq greater than `Subscribed.catchUp.lastSeq`
+/// batch holding a message with seq greater than `SubscribeResult.catchUp.lastSeq`
 /// reaches that hub, so a subscriber registered in the completion callback
 /// misses nothing and, filtering by seq, sees nothing twice.
 public protocol Engine: AnyObject, Sendable {
@@ -26,10 +26,10 @@ public protocol Engine: AnyObject, Sendable {
 
     /// Registers interest of hub `hubIndex` in a channel and returns what to
     /// send first for `point` (notices, and everything after its seq).
-    func subscribe(to channel: ChannelName, from point: ResumePoint, hubIndex: Int) -> EventLoopFuture<Subscribed>
+    func subscribe(to channel: ChannelName, from point: ResumePoint, hubIndex: Int) -> EventLoopFuture<SubscribeResult>
 
     /// Withdraws one subscriber's interest (fire and forget).
-    func unsubscribe(_ subscription: Subscription)
+    func unsubscribe(_ interest: Interest)
 
     /// Channel facts, or nil when the channel does not exist.
     func info(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<ChannelInfo?>
@@ -66,7 +66,7 @@ extension Engine {
 
 /// A registered interest, handed back to `unsubscribe`. Small on purpose:
 /// every subscriber keeps one for as long as it lives.
-public struct Subscription: Sendable {
+public struct Interest: Sendable {
     public let channel: ChannelName
     public let hubIndex: Int
     /// Identifies the channel incarnation the interest was registered with.
@@ -80,12 +80,12 @@ public struct Subscription: Sendable {
 }
 
 /// What `subscribe` answers: the interest, and what to replay before going live.
-public struct Subscribed: Sendable {
-    public let subscription: Subscription
+public struct SubscribeResult: Sendable {
+    public let interest: Interest
     public let catchUp: CatchUp
 
-    public init(subscription: Subscription, catchUp: CatchUp) {
-        self.subscription = subscription
+    public init(interest: Interest, catchUp: CatchUp) {
+        self.interest = interest
         self.catchUp = catchUp
     }
 }

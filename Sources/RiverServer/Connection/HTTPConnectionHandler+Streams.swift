@@ -2,10 +2,10 @@ import NIOCore
 import RiverCore
 
 /// A subscription carried by an HTTP/1.1 response: the connection is its
-/// `SubscriberOutput`. A stream owns the connection to its end (its parser and
+/// `StreamOutput`. A stream owns the connection to its end (its parser and
 /// buffered input are dropped); a long-poll hands it back for the next request.
-extension HTTPConnectionHandler: SubscriberOutput {
-    func startStream(_ plan: SubscriptionPlan, _ head: HTTPRequestHead) {
+extension HTTPConnectionHandler: StreamOutput {
+    func startStream(_ plan: StreamPlan, _ head: ParsedRequestHead) {
         let chunked = plan.framing.isChunked
         guard case .start(let keepAlive, let dropParser) = self.machine.streamStarting(
             ignoresInput: !plan.endsAfterFirstBatch,
@@ -17,7 +17,7 @@ extension HTTPConnectionHandler: SubscriberOutput {
             loop: self.loop
         )
         var streamHead = self.allocator.buffer(capacity: 256)
-        HTTPResponseWriter.writeHead(
+        HTTP1ResponseWriter.writeHead(
             status: .ok,
             contentType: plan.framing.contentType,
             framing: chunked ? .chunked : .close,

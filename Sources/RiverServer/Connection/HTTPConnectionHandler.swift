@@ -18,7 +18,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     // (Pointers first, flags last: the object stays small, and a parked stream is what a server holds most of.)
     let server: ServerContext
-    unowned let loop: LoopContext
+    unowned let loop: ServerLoop
     var context: ChannelHandlerContext?
     /// Request parsing state; made on first use, dropped while the connection only streams out.
     var parser: HTTPRequestParser?
@@ -34,7 +34,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private static let continueResponse = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
 
-    init(server: ServerContext, loop: LoopContext, listener: ListenerRole, slot: consuming ConnectionSlot) {
+    init(server: ServerContext, loop: ServerLoop, listener: ListenerRole, slot: consuming ConnectionSlot) {
         self.server = server
         self.loop = loop
         self.listener = listener
@@ -167,7 +167,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// Does what the dispatcher decided for `request`.
-    private func perform(_ dispatch: RequestDispatcher.Dispatch, _ request: HTTPRequest) {
+    private func perform(_ dispatch: RequestDispatcher.Dispatch, _ request: ParsedRequest) {
         guard let context = self.context else { return }
         switch dispatch {
         case .respond(let response):
@@ -219,7 +219,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         self.continueAfterAnswer()
     }
 
-    private func answerAdmin(_ route: Route, _ request: HTTPRequest, headers: [(String, String)]) {
+    private func answerAdmin(_ route: Route, _ request: ParsedRequest, headers: [(String, String)]) {
         guard let context = self.context else { return }
         let answer: EventLoopFuture<AdminResponder.Answer>
         do {
@@ -231,7 +231,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         answer.assumeIsolated().whenComplete { result in
             switch result {
             case .success(.document(let contentType, let body)):
-                let response = HTTPResponse(status: .ok, contentType: contentType, headers: headers, body: body)
+                let response = CompleteResponse(status: .ok, contentType: contentType, headers: headers, body: body)
                 self.respond(response, to: request.head)
             case .success(.refused(let error)):
                 self.respond(.refusal(error, headers: headers), to: request.head)
@@ -244,7 +244,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// Writes a complete answer; the connection then waits for the next request or closes.
-    private func respond(_ response: HTTPResponse, to head: HTTPRequestHead) {
+    private func respond(_ response: CompleteResponse, to head: ParsedRequestHead) {
         guard case .write(let keepAlive) = self.machine.answerReady(
             closesConnection: response.closesConnection,
             tick: self.loop.tick
@@ -260,7 +260,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         self.closeAfterWrites()
     }
 
-    private func writeResponse(_ response: HTTPResponse, isHTTP10: Bool, omitsBody: Bool, keepAlive: Bool) {
+    private func writeResponse(_ response: CompleteResponse, isHTTP10: Bool, omitsBody: Bool, keepAlive: Bool) {
         guard let context = self.context else { return }
         if response.status.code >= 400 {
             if response.status.code < 500 { self.loop.counters.badRequests += 1 }
@@ -272,7 +272,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 ]
             )
         }
-        HTTPResponseWriter.serialize(
+        HTTP1ResponseWriter.serialize(
             response,
             isHTTP10: isHTTP10,
             omitsBody: omitsBody,

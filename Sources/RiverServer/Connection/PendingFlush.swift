@@ -1,6 +1,6 @@
 /// When a connection's writes are flushed. Answers written while reading
 /// wait for the end of the loop tick, so every response one poll produced
-/// leaves in one burst (`LoopContext.flushAtEndOfTick`); answers completed
+/// leaves in one burst (`ServerLoop.flushAtEndOfTick`); answers completed
 /// later (by the engine, a token check) are flushed at once.
 struct PendingFlush {
     private var written = false

@@ -6,17 +6,17 @@ import RiverCore
 /// connection must perform. Admission, CORS, routing and access control all
 /// happen here, in that order, once per request.
 ///
-/// It takes a parsed `HTTPRequest` and returns version-neutral values, so an
+/// It takes a parsed `ParsedRequest` and returns version-neutral values, so an
 /// HTTP/2 stream can use it as HTTP/1.1 connections do.
 struct RequestDispatcher {
     /// What the connection must do with a request.
     enum Dispatch {
         /// Answer at once.
-        case respond(HTTPResponse)
+        case respond(CompleteResponse)
         /// Store the message, then answer with its seq (`PublishResponder.response`).
         case publish(PublishResponder.Publish, headers: [(String, String)])
         /// Carry a subscription on this response.
-        case subscribe(SubscriptionPlan)
+        case subscribe(StreamPlan)
         /// Answer the WebSocket handshake and hand the connection to a `WebSocketConnectionHandler`.
         case upgrade(WebSocketUpgrade)
         /// Ask the engine or the server, then answer (`AdminResponder`).
@@ -32,7 +32,7 @@ struct RequestDispatcher {
     let peer: SocketAddress?
 
     /// Dispatches `request`; `verified` is its token once `verify` accepted it.
-    func dispatch(_ request: HTTPRequest, verified: AccessToken? = nil) -> Dispatch {
+    func dispatch(_ request: ParsedRequest, verified: AccessToken? = nil) -> Dispatch {
         let head = request.head
         var cors: [(String, String)] = []
         do throws(RequestError) {
@@ -45,7 +45,7 @@ struct RequestDispatcher {
             if head.method == .options && route != .notFound {
                 // A preflight for any route, DELETE on /channels included.
                 return .respond(
-                    HTTPResponse(
+                    CompleteResponse(
                         status: .noContent,
                         headers: [("Allow", "GET, POST, OPTIONS")] + policy.preflightHeaders(for: head)
                     )
@@ -74,7 +74,7 @@ struct RequestDispatcher {
                     )
                     if let next = try Self.gate(access) { return next }
                 }
-                return .subscribe(SubscriptionPlan(subscribe, head: head, headers: cors))
+                return .subscribe(StreamPlan(subscribe, head: head, headers: cors))
             case .webSocket:
                 return try self.upgrade(request, verified: verified, headers: cors)
             case .staticFile(let path):
@@ -84,7 +84,7 @@ struct RequestDispatcher {
                 }
                 let unchanged = head.ifNoneMatch == file.etag
                 return .respond(
-                    HTTPResponse(
+                    CompleteResponse(
                         status: unchanged ? .notModified : .ok,
                         contentType: unchanged ? nil : file.contentType,
                         headers: [("Cache-Control", "no-cache"), ("ETag", file.etag)] + cors,
@@ -118,7 +118,7 @@ struct RequestDispatcher {
     /// the right to publish still subscribes (its frames are refused with
     /// 1008), but wrong credentials are refused now.
     private func upgrade(
-        _ request: HTTPRequest,
+        _ request: ParsedRequest,
         verified: AccessToken?,
         headers: [(String, String)]
     ) throws(RequestError) -> Dispatch {
@@ -157,7 +157,7 @@ struct RequestDispatcher {
 }
 
 /// A subscription over an HTTP response, as the dispatcher decided it.
-struct SubscriptionPlan {
+struct StreamPlan {
     let channels: [ChannelStart]
     let framing: StreamFraming
     /// Long-poll: the response ends after its first message or catch-up batch.
@@ -165,7 +165,7 @@ struct SubscriptionPlan {
     /// The response head's fields besides Content-Type and framing.
     let headers: [(String, String)]
 
-    init(_ request: SubscribeRequest, head: HTTPRequestHead, headers: [(String, String)]) {
+    init(_ request: SubscribeRequest, head: ParsedRequestHead, headers: [(String, String)]) {
         self.channels = request.channels
         switch request.transport {
         case .stream(_, let callback) where request.format == .river:

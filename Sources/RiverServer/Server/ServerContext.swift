@@ -15,7 +15,7 @@ package final class ServerContext: Sendable {
     let configuration: RiverConfiguration
     package let engine: Engine
     let fanOut: FanOut
-    let loops: [NIOLoopBoundBox<LoopContext>]
+    let loops: [NIOLoopBoundBox<ServerLoop>]
     let limiter: ConnectionLimiter
     let logger: Logger
     package let parserLimits: HTTPRequestParser.Limits
@@ -31,7 +31,7 @@ package final class ServerContext: Sendable {
         configuration: RiverConfiguration,
         engine: Engine,
         fanOut: FanOut,
-        loops: [NIOLoopBoundBox<LoopContext>],
+        loops: [NIOLoopBoundBox<ServerLoop>],
         staticFiles: StaticFiles,
         access: AccessPolicy,
         logger: Logger
@@ -50,7 +50,7 @@ package final class ServerContext: Sendable {
     }
 
     /// The server's parts on `group`'s event loops: hubs, the configured
-    /// engine, each loop's `LoopContext` (made on its loop), access control.
+    /// engine, each loop's `ServerLoop` (made on its loop), access control.
     ///
     /// - Parameters:
     ///   - clock: the time the memory engine's history expires by (tests pass their loop's).
@@ -76,13 +76,13 @@ package final class ServerContext: Sendable {
             )
             engine = await RedisEngine.start(fanOut: fanOut, settings: settings, logger: logger)
         }
-        var loops: [NIOLoopBoundBox<LoopContext>] = []
+        var loops: [NIOLoopBoundBox<ServerLoop>] = []
         for hub in fanOut.hubs {
             let loop = hub.eventLoop
             loops.append(
                 try await loop.submit {
                     NIOLoopBoundBox(
-                        LoopContext(
+                        ServerLoop(
                             hub: hub.value,
                             engine: engine,
                             configuration: configuration,
@@ -115,7 +115,7 @@ package final class ServerContext: Sendable {
         eventLoop.preconditionInEventLoop()
         let fanOut = FanOut(group: eventLoop)
         let engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
-        let loop = LoopContext(
+        let loop = ServerLoop(
             hub: fanOut.hubs[0].value,
             engine: engine,
             configuration: configuration,
@@ -133,7 +133,7 @@ package final class ServerContext: Sendable {
     }
 
     /// The context of the loop the caller runs on.
-    func loopContext(on loop: EventLoop) -> LoopContext {
+    func loopContext(on loop: EventLoop) -> ServerLoop {
         for box in self.loops where box.eventLoop === loop {
             return box.value
         }

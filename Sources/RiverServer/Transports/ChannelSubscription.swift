@@ -37,8 +37,8 @@ final class ChannelSubscription: Subscriber {
     }
 
     /// The engine registered the interest: join the hub, live after `catchUp.lastSeq`.
-    func join(_ subscribed: Subscribed, hub: LoopHub) {
-        self.phase = .joined(token: subscribed.subscription.token)
+    func join(_ subscribed: SubscribeResult, hub: LoopHub) {
+        self.phase = .joined(token: subscribed.interest.token)
         self.epoch = subscribed.catchUp.epoch
         self.deliveredSeq = subscribed.catchUp.lastSeq
         self.writtenSeq = subscribed.catchUp.lastSeq
@@ -47,12 +47,12 @@ final class ChannelSubscription: Subscriber {
     }
 
     /// Leaves the hub and the engine, exactly once.
-    func leave(_ loop: LoopContext) {
+    func leave(_ loop: ServerLoop) {
         let phase = self.phase
         self.phase = .left
         if self.hubSlot >= 0 { loop.hub.remove(self, from: self.channel) }
         if case .joined(let token) = phase {
-            loop.engine.unsubscribe(Subscription(channel: self.channel, hubIndex: loop.hub.index, token: token))
+            loop.engine.unsubscribe(Interest(channel: self.channel, hubIndex: loop.hub.index, token: token))
         }
     }
 

@@ -87,7 +87,7 @@ enum StreamFraming {
     private static let ping = WebSocketFraming.frame(opcode: .ping, payload: ByteBuffer(), allocator: .init())
 
     /// Writes one message; returns the bytes written.
-    func write(_ message: EncodedMessage, to output: SubscriberOutput) -> Int {
+    func write(_ message: EncodedMessage, to output: StreamOutput) -> Int {
         let bytes: ByteBuffer
         switch self {
         case .river(let chunked, nil):
@@ -113,7 +113,7 @@ enum StreamFraming {
 
     /// Writes one message of a multi-channel event stream: `id: CURSOR` (the
     /// subscription's own bytes), then the message's shared `data:` line.
-    func write(_ message: EncodedMessage, cursor: ByteBuffer, to output: SubscriberOutput) -> Int {
+    func write(_ message: EncodedMessage, cursor: ByteBuffer, to output: StreamOutput) -> Int {
         var id = output.allocator.buffer(capacity: cursor.readableBytes + 5)
         id.writeStaticString("id: ")
         id.writeImmutableBuffer(cursor)
@@ -125,7 +125,7 @@ enum StreamFraming {
     }
 
     /// Writes a `lost`, `reset` or `live` notice.
-    func write(_ notice: CatchUp.Notice, channel: ChannelName, to output: SubscriberOutput) {
+    func write(_ notice: CatchUp.Notice, channel: ChannelName, to output: StreamOutput) {
         let allocator = output.allocator
         switch self {
         case .river(let chunked, let callback):
@@ -185,7 +185,7 @@ enum StreamFraming {
     /// Writes what ends the stream for `reason` (nil: it is complete, as a
     /// long-poll after its messages): the last chunk, or a close frame.
     /// Returns whether the connection may carry another request afterwards.
-    func writeEnd(_ reason: FinishReason?, to output: SubscriberOutput) -> Bool {
+    func writeEnd(_ reason: FinishReason?, to output: StreamOutput) -> Bool {
         switch self {
         case .river(true, _), .raw(true):
             output.write(ChunkFraming.terminator)
@@ -207,7 +207,7 @@ enum StreamFraming {
         _ json: ByteBuffer,
         callback: String,
         chunked: Bool,
-        to output: SubscriberOutput
+        to output: StreamOutput
     ) -> Int {
         var prefix = output.allocator.buffer(capacity: callback.utf8.count + 12)
         if chunked {

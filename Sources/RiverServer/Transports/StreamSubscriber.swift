@@ -40,8 +40,8 @@ final class StreamSubscriber {
     }
 
     // (Wide fields first, narrow ones packed at the end.)
-    private unowned let loop: LoopContext
-    private var output: SubscriberOutput?
+    private unowned let loop: ServerLoop
+    private var output: StreamOutput?
     private var backlog: Backlog?
     private let framing: StreamFraming
     /// The channels, in the order the request named them; usually one.
@@ -53,7 +53,7 @@ final class StreamSubscriber {
     private let startTick: UInt32
     private var lastWriteTick: UInt32
 
-    init(framing: StreamFraming, endsAfterFirstBatch: Bool, loop: LoopContext) {
+    init(framing: StreamFraming, endsAfterFirstBatch: Bool, loop: ServerLoop) {
         self.framing = framing
         self.machine = StateMachine(endsAfterFirstBatch: endsAfterFirstBatch)
         self.loop = loop
@@ -63,7 +63,7 @@ final class StreamSubscriber {
 
     /// Subscribes to each channel at its start; from now on the subscriber
     /// writes to `output` until it ends or is detached.
-    func start(_ starts: [ChannelStart], writingTo output: SubscriberOutput) {
+    func start(_ starts: [ChannelStart], writingTo output: StreamOutput) {
         self.output = output
         self.adjustOpenCount(by: 1)
         self.loop.lifetimeObserver?.track(self)
@@ -77,7 +77,7 @@ final class StreamSubscriber {
         }
     }
 
-    private func subscribed(_ subscription: ChannelSubscription, _ result: Result<Subscribed, Error>) {
+    private func subscribed(_ subscription: ChannelSubscription, _ result: Result<SubscribeResult, Error>) {
         switch result {
         case .failure(let error):
             switch self.machine.channelFailed() {
@@ -87,7 +87,7 @@ final class StreamSubscriber {
         case .success(let subscribed):
             switch self.machine.channelSubscribed(hasCatchUp: !subscribed.catchUp.isEmpty) {
             case .release:
-                self.loop.engine.unsubscribe(subscribed.subscription)
+                self.loop.engine.unsubscribe(subscribed.interest)
             case .join:
                 subscription.join(subscribed, hub: self.loop.hub)
                 self.pendingCatchUps[ObjectIdentifier(subscription)] = subscribed.catchUp
@@ -184,13 +184,13 @@ final class StreamSubscriber {
 
     /// One channel flushes at once; several flush once per loop tick, so the
     /// deliveries of all their channels in a tick leave in one write.
-    private func flushDelivery(_ output: SubscriberOutput) {
+    private func flushDelivery(_ output: StreamOutput) {
         if self.channels.count == 1 { output.flush() } else { output.flushSoon() }
     }
 
     /// Writes one message of `subscription`'s channel; returns the bytes written.
     @discardableResult
-    private func write(_ message: EncodedMessage, on subscription: ChannelSubscription, to output: SubscriberOutput)
+    private func write(_ message: EncodedMessage, on subscription: ChannelSubscription, to output: StreamOutput)
         -> Int
     {
         subscription.writtenSeq = message.seq

@@ -35,7 +35,7 @@ struct SubscribeRequest {
         return .subscribe
     }
 
-    init(_ request: HTTPRequest, route: Route, configuration: RiverConfiguration) throws(RequestError) {
+    init(_ request: ParsedRequest, route: Route, configuration: RiverConfiguration) throws(RequestError) {
         let head = request.head
         guard head.method == .get || head.method == .post else { throw .methodNotAllowed("GET, POST") }
         let parameters = RequestParameters(

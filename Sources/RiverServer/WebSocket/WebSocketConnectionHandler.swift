@@ -29,7 +29,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     private let channel: ChannelName
     private let format: StreamFraming.WebSocketFormat
     private let server: ServerContext
-    private unowned let loop: LoopContext
+    private unowned let loop: ServerLoop
     private var machine: StateMachine
     private var context: ChannelHandlerContext?
     /// Knows whether the message being read was compressed (the aggregator drops RSV1).
@@ -47,7 +47,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         checker: WebSocketFrameChecker,
         slot: consuming ConnectionSlot,
         server: ServerContext,
-        loop: LoopContext
+        loop: ServerLoop
     ) {
         self.channel = upgrade.channel
         self.format = StreamFraming.WebSocketFormat(
@@ -242,7 +242,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
 // MARK: - The subscription's output
 
-extension WebSocketConnectionHandler: SubscriberOutput {
+extension WebSocketConnectionHandler: StreamOutput {
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
 
     var isWritable: Bool { self.machine.isWritable && self.context != nil }

@@ -14,7 +14,7 @@ enum WebSocketHandshake {
     }
 
     /// Refuses what is not a version-13 upgrade request with a well-formed key.
-    static func validate(_ head: HTTPRequestHead) throws(RequestError) -> String {
+    static func validate(_ head: ParsedRequestHead) throws(RequestError) -> String {
         guard head.method == .get else { throw .methodNotAllowed("GET") }
         guard head.upgradesToWebSocket else {
             throw .upgradeRequired("a WebSocket handshake (Upgrade: websocket, Connection: Upgrade) is required")

@@ -124,7 +124,7 @@ struct AccessPolicy: Sendable {
     func decide(
         _ action: Action,
         channel: ChannelName,
-        request: HTTPRequest,
+        request: ParsedRequest,
         verified: AccessToken? = nil
     ) throws(RequestError) -> Decision {
         let decision: Decision
@@ -164,7 +164,7 @@ struct AccessPolicy: Sendable {
     /// control configured they need `admin_secret` (or, without one,
     /// `publish_secret`) as `X-River-Secret` or `secret=`; without access
     /// control they answer local clients and the admin listener only.
-    func authorizeAdmin(_ request: HTTPRequest, source: RequestSource) throws(RequestError) {
+    func authorizeAdmin(_ request: ParsedRequest, source: RequestSource) throws(RequestError) {
         guard self.isConfigured else {
             guard source.isLocal || source.listener == .adminOnly else {
                 throw .forbidden(

@@ -2,9 +2,9 @@ import NIOCore
 
 /// A complete answer to a request, whatever HTTP version carries it: the
 /// dispatcher and responders build these, and the connection serializes them
-/// (`HTTPResponseWriter` for HTTP/1.1).
-struct HTTPResponse {
-    var status: HTTPStatus
+/// (`HTTP1ResponseWriter` for HTTP/1.1).
+struct CompleteResponse {
+    var status: ResponseStatus
     var contentType: String?
     /// Header fields besides Content-Type, Content-Length and Connection.
     var headers: [(String, String)]
@@ -14,7 +14,7 @@ struct HTTPResponse {
     var closesConnection: Bool
 
     init(
-        status: HTTPStatus,
+        status: ResponseStatus,
         contentType: String? = nil,
         headers: [(String, String)] = [],
         body: ByteBuffer = ByteBuffer(),
@@ -35,13 +35,13 @@ struct HTTPResponse {
         _ error: RequestError,
         headers: [(String, String)] = [],
         closesConnection: Bool = false
-    ) -> HTTPResponse {
+    ) -> CompleteResponse {
         let reason = Self.escapedReason(error.reason)
         var body = ByteBuffer()
         body.reserveCapacity(reason.utf8.count + 1)
         body.writeString(reason)
         body.writeStaticString("\n")
-        return HTTPResponse(
+        return CompleteResponse(
             status: error.status,
             contentType: "text/plain; charset=utf-8",
             headers: error.headers.map { ($0.name, $0.value) } + [("X-Content-Type-Options", "nosniff")] + headers,

@@ -18,7 +18,7 @@ struct Credentials {
 
     static let cookieName = "river_token"
 
-    init(_ request: HTTPRequest) throws(RequestError) {
+    init(_ request: ParsedRequest) throws(RequestError) {
         let head = request.head
         let parameters = RequestParameters(
             query: head.query,

@@ -1,14 +1,14 @@
 import NIOCore
 
 /// The HTTP methods River knows; a request with any other is refused with 501.
-public enum HTTPMethod: String, Sendable, Equatable {
+public enum RequestMethod: String, Sendable, Equatable {
     case get = "GET", head = "HEAD", post = "POST", put = "PUT", delete = "DELETE", options = "OPTIONS", patch = "PATCH"
 }
 
 /// A parsed request line and the header fields River acts on. Other fields are
 /// checked for syntax and skipped without being stored.
-public struct HTTPRequestHead: Sendable {
-    public var method: HTTPMethod = .get
+public struct ParsedRequestHead: Sendable {
+    public var method: RequestMethod = .get
     /// The path, not percent-decoded (`/subscribe`).
     public var path: String = "/"
     /// The query string without `?`, raw.
@@ -50,11 +50,11 @@ public struct HTTPRequestHead: Sendable {
 }
 
 /// A complete request: head and (de-chunked) body.
-public struct HTTPRequest: Sendable {
-    public var head: HTTPRequestHead
+public struct ParsedRequest: Sendable {
+    public var head: ParsedRequestHead
     public var body: ByteBuffer
 
-    public init(head: HTTPRequestHead, body: ByteBuffer = ByteBuffer()) {
+    public init(head: ParsedRequestHead, body: ByteBuffer = ByteBuffer()) {
         self.head = head
         self.body = body
     }
@@ -62,11 +62,11 @@ public struct HTTPRequest: Sendable {
 
 /// Why a byte stream is not an acceptable HTTP/1.1 request. The connection is
 /// answered with `status` and a one-line reason, then closed.
-public struct HTTPParseError: Error, Equatable, Sendable {
-    public let status: HTTPStatus
+public struct RequestParseError: Error, Equatable, Sendable {
+    public let status: ResponseStatus
     public let reason: String
 
-    public init(_ status: HTTPStatus, _ reason: String) {
+    public init(_ status: ResponseStatus, _ reason: String) {
         self.status = status
         self.reason = reason
     }

@@ -76,7 +76,7 @@ public struct CORSPolicy: Sendable, Equatable {
     }
 
     /// Headers answering a preflight (`OPTIONS` with `Access-Control-Request-Method`).
-    func preflightHeaders(for head: HTTPRequestHead) -> [(String, String)] {
+    func preflightHeaders(for head: ParsedRequestHead) -> [(String, String)] {
         self.responseHeaders(for: head.origin) + [
             ("Access-Control-Allow-Methods", Self.allowedMethods),
             ("Access-Control-Allow-Headers", Self.allowedRequestHeaders),

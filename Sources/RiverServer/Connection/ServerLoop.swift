@@ -4,7 +4,7 @@ import RiverCore
 /// A connection the loop keeps track of: swept for timeouts once a second and
 /// told to wind down at shutdown.
 protocol ManagedConnection: AnyObject {
-    /// Its position in the loop's list; maintained by `LoopContext`.
+    /// Its position in the loop's list; maintained by `ServerLoop`.
     var registryIndex: Int { get set }
     /// Writes out what was queued during this loop tick.
     func flushQueuedWrites()
@@ -19,7 +19,7 @@ protocol ManagedConnection: AnyObject {
 /// What one event loop owns besides its channels' subscribers: its hub, its
 /// open connections, a coarse clock for timeouts and its counters. Confined to
 /// its loop, so nothing here needs a lock.
-final class LoopContext {
+final class ServerLoop {
     let hub: LoopHub
     let engine: Engine
     let configuration: RiverConfiguration
@@ -147,7 +147,7 @@ final class LoopContext {
     }
 }
 
-extension LoopContext: NIOScheduledCallbackHandler {
+extension ServerLoop: NIOScheduledCallbackHandler {
     /// The next slice of the tick's sweep.
     func handleScheduledCallback(eventLoop: some EventLoop) {
         self.sweepSlice()
@@ -166,10 +166,10 @@ struct ConnectionTimeouts {
     let heartbeatTicks: UInt64?
 
     init(_ configuration: RiverConfiguration) {
-        self.readTicks = LoopContext.ticks(configuration.readTimeout)
-        self.keepAliveTicks = LoopContext.ticks(configuration.keepAliveTimeout)
-        self.clientTicks = configuration.clientTimeout.map(LoopContext.ticks)
-        self.heartbeatTicks = configuration.heartbeat.map(LoopContext.ticks)
+        self.readTicks = ServerLoop.ticks(configuration.readTimeout)
+        self.keepAliveTicks = ServerLoop.ticks(configuration.keepAliveTimeout)
+        self.clientTicks = configuration.clientTimeout.map(ServerLoop.ticks)
+        self.heartbeatTicks = configuration.heartbeat.map(ServerLoop.ticks)
     }
 
     init(readTicks: UInt64, keepAliveTicks: UInt64, clientTicks: UInt64? = nil, heartbeatTicks: UInt64? = nil) {
@@ -209,4 +209,4 @@ struct LoopCounters: Sendable {
 }
 
 @available(*, unavailable)
-extension LoopContext: Sendable {}
+extension ServerLoop: Sendable {}

@@ -16,10 +16,10 @@ enum PublishResponder {
         let payload: ByteBuffer
         /// Bytes rather than text (`Message.isBinary`).
         let isBinary: Bool
-        let head: HTTPRequestHead
+        let head: ParsedRequestHead
     }
 
-    static func validate(_ request: HTTPRequest, configuration: RiverConfiguration) throws(RequestError) -> Publish {
+    static func validate(_ request: ParsedRequest, configuration: RiverConfiguration) throws(RequestError) -> Publish {
         let head = request.head
         // HEAD and OPTIONS must stay safe (RFC 9110 section 9.2.1): they never publish.
         guard head.method == .get || head.method == .post else { throw .methodNotAllowed("GET, POST") }
@@ -52,7 +52,7 @@ enum PublishResponder {
     }
 
     /// The answer to a stored publish: `{"channel": "NAME", "seq": N}`.
-    static func response(seq: UInt64, for publish: Publish, headers: [(String, String)]) -> HTTPResponse {
+    static func response(seq: UInt64, for publish: Publish, headers: [(String, String)]) -> CompleteResponse {
         let name = publish.channel.value
         var body = ByteBuffer()
         body.reserveCapacity(24 + name.utf8.count + 20)
@@ -61,6 +61,6 @@ enum PublishResponder {
         body.writeStaticString(", \"seq\": ")
         body.writeDecimal(seq)
         body.writeStaticString("}")
-        return HTTPResponse(status: .ok, contentType: "application/json", headers: headers, body: body)
+        return CompleteResponse(status: .ok, contentType: "application/json", headers: headers, body: body)
     }
 }

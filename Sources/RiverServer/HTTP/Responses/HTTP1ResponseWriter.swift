@@ -4,7 +4,7 @@ import NIOCore
 ///
 /// A response is one `ByteBuffer` (head and body together), so a pipelined
 /// burst of publishes leaves as a handful of buffers and one flush.
-enum HTTPResponseWriter {
+enum HTTP1ResponseWriter {
     /// How the response's body is delimited.
     enum Framing {
         case length(Int)
@@ -14,7 +14,7 @@ enum HTTPResponseWriter {
     }
 
     static func writeHead(
-        status: HTTPStatus,
+        status: ResponseStatus,
         contentType: String?,
         framing: Framing,
         keepAlive: Bool,
@@ -64,7 +64,7 @@ enum HTTPResponseWriter {
     /// or two when the body is large. A response to HEAD keeps its
     /// Content-Length and omits its body.
     static func serialize(
-        _ response: HTTPResponse,
+        _ response: CompleteResponse,
         isHTTP10: Bool,
         omitsBody: Bool,
         keepAlive: Bool,

@@ -2,7 +2,7 @@
 /// answer carries. Responders throw these; the connection handler turns them
 /// into responses in one place.
 public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let status: HTTPStatus
+    public let status: ResponseStatus
     public let reason: String
     /// Extra response headers (`Allow` for 405).
     public let headers: [Header]
@@ -12,7 +12,7 @@ public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible 
         public let value: String
     }
 
-    private init(_ status: HTTPStatus, _ reason: String, headers: [Header] = []) {
+    private init(_ status: ResponseStatus, _ reason: String, headers: [Header] = []) {
         self.status = status
         self.reason = reason
         self.headers = headers
@@ -54,7 +54,7 @@ public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible 
     public static func forbidden(_ why: String) -> RequestError { RequestError(.forbidden, why) }
 
     /// The bytes received are not a request River can read (the parser's status and reason).
-    public static func unreadable(_ error: HTTPParseError) -> RequestError { RequestError(error.status, error.reason) }
+    public static func unreadable(_ error: RequestParseError) -> RequestError { RequestError(error.status, error.reason) }
 
     /// 408: the request did not arrive completely within `read_timeout`.
     public static func requestTimeout() -> RequestError { RequestError(.requestTimeout, "request not received in time") }

@@ -34,7 +34,7 @@ public final class HTTPRequestParser {
 
     public enum Event {
         /// A complete request.
-        case request(HTTPRequest)
+        case request(ParsedRequest)
         /// The head asked for `Expect: 100-continue` and its body has not arrived yet.
         case continueRequired
         /// Nothing complete yet.
@@ -50,8 +50,8 @@ public final class HTTPRequestParser {
 
     private enum State {
         case head(scanned: Int, requestLineEnded: Bool)
-        case body(HTTPRequestHead, length: Int)
-        case chunked(HTTPRequestHead, ChunkPhase, body: ByteBuffer)
+        case body(ParsedRequestHead, length: Int)
+        case chunked(ParsedRequestHead, ChunkPhase, body: ByteBuffer)
     }
 
     public let limits: Limits
@@ -89,7 +89,7 @@ public final class HTTPRequestParser {
     }
 
     /// The next event. After an error the parser must not be used again.
-    public func next() throws(HTTPParseError) -> Event {
+    public func next() throws(RequestParseError) -> Event {
         switch self.state {
         case .head(let scanned, let requestLineEnded):
             guard let headLength = try self.findEndOfHead(from: scanned, requestLineEnded: requestLineEnded) else {
@@ -104,7 +104,7 @@ public final class HTTPRequestParser {
                 self.state = .body(head, length: length)
             } else {
                 self.state = .head(scanned: 0, requestLineEnded: false)
-                return .request(HTTPRequest(head: head))
+                return .request(ParsedRequest(head: head))
             }
             return try self.next()
 
@@ -112,7 +112,7 @@ public final class HTTPRequestParser {
             if self.buffer.readableBytes >= length {
                 let body = self.buffer.readSlice(length: length)!
                 self.state = .head(scanned: 0, requestLineEnded: false)
-                return .request(HTTPRequest(head: head, body: body))
+                return .request(ParsedRequest(head: head, body: body))
             }
             return self.continueIfExpected(head)
 
@@ -131,7 +131,7 @@ public final class HTTPRequestParser {
                         phase = .trailers(bytesSeen: 0)
                     } else {
                         guard size <= self.limits.maxBodyBytes - body.readableBytes else {
-                            throw HTTPParseError(
+                            throw RequestParseError(
                                 .contentTooLarge,
                                 "request body is larger than \(self.limits.maxBodyBytes) bytes"
                             )
@@ -155,7 +155,7 @@ public final class HTTPRequestParser {
                         return .needMoreData
                     }
                     guard line.readableBytes == 0 else {
-                        throw HTTPParseError(.badRequest, "chunk data is longer than its declared size")
+                        throw RequestParseError(.badRequest, "chunk data is longer than its declared size")
                     }
                     phase = .size
                 case .trailers(let bytesSeen):
@@ -167,20 +167,20 @@ public final class HTTPRequestParser {
                     }
                     let seen = bytesSeen + before - self.buffer.readableBytes
                     guard seen <= self.limits.maxHeaderBytes else {
-                        throw HTTPParseError(
+                        throw RequestParseError(
                             .headerFieldsTooLarge,
                             "trailer section is larger than \(self.limits.maxHeaderBytes) bytes"
                         )
                     }
                     if line.readableBytes == 0 {
-                        return .request(HTTPRequest(head: head, body: body))
+                        return .request(ParsedRequest(head: head, body: body))
                     }
                     // Checked like a header field, then ignored; but a field that frames or
                     // routes the message has no place here (RFC 9110 section 6.5.1), and
                     // parsers that honour it late disagree on where the message ends.
                     switch try Self.splitField(line).0 {
                     case .contentLength, .transferEncoding, .host:
-                        throw HTTPParseError(.badRequest, "framing or routing field in the trailer section")
+                        throw RequestParseError(.badRequest, "framing or routing field in the trailer section")
                     default: break
                     }
                     phase = .trailers(bytesSeen: seen)
@@ -189,7 +189,7 @@ public final class HTTPRequestParser {
         }
     }
 
-    private func continueIfExpected(_ head: HTTPRequestHead) -> Event {
+    private func continueIfExpected(_ head: ParsedRequestHead) -> Event {
         if head.expectsContinue && !self.continueSent && self.buffer.readableBytes == 0 {
             self.continueSent = true
             return .continueRequired
@@ -203,7 +203,7 @@ public final class HTTPRequestParser {
     /// Every line must end with CRLF: a bare LF is refused (RFC 9112 section
     /// 2.2 lets a server accept one, but two parsers that disagree on line
     /// ends are how requests get smuggled).
-    private func findEndOfHead(from scanned: Int, requestLineEnded: Bool) throws(HTTPParseError) -> Int? {
+    private func findEndOfHead(from scanned: Int, requestLineEnded: Bool) throws(RequestParseError) -> Int? {
         // Ignore empty lines (CRLF) before the request line (RFC 9112 section 2.2).
         while self.buffer.readableBytes >= 2,
             self.buffer.getInteger(at: self.buffer.readerIndex, as: UInt16.self) == 0x0D0A
@@ -212,16 +212,16 @@ public final class HTTPRequestParser {
         }
         let limits = self.limits
         var sawLineEnd = requestLineEnded
-        let result: Result<Int?, HTTPParseError> = self.buffer.withUnsafeReadableBytes { bytes in
+        let result: Result<Int?, RequestParseError> = self.buffer.withUnsafeReadableBytes { bytes in
             var index = max(scanned, 0)
             while index < bytes.count {
                 if bytes[index] == UInt8(ascii: "\n") {
                     guard index > 0, bytes[index - 1] == UInt8(ascii: "\r") else {
-                        return .failure(HTTPParseError(.badRequest, "line ends with LF without CR"))
+                        return .failure(RequestParseError(.badRequest, "line ends with LF without CR"))
                     }
                     if !sawLineEnd && index > limits.maxRequestLine {
                         return .failure(
-                            HTTPParseError(.uriTooLong, "request line is longer than \(limits.maxRequestLine) bytes")
+                            RequestParseError(.uriTooLong, "request line is longer than \(limits.maxRequestLine) bytes")
                         )
                     }
                     sawLineEnd = true
@@ -235,12 +235,12 @@ public final class HTTPRequestParser {
             }
             if !sawLineEnd && bytes.count > limits.maxRequestLine {
                 return .failure(
-                    HTTPParseError(.uriTooLong, "request line is longer than \(limits.maxRequestLine) bytes")
+                    RequestParseError(.uriTooLong, "request line is longer than \(limits.maxRequestLine) bytes")
                 )
             }
             if bytes.count > limits.maxHeaderBytes {
                 return .failure(
-                    HTTPParseError(
+                    RequestParseError(
                         .headerFieldsTooLarge,
                         "header section is larger than \(limits.maxHeaderBytes) bytes"
                     )
@@ -252,7 +252,7 @@ public final class HTTPRequestParser {
         case .success(let length):
             if let length {
                 guard length <= limits.maxHeaderBytes + 4 else {
-                    throw HTTPParseError(
+                    throw RequestParseError(
                         .headerFieldsTooLarge,
                         "header section is larger than \(limits.maxHeaderBytes) bytes"
                     )
@@ -271,18 +271,18 @@ public final class HTTPRequestParser {
     /// has not fully arrived. The same bytes give the same answer however
     /// they are split into reads: a line is too long as soon as `limit` + 2
     /// bytes have come without its LF.
-    private func readLine(limit: Int, what: String) throws(HTTPParseError) -> ByteBuffer? {
+    private func readLine(limit: Int, what: String) throws(RequestParseError) -> ByteBuffer? {
         guard let newline = self.buffer.readableOffset(of: UInt8(ascii: "\n")) else {
             if self.buffer.readableBytes >= limit + 2 {
-                throw HTTPParseError(.badRequest, "\(what) is too long")
+                throw RequestParseError(.badRequest, "\(what) is too long")
             }
             return nil
         }
-        guard newline < limit + 2 else { throw HTTPParseError(.badRequest, "\(what) is too long") }
+        guard newline < limit + 2 else { throw RequestParseError(.badRequest, "\(what) is too long") }
         guard newline > 0,
             self.buffer.getInteger(at: self.buffer.readerIndex + newline - 1, as: UInt8.self) == UInt8(ascii: "\r")
         else {
-            throw HTTPParseError(.badRequest, "\(what) ends with LF without CR")
+            throw RequestParseError(.badRequest, "\(what) ends with LF without CR")
         }
         let line = self.buffer.readableSlice(offset: 0, length: newline - 1)
         self.buffer.moveReaderIndex(forwardBy: newline + 1)
@@ -292,18 +292,18 @@ public final class HTTPRequestParser {
     /// `chunk-size [ chunk-ext ]` (RFC 9112 section 7.1): hex digits, then only
     /// `;name[=value]` extensions (token or quoted-string values, optional
     /// whitespace around `;` and `=`), which are checked and ignored.
-    private static func parseChunkSize(_ line: ByteBuffer) throws(HTTPParseError) -> Int {
-        let result: Result<Int, HTTPParseError> = line.withUnsafeReadableBytes { bytes in
+    private static func parseChunkSize(_ line: ByteBuffer) throws(RequestParseError) -> Int {
+        let result: Result<Int, RequestParseError> = line.withUnsafeReadableBytes { bytes in
             var size = 0
             var index = 0
             while index < bytes.count, let value = Self.hexValue(bytes[index]) {
-                guard index < 15 else { return .failure(HTTPParseError(.contentTooLarge, "chunk size is too large")) }
+                guard index < 15 else { return .failure(RequestParseError(.contentTooLarge, "chunk size is too large")) }
                 size = size << 4 | value
                 index += 1
             }
-            guard index > 0 else { return .failure(HTTPParseError(.badRequest, "chunk size is not hexadecimal")) }
+            guard index > 0 else { return .failure(RequestParseError(.badRequest, "chunk size is not hexadecimal")) }
             guard ChunkExtensions.areValid(UnsafeRawBufferPointer(rebasing: bytes[index...])) else {
-                return .failure(HTTPParseError(.badRequest, "malformed chunk extension"))
+                return .failure(RequestParseError(.badRequest, "malformed chunk extension"))
             }
             return .success(size)
         }

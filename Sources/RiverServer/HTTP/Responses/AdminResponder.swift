@@ -13,7 +13,7 @@ enum AdminResponder {
 
     static func respond(
         to route: Route,
-        request: HTTPRequest,
+        request: ParsedRequest,
         server: ServerContext,
         on loop: EventLoop
     ) throws(RequestError) -> EventLoopFuture<Answer> {

@@ -8,10 +8,10 @@ import Darwin
 
 extension HTTPRequestParser {
     /// Parses a complete head (request line, header fields, blank line).
-    static func parseHead(_ bytes: ByteBuffer, limits: Limits) throws(HTTPParseError) -> HTTPRequestHead {
-        var head = HTTPRequestHead()
+    static func parseHead(_ bytes: ByteBuffer, limits: Limits) throws(RequestParseError) -> ParsedRequestHead {
+        var head = ParsedRequestHead()
         var lines = HeadLines(bytes)
-        guard let requestLine = lines.next() else { throw HTTPParseError(.badRequest, "empty request") }
+        guard let requestLine = lines.next() else { throw RequestParseError(.badRequest, "empty request") }
         try Self.parseRequestLine(requestLine, into: &head)
 
         var fieldCount = 0
@@ -25,18 +25,18 @@ extension HTTPRequestParser {
         while let line = lines.next(), line.readableBytes > 0 {
             fieldCount += 1
             guard fieldCount <= limits.maxHeaderCount else {
-                throw HTTPParseError(.headerFieldsTooLarge, "more than \(limits.maxHeaderCount) header fields")
+                throw RequestParseError(.headerFieldsTooLarge, "more than \(limits.maxHeaderCount) header fields")
             }
             let (name, value) = try Self.splitField(line)
             switch name {
             case .contentLength:
                 guard let length = Self.parseContentLength(value) else {
-                    throw HTTPParseError(.badRequest, "Content-Length is not a number")
+                    throw RequestParseError(.badRequest, "Content-Length is not a number")
                 }
                 // Two, even equal, are refused: parsers that merge them and parsers
                 // that refuse them would disagree on where the message ends.
                 if contentLength != nil {
-                    throw HTTPParseError(.badRequest, "more than one Content-Length field")
+                    throw RequestParseError(.badRequest, "more than one Content-Length field")
                 }
                 contentLength = length
             case .transferEncoding:
@@ -84,25 +84,25 @@ extension HTTPRequestParser {
 
         // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, never two.
         guard hostFields == 1 || (head.isHTTP10 && hostFields == 0) else {
-            throw HTTPParseError(
+            throw RequestParseError(
                 .badRequest,
                 hostFields == 0 ? "HTTP/1.1 request without a Host header" : "request with more than one Host header"
             )
         }
         if let transferEncoding {
             guard contentLength == nil else {
-                throw HTTPParseError(.badRequest, "request has both Content-Length and Transfer-Encoding")
+                throw RequestParseError(.badRequest, "request has both Content-Length and Transfer-Encoding")
             }
-            guard !head.isHTTP10 else { throw HTTPParseError(.badRequest, "HTTP/1.0 request uses Transfer-Encoding") }
+            guard !head.isHTTP10 else { throw RequestParseError(.badRequest, "HTTP/1.0 request uses Transfer-Encoding") }
             let codings = transferEncoding.split(separator: ",").map { $0.trimmingSpaces }
             guard codings == ["chunked"] else {
-                throw HTTPParseError(.notImplemented, "transfer coding not supported (only chunked)")
+                throw RequestParseError(.notImplemented, "transfer coding not supported (only chunked)")
             }
             head.isChunked = true
         }
         head.contentLength = contentLength
         if let contentLength, contentLength > limits.maxBodyBytes {
-            throw HTTPParseError(.contentTooLarge, "request body is larger than \(limits.maxBodyBytes) bytes")
+            throw RequestParseError(.contentTooLarge, "request body is larger than \(limits.maxBodyBytes) bytes")
         }
         head.keepAlive = head.isHTTP10 ? (connectionKeepAlive && !connectionClose) : !connectionClose
         head.upgradesToWebSocket = upgradeWebSocket && connectionUpgrade
@@ -122,17 +122,17 @@ extension HTTPRequestParser {
         var isAsterisk = false
     }
 
-    private static func parseRequestLine(_ line: ByteBuffer, into head: inout HTTPRequestHead) throws(HTTPParseError) {
-        let result: Result<RequestLineLayout, HTTPParseError> = line.withUnsafeReadableBytes { bytes in
+    private static func parseRequestLine(_ line: ByteBuffer, into head: inout ParsedRequestHead) throws(RequestParseError) {
+        let result: Result<RequestLineLayout, RequestParseError> = line.withUnsafeReadableBytes { bytes in
             var layout = RequestLineLayout()
             guard let firstSpace = Self.find(UInt8(ascii: " "), in: bytes, from: 0, to: bytes.count),
                 let secondSpace = Self.find(UInt8(ascii: " "), in: bytes, from: firstSpace + 1, to: bytes.count)
             else {
-                return .failure(HTTPParseError(.badRequest, "malformed request line"))
+                return .failure(RequestParseError(.badRequest, "malformed request line"))
             }
             guard firstSpace > 0, Self.all(bytes, 0, firstSpace, { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })
             else {
-                return .failure(HTTPParseError(.badRequest, "malformed method"))
+                return .failure(RequestParseError(.badRequest, "malformed method"))
             }
             layout.methodEnd = firstSpace
 
@@ -142,19 +142,19 @@ extension HTTPRequestParser {
             } else if version.elementsEqual("HTTP/1.0".utf8) {
                 layout.isHTTP10 = true
             } else if version.starts(with: "HTTP/".utf8) {
-                return .failure(HTTPParseError(.versionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported here"))
+                return .failure(RequestParseError(.versionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported here"))
             } else {
-                return .failure(HTTPParseError(.badRequest, "malformed HTTP version"))
+                return .failure(RequestParseError(.badRequest, "malformed HTTP version"))
             }
 
             let targetStart = firstSpace + 1
             let targetEnd = secondSpace
             guard targetStart < targetEnd else {
-                return .failure(HTTPParseError(.badRequest, "malformed request target"))
+                return .failure(RequestParseError(.badRequest, "malformed request target"))
             }
             // RFC 9112 section 3.2: the target is visible ASCII; other bytes are percent-encoded.
             guard Self.all(bytes, targetStart, targetEnd, { $0 > 0x20 && $0 < 0x7F }) else {
-                return .failure(HTTPParseError(.badRequest, "request target must be ASCII (percent-encode other bytes)"))
+                return .failure(RequestParseError(.badRequest, "request target must be ASCII (percent-encode other bytes)"))
             }
             var pathStart = targetStart
             if bytes[targetStart] != UInt8(ascii: "/") {
@@ -164,7 +164,7 @@ extension HTTPRequestParser {
                 }
                 // Absolute form (a proxy's request): skip "scheme://authority".
                 guard let schemeEnd = Self.offset(after: "://", in: bytes, from: targetStart, to: targetEnd) else {
-                    return .failure(HTTPParseError(.badRequest, "malformed request target"))
+                    return .failure(RequestParseError(.badRequest, "malformed request target"))
                 }
                 pathStart = Self.find(UInt8(ascii: "/"), in: bytes, from: schemeEnd, to: targetEnd) ?? targetEnd
             }
@@ -194,7 +194,7 @@ extension HTTPRequestParser {
     }
 
     /// The methods River knows; any other is 501 (RFC 9110 section 9.1).
-    private static func method(_ bytes: ByteBuffer) throws(HTTPParseError) -> HTTPMethod {
+    private static func method(_ bytes: ByteBuffer) throws(RequestParseError) -> RequestMethod {
         switch bytes.readableBytes {
         case 3 where bytes.readableBytesEqual("GET"): return .get
         case 3 where bytes.readableBytesEqual("PUT"): return .put
@@ -203,7 +203,7 @@ extension HTTPRequestParser {
         case 5 where bytes.readableBytesEqual("PATCH"): return .patch
         case 6 where bytes.readableBytesEqual("DELETE"): return .delete
         case 7 where bytes.readableBytesEqual("OPTIONS"): return .options
-        default: throw HTTPParseError(.notImplemented, "method not implemented")
+        default: throw RequestParseError(.notImplemented, "method not implemented")
         }
     }
 
@@ -243,17 +243,17 @@ extension HTTPRequestParser {
     }
 
     /// Splits `name: value`, checking the name is a token and the value has no control bytes.
-    static func splitField(_ line: ByteBuffer) throws(HTTPParseError) -> (KnownField, ByteBuffer) {
-        let result: Result<(KnownField, Range<Int>), HTTPParseError> = line.withUnsafeReadableBytes { bytes in
+    static func splitField(_ line: ByteBuffer) throws(RequestParseError) -> (KnownField, ByteBuffer) {
+        let result: Result<(KnownField, Range<Int>), RequestParseError> = line.withUnsafeReadableBytes { bytes in
             guard let first = bytes.first, first != UInt8(ascii: " "), first != UInt8(ascii: "\t") else {
-                return .failure(HTTPParseError(.badRequest, "obsolete line folding is not supported"))
+                return .failure(RequestParseError(.badRequest, "obsolete line folding is not supported"))
             }
             guard let colon = Self.find(UInt8(ascii: ":"), in: bytes, from: 0, to: bytes.count) else {
-                return .failure(HTTPParseError(.badRequest, "header line without a colon"))
+                return .failure(RequestParseError(.badRequest, "header line without a colon"))
             }
             let name = UnsafeRawBufferPointer(rebasing: bytes[..<colon])
             guard !name.isEmpty, Self.all(bytes, 0, colon, Self.isTokenByte) else {
-                return .failure(HTTPParseError(.badRequest, "malformed header field name"))
+                return .failure(RequestParseError(.badRequest, "malformed header field name"))
             }
             var valueStart = colon + 1
             var valueEnd = bytes.count
@@ -262,7 +262,7 @@ extension HTTPRequestParser {
                 valueEnd -= 1
             }
             guard Self.all(bytes, valueStart, valueEnd, { ($0 >= 0x20 || $0 == 0x09) && $0 != 0x7F }) else {
-                return .failure(HTTPParseError(.badRequest, "control character in header field value"))
+                return .failure(RequestParseError(.badRequest, "control character in header field value"))
             }
             return .success((KnownField(name), valueStart..<valueEnd))
         }

@@ -19,7 +19,7 @@ struct RequestSource: Sendable, Equatable {
         self.listener = listener
     }
 
-    init(peer: SocketAddress?, listener: ListenerRole, head: HTTPRequestHead) {
+    init(peer: SocketAddress?, listener: ListenerRole, head: ParsedRequestHead) {
         self.init(isLocal: !head.isForwarded && Self.isLoopback(peer), listener: listener)
     }
 

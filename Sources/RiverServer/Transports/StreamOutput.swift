@@ -6,7 +6,7 @@ import NIOCore
 /// The output owns the subscriber and detaches it when the connection
 /// closes; until then the subscriber holds its output strongly. Every call
 /// happens on the connection's event loop.
-protocol SubscriberOutput: AnyObject {
+protocol StreamOutput: AnyObject {
     var allocator: ByteBufferAllocator { get }
     /// False while the connection's unsent output is over its high-water mark:
     /// the subscriber then waits for `StreamSubscriber.outputBecameWritable()`.
