@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -21,14 +22,19 @@ final class LiveTransport: TestTransport {
         if let receiveBufferBytes {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
         }
+        // The collector is handed out as the pipeline is set up: a server that
+        // closes at once leaves it in place with what arrived, not a pipeline to search.
+        let collector = NIOLockedValueBox<NIOLoopBound<InboundCollector>?>(nil)
         let channel = try await bootstrap.channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(InboundCollector())
+                let handler = InboundCollector()
+                try channel.pipeline.syncOperations.addHandler(handler)
+                collector.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
             }
         }.connect(host: "127.0.0.1", port: port).get()
-        let inbound = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: InboundCollector.self), eventLoop: channel.eventLoop)
-        }.get()
+        guard let inbound = collector.withLockedValue({ $0 }) else {
+            throw TestFailure("no connection to 127.0.0.1:\(port)")
+        }
         return LiveTransport(channel: channel, inbound: inbound)
     }
 
@@ -40,7 +46,14 @@ final class LiveTransport: TestTransport {
             sent.fail(TimedOut("send of \(bytes.count) bytes not done within 10 s"))
         }
         defer { timeout.cancel() }
-        try await sent.futureResult.get()
+        do {
+            try await sent.futureResult.get()
+        } catch {
+            // Say what the server said before it closed (a 503 at accept, say).
+            let inbound = self.inbound
+            let before = (try? await self.channel.eventLoop.submit { inbound.value.peek() }.get()) ?? []
+            throw TestFailure("send failed (\(error)); the server had sent: \(String(decoding: before.prefix(300), as: UTF8.self).debugDescription)")
+        }
     }
 
     func receive(timeout: Duration) async throws -> [UInt8]? {
@@ -111,6 +124,8 @@ private final class InboundCollector: ChannelInboundHandler {
         self.isClosed = true
         self.wakeWaiter()
     }
+
+    func peek() -> [UInt8] { self.bytes }
 
     func takeAll() -> [UInt8] {
         defer { self.bytes.removeAll() }
