@@ -77,12 +77,20 @@ final class RedisChannelStore {
 
     // MARK: - Subscribe
 
-    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> EventLoopFuture<SubscribeResult> {
+    func subscribe(
+        to name: ChannelName,
+        from point: ResumePoint,
+        hubIndex: Int,
+        member: PresenceMember?
+    ) -> EventLoopFuture<SubscribeResult> {
         let channel = self.channel(named: name)
         channel.subscribersPerHub[hubIndex] += 1
         channel.subscriberTotal += 1
         channel.idleSince = nil
-        let subscription = Interest(channel: name, hubIndex: hubIndex, token: channel.token)
+        let subscription = Interest(channel: name, hubIndex: hubIndex, token: channel.token, member: member)
+        if channel.presence.subscribed(member), let member {
+            self.announce(PresenceEvent(.join, channel: name, member: member), in: channel)
+        }
         return self.catchUp(channel, from: point, attempts: 3)
             .map { SubscribeResult(interest: subscription, catchUp: $0) }
             .flatMapErrorThrowing { error in
@@ -221,6 +229,32 @@ final class RedisChannelStore {
         channel.subscribersPerHub[subscription.hubIndex] -= 1
         channel.subscriberTotal -= 1
         if channel.subscriberTotal == 0 { channel.idleSince = .now() }
+        let due = NIODeadline.now() + self.settings.presenceLeaveDelay
+        if channel.presence.unsubscribed(subscription.member, leaveDue: due), let member = subscription.member {
+            let store = NIOLoopBound(self, eventLoop: self.eventLoop)
+            self.eventLoop.scheduleTask(deadline: due) { store.value.leaveDue(member, at: due, from: channel) }
+        }
+    }
+
+    // MARK: - Presence
+
+    func presence(of name: ChannelName, limit: Int) -> PresenceSnapshot {
+        guard let channel = self.channels[name] else { return PresenceSnapshot(channel: name) }
+        return channel.presence.snapshot(of: name, limit: limit)
+    }
+
+    private func leaveDue(_ member: PresenceMember, at due: NIODeadline, from channel: RemoteChannel) {
+        guard self.channels[channel.name] === channel, let left = channel.presence.leave(member, dueAt: due) else {
+            return
+        }
+        self.announce(PresenceEvent(.leave, channel: channel.name, member: left), in: channel)
+    }
+
+    /// Hands a join or leave to every hub with subscribers to the channel.
+    private func announce(_ event: PresenceEvent, in channel: RemoteChannel) {
+        for hub in channel.subscribersPerHub.indices where channel.subscribersPerHub[hub] > 0 {
+            self.fanOut.send(event, toHub: hub)
+        }
     }
 
     private func channel(named name: ChannelName) -> RemoteChannel {

@@ -26,6 +26,11 @@ import Testing
             channel_idle_ttl 90s
             max_subscriber_backlog 256k
             max_channels_per_connection 20
+            max_commands_per_second 7
+            presence_leave_delay 2s
+            presence_ttl 9s
+            max_presence_members 50
+            presence_self_names on
             read_timeout 1500ms
             keepalive_timeout 1m
             shutdown_timeout 3
@@ -64,6 +69,11 @@ import Testing
         #expect(configuration.history.channelIdleTTL == .seconds(90))
         #expect(configuration.maxSubscriberBacklog == 256 * 1024)
         #expect(configuration.maxChannelsPerConnection == 20)
+        #expect(configuration.maxCommandsPerSecond == 7)
+        #expect(configuration.presenceLeaveDelay == .seconds(2))
+        #expect(configuration.presenceTTL == .seconds(9))
+        #expect(configuration.maxPresenceMembers == 50)
+        #expect(configuration.presenceSelfNames)
         #expect(configuration.readTimeout == .milliseconds(1500))
         #expect(configuration.keepAliveTimeout == .minutes(1))
         #expect(configuration.shutdownTimeout == .seconds(3))
@@ -90,7 +100,7 @@ import Testing
         )
         #expect(configuration.redisWait == 1)
         #expect(try configuration.redisShards().count == 2)
-        #expect(RiverConfiguration.keys.count == 36)
+        #expect(RiverConfiguration.keys.count == 41)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.

@@ -25,11 +25,20 @@ public protocol Engine: AnyObject, Sendable {
     )
 
     /// Registers interest of hub `hubIndex` in a channel and returns what to
-    /// send first for `point` (notices, and everything after its seq).
-    func subscribe(to channel: ChannelName, from point: ResumePoint, hubIndex: Int) -> EventLoopFuture<SubscribeResult>
+    /// send first for `point` (notices, and everything after its seq). The
+    /// subscription counts in the channel's presence, as `member` when it has one.
+    func subscribe(
+        to channel: ChannelName,
+        from point: ResumePoint,
+        hubIndex: Int,
+        member: PresenceMember?
+    ) -> EventLoopFuture<SubscribeResult>
 
-    /// Withdraws one subscriber's interest (fire and forget).
+    /// Withdraws one subscriber's interest, and its presence (fire and forget).
     func unsubscribe(_ interest: Interest)
+
+    /// Who is on a channel: its subscriptions, users, and at most `limit` members.
+    func presence(of channel: ChannelName, limit: Int, on loop: EventLoop) -> EventLoopFuture<PresenceSnapshot>
 
     /// Channel facts, or nil when the channel does not exist.
     func info(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<ChannelInfo?>
@@ -49,6 +58,13 @@ public protocol Engine: AnyObject, Sendable {
 }
 
 extension Engine {
+    /// Subscribes without a presence member (an anonymous subscription still counts).
+    public func subscribe(to channel: ChannelName, from point: ResumePoint, hubIndex: Int)
+        -> EventLoopFuture<SubscribeResult>
+    {
+        self.subscribe(to: channel, from: point, hubIndex: hubIndex, member: nil)
+    }
+
     /// `publish` as a future, for callers off the hot path.
     public func publish(
         _ payload: ByteBuffer,
@@ -71,11 +87,14 @@ public struct Interest: Sendable {
     public let hubIndex: Int
     /// Identifies the channel incarnation the interest was registered with.
     public let token: UInt64
+    /// Who subscribed, for presence (nil: anonymous).
+    public let member: PresenceMember?
 
-    public init(channel: ChannelName, hubIndex: Int, token: UInt64) {
+    public init(channel: ChannelName, hubIndex: Int, token: UInt64, member: PresenceMember? = nil) {
         self.channel = channel
         self.hubIndex = hubIndex
         self.token = token
+        self.member = member
     }
 }
 

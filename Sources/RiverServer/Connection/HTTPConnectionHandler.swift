@@ -189,6 +189,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.upgradeToWebSocket(upgrade, context: context)
         case .admin(let route, let headers):
             self.answerAdmin(route, request, headers: headers)
+        case .presence(let channel, let headers):
+            let limit = self.server.configuration.maxPresenceMembers
+            self.server.engine.presence(of: channel, limit: limit, on: context.eventLoop).assumeIsolated()
+                .whenComplete { result in
+                    switch result {
+                    case .success(let snapshot):
+                        self.respond(PresenceResponder.response(snapshot, headers: headers), to: request.head)
+                    case .failure(let error):
+                        let reason = (error as? EngineError)?.description ?? "presence unavailable"
+                        self.respond(.refusal(.unavailable(reason), headers: headers), to: request.head)
+                    }
+                    self.continueAfterAnswer()
+                }
         case .verify(let token):
             self.server.access.verify(token: token, on: self.loop.taskExecutor).assumeIsolated().whenSuccess {
                 result in

@@ -21,6 +21,8 @@ struct RequestDispatcher {
         case upgrade(WebSocketUpgrade)
         /// Ask the engine or the server, then answer (`AdminResponder`).
         case admin(Route, headers: [(String, String)])
+        /// Ask the engine who is on the channel, then answer (`PresenceResponder`).
+        case presence(ChannelName, headers: [(String, String)])
         /// Verify the request's token (asynchronously), then dispatch it again with the result.
         case verify(token: String)
     }
@@ -77,6 +79,12 @@ struct RequestDispatcher {
                 return .subscribe(StreamPlan(subscribe, head: head, headers: cors))
             case .webSocket:
                 return try self.upgrade(request, verified: verified, headers: cors)
+            case .presence:
+                // Whoever may subscribe to a channel may see its presence; nobody else.
+                let channel = try PresenceResponder.validate(request, configuration: self.server.configuration)
+                let access = try self.server.access.decide(.subscribe, channel: channel, request: request, verified: verified)
+                if let next = try Self.gate(access) { return next }
+                return .presence(channel, headers: cors)
             case .staticFile(let path):
                 guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
                 guard let file = self.server.staticFiles.file(path) else {

@@ -182,6 +182,53 @@ enum StreamFraming {
         }
     }
 
+    /// A join or leave, framed: the river JSON array as a message is (a
+    /// `;river-notice` chunk in raw streams), a named SSE event (its object as
+    /// data on one channel, its array on several; no `id:`), a text frame.
+    func framed(_ event: EncodedPresenceEvent, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let json = event.riverJSON
+        switch self {
+        case .river(let chunked, let callback):
+            var framed = allocator.buffer(capacity: json.readableBytes + 32)
+            if let callback {
+                let length = callback.utf8.count + 1 + json.readableBytes + 4
+                if chunked {
+                    framed.writeString(String(length, radix: 16, uppercase: true))
+                    framed.writeStaticString("\r\n")
+                }
+                framed.writeString(callback)
+                framed.writeStaticString("(")
+                framed.writeImmutableBuffer(json)
+                framed.writeStaticString(chunked ? ");\r\n\r\n" : ");\r\n")
+            } else if chunked {
+                return ChunkFraming.makeChunk(capacity: json.readableBytes, allocator: allocator) {
+                    $0.writeImmutableBuffer(json)
+                }
+            } else {
+                framed.writeImmutableBuffer(json)
+                framed.writeStaticString("\r\n")
+            }
+            return framed
+        case .raw(let chunked):
+            var framed = allocator.buffer(capacity: json.readableBytes + 32)
+            if chunked {
+                framed.writeString(String(json.readableBytes, radix: 16, uppercase: true))
+                framed.writeStaticString(";river-notice\r\n")
+            }
+            framed.writeImmutableBuffer(json)
+            framed.writeStaticString("\r\n")
+            return framed
+        case .eventStream, .eventStreamOfChannels:
+            var framed = allocator.buffer(capacity: json.readableBytes + 32)
+            let data = self.needsCursor ? json : event.objectJSON
+            let name: StaticString = event.event.kind == .join ? "join" : "leave"
+            EventStreamFraming.writeEvent(id: nil, event: name, data: data, into: &framed)
+            return framed
+        case .webSocket:
+            return WebSocketFraming.frame(opcode: .text, payload: json, allocator: allocator)
+        }
+    }
+
     /// Writes what ends the stream for `reason` (nil: it is complete, as a
     /// long-poll after its messages): the last chunk, or a close frame.
     /// Returns whether the connection may carry another request afterwards.

@@ -67,12 +67,16 @@ final class StreamSubscriber {
         self.output = output
         self.adjustOpenCount(by: 1)
         self.loop.lifetimeObserver?.track(self)
-        self.channels = starts.map { ChannelSubscription($0.channel, stream: self) }
+        self.channels = starts.map { ChannelSubscription($0, stream: self) }
         // Every channel is counted before the first answers (an answer may come at once).
         self.machine.subscribing(channels: starts.count)
         for (subscription, start) in zip(self.channels, starts) {
-            self.loop.engine.subscribe(to: start.channel, from: start.resume, hubIndex: self.loop.hub.index)
-                .assumeIsolated()
+            self.loop.engine.subscribe(
+                to: start.channel,
+                from: start.resume,
+                hubIndex: self.loop.hub.index,
+                member: start.member
+            ).assumeIsolated()
                 .whenComplete { result in self.subscribed(subscription, result) }
         }
     }
@@ -179,6 +183,33 @@ final class StreamSubscriber {
                 self.finish(.slowConsumer)
             }
             return .none
+        }
+    }
+
+    /// A join or leave on `subscription`'s channel, which asked for presence:
+    /// written like a live message (it waits behind what waits; it answers a
+    /// long-poll), but it has no seq and is never replayed.
+    func deliver(_ event: EncodedPresenceEvent, on subscription: ChannelSubscription) {
+        guard let output = self.output else { return }
+        switch self.machine.batchOffered(backlogIsEmpty: self.backlog == nil, isWritable: output.isWritable) {
+        case .ignore:
+            return
+        case .write:
+            output.write(self.framing.framed(event, allocator: output.allocator))
+            self.lastWriteTick = UInt32(truncatingIfNeeded: self.loop.tick)
+            self.flushDelivery(output)
+        case .writeFirstAndEnd:
+            output.write(self.framing.framed(event, allocator: output.allocator))
+            self.finishStream(nil)
+        case .queue:
+            let backlog = self.backlog ?? Backlog()
+            self.backlog = backlog
+            let bytes = self.framing.framed(event, allocator: output.allocator)
+            backlog.segments.append(.bytes(bytes))
+            backlog.waitingBytes += bytes.readableBytes
+            if backlog.waitingBytes > self.loop.configuration.maxSubscriberBacklog {
+                self.finish(.slowConsumer)
+            }
         }
     }
 
