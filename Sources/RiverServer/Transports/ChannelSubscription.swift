@@ -55,6 +55,7 @@ final class ChannelSubscription: Subscriber {
     /// Leaves the hub and the engine, exactly once.
     func leave(_ loop: ServerLoop) {
         let phase = self.phase
+        guard phase != .left else { return }
         self.phase = .left
         if self.hubSlot >= 0 { loop.hub.remove(self, from: self.channel) }
         if case .joined(let token) = phase {
@@ -69,7 +70,7 @@ final class ChannelSubscription: Subscriber {
     }
 
     func finish(_ reason: FinishReason) {
-        self.stream.finish(reason)
+        self.stream.finish(reason, on: self)
     }
 
     func presenceChanged(_ event: EncodedPresenceEvent) {
