@@ -102,6 +102,9 @@ struct AccessPolicy: Sendable {
 
     var restrictsPublishing: Bool { self.publishSecret != nil || self.keys != nil }
 
+    /// Whether tokens are verified (`token_secret` is set).
+    var checksTokens: Bool { self.keys != nil }
+
     /// Whether any access control is configured (then the admin routes always need credentials).
     var isConfigured: Bool {
         self.publishSecret != nil || self.adminSecret != nil || self.keys != nil || self.privatePrefix != nil
@@ -127,11 +130,27 @@ struct AccessPolicy: Sendable {
         request: ParsedRequest,
         verified: AccessToken? = nil
     ) throws(RequestError) -> Decision {
+        try self.decide(
+            action,
+            channel: channel,
+            credentials: try Credentials(request),
+            origin: request.head.origin,
+            verified: verified
+        )
+    }
+
+    /// `decide` for credentials already read (a `river.v2` connection keeps its handshake's).
+    func decide(
+        _ action: Action,
+        channel: ChannelName,
+        credentials: Credentials,
+        origin: String?,
+        verified: AccessToken? = nil
+    ) -> Decision {
         let decision: Decision
         switch action {
         case .publish:
             guard self.restrictsPublishing else { return .allowed }
-            let credentials = try Credentials(request)
             if let secret = credentials.secret, let expected = self.publishSecret {
                 return expected.matches(secret) ? .allowed : .denied(.forbidden("wrong publish secret"))
             }
@@ -147,9 +166,8 @@ struct AccessPolicy: Sendable {
             decision = .verify(token: token)
         case .subscribe, .subscribeAsScript:
             guard let prefix = self.privatePrefix, channel.hasPrefix(bytesOf: prefix) else { return .allowed }
-            let credentials = try Credentials(request)
             let cookie =
-                action == .subscribe && self.cors.trustsCookies(from: request.head.origin)
+                action == .subscribe && self.cors.trustsCookies(from: origin)
                 ? credentials.cookieToken : nil
             guard let token = credentials.token ?? cookie, self.keys != nil else {
                 return .denied(.unauthorized("channel \(channel) is private: a token is required"))
