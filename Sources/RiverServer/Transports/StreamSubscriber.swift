@@ -82,7 +82,8 @@ final class StreamSubscriber {
         case .failure(let error):
             switch self.machine.channelFailed() {
             case .none: break
-            case .refuse: self.stop(.refused(.unavailable("cannot subscribe to \(subscription.channel): \(error)")))
+            case .refuse:
+                self.stop(.refused(.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)")))
             }
         case .success(let subscribed):
             switch self.machine.channelSubscribed(hasCatchUp: !subscribed.catchUp.isEmpty) {
