@@ -30,7 +30,9 @@ final class RedisChannelStore {
     var epochs = EpochGenerator()
 
     /// A subscriber's catch-up raced live messages it could not be given: read it again.
-    struct StaleCatchUp: Error {}
+    struct StaleCatchUp: Error, CustomStringConvertible {
+        var description: String { "the live feed kept moving while the catch-up was read; try again" }
+    }
 
     init(
         index: Int,
@@ -49,7 +51,7 @@ final class RedisChannelStore {
         self.outboxes = HubOutboxes(fanOut: fanOut, eventLoop: eventLoop)
         self.published = PublishedChannels(refreshInterval: settings.expiryRefreshInterval)
         self.links = targets.enumerated().map { shard, target in
-            RedisShardLink(shard: shard, target: target, eventLoop: eventLoop, logger: logger)
+            RedisShardLink(shard: shard, of: targets.count, target: target, eventLoop: eventLoop, logger: logger)
         }
         for link in self.links {
             let shard = link.shard
@@ -95,7 +97,7 @@ final class RedisChannelStore {
             .map { SubscribeResult(interest: subscription, catchUp: $0) }
             .flatMapErrorThrowing { error in
                 self.unsubscribe(subscription)
-                throw EngineError.unavailable("\(error)")
+                throw self.link(for: name).unavailable(error)
             }
             .nonisolated()
     }

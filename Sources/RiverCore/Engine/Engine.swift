@@ -3,11 +3,17 @@ import NIOCore
 /// SEAM 1: where channels live — sequence numbers, history, and who on which
 /// event loop listens. Transports talk to an engine; engines never format bytes.
 ///
-/// Every future completes on the event loop the call names. Ordering contract
-/// for `subscribe`: the future completes on the hub's loop before any live
-/// batch holding a message with seq greater than `SubscribeResult.catchUp.lastSeq`
-/// reaches that hub, so a subscriber registered in the completion callback
-/// misses nothing and, filtering by seq, sees nothing twice.
+/// Every future completes on the event loop the call names, and fails only
+/// with an `EngineError`: whatever goes wrong below an engine (a Redis shard
+/// that cannot be reached, an error reply, a reply it cannot read) it turns
+/// into `EngineError.unavailable` naming the part that failed, so the server
+/// answers 503 for it (`RequestError.engineFailure`) and a 500 means a defect.
+///
+/// Ordering contract for `subscribe`: the future completes on the hub's loop
+/// before any live batch holding a message with seq greater than
+/// `SubscribeResult.catchUp.lastSeq` reaches that hub, so a subscriber
+/// registered in the completion callback misses nothing and, filtering by
+/// seq, sees nothing twice.
 public protocol Engine: AnyObject, Sendable {
     /// A short name for logs ("memory", "redis").
     var name: String { get }
@@ -136,7 +142,9 @@ public struct ChannelInfo: Sendable, Equatable {
     }
 }
 
-/// Engine-wide figures.
+/// Engine-wide figures. With shards, the sum over the shards that answered;
+/// those that did not are listed in `unavailableShards` (their figures are
+/// missing from the sums), so `/stats` still answers while one is down.
 public struct EngineStatistics: Sendable, Equatable {
     public var channels: Int = 0
     public var messagesPublished: Int = 0
@@ -145,6 +153,8 @@ public struct EngineStatistics: Sendable, Equatable {
     public var messagesExpired: Int = 0
     public var messagesEvicted: Int = 0
     public var channelsReclaimed: Int = 0
+    /// The shards that did not answer, in shard order (none for the memory engine).
+    public var unavailableShards: [UnavailableShard] = []
 
     public init() {}
 
@@ -157,6 +167,23 @@ public struct EngineStatistics: Sendable, Equatable {
         sum.messagesExpired = lhs.messagesExpired + rhs.messagesExpired
         sum.messagesEvicted = lhs.messagesEvicted + rhs.messagesEvicted
         sum.channelsReclaimed = lhs.channelsReclaimed + rhs.channelsReclaimed
+        sum.unavailableShards = lhs.unavailableShards + rhs.unavailableShards
         return sum
+    }
+}
+
+/// A shard whose figures are missing from `EngineStatistics`, and why.
+public struct UnavailableShard: Sendable, Equatable {
+    /// Its place in the configured list of shards, counting from 1.
+    public var number: Int
+    /// Where it is (`redis://HOST:PORT`, or the Sentinel master's name); never a password.
+    public var location: String
+    /// Why it did not answer, in one line.
+    public var reason: String
+
+    public init(number: Int, location: String, reason: String) {
+        self.number = number
+        self.location = location
+        self.reason = reason
     }
 }

@@ -227,7 +227,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .success(let seq):
             self.respond(PublishResponder.response(seq: seq, for: publish, headers: headers), to: publish.head)
         case .failure(let error):
-            self.respond(.refusal(.unavailable(error.description), headers: headers), to: publish.head)
+            self.respond(.refusal(.engineFailure(error), headers: headers), to: publish.head)
         }
         self.continueAfterAnswer()
     }
@@ -249,8 +249,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             case .success(.refused(let error)):
                 self.respond(.refusal(error, headers: headers), to: request.head)
             case .failure(let error):
-                let refusal = (error as? EngineError).map { RequestError.unavailable($0.description) }
-                self.respond(.refusal(refusal ?? .internalError(), headers: headers), to: request.head)
+                let refusal = RequestError.engineFailure(error)
+                if refusal.status == .internalServerError {
+                    self.server.logger.error("an admin route failed", metadata: ["error": "\(error)"])
+                }
+                self.respond(.refusal(refusal, headers: headers), to: request.head)
             }
             self.continueAfterAnswer()
         }

@@ -101,10 +101,11 @@ final class StreamSubscriber {
         case .failure(let error):
             switch self.machine.channelFailed() {
             case .none: break
-            case .refuse: self.stop(.refused(.unavailable("cannot subscribe to \(subscription.channel): \(error)")))
+            case .refuse:
+                self.stop(.refused(.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)")))
             case .report:
                 self.drop(subscription)
-                addition?.failed("cannot subscribe to \(subscription.channel): \(error)")
+                addition?.failed(RequestError.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)").reason)
             }
         case .success(let subscribed):
             // (Unsubscribed before the engine answered: withdraw at once.)
