@@ -94,7 +94,7 @@ import Testing
     /// `sub` and `info` (for presence) on the verified token; `info` as canonical JSON, with its size.
     @Test func subjectAndInfoAreKeptOnTheVerifiedToken() async throws {
         let verifier = try #require(
-            try await TokenVerifier.make(secret: Secret(AccessControlTests.tokenKey), rules: .init())
+            try await TokenVerifier.make(secret: Secret(AccessControlTests.tokenKey), publicKey: nil, rules: .init())
         )
         let claims =
             #"{"exp": \#(Self.now + 600), "sub": "u1", "info": {"name": "Ada", "tags": ["x", "y"], "#

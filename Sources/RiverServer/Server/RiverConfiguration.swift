@@ -59,6 +59,10 @@ public struct RiverConfiguration: Sendable {
     public var adminSecret: Secret?
     /// `token_secret`: the HS256 key of access tokens; when set, tokens may publish.
     public var tokenSecret: Secret?
+    /// `token_public_key FILE`: a PEM public key (P-256, RSA of 2048 bits or
+    /// more, or Ed25519) verifying tokens of its one algorithm (ES256, RS256
+    /// or EdDSA); with `token_secret` too, each verifies its own algorithm.
+    public var tokenPublicKey: TokenPublicKey?
     /// `token_issuer`: when set, a token's `iss` must be this.
     public var tokenIssuer: String?
     /// `token_audience`: when set, a token's `aud` must name this.
@@ -102,9 +106,9 @@ public struct RiverConfiguration: Sendable {
         "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "max_channels", "channel_idle_ttl",
         "max_channels_per_connection", "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
-        "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_issuer",
-        "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
-        "redis_master", "redis_wait",
+        "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_public_key",
+        "token_issuer", "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis",
+        "redis_sentinel", "redis_master", "redis_wait",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -153,6 +157,7 @@ public struct RiverConfiguration: Sendable {
         case "publish_secret": self.publishSecret = try Self.secret(value, minimumBytes: 16)
         case "admin_secret": self.adminSecret = try Self.secret(value, minimumBytes: 16)
         case "token_secret": self.tokenSecret = try Self.secret(value, minimumBytes: 32)
+        case "token_public_key": self.tokenPublicKey = try TokenPublicKey.load(path: try Self.nonEmpty(value))
         case "token_issuer": self.tokenIssuer = try Self.nonEmpty(value)
         case "token_audience": self.tokenAudience = try Self.nonEmpty(value)
         case "private_prefix": self.privatePrefix = try Self.nonEmpty(value)

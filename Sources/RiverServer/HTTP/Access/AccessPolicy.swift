@@ -6,7 +6,8 @@ import RiverCore
 ///
 /// - `publish_secret`: publishing (HTTP and WebSocket frames) needs it, as
 ///   `X-River-Secret` or `secret=`;
-/// - `token_secret` (HS256): signed tokens (`TokenVerifier`, `AccessToken`) may be presented instead,
+/// - `token_secret` (HS256), `token_public_key` (RS256, ES256 or EdDSA):
+///   signed tokens (`TokenVerifier`, `AccessToken`) may be presented instead,
 ///   as `token=` or `Authorization: Bearer` (and, for reading only, the
 ///   `river_token` cookie); publishing then needs a token or the secret;
 /// - `private_prefix`: subscribing to channels whose name starts with these
@@ -43,7 +44,7 @@ struct AccessPolicy: Sendable {
     let adminSecret: Secret?
     let privatePrefix: String?
     let cors: CORSPolicy
-    /// The key of `token_secret`; nil when tokens are off.
+    /// The keys of `token_secret` and `token_public_key`; nil when tokens are off.
     private let tokens: TokenVerifier?
 
     static let open = AccessPolicy(
@@ -72,6 +73,7 @@ struct AccessPolicy: Sendable {
     static func make(_ configuration: RiverConfiguration) async throws -> AccessPolicy {
         let tokens = try await TokenVerifier.make(
             secret: configuration.tokenSecret,
+            publicKey: configuration.tokenPublicKey,
             rules: AccessToken.Rules(issuer: configuration.tokenIssuer, audience: configuration.tokenAudience)
         )
         return AccessPolicy(configuration, tokens: tokens)
@@ -79,7 +81,10 @@ struct AccessPolicy: Sendable {
 
     /// The policy of a configuration without tokens (nothing to make).
     init(withoutTokens configuration: RiverConfiguration) {
-        precondition(configuration.tokenSecret == nil, "tokens need AccessPolicy.make")
+        precondition(
+            configuration.tokenSecret == nil && configuration.tokenPublicKey == nil,
+            "tokens need AccessPolicy.make"
+        )
         self.init(configuration, tokens: nil)
     }
 
@@ -189,7 +194,7 @@ struct AccessPolicy: Sendable {
     /// Verifies `token` at the current time.
     func verify(token: String) async -> Result<AccessToken, RequestError> {
         guard let tokens = self.tokens else {
-            return .failure(.unauthorized("tokens are not enabled (token_secret)"))
+            return .failure(.unauthorized("tokens are not enabled (token_secret, token_public_key)"))
         }
         do throws(RequestError) {
             return .success(try tokens.verify(token, now: WallClock.nowMillis() / 1000))

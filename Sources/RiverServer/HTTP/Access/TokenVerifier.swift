@@ -27,7 +27,7 @@ struct TokenVerifier: Sendable {
     /// How deep `info` (or anything else in a token) may nest.
     static let maxDepth = 16
 
-    /// One verifier per algorithm: `token_secret`'s HS256.
+    /// One verifier per algorithm: `token_secret`'s HS256, the public key's own.
     private let verifiers: [TokenAlgorithm: any JWTAlgorithm]
     let rules: AccessToken.Rules
 
@@ -39,8 +39,12 @@ struct TokenVerifier: Sendable {
         self.rules = rules
     }
 
-    /// The verifier of `secret` (HS256); nil when it is not set.
-    static func make(secret: Secret?, rules: AccessToken.Rules) async throws -> TokenVerifier? {
+    /// The verifier of `secret` (HS256) and `publicKey` (its algorithm); nil when neither is set.
+    static func make(
+        secret: Secret?,
+        publicKey: TokenPublicKey?,
+        rules: AccessToken.Rules
+    ) async throws -> TokenVerifier? {
         var verifiers: [TokenAlgorithm: any JWTAlgorithm] = [:]
         if let secret {
             let keys = await JWTKeyCollection().add(
@@ -48,6 +52,9 @@ struct TokenVerifier: Sendable {
                 digestAlgorithm: .sha256
             )
             verifiers[.hs256] = try await keys.getKey()
+        }
+        if let publicKey {
+            verifiers[publicKey.algorithm] = try await publicKey.verifier()
         }
         return verifiers.isEmpty ? nil : TokenVerifier(verifiers: verifiers, rules: rules)
     }
