@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import NIOCore
 import RiverRedisEngine
 import Testing
@@ -7,6 +9,8 @@ import Testing
 /// `river.conf` parsing and value checking.
 @Suite struct ConfigurationTests {
     @Test func everyKeyIsAcceptedWithItsUnits() throws {
+        let keyPath = try temporaryFile(P256.Signing.PrivateKey().publicKey.pemRepresentation, suffix: ".pem")
+        defer { try? FileManager.default.removeItem(atPath: keyPath) }
         var configuration = RiverConfiguration()
         try ConfigurationFile.apply(
             """
@@ -42,6 +46,7 @@ import Testing
             publish_secret 0123456789abcdef
             admin_secret fedcba9876543210
             token_secret 0123456789abcdef0123456789abcdef
+            token_public_key \(keyPath)
             token_issuer https://auth.example
             token_audience river
             max_channels 5000
@@ -100,7 +105,8 @@ import Testing
         )
         #expect(configuration.redisWait == 1)
         #expect(try configuration.redisShards().count == 2)
-        #expect(RiverConfiguration.keys.count == 41)
+        #expect(configuration.tokenPublicKey?.algorithm == .es256)
+        #expect(RiverConfiguration.keys.count == 42)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.

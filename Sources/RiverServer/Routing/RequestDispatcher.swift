@@ -76,7 +76,12 @@ struct RequestDispatcher {
                     )
                     if let next = try Self.gate(access) { return next }
                 }
-                return .subscribe(StreamPlan(subscribe, head: head, headers: cors))
+                // A token presented says who subscribes, for presence: it is verified even on public channels.
+                if verified == nil, let token = try self.server.access.identityToken(request, subscribe.accessAction) {
+                    return .verify(token: token)
+                }
+                let member = try verified?.presenceMember()
+                return .subscribe(StreamPlan(subscribe.identified(as: member), head: head, headers: cors))
             case .webSocket:
                 return try self.upgrade(request, verified: verified, headers: cors)
             case .presence:

@@ -12,7 +12,8 @@ extension RiverConfiguration {
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "max_channels", "channel_idle_ttl",
         "max_channels_per_connection", "max_commands_per_second", "presence_leave_delay", "presence_ttl",
         "max_presence_members", "presence_self_names", "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
-        "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_issuer",
+        "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_public_key",
+        "token_issuer",
         "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
         "redis_master", "redis_wait",
     ]
@@ -68,6 +69,7 @@ extension RiverConfiguration {
         case "publish_secret": self.publishSecret = try Self.secret(value, minimumBytes: 16)
         case "admin_secret": self.adminSecret = try Self.secret(value, minimumBytes: 16)
         case "token_secret": self.tokenSecret = try Self.secret(value, minimumBytes: 32)
+        case "token_public_key": self.tokenPublicKey = try TokenPublicKey.load(path: try Self.nonEmpty(value))
         case "token_issuer": self.tokenIssuer = try Self.nonEmpty(value)
         case "token_audience": self.tokenAudience = try Self.nonEmpty(value)
         case "private_prefix": self.privatePrefix = try Self.nonEmpty(value)

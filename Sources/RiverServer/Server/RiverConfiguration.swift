@@ -73,6 +73,10 @@ public struct RiverConfiguration: Sendable {
     public var adminSecret: Secret?
     /// `token_secret`: the HS256 key of access tokens; when set, tokens may publish.
     public var tokenSecret: Secret?
+    /// `token_public_key FILE`: a PEM public key (P-256, RSA of 2048 bits or
+    /// more, or Ed25519) verifying tokens of its one algorithm (ES256, RS256
+    /// or EdDSA); with `token_secret` too, each verifies its own algorithm.
+    public var tokenPublicKey: TokenPublicKey?
     /// `token_issuer`: when set, a token's `iss` must be this.
     public var tokenIssuer: String?
     /// `token_audience`: when set, a token's `aud` must name this.

@@ -106,7 +106,7 @@ package final class ServerContext: Sendable {
             fanOut: fanOut,
             loops: loops,
             staticFiles: staticFiles,
-            access: await AccessPolicy.make(configuration),
+            access: try await AccessPolicy.make(configuration),
             logger: logger
         )
     }

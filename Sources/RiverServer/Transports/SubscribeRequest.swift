@@ -15,7 +15,7 @@ struct SubscribeRequest {
 
     /// The channels, in the order first named, each with where it starts:
     /// after `seq` (nil: live only), in `epoch`, announced with `hello=1`.
-    let channels: [ChannelStart]
+    private(set) var channels: [ChannelStart]
     let transport: Transport
     /// River JSON or raw bodies (Server-Sent Events carry bodies either way).
     let format: MessageFormat
@@ -145,6 +145,17 @@ struct SubscribeRequest {
             let position = cursor.positions[name]
             return ChannelStart(name, ResumePoint(seq: position?.seq, epoch: position?.epoch, hello: hello))
         }
+    }
+
+    /// The request with its channels counted as `member` for presence (a
+    /// verified identity wins over a self-chosen name).
+    func identified(as member: PresenceMember?) -> SubscribeRequest {
+        guard let member else { return self }
+        var request = self
+        request.channels = self.channels.map {
+            ChannelStart($0.channel, $0.resume, wantsPresence: $0.wantsPresence, member: member)
+        }
+        return request
     }
 
     /// `presence=1` asks for join and leave events; `user=NAME` names the

@@ -46,9 +46,9 @@ struct RiverCommand {
     init(parsing payload: ByteBuffer, maxChannelName: Int, maxMessageSize: Int) throws(Refusal) {
         let json: JSONValue
         do {
-            json = try payload.withUnsafeReadableBytes { bytes throws(JSONValue.ParseError) in try JSONValue.parse(bytes) }
+            json = try JSONParser.parse(Array(payload.readableBytesView), maxDepth: 16)
         } catch {
-            throw Refusal(id: nil, status: 400, reason: "not JSON: \(error.description)")
+            throw Refusal(id: nil, status: 400, reason: "malformed JSON: \(error.description)")
         }
         guard case .array(let parts) = json, parts.count == 2, case .string(let type) = parts[0],
             case .object = parts[1]
@@ -62,7 +62,7 @@ struct RiverCommand {
         }
         self.kind = kind
         self.id = id
-        guard case .string(let name)? = fields[member: "channel"] else {
+        guard case .string(let name)? = fields["channel"] else {
             throw Refusal(id: id, status: 400, reason: "'channel' is required (a string)")
         }
         do {
@@ -99,14 +99,14 @@ struct RiverCommand {
     }
 
     private static func id(_ fields: JSONValue) throws(Refusal) -> Int64 {
-        guard case .number(let text)? = fields[member: "id"], let id = Int64(text), Self.idRange.contains(id) else {
+        guard case .number(let text)? = fields["id"], let id = Int64(text), Self.idRange.contains(id) else {
             throw Refusal(id: nil, status: 400, reason: "'id' is required: an integer below 2^53")
         }
         return id
     }
 
     private static func unsigned(_ fields: JSONValue, _ name: String, _ id: Int64) throws(Refusal) -> UInt64? {
-        guard let value = fields[member: name], value != .null else { return nil }
+        guard let value = fields[name], value != .null else { return nil }
         guard case .number(let text) = value, let number = try? CheckedNumber.parse(text) else {
             throw Refusal(id: id, status: 400, reason: "'\(name)' must be an integer from 0 to 2^64-1")
         }
@@ -114,13 +114,13 @@ struct RiverCommand {
     }
 
     private static func bool(_ fields: JSONValue, _ name: String, _ id: Int64) throws(Refusal) -> Bool? {
-        guard let value = fields[member: name], value != .null else { return nil }
+        guard let value = fields[name], value != .null else { return nil }
         guard case .bool(let flag) = value else { throw Refusal(id: id, status: 400, reason: "'\(name)' must be true or false") }
         return flag
     }
 
     private static func string(_ fields: JSONValue, _ name: String, _ id: Int64) throws(Refusal) -> String? {
-        guard let value = fields[member: name], value != .null else { return nil }
+        guard let value = fields[name], value != .null else { return nil }
         guard case .string(let text) = value else { throw Refusal(id: id, status: 400, reason: "'\(name)' must be a string") }
         return text
     }

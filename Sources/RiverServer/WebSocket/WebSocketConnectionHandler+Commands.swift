@@ -40,6 +40,10 @@ extension WebSocketConnectionHandler {
         if let token = command.token { credentials.token = token }
         let action: AccessPolicy.Action = command.kind == .publish ? .publish : .subscribe
         let commandVerified = command.token == nil ? verified : nil
+        // (With a token of its own, the command is verified even on a public channel: it names the subscriber.)
+        if let token = command.token, self.server.access.checksTokens, command.kind == .subscribe {
+            return self.verifyThenPerform(command, token: token, action: action, credentials: credentials, session)
+        }
         switch self.server.access.decide(
             action,
             channel: command.channel,
@@ -52,38 +56,48 @@ extension WebSocketConnectionHandler {
         case .denied(let error):
             self.refuse(command, Int(error.status.code), error.reason)
         case .verify(let token):
-            self.server.access.verify(token: token, on: self.loop.taskExecutor).assumeIsolated().whenSuccess {
-                result in
-                switch result {
-                case .success(let token):
-                    switch self.server.access.decide(
-                        action,
-                        channel: command.channel,
-                        credentials: credentials,
-                        origin: session.origin,
-                        verified: token
-                    ) {
-                    case .allowed: self.perform(command, identity: token)
-                    case .denied(let error): self.refuse(command, Int(error.status.code), error.reason)
-                    case .verify: self.refuse(command, 403, "invalid token")
-                    }
-                case .failure(let error):
-                    self.refuse(command, Int(error.status.code), error.reason)
+            self.verifyThenPerform(command, token: token, action: action, credentials: credentials, session)
+        }
+    }
+
+    /// Verifies `token`, then decides again with it.
+    private func verifyThenPerform(
+        _ command: RiverCommand,
+        token: String,
+        action: AccessPolicy.Action,
+        credentials: Credentials,
+        _ session: CommandSession
+    ) {
+        self.server.access.verify(token: token, on: self.loop.taskExecutor).assumeIsolated().whenSuccess { result in
+            switch result {
+            case .success(let token):
+                switch self.server.access.decide(
+                    action,
+                    channel: command.channel,
+                    credentials: credentials,
+                    origin: session.origin,
+                    verified: token
+                ) {
+                case .allowed: self.perform(command, identity: token)
+                case .denied(let error): self.refuse(command, Int(error.status.code), error.reason)
+                case .verify: self.refuse(command, 403, "invalid token")
                 }
+            case .failure(let error):
+                self.refuse(command, Int(error.status.code), error.reason)
             }
         }
     }
 
     private func perform(_ command: RiverCommand, identity: AccessToken?) {
         switch command.kind {
-        case .subscribe: self.subscribe(command)
+        case .subscribe: self.subscribe(command, identity: identity)
         case .unsubscribe: self.unsubscribe(command)
         case .publish: self.publish(command)
         case .presence: self.presence(command)
         }
     }
 
-    private func subscribe(_ command: RiverCommand) {
+    private func subscribe(_ command: RiverCommand, identity: AccessToken?) {
         guard let subscriber = self.subscriber else { return }
         let channel = command.channel
         if let current = subscriber.subscription(of: channel), case .joined = current.phase {
@@ -95,9 +109,14 @@ extension WebSocketConnectionHandler {
         guard subscriber.channelCount < limit || subscriber.subscription(of: channel) != nil else {
             return self.refuse(command, 429, "more than \(limit) subscriptions (max_channels_per_connection)")
         }
+        // Who subscribes: the token's `sub` (the command's, else the handshake's), else a self-chosen name.
         let member: PresenceMember?
-        do {
-            member = try SubscribeRequest.selfNamedMember(command.user, channels: [channel], self.server.configuration)
+        do throws(RequestError) {
+            if let verified = try identity?.presenceMember() {
+                member = verified
+            } else {
+                member = try SubscribeRequest.selfNamedMember(command.user, channels: [channel], self.server.configuration)
+            }
         } catch {
             return self.refuse(command, Int(error.status.code), error.reason)
         }
