@@ -12,6 +12,7 @@ struct RiverBench: AsyncParsableCommand {
         subcommands: [
             BenchCommand.self, FanoutCommand.self, IdleCommand.self, WebSocketEchoCommand.self,
             PublishCommand.self, LatencyCommand.self, ChurnCommand.self, ReferenceServerCommand.self,
+            ReportCommand.self,
         ]
     )
 }
