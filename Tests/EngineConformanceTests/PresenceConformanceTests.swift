@@ -21,6 +21,7 @@ extension EngineConformanceTests {
         return try await hubBox.eventLoop.flatSubmit {
             engine.subscribe(to: channel, from: .live, hubIndex: hub, member: member).map { subscribed in
                 let subscriber = RecordingSubscriber()
+                subscriber.member = member
                 subscriber.apply(subscribed.catchUp)
                 hubBox.value.add(subscriber, to: channel)
                 return (NIOLoopBound(subscriber, eventLoop: hubBox.eventLoop), subscribed.interest)
