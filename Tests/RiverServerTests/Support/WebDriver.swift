@@ -95,6 +95,11 @@ final class WebDriver {
         _ = try self.command("POST", "/window", ["handle": handle])
     }
 
+    /// Closes the current window (its page and connections go); switch to another next.
+    func closeWindow() throws {
+        _ = try self.command("DELETE", "/window")
+    }
+
     /// Types into the element matching `selector`.
     func type(_ text: String, into selector: String) throws {
         _ = try self.command("POST", "/element/\(try self.element(selector))/value", ["text": text])
