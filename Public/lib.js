@@ -17,10 +17,11 @@
  *
  * Transports, chosen at connect time from what the browser has:
  * WebSocket, then Server-Sent Events, then XHR streaming, then JSONP long-poll.
- * Over WebSocket a client carries all its channels on ONE connection
- * (subprotocol river.v2: subscribe and unsubscribe commands), so a page may
- * follow any number of channels whatever the browser's six-connections-per-
- * origin limit; the fallbacks open one connection per channel.
+ * A client carries all its channels on ONE connection, so a page may follow
+ * any number of channels whatever the browser's six-connections-per-origin
+ * limit: over WebSocket with the river.v2 subprotocol (subscribe and
+ * unsubscribe commands); on the fallbacks as one multi-channel stream,
+ * reopened with the compound cursor when the set of channels changes.
  *
  * Presence: `new Comet.Client({presence: true})` asks for joins and leaves
  * (client.onJoin / client.onLeave get {channel, user, info, unverified});
@@ -152,9 +153,14 @@
         // we reconnect instead, so the epoch goes along (see Subscription.url).
         "eventsource": function (sub) {
             var es = new global.EventSource(sub.url("/sse", "lastEventId"));
-            var notice = function (e) { sub.handle([e.type, JSON.parse(e.data)]); };
+            // (A stream of several channels sends river JSON arrays as data, the cursor as id.)
+            var notice = function (e) {
+                var value = JSON.parse(e.data);
+                sub.handle(Array.isArray(value) ? value : [e.type, value]);
+            };
             es.onopen = function () { sub.opened(); };
             es.onmessage = function (e) {
+                if (sub.multi) return sub.handle(JSON.parse(e.data));
                 sub.handle(["msg", { channel: sub.channel, seq: Number(e.lastEventId), data: e.data }]);
             };
             es.addEventListener("binary", function (e) {
@@ -164,12 +170,8 @@
             es.addEventListener("lost", notice);
             es.addEventListener("reset", notice);
             es.addEventListener("live", notice);
-            var presence = function (e) {
-                var info = JSON.parse(e.data);
-                sub.handle([e.type, Array.isArray(info) ? info[1] : info]);
-            };
-            es.addEventListener("join", presence);
-            es.addEventListener("leave", presence);
+            es.addEventListener("join", notice);
+            es.addEventListener("leave", notice);
             es.onerror = function () { es.onerror = null; es.close(); sub.dropped(); };
             return function () { es.onerror = null; es.close(); };
         },
@@ -513,6 +515,105 @@
         },
     };
 
+
+    // Without WebSocket, a client's channels share one stream of the
+    // fallback transport: one `name` per channel, resumed with the cursor
+    // (`NAME:SEQ[:EPOCH]`, PROTOCOL.md C1) built from what each channel got,
+    // and reopened at once when the set changes. With one channel the URL is
+    // the single-channel one (seq, epoch), byte for byte what it always was.
+    function StreamSet(client, transport) {
+        this.client = client;
+        this.transport = transport;
+        this.raw = false;
+        this.channels = {};  // name -> MuxChannel
+        this.multi = false;
+        this.channel = null;
+        this.attempts = 0;
+        this.timer = null;
+        this.close = null;
+        this.stopped = false;
+        this.changing = false;
+    }
+
+    StreamSet.prototype = Object.create(Subscription.prototype);
+
+    // A cursor entry's name: UTF-8 bytes percent-encoded, only A-Z a-z 0-9 - . _ ~ left as they are.
+    function cursorName(name) {
+        return encodeURIComponent(name).replace(/[!'()*]/g, function (c) {
+            return "%" + c.charCodeAt(0).toString(16).toUpperCase();
+        });
+    }
+
+    StreamSet.prototype.names = function () { return Object.keys(this.channels); };
+
+    StreamSet.prototype.add = function (sub) { this.channels[sub.channel] = sub; this.changed(); };
+
+    StreamSet.prototype.remove = function (name) {
+        if (!this.channels[name]) return;
+        this.channels[name].stopped = true;
+        delete this.channels[name];
+        this.changed();
+    };
+
+    // The set changed: one new stream after the current task (connecting ten channels opens one).
+    StreamSet.prototype.changed = function () {
+        var self = this;
+        if (this.changing) return;
+        this.changing = true;
+        setTimeout(function () {
+            self.changing = false;
+            if (self.close) { self.close(); self.close = null; }
+            clearTimeout(self.timer);
+            self.timer = null;
+            self.attempts = 0;
+            if (self.names().length > 0) self.open();
+        }, 0);
+    };
+
+    StreamSet.prototype.open = function () {
+        var names = this.names();
+        this.timer = null;
+        if (names.length === 0) return;
+        this.multi = names.length > 1;
+        this.channel = names[0];
+        Subscription.prototype.open.call(this);
+    };
+
+    StreamSet.prototype.url = function (path, seqParam) {
+        var names = this.names(), client = this.client;
+        if (!this.multi) {
+            var only = this.channels[names[0]];
+            this.last = only.last;
+            this.epoch = only.epoch;
+            return Subscription.prototype.url.call(this, path, seqParam);
+        }
+        var base = (client.server || Comet.server || scriptOrigin).replace(/\/+$/, "");
+        var cursor = [], query = "";
+        for (var i = 0; i < names.length; i++) {
+            var sub = this.channels[names[i]];
+            query += (i === 0 ? "?" : "&") + "name=" + encodeURIComponent(names[i]);
+            if (sub.last != null) {
+                cursor.push(cursorName(names[i]) + ":" + sub.last + (sub.epoch != null ? ":" + sub.epoch : ""));
+            }
+        }
+        if (cursor.length > 0) {
+            query += "&" + (seqParam === "lastEventId" ? "lastEventId" : "since") + "=" + encodeURIComponent(cursor.join(","));
+        }
+        return base + path + query + "&hello=1" + client.presenceParameters() + client.tokenParameter();
+    };
+
+    // A river document: to the channel it names.
+    StreamSet.prototype.handle = function (d) {
+        var info = d[1] || {}, target = this.channels[info.channel];
+        if (target) target.handle(d);
+        else if (d[0] === "error") safeCall(this.client.onError, info);
+    };
+
+    StreamSet.prototype.stop = function () {
+        this.channels = {};
+        Subscription.prototype.stop.call(this);
+    };
+
     /** A River client: connect to any number of channels, publish to any. */
     function Client(options) {
         this.format = (options && options.format) || "river";  // "raw": bodies as published
@@ -522,6 +623,7 @@
         this.wantsPresence = !!(options && options.presence);  // ask for joins and leaves
         this.transport = null;
         this.mux = null;      // the river.v2 WebSocket carrying every channel, when WebSocket is the transport
+        this.streams = null;  // else the one stream of the fallback transport carrying them (StreamSet)
         this.onJoin = null;   // optional hook: onJoin({channel, user, info, unverified})
         this.onLeave = null;  // optional hook: onLeave({channel, user, info, unverified})
         this.onLost = null;   // optional hook: onLost({channel, from, to})
@@ -545,6 +647,11 @@
                 this.mux = this.mux || new Multiplexer(this);
                 sub = new MuxChannel(this, channel, onMsg, seq);
                 this.mux.add(sub);
+            } else if (this.format !== "raw") {
+                if (!transports[transport]) throw new Error("Comet: unknown transport " + transport);
+                this.streams = this.streams || new StreamSet(this, transport);
+                sub = new MuxChannel(this, channel, onMsg, seq);
+                this.streams.add(sub);
             } else {
                 sub = new Subscription(this, channel, onMsg, seq);
                 transport = sub.transport;
@@ -615,8 +722,9 @@
             for (var name in this.subscriptions) {
                 if (channel == null || name === String(channel)) {
                     var sub = this.subscriptions[name];
-                    if (sub instanceof MuxChannel) this.mux.remove(name);
-                    else sub.stop();
+                    if (!(sub instanceof MuxChannel)) sub.stop();
+                    else if (this.mux && this.mux.channels[name] === sub) this.mux.remove(name);
+                    else if (this.streams) this.streams.remove(name);
                     delete this.subscriptions[name];
                 }
             }

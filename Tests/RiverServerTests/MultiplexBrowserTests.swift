@@ -13,11 +13,12 @@ import Testing
     }
 
     /// A page on another origin whose one client follows `channels` from seq 0, as `user` when given.
-    static func page(riverPort: Int, channels: [String]) -> String {
+    static func page(riverPort: Int, channels: [String], prelude: String = "") -> String {
         let list = channels.map { "\"\($0)\"" }.joined(separator: ", ")
         return """
             <!doctype html>
             <html><head>
+            <script>\(prelude)</script>
             <script src="http://127.0.0.1:\(riverPort)/lib.js"></script>
             <script>
                 var params = new URLSearchParams(location.search);
@@ -71,6 +72,39 @@ import Testing
             #expect(try browser.waitUntil("return window.received.length === 21;"))
             #expect(try browser.execute("return window.received[20];") as? String == "ticker-1:3:still")
             #expect(try browser.execute("return client.mux.opens;") as? Int == 1)
+        }
+    }
+
+    /// Without WebSocket, twelve channels share one multi-channel stream (one
+    /// stream per channel would stall at the browser's sixth connection).
+    @Test(arguments: [
+        ("eventsource", "window.WebSocket = undefined;", "\"sse\": 1"),
+        ("xhr-streaming", "window.WebSocket = undefined; window.EventSource = undefined;", "\"stream\": 1"),
+    ])
+    func twelveChannelsShareOneFallbackStream(transport: String, prelude: String, count: String) async throws {
+        #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
+        try await withServer { server in
+            let channels = (0..<12).map { "feed-\($0)" }
+            for channel in channels {
+                _ = try httpRequest(port: server.port, "GET", "/publish?name=\(channel)&data=before")
+            }
+            let page = Self.page(riverPort: server.port, channels: channels, prelude: prelude)
+            let pages = try TestPageServer(pages: ["/feeds.html": page])
+            defer { pages.stop() }
+            let browser = try WebDriver()
+            try browser.open("http://127.0.0.1:\(pages.port)/feeds.html")
+            #expect(try browser.waitUntil("return window.received.length === 12;"), "the history of all twelve")
+            for channel in channels {
+                _ = try httpRequest(port: server.port, "GET", "/publish?name=\(channel)&data=after")
+            }
+            #expect(try browser.waitUntil("return window.received.length === 24;"))
+            let received = try browser.execute("return window.received;") as? [String] ?? []
+            for channel in channels {
+                #expect(received.filter { $0.hasPrefix(channel + ":") } == ["\(channel):1:before", "\(channel):2:after"])
+            }
+            #expect(try browser.execute("return Comet.transport;") as? String == transport)
+            let stats = try self.stats(server)
+            #expect(stats.contains(count), "one stream for twelve channels: \(stats)")
         }
     }
 
