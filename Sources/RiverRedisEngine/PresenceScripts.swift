@@ -56,9 +56,10 @@ enum PresenceScripts {
     /// Who is on a channel, over every node whose heartbeat has not expired.
     static let read = RedisScript(
         """
-        -- KEYS[1] the channel's presence hash, KEYS[2] the shard's node set; ARGV[1] now (Unix ms)
+        -- KEYS[1] the channel's presence hash, KEYS[2] the shard's node set; ARGV[1] now (Unix ms),
+        -- ARGV[2] the reading node (alive, whether or not its first heartbeat has landed).
         -- Returns {subscriptions, {KEY, info, subscriptions, KEY, ...}}.
-        local alive = {}
+        local alive = {[ARGV[2]] = true}
         local function live(node)
           if alive[node] == nil then
             local expiry = redis.call('ZSCORE', KEYS[2], node)

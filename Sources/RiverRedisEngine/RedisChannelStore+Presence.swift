@@ -94,7 +94,7 @@ extension RedisChannelStore {
         let reply = PresenceScripts.read.run(
             on: link.commands,
             keys: [RedisKeys.presence(name), .text(RedisKeys.presenceNodes)],
-            arguments: [.integer(WallClock.nowMillis())]
+            arguments: [.integer(WallClock.nowMillis()), .text(self.presenceNode)]
         ).assumeIsolated().flatMapThrowing { reply in
             guard let parts = reply.array, parts.count == 2, let connections = parts[0].integer,
                 let fields = parts[1].array, fields.count % 3 == 0
@@ -171,10 +171,10 @@ extension RedisChannelStore {
                 arguments: [.text(self.presenceNode), .integer(0), .integer(now), .integer(Self.reapsPerBeat)]
             ).map { _ in }
         }
-        // A Redis that does not answer must not hold up shutdown: its heartbeat expires anyway.
+        // A Redis that does not answer within a second must not hold up shutdown: the heartbeat expires anyway.
         let promise = self.eventLoop.makePromise(of: Void.self)
         let done = NIOLoopBoundBox(false, eventLoop: self.eventLoop)
-        let timeout = self.eventLoop.scheduleTask(in: self.settings.replyTimeout) {
+        let timeout = self.eventLoop.scheduleTask(in: min(self.settings.replyTimeout, .seconds(1))) {
             if !done.value { promise.succeed() }
             done.value = true
         }

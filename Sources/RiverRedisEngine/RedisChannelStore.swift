@@ -69,8 +69,11 @@ final class RedisChannelStore {
         }
     }
 
+    /// Connects to every shard, then beats the first presence heartbeat (the sweep beats the next ones).
     func start() -> EventLoopFuture<Void> {
-        EventLoopFuture.andAllComplete(self.links.map { $0.start() }, on: self.eventLoop)
+        EventLoopFuture.andAllComplete(self.links.map { $0.start() }, on: self.eventLoop).assumeIsolated().map {
+            self.presenceHeartbeat()
+        }.nonisolated()
     }
 
     /// Takes this node's presence out of Redis (its members leave at once), then closes the connections.
