@@ -80,8 +80,8 @@ import Testing
         #expect(try self.presence(b, "hall").contains("\"users\": 1"), "listed while the dead node's heartbeat lasts")
         #expect(try watcher.readChunk() == self.event("leave", "hall", "erin"))
         let after = ContinuousClock.now - killed
-        // presence_ttl (3 s) after the last heartbeat, reaped at the next beat of node b (every second).
-        #expect(after < .seconds(5), "\(after)")
+        // presence_ttl (3 s) after the last heartbeat, reaped at the next beat of node b (every second), with room for a loaded machine.
+        #expect(after < .seconds(7), "\(after)")
         #expect(try self.presence(b, "hall") == "{\"channel\": \"hall\", \"connections\": 1, \"users\": 0, \"members\": []}")
         #expect(try redis.command("ZCARD", "river:presence:nodes") == ":2", "node b's two loops are left")
     }
