@@ -108,6 +108,57 @@ import Testing
         }
     }
 
+    /// A page written as the 2011 river's chat demo used lib.js: lib.js
+    /// loaded with a `domain` query, `document.domain` set, a global client
+    /// connecting with seq -1, a message sent on Enter and each one appended
+    /// to the log's HTML. Two windows of it still chat with the new lib.js.
+    static func chat2011Page(riverPort: Int) -> String {
+        """
+        <!DOCTYPE html>
+        <html><head><title>2011 chat</title>
+        <script type="text/javascript" src="http://127.0.0.1:\(riverPort)/lib.js?domain=127.0.0.1"></script>
+        </head><body>
+        <script type="text/javascript">
+            document.domain = "127.0.0.1";
+            function onMsg(obj) { document.getElementById("chatLog").innerHTML += obj.data + "<br>"; }
+            try {
+                Comet.init(function() { c = new Comet.Client(); c.connect("chat-2011", onMsg, -1); });
+            } catch (e) { alert("couldn't connect."); }
+            function keyPress(e) {
+                if (e.keyCode != 13) return true;
+                var input = document.getElementById("msg");
+                c.send("chat-2011", input.value);
+                input.value = "";
+                return true;
+            }
+        </script>
+        <div id="chatLog"></div>
+        <input id="msg" type="text" onkeypress="return keyPress(event);" />
+        </body></html>
+        """
+    }
+
+    @Test func theTwentyElevenChatDemosCallsStillWork() async throws {
+        #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
+        try await withServer { server in
+            _ = try httpRequest(port: server.port, "GET", "/publish?name=chat-2011&data=earlier")
+            let pages = try TestPageServer(pages: ["/chat.html": Self.chat2011Page(riverPort: server.port)])
+            defer { pages.stop() }
+            let browser = try WebDriver()
+            try browser.open("http://127.0.0.1:\(pages.port)/chat.html")
+            let first = try browser.currentWindow()
+            #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';"))
+            _ = try browser.newWindow()
+            try browser.open("http://127.0.0.1:\(pages.port)/chat.html")
+            #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';"))
+            try browser.type("hello from 2011\u{E007}", into: "#msg")  // E007: the Enter key
+            #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"))
+            try browser.switchTo(first)
+            #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"))
+            #expect(try browser.execute("return Comet.transport;") as? String == "websocket")
+        }
+    }
+
     @Test func twoWindowsSeeEachOtherJoinAndLeave() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
         try await withServer(Self.presence) { server in
