@@ -508,10 +508,14 @@
                 safeCall(this.client.onError, info);
                 return;
             }
-            if (type === "revoked") delete this.channels[info.channel];
             var target = this.channels[info.channel];
+            if (type === "revoked") {
+                // The channel was deleted or reset under us: subscribe again from where it stood,
+                // as a single-channel stream would reconnect (River answers with `reset`).
+                if (target && this.isOpen) this.subscribe(target);
+                return;
+            }
             if (target) target.handle(d);
-            else if (type === "revoked") safeCall(this.client.onError, info);
         },
     };
 
