@@ -90,7 +90,7 @@ import Testing
         )
         #expect(configuration.redisWait == 1)
         #expect(try configuration.redisShards().count == 2)
-        #expect(RiverConfiguration.keys.count == 36)
+        #expect(RiverConfiguration.keys.count == 38)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.

@@ -80,6 +80,11 @@ public struct RiverConfiguration: Sendable {
     public var redisMasters: [String] = []
     /// `redis_wait N`: a publish is acknowledged once N replicas have it (0: at once).
     public var redisWait = 0
+    /// `tls_certificate`: a PEM file with the server's certificate, then any
+    /// intermediates; with `tls_key`, every listener (`port`, `admin_port`) speaks TLS only.
+    public var tlsCertificate: String?
+    /// `tls_key`: the PEM file of the certificate's private key (unencrypted; PKCS #8, SEC 1 or PKCS #1).
+    public var tlsKey: String?
 
     /// The engines River can run on.
     public enum EngineKind: String, Sendable {
@@ -104,7 +109,7 @@ public struct RiverConfiguration: Sendable {
         "max_channels_per_connection", "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_issuer",
         "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
-        "redis_master", "redis_wait",
+        "redis_master", "redis_wait", "tls_certificate", "tls_key",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -171,6 +176,8 @@ public struct RiverConfiguration: Sendable {
             guard Set(names).count == names.count else { throw ConfigurationError("a master is named twice") }
             self.redisMasters = names
         case "redis_wait": self.redisWait = try Self.integer(value, in: 0...16)
+        case "tls_certificate": self.tlsCertificate = try Self.nonEmpty(value)
+        case "tls_key": self.tlsKey = try Self.nonEmpty(value)
         default: throw ConfigurationError("unknown key '\(key)'")
         }
     }
@@ -186,6 +193,16 @@ public struct RiverConfiguration: Sendable {
             throw ConfigurationError("redis_sentinel needs redis_master: the master name of each shard")
         }
         return self.redisMasters.map { .sentinel(master: $0, sentinels: self.redisSentinels) }
+    }
+
+    /// The certificate and key files when TLS is on (nil: plain TCP); one without the other is refused.
+    public func tlsFiles() throws(ConfigurationError) -> TLSFiles? {
+        switch (self.tlsCertificate, self.tlsKey) {
+        case (nil, nil): return nil
+        case (let certificate?, let key?): return TLSFiles(certificate: certificate, key: key)
+        case (nil, _?): throw ConfigurationError("tls_key needs tls_certificate")
+        case (_?, nil): throw ConfigurationError("tls_certificate needs tls_key")
+        }
     }
 
     /// One or more addresses separated by spaces, none twice.
