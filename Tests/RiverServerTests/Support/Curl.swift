@@ -7,6 +7,8 @@ import RiverTesting
 final class Curl {
     let process: ChildProcess
     private let output = OutputCollector()
+    /// Whether the pipe reached its end (curl exited and everything it wrote was read).
+    private let ended = EndOfOutput()
 
     /// Starts `curl --http1.1 --silent --show-error` with `arguments`; standard output and error both collected.
     init(_ arguments: [String], maxTime: Int = 20) throws {
@@ -17,8 +19,15 @@ final class Curl {
             standardError: .pipe
         )
         let collector = self.output
+        let ended = self.ended
         self.process.output?.readabilityHandler = { handle in
-            collector.append(handle.availableData)
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                ended.reached()
+            } else {
+                collector.append(data)
+            }
         }
     }
 
@@ -31,7 +40,11 @@ final class Curl {
         guard let status = curl.process.waitForExit(timeout: Double(maxTime) + 5) else {
             throw RiverProcess.Failure(description: "curl still running: \(curl.text)")
         }
-        usleep(50_000)  // let the pipe drain
+        // Everything curl wrote is read once the pipe ends (a busy machine may take a while).
+        let deadline = Date().addingTimeInterval(10)
+        while !curl.ended.isReached && Date() < deadline {
+            usleep(10_000)
+        }
         return (status, curl.text)
     }
 
@@ -51,4 +64,14 @@ final class Curl {
         self.process.signal(SIGTERM)
         _ = self.process.waitForExit(timeout: 10)
     }
+}
+
+/// Set from the pipe's reader thread when the output ends.
+private final class EndOfOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ended = false
+
+    func reached() { self.lock.withLock { self.ended = true } }
+
+    var isReached: Bool { self.lock.withLock { self.ended } }
 }
