@@ -8,6 +8,9 @@ freshly started River, `--runs` times, medians:
   as requests, so every request is a new connection: a full TLS handshake
   (ECDHE X25519 + ECDSA P-256 signature, TLS 1.3, no resumption) then
   `GET /health`. The same against plain TCP gives new connections/s.
+- idle memory: `river-bench idle`, --subscribers streaming subscribers on
+  100 channels, the server's resident memory per connection (a TLS
+  connection keeps BoringSSL's state and buffers).
 - fan-out: `river-bench fanout` (--subscribers on one channel, --publishes
   back to back, 10 in flight) over streaming and WebSocket, over TLS
   (`--tls-ca`) and plain, with the server's CPU time per delivery.
@@ -100,6 +103,18 @@ def fanout(tls, transport, subscribers, publishes):
     return report["seconds"], report["server_cpu_us_per_delivery"]
 
 
+def idle(tls, subscribers):
+    """`river-bench idle`: the server's resident bytes per idle streaming subscriber."""
+    with River(tls) as river:
+        command = ["taskset", "-c", "1", os.path.join(BIN, "river-bench"), "idle", "--port", str(PORT),
+                   "--subscribers", str(subscribers), "--server-pid", str(river.process.pid), "--json", "--quiet"]
+        if tls:
+            command += ["--tls-ca", tls[0]]
+        report = json.loads(subprocess.run(command, check=True, text=True, capture_output=True,
+                                           timeout=600, preexec_fn=raise_open_files).stdout)
+    return report["bytes_per_connection"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -122,6 +137,12 @@ def main():
         print(f"| {args.handshakes} clients, one `GET /health` each (h2load) | new connections/s | {secure:,.0f} "
               f"| {plain:,.0f} | {secure / plain:.2f}× | {', '.join(f'{r:,.0f}' for r in rates[True])} / "
               f"{', '.join(f'{r:,.0f}' for r in rates[False])} |")
+        memory = {secure: [idle(tls if secure else None, args.subscribers) for _ in range(args.runs)]
+                  for secure in (True, False)}
+        secure, plain = statistics.median(memory[True]), statistics.median(memory[False])
+        print(f"| idle: {args.subscribers:,} streaming subscribers | server bytes per connection | {secure:,.0f} "
+              f"| {plain:,.0f} | {secure / plain:.2f}× | {', '.join(f'{v:,.0f}' for v in memory[True])} / "
+              f"{', '.join(f'{v:,.0f}' for v in memory[False])} |")
         for transport in ("stream", "websocket"):
             runs = {secure: [fanout(tls if secure else None, transport, args.subscribers, args.publishes)
                              for _ in range(args.runs)] for secure in (True, False)}
