@@ -17,7 +17,7 @@ freshly started River, `--runs` times, medians:
 
 The certificate is made by `openssl req` (P-256, for 127.0.0.1) in a
 temporary directory. Usage:
-    scripts/bench/tls.py [--runs 3] [--handshakes 2000] [--subscribers 10000] [--publishes 100]
+    scripts/bench/tls.py [--runs 3] [--handshakes 2000] [--subscribers 10000] [--publishes 100] [--build-dir DIR]
 Needs a release build (`swift build -c release`) and h2load. Every
 connection goes to 127.0.0.1; every run is bounded in time.
 """
@@ -34,7 +34,7 @@ import tempfile
 from compare import wait_for_port  # (scripts/bench/compare.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(ROOT, ".build", "release")
+BIN = os.path.join(ROOT, ".build", "release")  # (--build-dir changes it)
 PORT = 9314
 
 
@@ -45,6 +45,14 @@ def make_certificate(directory):
                     "-subj", "/CN=river-bench", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
                     "-keyout", key, "-out", certificate], check=True, capture_output=True, timeout=60)
     return certificate, key
+
+
+def run_json(command):
+    """A river-bench run's JSON report; its standard error when it fails."""
+    result = subprocess.run(command, text=True, capture_output=True, timeout=600, preexec_fn=raise_open_files)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stderr}")
+    return json.loads(result.stdout)
 
 
 def raise_open_files():
@@ -96,8 +104,7 @@ def fanout(tls, transport, subscribers, publishes):
                    "--depth", "10", "--server-pid", str(river.process.pid), "--json", "--quiet"]
         if tls:
             command += ["--tls-ca", tls[0]]
-        report = json.loads(subprocess.run(command, check=True, text=True, capture_output=True,
-                                           timeout=600).stdout)
+        report = run_json(command)
     if report.get("failed", 0) != 0 or report["deliveries"] < subscribers * publishes:
         raise SystemExit(f"{transport} tls={bool(tls)}: incomplete run {report}")
     return report["seconds"], report["server_cpu_us_per_delivery"]
@@ -110,18 +117,20 @@ def idle(tls, subscribers):
                    "--subscribers", str(subscribers), "--server-pid", str(river.process.pid), "--json", "--quiet"]
         if tls:
             command += ["--tls-ca", tls[0]]
-        report = json.loads(subprocess.run(command, check=True, text=True, capture_output=True,
-                                           timeout=600, preexec_fn=raise_open_files).stdout)
+        report = run_json(command)
     return report["bytes_per_connection"]
 
 
 def main():
+    global BIN
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--handshakes", type=int, default=2000)
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--publishes", type=int, default=100)
+    parser.add_argument("--build-dir", default=BIN, help="where river and river-bench are")
     args = parser.parse_args()
+    BIN = args.build_dir
     if not shutil.which("h2load"):
         raise SystemExit("h2load is missing: apt-get install nghttp2-client")
 
