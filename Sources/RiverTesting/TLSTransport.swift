@@ -150,9 +150,17 @@ extension TestRiver {
         return TestTLSClient(trusting: [certificate])
     }
 
-    /// A live connection over TLS with `client`'s settings, and what its handshake settled.
-    public func connectTLS(_ client: TestTLSClient? = nil) async throws -> (TestConnection, TLSHandshake) {
-        let (transport, handshake) = try await TLSTransport.connect(port: self.port, client: client ?? self.tlsClient)
+    /// A live connection over TLS with `client`'s settings (default: `tlsClient`),
+    /// and what its handshake settled; `receiveBufferBytes` shrinks the client's socket buffer.
+    public func connectTLS(
+        _ client: TestTLSClient? = nil,
+        receiveBufferBytes: Int? = nil
+    ) async throws -> (TestConnection, TLSHandshake) {
+        let (transport, handshake) = try await TLSTransport.connect(
+            port: self.port,
+            client: client ?? self.tlsClient,
+            receiveBufferBytes: receiveBufferBytes
+        )
         return (TestConnection(transport, readTimeout: self.defaultReadTimeout), handshake)
     }
 }

@@ -157,6 +157,33 @@ extension RiverConfiguration {
     }
 }
 
+extension RiverConfiguration {
+    /// With `RIVER_TEST_TLS=1` in the environment, a live River configured
+    /// without TLS gets the test process's shared certificate, so the live
+    /// cases of the existing suites run over TLS unchanged
+    /// (`RIVER_TEST_TLS=1 swift test --filter WebSocketTests`).
+    func withTLSFromEnvironment() throws -> RiverConfiguration {
+        guard self.tlsCertificate == nil, ProcessInfo.processInfo.environment["RIVER_TEST_TLS"] == "1" else {
+            return self
+        }
+        let directory = try SharedTestTLS.directory.get()
+        var configuration = self
+        configuration.tlsCertificate = directory.certificate
+        configuration.tlsKey = directory.key
+        return configuration
+    }
+}
+
+/// One certificate for every River of a `RIVER_TEST_TLS=1` run, made on first use
+/// (its directory stays in the temporary directory: one per test process).
+private enum SharedTestTLS {
+    static let directory = Result<TestTLSDirectory, Error> {
+        let directory = try TestTLSDirectory()
+        try TestCertificateAuthority().issue().write(to: directory)
+        return directory
+    }
+}
+
 /// Runs `body` with TLS files from a fresh authority, and always removes them.
 public func withTestTLS<T>(
     keyType: TestCertificateAuthority.KeyType = .p256,

@@ -45,6 +45,7 @@ public final class TestRiver: Sendable {
             let river = try await InProcessRiver.start(configuration, lifetimeObserver: lifetimeObserver)
             return TestRiver(mode: mode, configuration: configuration, inProcess: river, live: nil)
         case .live:
+            configuration = try configuration.withTLSFromEnvironment()
             configuration.host = "127.0.0.1"
             configuration.threads = threads
             var logger = Logger(label: "river-test")
@@ -99,7 +100,7 @@ public final class TestRiver: Sendable {
             precondition(peer == "127.0.0.1", "a live client is always 127.0.0.1")
             if self.configuration.tlsCertificate != nil {
                 // A River with TLS gets TLS clients: every kit call runs over it unchanged.
-                return try await self.connectTLS().0
+                return try await self.connectTLS(receiveBufferBytes: receiveBufferBytes).0
             }
             let transport = try await LiveTransport.connect(port: self.port, receiveBufferBytes: receiveBufferBytes)
             return TestConnection(transport, readTimeout: self.defaultReadTimeout)
