@@ -57,8 +57,10 @@ final class LiveTransport: TestTransport {
         } catch {
             // Say what the server said before it closed (a 503 at accept, say).
             let inbound = self.inbound
-            let before = (try? await self.channel.eventLoop.submit { inbound.value.peek() }.get()) ?? []
-            throw TestFailure("send failed (\(error)); the server had sent: \(String(decoding: before.prefix(300), as: UTF8.self).debugDescription)")
+            let (before, closing) = (try? await self.channel.eventLoop.submit { (inbound.value.peek(), inbound.value.closingError) }.get()) ?? ([], nil)
+            throw TestFailure(
+                "send failed (\(error)); the server had sent: \(String(decoding: before.prefix(300), as: UTF8.self).debugDescription); closed by: \(closing.map { "\($0)" } ?? "no error")"
+            )
         }
     }
 
@@ -121,8 +123,12 @@ private final class InboundCollector: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// The error that closed the connection, if one did.
+    private(set) var closingError: Error?
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // A reset is the server closing: what arrived before it stays readable.
+        self.closingError = self.closingError ?? error
         context.close(promise: nil)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import RiverServer
@@ -49,7 +50,10 @@ public final class TestRiver: Sendable {
             configuration.host = "127.0.0.1"
             configuration.threads = threads
             var logger = Logger(label: "river-test")
-            logger.logLevel = .warning
+            // (RIVER_TEST_LOG_LEVEL=debug shows what a live server does, for a failing run.)
+            logger.logLevel = ProcessInfo.processInfo.environment["RIVER_TEST_LOG_LEVEL"].flatMap {
+                Logger.Level(rawValue: $0)
+            } ?? .warning
             let server = try await RiverServer.start(
                 configuration: configuration,
                 logger: logger,

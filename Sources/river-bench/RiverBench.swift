@@ -13,6 +13,7 @@ struct RiverBench: AsyncParsableCommand {
         subcommands: [
             BenchCommand.self, FanoutCommand.self, IdleCommand.self, WebSocketEchoCommand.self,
             PublishCommand.self, LatencyCommand.self, ChurnCommand.self, ReferenceServerCommand.self,
+            ReportCommand.self,
         ]
     )
 }
@@ -48,7 +49,7 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Speak TLS to the server, trusting this PEM file (its authority, or its certificate file).")
     var tlsCa: String?
     @Flag(help: "Print one JSON line instead of a summary.") var json = false
-    @Flag(help: "No progress lines on standard error.") var quiet = false
+    @Flag(help: "No live progress line (shown only when standard error is a terminal).") var quiet = false
 
     /// The text of `--payload-file`, if given.
     func payloadText() throws -> String? {
@@ -105,7 +106,7 @@ struct CommonOptions: ParsableArguments {
         let generator = try LoadGenerator(
             threads: self.threads,
             target: try self.makeTarget(),
-            showProgress: !self.quiet,
+            showProgress: !self.quiet && ProgressLine.standardErrorIsTerminal,
             tls: try self.makeTLSContext()
         )
         do {

@@ -22,8 +22,8 @@ import Testing
         key: String = tokenKey
     ) async throws -> String {
         let keys = await JWTKeyCollection().add(hmac: HMACKey(from: key), digestAlgorithm: .sha256)
-        let claims = AccessToken(
-            exp: Date().timeIntervalSince1970 + expiresIn,
+        let claims = TokenClaims(
+            expiresIn: expiresIn,
             channels: channels,
             prefix: prefix,
             publish: publish,

@@ -41,7 +41,7 @@ import Testing
     @Test func everyPrintedFormIsRedacted() async throws {
         let configuration = Self.configuration
         let service = RiverService(configuration: configuration, logger: Logger(label: "test"))
-        let policy = await AccessPolicy.make(configuration)
+        let policy = try await AccessPolicy.make(configuration)
         let values: [Any] = [configuration, service, policy, configuration.publishSecret!, configuration.redis]
         for value in values {
             for form in Self.printedForms(value) {

@@ -10,7 +10,7 @@ import Testing
     typealias Machine = WebSocketConnectionHandler.StateMachine
 
     func machine(mayPublish: Bool = true) -> Machine {
-        Machine(maxMessageSize: 16, mayPublish: mayPublish)
+        Machine(maxMessageSize: 16, messages: .publish(allowed: mayPublish))
     }
 
     func frame(_ opcode: WebSocketOpcode, _ bytes: [UInt8], compressed: Bool = false) -> Machine.Frame {
@@ -146,6 +146,18 @@ import Testing
         #expect(machine.writabilityChanged(isWritable: true) == .resumeOutput)
         #expect(machine.resumeReading() == .read)
         #expect(machine.resumeReading() == .hold, "a held read is resumed once")
+    }
+
+    @Test func aCommandConnectionHandsOverEveryMessageAndItsFrameMayExceedTheMessageLimit() {
+        var machine = Machine(maxMessageSize: 4, messages: .commands)
+        _ = machine.subscriptionSettled()
+        let long = ByteBuffer(string: "[\"publish\"]")
+        #expect(machine.received(self.frame(.text, Array(long.readableBytesView)), tick: 1) == .command(long, binary: false))
+        #expect(machine.received(self.frame(.binary, [1]), tick: 1) == .command(ByteBuffer(bytes: [1]), binary: true))
+        #expect(
+            machine.received(self.frame(.text, [0xC3, 0x28]), tick: 1)
+                == .close(code: 1007, reason: "text message is not valid UTF-8")
+        )
     }
 
     @Test func shutdownEndsAnOpenConnectionsStreamOnly() {

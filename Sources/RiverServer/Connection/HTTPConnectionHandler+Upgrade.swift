@@ -26,7 +26,9 @@ extension HTTPConnectionHandler {
             return
         }
         do {
-            let maxMessageSize = self.server.configuration.maxMessageSize
+            // A command's frame may carry a message of max_message_size in JSON (escaped, or base64).
+            var maxMessageSize = self.server.configuration.maxMessageSize
+            if case .commands = upgrade.mode { maxMessageSize = 3 * maxMessageSize + 4096 }
             let checker = WebSocketFrameChecker(compressionNegotiated: upgrade.deflate != nil)
             let handler = WebSocketConnectionHandler(
                 upgrade,

@@ -189,6 +189,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.upgradeToWebSocket(upgrade, context: context)
         case .admin(let route, let headers):
             self.answerAdmin(route, request, headers: headers)
+        case .presence(let channel, let headers):
+            self.answerPresence(channel, request, headers: headers)
         case .verify(let token):
             self.server.access.verify(token: token, on: self.loop.taskExecutor).assumeIsolated().whenSuccess {
                 result in
@@ -214,37 +216,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .success(let seq):
             self.respond(PublishResponder.response(seq: seq, for: publish, headers: headers), to: publish.head)
         case .failure(let error):
-            self.respond(.refusal(.unavailable(error.description), headers: headers), to: publish.head)
+            self.respond(.refusal(.engineFailure(error), headers: headers), to: publish.head)
         }
         self.continueAfterAnswer()
     }
 
-    private func answerAdmin(_ route: Route, _ request: ParsedRequest, headers: [(String, String)]) {
-        guard let context = self.context else { return }
-        let answer: EventLoopFuture<AdminResponder.Answer>
-        do {
-            answer = try AdminResponder.respond(to: route, request: request, server: self.server, on: context.eventLoop)
-        } catch {
-            self.respond(.refusal(error, headers: headers), to: request.head)
-            return
-        }
-        answer.assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(.document(let contentType, let body)):
-                let response = CompleteResponse(status: .ok, contentType: contentType, headers: headers, body: body)
-                self.respond(response, to: request.head)
-            case .success(.refused(let error)):
-                self.respond(.refusal(error, headers: headers), to: request.head)
-            case .failure(let error):
-                let refusal = (error as? EngineError).map { RequestError.unavailable($0.description) }
-                self.respond(.refusal(refusal ?? .internalError(), headers: headers), to: request.head)
-            }
-            self.continueAfterAnswer()
-        }
-    }
-
     /// Writes a complete answer; the connection then waits for the next request or closes.
-    private func respond(_ response: CompleteResponse, to head: ParsedRequestHead) {
+    func respond(_ response: CompleteResponse, to head: ParsedRequestHead) {
         guard case .write(let keepAlive) = self.machine.answerReady(
             closesConnection: response.closesConnection,
             tick: self.loop.tick

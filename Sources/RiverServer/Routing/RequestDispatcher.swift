@@ -21,6 +21,8 @@ struct RequestDispatcher {
         case upgrade(WebSocketUpgrade)
         /// Ask the engine or the server, then answer (`AdminResponder`).
         case admin(Route, headers: [(String, String)])
+        /// Ask the engine who is on the channel, then answer (`PresenceResponder`).
+        case presence(ChannelName, headers: [(String, String)])
         /// Verify the request's token (asynchronously), then dispatch it again with the result.
         case verify(token: String)
     }
@@ -74,9 +76,20 @@ struct RequestDispatcher {
                     )
                     if let next = try Self.gate(access) { return next }
                 }
-                return .subscribe(StreamPlan(subscribe, head: head, headers: cors))
+                // A token presented says who subscribes, for presence: it is verified even on public channels.
+                if verified == nil, let token = try self.server.access.identityToken(request, subscribe.accessAction) {
+                    return .verify(token: token)
+                }
+                let member = try verified?.presenceMember()
+                return .subscribe(StreamPlan(subscribe.identified(as: member), head: head, headers: cors))
             case .webSocket:
                 return try self.upgrade(request, verified: verified, headers: cors)
+            case .presence:
+                // Whoever may subscribe to a channel may see its presence; nobody else.
+                let channel = try PresenceResponder.validate(request, configuration: self.server.configuration)
+                let access = try self.server.access.decide(.subscribe, channel: channel, request: request, verified: verified)
+                if let next = try Self.gate(access) { return next }
+                return .presence(channel, headers: cors)
             case .staticFile(let path):
                 guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
                 guard let file = self.server.staticFiles.file(path) else {
@@ -106,53 +119,12 @@ struct RequestDispatcher {
     }
 
     /// Nil when access is allowed; the token check to make first; or the refusal.
-    private static func gate(_ decision: AccessPolicy.Decision) throws(RequestError) -> Dispatch? {
+    static func gate(_ decision: AccessPolicy.Decision) throws(RequestError) -> Dispatch? {
         switch decision {
         case .allowed: return nil
         case .denied(let error): throw error
         case .verify(let token): return .verify(token: token)
         }
-    }
-
-    /// A WebSocket handshake: valid, and allowed to subscribe. A socket without
-    /// the right to publish still subscribes (its frames are refused with
-    /// 1008), but wrong credentials are refused now.
-    private func upgrade(
-        _ request: ParsedRequest,
-        verified: AccessToken?,
-        headers: [(String, String)]
-    ) throws(RequestError) -> Dispatch {
-        let head = request.head
-        let key = try WebSocketHandshake.validate(head)
-        let parameters = RequestParameters(query: head.query)
-        let channel = try parameters.channelName(maxBytes: self.server.configuration.maxChannelName)
-        let resume = try SubscribeRequest.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
-        let format = try MessageFormat(parameters)
-        let access = self.server.access
-        let subscribing = try access.decide(.subscribe, channel: channel, request: request, verified: verified)
-        let publishing = try access.decide(.publish, channel: channel, request: request, verified: verified)
-        switch (subscribing, publishing) {
-        case (.verify(let token), _), (_, .verify(let token)):
-            return .verify(token: token)
-        case (.denied(let error), _):
-            throw error
-        case (_, .denied(let error)) where verified == nil && error.status == .forbidden:
-            throw error
-        default:
-            break
-        }
-        let mayPublish = if case .allowed = publishing { true } else { false }
-        return .upgrade(
-            WebSocketUpgrade(
-                key: key,
-                channel: channel,
-                resume: resume,
-                mayPublish: mayPublish,
-                format: format,
-                deflate: PerMessageDeflateNegotiation(offers: head.webSocketExtensions),
-                headers: headers
-            )
-        )
     }
 }
 
@@ -181,19 +153,4 @@ struct StreamPlan {
                 ("X-Content-Type-Options", "nosniff"),
             ] + headers
     }
-}
-
-/// An accepted WebSocket handshake.
-struct WebSocketUpgrade {
-    let key: String
-    let channel: ChannelName
-    let resume: ResumePoint
-    /// Whether the handshake's credentials allow publishing (always, without access control).
-    let mayPublish: Bool
-    /// River JSON text frames, or bodies as published (`format=raw`).
-    let format: MessageFormat
-    /// permessage-deflate, when the client offered it in a form River accepts.
-    let deflate: PerMessageDeflateNegotiation?
-    /// Extra fields of the 101 answer (CORS).
-    let headers: [(String, String)]
 }

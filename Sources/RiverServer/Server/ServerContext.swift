@@ -75,13 +75,20 @@ package final class ServerContext: Sendable {
         let engine: Engine
         switch configuration.engine {
         case .memory:
-            engine = MemoryEngine(fanOut: fanOut, limits: configuration.history, clock: clock)
+            engine = MemoryEngine(
+                fanOut: fanOut,
+                limits: configuration.history,
+                clock: clock,
+                presenceLeaveDelay: configuration.presenceLeaveDelay
+            )
         case .redis:
-            let settings = RedisEngine.Settings(
+            var settings = RedisEngine.Settings(
                 shards: try configuration.redisShards(),
                 limits: configuration.history,
                 waitReplicas: configuration.redisWait
             )
+            settings.presenceLeaveDelay = configuration.presenceLeaveDelay
+            settings.presenceTTL = configuration.presenceTTL
             engine = await RedisEngine.start(fanOut: fanOut, settings: settings, logger: logger)
         }
         var loops: [NIOLoopBoundBox<ServerLoop>] = []
@@ -107,7 +114,7 @@ package final class ServerContext: Sendable {
             fanOut: fanOut,
             loops: loops,
             staticFiles: staticFiles,
-            access: await AccessPolicy.make(configuration),
+            access: try await AccessPolicy.make(configuration),
             security: security,
             logger: logger
         )
@@ -123,7 +130,11 @@ package final class ServerContext: Sendable {
     ) throws -> ServerContext {
         eventLoop.preconditionInEventLoop()
         let fanOut = FanOut(group: eventLoop)
-        let engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
+        let engine = MemoryEngine(
+            fanOut: fanOut,
+            limits: configuration.history,
+            presenceLeaveDelay: configuration.presenceLeaveDelay
+        )
         let loop = ServerLoop(
             hub: fanOut.hubs[0].value,
             engine: engine,

@@ -23,10 +23,16 @@ final class ChannelSubscription: Subscriber {
     /// The channel incarnation followed (0: not known yet).
     private(set) var epoch: UInt64 = 0
     private(set) var phase = Phase.subscribing
+    /// Who subscribed, for presence (nil: anonymous); it is not told of its own joins and leaves.
+    let member: PresenceMember?
     private var slot: Int32 = -1
+    /// Whether it asked for presence events (`presence=1`).
+    let wantsPresence: Bool
 
-    init(_ channel: ChannelName, stream: StreamSubscriber) {
-        self.channel = channel
+    init(_ start: ChannelStart, stream: StreamSubscriber) {
+        self.channel = start.channel
+        self.member = start.member
+        self.wantsPresence = start.wantsPresence
         self.stream = stream
     }
 
@@ -49,10 +55,13 @@ final class ChannelSubscription: Subscriber {
     /// Leaves the hub and the engine, exactly once.
     func leave(_ loop: ServerLoop) {
         let phase = self.phase
+        guard phase != .left else { return }
         self.phase = .left
         if self.hubSlot >= 0 { loop.hub.remove(self, from: self.channel) }
         if case .joined(let token) = phase {
-            loop.engine.unsubscribe(Interest(channel: self.channel, hubIndex: loop.hub.index, token: token))
+            loop.engine.unsubscribe(
+                Interest(channel: self.channel, hubIndex: loop.hub.index, token: token, member: self.member)
+            )
         }
     }
 
@@ -61,7 +70,12 @@ final class ChannelSubscription: Subscriber {
     }
 
     func finish(_ reason: FinishReason) {
-        self.stream.finish(reason)
+        self.stream.finish(reason, on: self)
+    }
+
+    func presenceChanged(_ event: EncodedPresenceEvent) {
+        guard self.wantsPresence, case .joined = self.phase, event.event.member != self.member else { return }
+        self.stream.deliver(event, on: self)
     }
 }
 

@@ -126,60 +126,94 @@ enum StreamFraming {
 
     /// Writes a `lost`, `reset` or `live` notice.
     func write(_ notice: CatchUp.Notice, channel: ChannelName, to output: StreamOutput) {
-        let allocator = output.allocator
+        output.write(self.framed(notice, channel: channel, allocator: output.allocator))
+    }
+
+    /// A `lost`, `reset` or `live` notice, framed. On a single-channel event
+    /// stream each moves the event id to where the stream now stands, so an
+    /// EventSource reconnecting on its own resumes from there: past what is
+    /// lost, from 0 after a reset (the replay follows), at a live start.
+    func framed(_ notice: CatchUp.Notice, channel: ChannelName, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var json = allocator.buffer(capacity: 96)
+        RiverJSON.writeNotice(notice, channel: channel, into: &json)
+        let id: UInt64
+        switch notice {
+        case .lost(_, let to): id = to
+        case .reset: id = 0
+        case .live(let seq, _): id = seq
+        }
+        return self.framedNotice(
+            json,
+            object: {
+                var object = allocator.buffer(capacity: 96)
+                RiverJSON.writeNoticeBody(notice, channel: channel, into: &object)
+                return object
+            },
+            event: RiverJSON.type(of: notice),
+            eventStreamID: id,
+            allocator: allocator
+        )
+    }
+
+    /// A join or leave, framed like the other notices (no event id: a stream's position does not move).
+    func framed(_ event: EncodedPresenceEvent, allocator: ByteBufferAllocator) -> ByteBuffer {
+        self.framedNotice(
+            event.riverJSON,
+            object: { event.objectJSON },
+            event: event.event.kind == .join ? "join" : "leave",
+            eventStreamID: nil,
+            allocator: allocator
+        )
+    }
+
+    /// A notice whose river JSON array is `json`: a chunk (or line) as a
+    /// message is, JSONP-wrapped where messages are; a `;river-notice` chunk
+    /// in raw streams; a named SSE event whose data is the notice's object
+    /// (one channel, with `eventStreamID`) or its array (several channels, no
+    /// id); a WebSocket text frame.
+    func framedNotice(
+        _ json: ByteBuffer,
+        object: () -> ByteBuffer,
+        event: StaticString,
+        eventStreamID: UInt64?,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var framed = allocator.buffer(capacity: json.readableBytes + 40)
         switch self {
-        case .river(let chunked, let callback):
-            var json = allocator.buffer(capacity: 96)
-            RiverJSON.writeNotice(notice, channel: channel, into: &json)
-            if let callback {
-                _ = Self.writeJSONP(json, callback: callback, chunked: chunked, to: output)
-            } else if chunked {
-                output.write(
-                    ChunkFraming.makeChunk(capacity: json.readableBytes, allocator: allocator) {
-                        $0.writeImmutableBuffer(json)
-                    }
-                )
-            } else {
-                json.writeStaticString("\r\n")
-                output.write(json)
+        case .river(let chunked, let callback?):
+            let suffix = chunked ? Self.jsonpChunkSuffix : Self.jsonpLineSuffix
+            if chunked {
+                let length = callback.utf8.count + 1 + json.readableBytes + Self.jsonpLineSuffix.readableBytes
+                framed.writeString(String(length, radix: 16, uppercase: true))
+                framed.writeStaticString("\r\n")
             }
+            framed.writeString(callback)
+            framed.writeStaticString("(")
+            framed.writeImmutableBuffer(json)
+            framed.writeImmutableBuffer(suffix)
+        case .river(let chunked, nil):
+            if chunked {
+                return ChunkFraming.makeChunk(capacity: json.readableBytes, allocator: allocator) {
+                    $0.writeImmutableBuffer(json)
+                }
+            }
+            framed.writeImmutableBuffer(json)
+            framed.writeStaticString("\r\n")
         case .raw(let chunked):
-            var json = allocator.buffer(capacity: 96)
-            RiverJSON.writeNotice(notice, channel: channel, into: &json)
-            var framed = allocator.buffer(capacity: json.readableBytes + 32)
             if chunked {
                 framed.writeString(String(json.readableBytes, radix: 16, uppercase: true))
                 framed.writeStaticString(";river-notice\r\n")
             }
             framed.writeImmutableBuffer(json)
             framed.writeStaticString("\r\n")
-            output.write(framed)
         case .eventStream:
-            var data = allocator.buffer(capacity: 96)
-            RiverJSON.writeNoticeBody(notice, channel: channel, into: &data)
-            var event = allocator.buffer(capacity: 128)
-            // Each notice moves the event id to where the stream now stands, so
-            // an EventSource reconnecting on its own resumes from there: past
-            // what is lost, from 0 after a reset (the replay follows), at a live start.
-            let id: UInt64
-            switch notice {
-            case .lost(_, let to): id = to
-            case .reset: id = 0
-            case .live(let seq, _): id = seq
-            }
-            EventStreamFraming.writeEvent(id: id, event: RiverJSON.type(of: notice), data: data, into: &event)
-            output.write(event)
+            EventStreamFraming.writeEvent(id: eventStreamID, event: event, data: object(), into: &framed)
         case .eventStreamOfChannels:
-            var data = allocator.buffer(capacity: 96)
-            RiverJSON.writeNotice(notice, channel: channel, into: &data)
-            var event = allocator.buffer(capacity: 128)
-            EventStreamFraming.writeEvent(id: nil, event: RiverJSON.type(of: notice), data: data, into: &event)
-            output.write(event)
+            EventStreamFraming.writeEvent(id: nil, event: event, data: json, into: &framed)
         case .webSocket:
-            var json = allocator.buffer(capacity: 96)
-            RiverJSON.writeNotice(notice, channel: channel, into: &json)
-            output.write(WebSocketFraming.frame(opcode: .text, payload: json, allocator: allocator))
+            return WebSocketFraming.frame(opcode: .text, payload: json, allocator: allocator)
         }
+        return framed
     }
 
     /// Writes what ends the stream for `reason` (nil: it is complete, as a

@@ -1,4 +1,5 @@
 import NIOCore
+import RiverCore
 
 /// Where a `StreamSubscriber` writes: the connection carrying its stream (an
 /// HTTP/1.1 response, a WebSocket; an HTTP/2 stream would be one more).
@@ -20,6 +21,13 @@ protocol StreamOutput: AnyObject {
     func streamWillStart()
     /// The subscription is over; what was written is the whole of it.
     func streamDidEnd(_ end: StreamEnd)
+    /// One channel of a stream that goes on without it (`river.v2`) was ended by the server.
+    func channelEnded(_ channel: ChannelName, reason: FinishReason)
+}
+
+extension StreamOutput {
+    /// Streams whose channels end together never see a channel end alone.
+    func channelEnded(_ channel: ChannelName, reason: FinishReason) {}
 }
 
 /// How a stream ended, as its output must carry it on.

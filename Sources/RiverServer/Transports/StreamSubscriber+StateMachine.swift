@@ -27,6 +27,9 @@ extension StreamSubscriber {
             case join
             /// Join the hub: this was the last channel; `begin` now.
             case joinAndBegin
+            /// A channel added to a running stream (`river.v2`): join the hub,
+            /// then write its acknowledgement, notices and catch-up behind what waits.
+            case joinAndWrite
             /// The subscription ended meanwhile: withdraw the engine interest.
             case release
         }
@@ -34,6 +37,8 @@ extension StreamSubscriber {
         enum FailedAction: Equatable {
             /// Answer the request with a refusal (503) instead of a stream.
             case refuse
+            /// A channel added to a running stream: report it for that channel alone.
+            case report
             case none
         }
 
@@ -123,7 +128,9 @@ extension StreamSubscriber {
                 return pending == 1 ? .joinAndBegin : .join
             case .ended:
                 return .release
-            case .subscribing, .catchingUp, .awaitingFirst, .live:
+            case .catchingUp, .live:
+                return .joinAndWrite
+            case .subscribing, .awaitingFirst:
                 return self.invalid("channelSubscribed", .release)
             }
         }
@@ -136,8 +143,19 @@ extension StreamSubscriber {
                 return .refuse
             case .ended:
                 return .none
-            case .catchingUp, .awaitingFirst, .live:
+            case .catchingUp, .live:
+                return .report
+            case .awaitingFirst:
                 return self.invalid("channelFailed", .none)
+            }
+        }
+
+        /// A channel is added to a running stream (`river.v2`); false when the stream has ended.
+        mutating func addingChannel() -> Bool {
+            switch self.state {
+            case .catchingUp, .live: return true
+            case .ended: return false
+            case .subscribing, .awaitingFirst: return self.invalid("addingChannel", false)
             }
         }
 

@@ -24,7 +24,7 @@ import RiverCore
 /// made only while there is one.
 final class StreamSubscriber {
     /// What a subscriber has yet to write, in order.
-    private final class Backlog {
+    final class Backlog {
         enum Segment {
             /// A notice, already framed.
             case bytes(ByteBuffer)
@@ -40,18 +40,24 @@ final class StreamSubscriber {
     }
 
     // (Wide fields first, narrow ones packed at the end.)
-    private unowned let loop: ServerLoop
-    private var output: StreamOutput?
-    private var backlog: Backlog?
-    private let framing: StreamFraming
+    unowned let loop: ServerLoop
+    private(set) var output: StreamOutput?
+    var backlog: Backlog?
+    let framing: StreamFraming
     /// The channels, in the order the request named them; usually one.
-    private var channels: [ChannelSubscription] = []
+    var channels: [ChannelSubscription] = []
     /// Catch-ups answered by the engine, kept until every channel answered.
     private var pendingCatchUps: [ObjectIdentifier: CatchUp] = [:]
-    private var machine: StateMachine
+    /// Channels added to the running stream (`river.v2`), until the engine answers.
+    var pendingAdditions: [ObjectIdentifier: ChannelAddition] = [:]
+    /// `river.v2`: a channel deleted or reset ends that channel alone, not the stream.
+    var endsChannelsAlone = false
+    /// Whether it has left the hub and the engine (it does so once).
+    private var hasLeft = false
+    var machine: StateMachine
     /// Ticks (seconds) of the loop's clock, for `client_timeout` and `heartbeat`.
-    private let startTick: UInt32
-    private var lastWriteTick: UInt32
+    let startTick: UInt32
+    var lastWriteTick: UInt32
 
     init(framing: StreamFraming, endsAfterFirstBatch: Bool, loop: ServerLoop) {
         self.framing = framing
@@ -67,27 +73,49 @@ final class StreamSubscriber {
         self.output = output
         self.adjustOpenCount(by: 1)
         self.loop.lifetimeObserver?.track(self)
-        self.channels = starts.map { ChannelSubscription($0.channel, stream: self) }
+        self.channels = starts.map { ChannelSubscription($0, stream: self) }
         // Every channel is counted before the first answers (an answer may come at once).
         self.machine.subscribing(channels: starts.count)
+        if starts.isEmpty {
+            self.begin(last: nil, CatchUp(lastSeq: 0))
+            return
+        }
         for (subscription, start) in zip(self.channels, starts) {
-            self.loop.engine.subscribe(to: start.channel, from: start.resume, hubIndex: self.loop.hub.index)
-                .assumeIsolated()
-                .whenComplete { result in self.subscribed(subscription, result) }
+            self.subscribe(subscription, from: start)
         }
     }
 
+    func subscribe(_ subscription: ChannelSubscription, from start: ChannelStart) {
+        self.loop.engine.subscribe(
+            to: start.channel,
+            from: start.resume,
+            hubIndex: self.loop.hub.index,
+            member: start.member
+        ).assumeIsolated()
+            .whenComplete { result in self.subscribed(subscription, result) }
+    }
+
     private func subscribed(_ subscription: ChannelSubscription, _ result: Result<SubscribeResult, Error>) {
+        let addition = self.pendingAdditions.removeValue(forKey: ObjectIdentifier(subscription))
         switch result {
         case .failure(let error):
             switch self.machine.channelFailed() {
             case .none: break
-            case .refuse: self.stop(.refused(.unavailable("cannot subscribe to \(subscription.channel): \(error)")))
+            case .refuse:
+                self.stop(.refused(.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)")))
+            case .report:
+                self.drop(subscription)
+                addition?.failed(RequestError.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)").reason)
             }
         case .success(let subscribed):
-            switch self.machine.channelSubscribed(hasCatchUp: !subscribed.catchUp.isEmpty) {
+            // (Unsubscribed before the engine answered: withdraw at once.)
+            let action = subscription.phase == .left ? .release : self.machine.channelSubscribed(hasCatchUp: !subscribed.catchUp.isEmpty)
+            switch action {
             case .release:
                 self.loop.engine.unsubscribe(subscribed.interest)
+            case .joinAndWrite:
+                subscription.join(subscribed, hub: self.loop.hub)
+                self.writeAddition(subscription, subscribed.catchUp, acknowledgement: addition?.acknowledgement(subscribed.catchUp))
             case .join:
                 subscription.join(subscribed, hub: self.loop.hub)
                 self.pendingCatchUps[ObjectIdentifier(subscription)] = subscribed.catchUp
@@ -100,13 +128,13 @@ final class StreamSubscriber {
 
     /// Every channel answered (`last` just now, with its catch-up; the others
     /// are kept until now): the head, then the catch-ups, then what waited.
-    private func begin(last: ChannelSubscription, _ lastCatchUp: CatchUp) {
+    private func begin(last: ChannelSubscription?, _ lastCatchUp: CatchUp) {
         guard let output = self.output else { return }
         let waiting = self.backlog?.segments ?? []
         self.backlog = nil
         var catchUps = self.pendingCatchUps
         self.pendingCatchUps = [:]
-        catchUps[ObjectIdentifier(last)] = lastCatchUp
+        if let last { catchUps[ObjectIdentifier(last)] = lastCatchUp }
         switch self.machine.begin(hasWaiting: !waiting.isEmpty) {
         case .writeCatchUp(let keepWaiting):
             output.streamWillStart()
@@ -184,13 +212,13 @@ final class StreamSubscriber {
 
     /// One channel flushes at once; several flush once per loop tick, so the
     /// deliveries of all their channels in a tick leave in one write.
-    private func flushDelivery(_ output: StreamOutput) {
+    func flushDelivery(_ output: StreamOutput) {
         if self.channels.count == 1 { output.flush() } else { output.flushSoon() }
     }
 
     /// Writes one message of `subscription`'s channel; returns the bytes written.
     @discardableResult
-    private func write(_ message: EncodedMessage, on subscription: ChannelSubscription, to output: StreamOutput)
+    func write(_ message: EncodedMessage, on subscription: ChannelSubscription, to output: StreamOutput)
         -> Int
     {
         subscription.writtenSeq = message.seq
@@ -223,7 +251,7 @@ final class StreamSubscriber {
 
     /// Writes notices, catch-ups, then waiting live messages, while the output
     /// takes them; a drained catch-up goes live, or ends a long-poll.
-    private func writeWhileWritable() {
+    func writeWhileWritable() {
         guard let output = self.output else { return }
         if let backlog = self.backlog {
             var written = DeliveryCount()
@@ -268,7 +296,7 @@ final class StreamSubscriber {
     }
 
     /// What a waiting message is charged against the backlog: its payload and framing.
-    private static func estimatedSize(of message: EncodedMessage) -> Int {
+    static func estimatedSize(of message: EncodedMessage) -> Int {
         message.message.payload.readableBytes + message.message.channel.value.utf8.count + 64
     }
 
@@ -280,8 +308,18 @@ final class StreamSubscriber {
         self.perform(self.machine.finish(reason))
     }
 
+    /// The hub ends `subscription`'s channel: a `river.v2` stream loses that
+    /// channel alone when it was deleted or reset; any other stream ends.
+    func finish(_ reason: FinishReason, on subscription: ChannelSubscription) {
+        guard self.endsChannelsAlone, reason == .channelDeleted || reason == .channelReset else {
+            return self.finish(reason)
+        }
+        guard self.drop(subscription) else { return }
+        self.output?.channelEnded(subscription.channel, reason: reason)
+    }
+
     /// Ends the stream cleanly: its response is complete (a long-poll's answer).
-    private func finishStream(_ reason: FinishReason?) {
+    func finishStream(_ reason: FinishReason?) {
         self.perform(self.machine.finish(reason))
     }
 
@@ -321,40 +359,16 @@ final class StreamSubscriber {
 
     /// Leaves the hub and the engine on every channel, and is counted out, exactly once.
     private func leave() {
-        guard !self.channels.isEmpty else { return }
+        guard !self.hasLeft else { return }
+        self.hasLeft = true
         let channels = self.channels
         self.channels = []
         self.backlog = nil
         self.pendingCatchUps = [:]
+        self.pendingAdditions = [:]
         self.adjustOpenCount(by: -1)
         for subscription in channels {
             subscription.leave(self.loop)
-        }
-    }
-
-    // MARK: - Time
-
-    /// Once a second: ends the stream after `client_timeout`, and writes the
-    /// framing's heartbeat when the stream was quiet for `heartbeat`.
-    func tick(_ tick: UInt64, _ timeouts: ConnectionTimeouts) {
-        guard let output = self.output else { return }
-        let now = UInt32(truncatingIfNeeded: tick)
-        let action = self.machine.tick(
-            sinceStart: UInt64(now &- self.startTick),
-            sinceWrite: UInt64(now &- self.lastWriteTick),
-            timeouts,
-            mayHeartbeat: output.isWritable && self.framing.heartbeat != nil
-        )
-        switch action {
-        case .none:
-            break
-        case .timeOut:
-            self.finish(.timeout)
-        case .heartbeat:
-            guard let heartbeat = self.framing.heartbeat else { return }
-            self.lastWriteTick = now
-            output.write(heartbeat)
-            output.flush()
         }
     }
 

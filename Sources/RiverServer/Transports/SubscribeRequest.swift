@@ -15,7 +15,7 @@ struct SubscribeRequest {
 
     /// The channels, in the order first named, each with where it starts:
     /// after `seq` (nil: live only), in `epoch`, announced with `hello=1`.
-    let channels: [ChannelStart]
+    private(set) var channels: [ChannelStart]
     let transport: Transport
     /// River JSON or raw bodies (Server-Sent Events carry bodies either way).
     let format: MessageFormat
@@ -76,14 +76,20 @@ struct SubscribeRequest {
                     }
                     throw .invalidParameter(lastEventID.parameter, error.description)
                 }
-                self.channels = [ChannelStart(names[0], try Self.resumePoint(seq: seq, parameters))]
+                let start = ChannelStart(names[0], try Self.resumePoint(seq: seq, parameters))
+                self.channels = try Self.withPresence([start], parameters, configuration)
                 return
             }
-            self.channels = try Self.starts(names, parameters, cursor: lastEventID, configuration)
+            let starts = try Self.starts(names, parameters, cursor: lastEventID, configuration)
+            self.channels = try Self.withPresence(starts, parameters, configuration)
             return
         }
 
-        self.channels = try Self.starts(names, parameters, cursor: nil, configuration)
+        self.channels = try Self.withPresence(
+            try Self.starts(names, parameters, cursor: nil, configuration),
+            parameters,
+            configuration
+        )
         var keep = true
         if let value = try parameters.string("keep") {
             do {
@@ -141,6 +147,53 @@ struct SubscribeRequest {
         }
     }
 
+    /// The request with its channels counted as `member` for presence (a
+    /// verified identity wins over a self-chosen name).
+    func identified(as member: PresenceMember?) -> SubscribeRequest {
+        guard let member else { return self }
+        var request = self
+        request.channels = self.channels.map {
+            ChannelStart($0.channel, $0.resume, wantsPresence: $0.wantsPresence, member: member)
+        }
+        return request
+    }
+
+    /// `presence=1` asks for join and leave events; `user=NAME` names the
+    /// subscriber for presence where `presence_self_names` allows it (public
+    /// channels only), listed as unverified.
+    static func withPresence(
+        _ starts: [ChannelStart],
+        _ parameters: RequestParameters,
+        _ configuration: RiverConfiguration
+    ) throws(RequestError) -> [ChannelStart] {
+        let presence = try parameters.unsignedInteger("presence") ?? 0
+        guard presence <= 1 else { throw .invalidParameter("presence", "expected 0 or 1") }
+        let member = try Self.selfNamedMember(parameters.string("user"), channels: starts.map(\.channel), configuration)
+        guard presence == 1 || member != nil else { return starts }
+        return starts.map { ChannelStart($0.channel, $0.resume, wantsPresence: presence == 1, member: member) }
+    }
+
+    /// The member a client names itself, when the operator allows it: at most
+    /// 64 bytes of printable UTF-8, on public channels only.
+    static func selfNamedMember(
+        _ user: String?,
+        channels: [ChannelName],
+        _ configuration: RiverConfiguration
+    ) throws(RequestError) -> PresenceMember? {
+        guard let user else { return nil }
+        guard configuration.presenceSelfNames else {
+            throw .invalidParameter("user", "self-named presence is off (presence_self_names)")
+        }
+        guard !user.isEmpty, user.utf8.count <= 64, !user.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else {
+            throw .invalidParameter("user", "a name of 1 to 64 bytes without control characters")
+        }
+        if let prefix = configuration.privatePrefix, channels.contains(where: { $0.hasPrefix(bytesOf: prefix) }) {
+            throw .invalidParameter("user", "a private channel's members are who their tokens say")
+        }
+        return PresenceMember(user: user, isVerified: false)
+    }
+
     /// The resume point for `seq`, with the `epoch` and `hello` parameters River adds.
     static func resumePoint(seq: UInt64?, _ parameters: RequestParameters) throws(RequestError) -> ResumePoint {
         let epoch = try parameters.unsignedInteger("epoch")
@@ -179,13 +232,18 @@ struct SubscribeRequest {
     }
 }
 
-/// A channel of a subscription, and where it starts.
+/// A channel of a subscription: where it starts, whether it asks for
+/// presence events, and who subscribes (for presence; nil: anonymous).
 struct ChannelStart: Equatable {
     let channel: ChannelName
     let resume: ResumePoint
+    var wantsPresence = false
+    var member: PresenceMember?
 
-    init(_ channel: ChannelName, _ resume: ResumePoint) {
+    init(_ channel: ChannelName, _ resume: ResumePoint, wantsPresence: Bool = false, member: PresenceMember? = nil) {
         self.channel = channel
         self.resume = resume
+        self.wantsPresence = wantsPresence
+        self.member = member
     }
 }

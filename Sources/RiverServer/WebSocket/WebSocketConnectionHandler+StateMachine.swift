@@ -39,6 +39,8 @@ extension WebSocketConnectionHandler {
             case inflate(ByteBuffer, binary: Bool)
             /// Publish the message to the connection's channel.
             case publish(ByteBuffer, binary: Bool)
+            /// Carry out the message as a `river.v2` command (a binary one is answered 400).
+            case command(ByteBuffer, binary: Bool)
             case pong(ByteBuffer)
             /// Stop the subscription, send a close frame with this status, and wait for the peer's.
             case close(code: UInt16, reason: String)
@@ -101,15 +103,23 @@ extension WebSocketConnectionHandler {
         private(set) var state = State.open
         let maxMessageSize: Int
         /// Whether the handshake's credentials allow publishing.
-        let mayPublish: Bool
+        /// What a whole message from the client is.
+        enum Messages: Equatable {
+            /// A publish to the connection's channel, if the handshake's credentials allow it.
+            case publish(allowed: Bool)
+            /// A `river.v2` command, judged by the handler.
+            case commands
+        }
+
+        let messages: Messages
         private var held = HeldFrames.holding([])
         /// Whether output is under its high-water mark.
         private(set) var isWritable = true
         private var readHeld = false
 
-        init(maxMessageSize: Int, mayPublish: Bool) {
+        init(maxMessageSize: Int, messages: Messages) {
             self.maxMessageSize = maxMessageSize
-            self.mayPublish = mayPublish
+            self.messages = messages
         }
 
         // MARK: - Frames
@@ -169,16 +179,18 @@ extension WebSocketConnectionHandler {
             }
         }
 
-        /// A whole message: published if it may be, is small enough and, as text, is UTF-8.
+        /// A whole message: a command, or published if it may be, is small
+        /// enough and, as text, is UTF-8. (A command's frame may be larger than
+        /// `max_message_size`: the data it carries is what must fit.)
         private mutating func message(_ payload: ByteBuffer, binary: Bool, tick: UInt64) -> Action {
-            guard self.mayPublish else {
+            if case .publish(allowed: false) = self.messages {
                 return self.fail(
                     code: WebSocketClose.policyViolation,
                     reason: "publishing needs the publish secret or a token",
                     tick: tick
                 )
             }
-            guard payload.readableBytes <= self.maxMessageSize else {
+            guard payload.readableBytes <= self.maxMessageSize || self.messages == .commands else {
                 return self.fail(
                     code: WebSocketClose.messageTooLarge,
                     reason: "message larger than \(self.maxMessageSize) bytes",
@@ -192,7 +204,7 @@ extension WebSocketConnectionHandler {
                     tick: tick
                 )
             }
-            return .publish(payload, binary: binary)
+            return self.messages == .commands ? .command(payload, binary: binary) : .publish(payload, binary: binary)
         }
 
         /// The frame decoder, checker or aggregator reported `error`.

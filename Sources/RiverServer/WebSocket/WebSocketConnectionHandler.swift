@@ -25,19 +25,26 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// What the connection subscribes to: one channel (Part A), or whatever its commands say (`river.v2`).
+    enum Subscriptions {
+        case channel(ChannelName, ResumePoint)
+        case commands(CommandSession)
+    }
+
     var registryIndex = -1
-    private let channel: ChannelName
+    let subscriptions: Subscriptions
     private let format: StreamFraming.WebSocketFormat
-    private let server: ServerContext
-    private unowned let loop: ServerLoop
+    let server: ServerContext
+    unowned let loop: ServerLoop
     private var machine: StateMachine
-    private var context: ChannelHandlerContext?
+    var context: ChannelHandlerContext?
     /// Knows whether the message being read was compressed (the aggregator drops RSV1).
     private var checker: WebSocketFrameChecker?
     /// Made on the first compressed message; the client's context lives in it.
     private var inflater: PerMessageInflater?
-    private var subscriber: StreamSubscriber?
-    private var resume: ResumePoint?
+    var subscriber: StreamSubscriber?
+    /// `river.v2`: how many commands may come now.
+    var rateLimit: CommandRateLimit?
     /// This connection's place under `max_connections`, handed on by the HTTP handler.
     private var slot: ConnectionSlot?
     private var pendingFlush = PendingFlush()
@@ -49,15 +56,24 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         server: ServerContext,
         loop: ServerLoop
     ) {
-        self.channel = upgrade.channel
-        self.format = StreamFraming.WebSocketFormat(
-            raw: upgrade.format == .raw,
-            deflateWindowBits: upgrade.deflate.map { UInt8($0.serverWindowBits) }
-        )
-        self.machine = StateMachine(maxMessageSize: server.configuration.maxMessageSize, mayPublish: upgrade.mayPublish)
+        let messages: StateMachine.Messages
+        switch upgrade.mode {
+        case .channel(let channel, let resume, let mayPublish, let format):
+            self.subscriptions = .channel(channel, resume)
+            self.format = StreamFraming.WebSocketFormat(
+                raw: format == .raw,
+                deflateWindowBits: upgrade.deflate.map { UInt8($0.serverWindowBits) }
+            )
+            messages = .publish(allowed: mayPublish)
+        case .commands(let session):
+            self.subscriptions = .commands(session)
+            self.format = StreamFraming.WebSocketFormat(deflateWindowBits: upgrade.deflate.map { UInt8($0.serverWindowBits) })
+            self.rateLimit = CommandRateLimit(perSecond: server.configuration.maxCommandsPerSecond, now: loop.eventLoop.now)
+            messages = .commands
+        }
+        self.machine = StateMachine(maxMessageSize: server.configuration.maxMessageSize, messages: messages)
         self.checker = checker
         self.slot = .some(slot)
-        self.resume = upgrade.resume
         self.server = server
         self.loop = loop
     }
@@ -71,8 +87,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         self.loop.counters.webSocketConnections += 1
         let subscriber = StreamSubscriber(framing: .webSocket(self.format), endsAfterFirstBatch: false, loop: self.loop)
         self.subscriber = subscriber
-        subscriber.start([ChannelStart(self.channel, self.resume ?? .live)], writingTo: self)
-        self.resume = nil
+        switch self.subscriptions {
+        case .channel(let channel, let resume):
+            subscriber.start([ChannelStart(channel, resume)], writingTo: self)
+        case .commands:
+            subscriber.endsChannelsAlone = true
+            subscriber.start([], writingTo: self)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -154,6 +175,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             self.perform(self.machine.inflated(inflated, binary: binary, tick: self.loop.tick))
         case .publish(let payload, let binary):
             self.publish(payload, binary: binary)
+        case .command(let payload, let binary):
+            self.carryOut(payload, binary: binary)
         case .pong(let payload):
             self.write(WebSocketFraming.frame(opcode: .pong, payload: payload, allocator: self.allocator))
             self.flush()
@@ -166,14 +189,22 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         }
     }
 
-    /// A compressed message, inflated no further than `max_message_size`.
+    /// How far a compressed message may inflate: `max_message_size`, or for a
+    /// command the frame limit (its data must still fit `max_message_size`).
+    private var inflatedLimit: Int {
+        let limit = self.server.configuration.maxMessageSize
+        if case .commands = self.subscriptions { return 3 * limit + 4096 }
+        return limit
+    }
+
+    /// A compressed message, inflated no further than `inflatedLimit`.
     private func inflate(_ compressed: ByteBuffer) -> Result<ByteBuffer, PerMessageInflater.Failure> {
         if self.inflater == nil { self.inflater = PerMessageInflater() }
         guard let inflater = self.inflater else { return .failure(.corrupt) }
         do {
             let message = try inflater.inflate(
                 compressed,
-                maxSize: self.server.configuration.maxMessageSize,
+                maxSize: self.inflatedLimit,
                 allocator: self.allocator
             )
             return .success(message)
@@ -184,23 +215,23 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// A message from the client is a publish to this connection's channel.
     private func publish(_ message: ByteBuffer, binary: Bool) {
-        guard let context = self.context else { return }
+        guard let context = self.context, case .channel(let channel, _) = self.subscriptions else { return }
         // A buffer of its own: history must not pin the connection's read buffer.
         var payload = ByteBufferAllocator().buffer(capacity: message.readableBytes)
         payload.writeImmutableBuffer(message)
         self.loop.counters.publishes += 1
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        self.server.engine.publish(payload, isBinary: binary, to: self.channel, on: context.eventLoop) { result in
-            if case .failure(let error) = result { handler.value.reportPublishFailure(error) }
+        self.server.engine.publish(payload, isBinary: binary, to: channel, on: context.eventLoop) { result in
+            if case .failure(let error) = result { handler.value.reportPublishFailure(error, channel: channel) }
         }
     }
 
     /// `["error", {"channel": ..., "reason": ...}]`: the original's clients ignore types they do not know.
-    private func reportPublishFailure(_ error: EngineError) {
+    private func reportPublishFailure(_ error: EngineError, channel: ChannelName) {
         guard case .open = self.machine.state else { return }
         var json = self.allocator.buffer(capacity: 96)
         json.writeStaticString("[\"error\", {\"channel\": ")
-        JSONString.write(self.channel.value, into: &json)
+        JSONString.write(channel.value, into: &json)
         json.writeStaticString(", \"reason\": ")
         JSONString.write(error.description, into: &json)
         json.writeStaticString("}]")
@@ -259,6 +290,19 @@ extension WebSocketConnectionHandler: StreamOutput {
 
     func flushSoon() {
         if self.pendingFlush.burstEnded() { self.loop.flushAtEndOfTick(self) }
+    }
+
+    /// `river.v2`: a channel deleted or reset under the connection ends alone, and the client is told.
+    func channelEnded(_ channel: ChannelName, reason: FinishReason) {
+        let text = reason == .channelDeleted ? "channel deleted" : "channel reset: subscribe again to resume"
+        self.reply(CommandReply.revoked(channel: channel, reason: text))
+    }
+
+    /// Writes a command's reply (a text frame of its JSON) and flushes.
+    func reply(_ json: ByteBuffer) {
+        guard case .open = self.machine.state else { return }
+        self.write(WebSocketFraming.frame(opcode: .text, payload: json, allocator: self.allocator))
+        self.flush()
     }
 
     func streamWillStart() {

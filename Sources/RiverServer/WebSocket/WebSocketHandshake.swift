@@ -25,7 +25,19 @@ enum WebSocketHandshake {
         guard let key = head.webSocketKey, Base64.decodedLength(key) == 16 else {
             throw .badRequest("missing or malformed Sec-WebSocket-Key")
         }
+        guard !head.webSocketKeyRepeated else { throw .badRequest("Sec-WebSocket-Key appears more than once") }
         return key
+    }
+
+    /// The subprotocol River speaks in commands (PROTOCOL.md C2).
+    static let commandProtocol = "river.v2"
+
+    /// Whether the client offers `river.v2` (subprotocol names are tokens compared exactly, RFC 6455 section 4.1).
+    static func offersCommands(_ head: ParsedRequestHead) -> Bool {
+        guard let offered = head.webSocketProtocols else { return false }
+        return offered.split(separator: ",").contains {
+            $0.trimmingSpaces.utf8.elementsEqual(Self.commandProtocol.utf8)
+        }
     }
 
     /// `HTTP/1.1 101 Switching Protocols` with the accept key.

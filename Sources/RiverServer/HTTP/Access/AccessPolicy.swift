@@ -1,4 +1,3 @@
-import JWTKit
 import NIOCore
 import RiverCore
 
@@ -7,7 +6,8 @@ import RiverCore
 ///
 /// - `publish_secret`: publishing (HTTP and WebSocket frames) needs it, as
 ///   `X-River-Secret` or `secret=`;
-/// - `token_secret`: signed tokens (`AccessToken`) may be presented instead,
+/// - `token_secret` (HS256), `token_public_key` (RS256, ES256 or EdDSA):
+///   signed tokens (`TokenVerifier`, `AccessToken`) may be presented instead,
 ///   as `token=` or `Authorization: Bearer` (and, for reading only, the
 ///   `river_token` cookie); publishing then needs a token or the secret;
 /// - `private_prefix`: subscribing to channels whose name starts with these
@@ -44,17 +44,15 @@ struct AccessPolicy: Sendable {
     let adminSecret: Secret?
     let privatePrefix: String?
     let cors: CORSPolicy
-    let tokenRules: AccessToken.Rules
-    /// The `token_secret` key; nil when tokens are off.
-    private let keys: JWTKeyCollection?
+    /// The keys of `token_secret` and `token_public_key`; nil when tokens are off.
+    private let tokens: TokenVerifier?
 
     static let open = AccessPolicy(
         publishSecret: nil,
         adminSecret: nil,
         privatePrefix: nil,
         cors: .everyOrigin,
-        tokenRules: AccessToken.Rules(),
-        keys: nil
+        tokens: nil
     )
 
     private init(
@@ -62,49 +60,63 @@ struct AccessPolicy: Sendable {
         adminSecret: Secret?,
         privatePrefix: String?,
         cors: CORSPolicy,
-        tokenRules: AccessToken.Rules,
-        keys: JWTKeyCollection?
+        tokens: TokenVerifier?
     ) {
         self.publishSecret = publishSecret
         self.adminSecret = adminSecret
         self.privatePrefix = privatePrefix
         self.cors = cors
-        self.tokenRules = tokenRules
-        self.keys = keys
+        self.tokens = tokens
     }
 
-    /// The policy of a configuration (registering the token key is asynchronous).
-    static func make(_ configuration: RiverConfiguration) async -> AccessPolicy {
-        var keys: JWTKeyCollection?
-        if let tokenSecret = configuration.tokenSecret {
-            let key = tokenSecret.withBytes { HMACKey(from: $0) }
-            keys = await JWTKeyCollection().add(hmac: key, digestAlgorithm: .sha256)
-        }
-        return AccessPolicy(configuration, keys: keys)
+    /// The policy of a configuration (making the token verifiers is asynchronous).
+    static func make(_ configuration: RiverConfiguration) async throws -> AccessPolicy {
+        let tokens = try await TokenVerifier.make(
+            secret: configuration.tokenSecret,
+            publicKey: configuration.tokenPublicKey,
+            rules: AccessToken.Rules(issuer: configuration.tokenIssuer, audience: configuration.tokenAudience)
+        )
+        return AccessPolicy(configuration, tokens: tokens)
     }
 
-    /// The policy of a configuration without `token_secret` (nothing to register).
+    /// The policy of a configuration without tokens (nothing to make).
     init(withoutTokens configuration: RiverConfiguration) {
-        precondition(configuration.tokenSecret == nil, "tokens need AccessPolicy.make")
-        self.init(configuration, keys: nil)
+        precondition(
+            configuration.tokenSecret == nil && configuration.tokenPublicKey == nil,
+            "tokens need AccessPolicy.make"
+        )
+        self.init(configuration, tokens: nil)
     }
 
-    private init(_ configuration: RiverConfiguration, keys: JWTKeyCollection?) {
+    private init(_ configuration: RiverConfiguration, tokens: TokenVerifier?) {
         self.init(
             publishSecret: configuration.publishSecret,
             adminSecret: configuration.adminSecret,
             privatePrefix: configuration.privatePrefix,
             cors: configuration.allowedOrigins,
-            tokenRules: AccessToken.Rules(issuer: configuration.tokenIssuer, audience: configuration.tokenAudience),
-            keys: keys
+            tokens: tokens
         )
     }
 
-    var restrictsPublishing: Bool { self.publishSecret != nil || self.keys != nil }
+    var restrictsPublishing: Bool { self.publishSecret != nil || self.tokens != nil }
+
+    /// The token a subscribe request presents (by a header or parameter; a
+    /// cookie where it authorizes reading), when tokens are on: it names the
+    /// subscriber for presence.
+    func identityToken(_ request: ParsedRequest, _ action: Action) throws(RequestError) -> String? {
+        guard self.checksTokens else { return nil }
+        let credentials = try Credentials(request)
+        if let token = credentials.token { return token }
+        guard action == .subscribe, self.cors.trustsCookies(from: request.head.origin) else { return nil }
+        return credentials.cookieToken
+    }
+
+    /// Whether tokens are verified (`token_secret` or `token_public_key` is set).
+    var checksTokens: Bool { self.tokens != nil }
 
     /// Whether any access control is configured (then the admin routes always need credentials).
     var isConfigured: Bool {
-        self.publishSecret != nil || self.adminSecret != nil || self.keys != nil || self.privatePrefix != nil
+        self.publishSecret != nil || self.adminSecret != nil || self.tokens != nil || self.privatePrefix != nil
     }
 
     /// One line for the start-up log: what is on, and who may use the admin routes.
@@ -115,7 +127,7 @@ struct AccessPolicy: Sendable {
                 ? "need admin_secret" : self.publishSecret != nil ? "need publish_secret" : "closed (no admin_secret)")
             : "local clients and the admin listener only"
         return "publish_secret \(self.publishSecret == nil ? "off" : "on"), "
-            + "admin_secret \(self.adminSecret == nil ? "off" : "on"), tokens \(self.keys == nil ? "off" : "on"), "
+            + "admin_secret \(self.adminSecret == nil ? "off" : "on"), tokens \(self.tokenSummary), "
             + "private_prefix \(self.privatePrefix.map { "'\($0)'" } ?? "none"), admin routes: \(admin)"
     }
 
@@ -127,15 +139,31 @@ struct AccessPolicy: Sendable {
         request: ParsedRequest,
         verified: AccessToken? = nil
     ) throws(RequestError) -> Decision {
+        try self.decide(
+            action,
+            channel: channel,
+            credentials: try Credentials(request),
+            origin: request.head.origin,
+            verified: verified
+        )
+    }
+
+    /// `decide` for credentials already read (a `river.v2` connection keeps its handshake's).
+    func decide(
+        _ action: Action,
+        channel: ChannelName,
+        credentials: Credentials,
+        origin: String?,
+        verified: AccessToken? = nil
+    ) -> Decision {
         let decision: Decision
         switch action {
         case .publish:
             guard self.restrictsPublishing else { return .allowed }
-            let credentials = try Credentials(request)
             if let secret = credentials.secret, let expected = self.publishSecret {
                 return expected.matches(secret) ? .allowed : .denied(.forbidden("wrong publish secret"))
             }
-            guard let token = credentials.token, self.keys != nil else {
+            guard let token = credentials.token, self.tokens != nil else {
                 return .denied(
                     .unauthorized(
                         credentials.cookieToken == nil
@@ -147,11 +175,10 @@ struct AccessPolicy: Sendable {
             decision = .verify(token: token)
         case .subscribe, .subscribeAsScript:
             guard let prefix = self.privatePrefix, channel.hasPrefix(bytesOf: prefix) else { return .allowed }
-            let credentials = try Credentials(request)
             let cookie =
-                action == .subscribe && self.cors.trustsCookies(from: request.head.origin)
+                action == .subscribe && self.cors.trustsCookies(from: origin)
                 ? credentials.cookieToken : nil
-            guard let token = credentials.token ?? cookie, self.keys != nil else {
+            guard let token = credentials.token ?? cookie, self.tokens != nil else {
                 return .denied(.unauthorized("channel \(channel) is private: a token is required"))
             }
             decision = .verify(token: token)
@@ -182,8 +209,8 @@ struct AccessPolicy: Sendable {
         guard expected.matches(secret) else { throw .forbidden("wrong admin secret") }
     }
 
-    /// Verifies `token` (signature, then `AccessToken.check`: `exp`, `nbf`,
-    /// `iss`, `aud`) on `executor`'s loop; the future completes there.
+    /// Verifies `token` (`TokenVerifier`: header, signature, claims, then
+    /// `AccessToken.check`) on `executor`'s loop; the future completes there.
     func verify(token: String, on executor: EventLoopTaskExecutor) -> EventLoopFuture<Result<AccessToken, RequestError>>
     {
         let promise = executor.eventLoop.makePromise(of: Result<AccessToken, RequestError>.self)
@@ -193,30 +220,22 @@ struct AccessPolicy: Sendable {
         return promise.futureResult
     }
 
-    /// Decodes and checks `token`: its signature, then its claims.
+    /// Verifies `token` at the current time.
     func verify(token: String) async -> Result<AccessToken, RequestError> {
-        guard let keys = self.keys else { return .failure(.unauthorized("tokens are not enabled (token_secret)")) }
-        let accessToken: AccessToken
-        do {
-            accessToken = try await keys.verify(token, as: AccessToken.self)
-        } catch {
-            return .failure(Self.refusal(verifying: error))
+        guard let tokens = self.tokens else {
+            return .failure(.unauthorized("tokens are not enabled (token_secret, token_public_key)"))
         }
         do throws(RequestError) {
-            try accessToken.check(now: WallClock.nowMillis() / 1000, rules: self.tokenRules)
-            return .success(accessToken)
+            return .success(try tokens.verify(token, now: WallClock.nowMillis() / 1000))
         } catch {
             return .failure(error)
         }
     }
 
-    /// One short reason for a token JWTKit refused (its own reasons can quote a decoder's whole error).
-    static func refusal(verifying error: any Error) -> RequestError {
-        switch (error as? JWTError)?.errorType {
-        case .signatureVerificationFailed?: return .forbidden("invalid token: bad signature")
-        case .malformedToken?: return .forbidden("invalid token: malformed")
-        default: return .forbidden("invalid token")
-        }
+    /// `off`, or `on` with the algorithms accepted.
+    private var tokenSummary: String {
+        guard let tokens = self.tokens else { return "off" }
+        return "on (\(tokens.algorithms.map(\.rawValue).joined(separator: ", ")))"
     }
 
     /// The reason a verified token does not allow `action` on `channel`.
@@ -232,7 +251,7 @@ extension AccessPolicy: CustomReflectable {
             self,
             children: [
                 "publishSecret": self.publishSecret as Any, "adminSecret": self.adminSecret as Any,
-                "privatePrefix": self.privatePrefix as Any, "tokens": self.keys == nil ? "off" : "on",
+                "privatePrefix": self.privatePrefix as Any, "tokens": self.tokens == nil ? "off" : "on",
             ]
         )
     }

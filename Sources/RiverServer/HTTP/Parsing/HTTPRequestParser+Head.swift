@@ -71,7 +71,13 @@ extension HTTPRequestParser {
             case .upgrade:
                 upgradeWebSocket = String(buffer: value).lowercased().split(separator: ",")
                     .contains { $0.trimmingSpaces == "websocket" }
-            case .webSocketKey: head.webSocketKey = String(buffer: value)
+            case .webSocketKey:
+                // RFC 6455 section 11.3.1: the field must not appear more than once.
+                if head.webSocketKey != nil { head.webSocketKeyRepeated = true }
+                head.webSocketKey = String(buffer: value)
+            case .webSocketProtocol:
+                let text = String(buffer: value)
+                head.webSocketProtocols = head.webSocketProtocols.map { $0 + ", " + text } ?? text
             case .webSocketVersion: head.webSocketVersion = String(buffer: value)
             case .webSocketExtensions:
                 let text = String(buffer: value)
@@ -105,7 +111,8 @@ extension HTTPRequestParser {
             throw RequestParseError(.contentTooLarge, "request body is larger than \(limits.maxBodyBytes) bytes")
         }
         head.keepAlive = head.isHTTP10 ? (connectionKeepAlive && !connectionClose) : !connectionClose
-        head.upgradesToWebSocket = upgradeWebSocket && connectionUpgrade
+        // RFC 9110 section 7.8: a server must ignore Upgrade in an HTTP/1.0 request.
+        head.upgradesToWebSocket = upgradeWebSocket && connectionUpgrade && !head.isHTTP10
         if head.isHTTP10 { head.expectsContinue = false }
         return head
     }
@@ -301,7 +308,7 @@ extension HTTPRequestParser {
 enum KnownField {
     case contentLength, transferEncoding, connection, expect, contentType, accept, lastEventID
     case origin, cookie, authorization, publishSecret, accessControlRequestMethod, accessControlRequestHeaders
-    case upgrade, webSocketKey, webSocketVersion, webSocketExtensions, ifNoneMatch, host, forwarded
+    case upgrade, webSocketKey, webSocketVersion, webSocketExtensions, webSocketProtocol, ifNoneMatch, host, forwarded
     case other
 
     private static let table: [(StaticString, KnownField)] = [
@@ -312,7 +319,7 @@ enum KnownField {
         ("access-control-request-method", .accessControlRequestMethod),
         ("access-control-request-headers", .accessControlRequestHeaders), ("upgrade", .upgrade),
         ("sec-websocket-key", .webSocketKey), ("sec-websocket-version", .webSocketVersion),
-        ("sec-websocket-extensions", .webSocketExtensions),
+        ("sec-websocket-extensions", .webSocketExtensions), ("sec-websocket-protocol", .webSocketProtocol),
         ("if-none-match", .ifNoneMatch), ("host", .host), ("forwarded", .forwarded),
         ("x-forwarded-for", .forwarded), ("x-real-ip", .forwarded),
     ]

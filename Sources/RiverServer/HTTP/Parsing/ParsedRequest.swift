@@ -42,6 +42,10 @@ public struct ParsedRequestHead: Sendable {
     /// `Upgrade: websocket` together with `Connection: upgrade`.
     public var upgradesToWebSocket = false
     public var webSocketKey: String?
+    /// `Sec-WebSocket-Key` appeared more than once (RFC 6455 section 11.3.1: refused).
+    public var webSocketKeyRepeated = false
+    /// `Sec-WebSocket-Protocol`, every field joined with ", ".
+    public var webSocketProtocols: String?
     public var webSocketVersion: String?
     /// `Sec-WebSocket-Extensions`, every field joined with ", " (RFC 9110 section 5.3).
     public var webSocketExtensions: String?

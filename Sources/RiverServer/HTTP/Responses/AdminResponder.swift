@@ -1,9 +1,16 @@
+import Logging
 import NIOCore
 import RiverCore
 
 /// The operator's routes: `GET|DELETE /channels/NAME`, `GET /channels`
 /// (prefix, paginated), `GET /stats` (JSON), `GET /metrics` (Prometheus),
 /// `GET /health`.
+///
+/// With a Redis shard down, what needs it answers 503 saying what could not
+/// be done and naming the shard (`RequestError.engineFailure`): a channel
+/// of that shard, and the listing (a page without its names would mislead
+/// paging). `/stats` and `/metrics` answer 200 with the reachable shards'
+/// figures and the missing shards listed; `/health` never asks the engine.
 enum AdminResponder {
     /// What an admin route answers.
     enum Answer: Sendable {
@@ -23,19 +30,19 @@ enum AdminResponder {
             let channel = try Self.channelName(encoded, maxBytes: server.configuration.maxChannelName)
             switch head.method {
             case .get, .head:
-                return server.engine.info(channel, on: loop).map { info in
+                return server.engine.info(channel, on: loop).map { info -> Answer in
                     guard let info else { return .refused(.notFound("no such channel: \(channel)")) }
                     return .document(contentType: "application/json", body: Self.json(info))
-                }
+                }.recover { Self.failed($0, doing: "cannot read channel \(channel)", server: server) }
             case .delete:
-                return server.engine.delete(channel, on: loop).map { existed in
+                return server.engine.delete(channel, on: loop).map { existed -> Answer in
                     guard existed else { return .refused(.notFound("no such channel: \(channel)")) }
                     var body = ByteBuffer()
                     body.writeStaticString("{\"channel\": ")
                     JSONString.write(channel.value, into: &body)
                     body.writeStaticString(", \"deleted\": true}")
                     return .document(contentType: "application/json", body: body)
-                }
+                }.recover { Self.failed($0, doing: "cannot delete channel \(channel)", server: server) }
             default:
                 throw .methodNotAllowed("GET, DELETE")
             }
@@ -43,7 +50,8 @@ enum AdminResponder {
             guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET") }
             let query = try ChannelListQuery(query: head.query)
             let limit = query.limit
-            return server.engine.list(prefix: query.prefix, after: query.after, limit: limit, on: loop).map { names in
+            let names = server.engine.list(prefix: query.prefix, after: query.after, limit: limit, on: loop)
+            return names.map { names -> Answer in
                 var body = ByteBuffer()
                 body.writeStaticString("{\"channels\": [")
                 for (index, name) in names.enumerated() {
@@ -58,7 +66,7 @@ enum AdminResponder {
                 }
                 body.writeStaticString("}")
                 return .document(contentType: "application/json", body: body)
-            }
+            }.recover { Self.failed($0, doing: "cannot list channels", server: server) }
         case .stats:
             guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET") }
             return ServerStatistics.collect(server, on: loop).map {
@@ -80,6 +88,16 @@ enum AdminResponder {
         default:
             throw .notFound(head.path)
         }
+    }
+
+    /// An engine's failure as the answer (`RequestError.engineFailure`: 503
+    /// for an `EngineError`); anything else is a defect, logged, and a 500.
+    private static func failed(_ error: Error, doing: String, server: ServerContext) -> Answer {
+        let refusal = RequestError.engineFailure(error, doing: doing)
+        if refusal.status == .internalServerError {
+            server.logger.error("an admin route failed", metadata: ["doing": "\(doing)", "error": "\(error)"])
+        }
+        return .refused(refusal)
     }
 
     /// `{"channel": ..., "seq": ..., "subscribers": ..., "history": ..., "first_seq": ..., "last_publish": ...}`

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// A request River refuses, with the status and the one-line reason its
 /// answer carries. Responders throw these; the connection handler turns them
 /// into responses in one place.
@@ -43,6 +45,17 @@ public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible 
     }
 
     public static func unavailable(_ why: String) -> RequestError { RequestError(.serviceUnavailable, why) }
+
+    /// The one place an engine's failure becomes an answer. An `EngineError`
+    /// (a Redis shard that cannot be reached, the engine full or stopping:
+    /// nothing was done, and the client may try again) is 503 with its
+    /// reason, after `doing` ("cannot subscribe to room") when given.
+    /// Engines fail with nothing else, so anything else is a defect: 500,
+    /// which the caller logs.
+    public static func engineFailure(_ error: any Error, doing: String? = nil) -> RequestError {
+        guard let error = error as? EngineError else { return .internalError() }
+        return RequestError(.serviceUnavailable, doing.map { "\($0): \(error)" } ?? error.description)
+    }
 
     /// 426, naming the protocol the client must speak (RFC 9110 section 15.5.22).
     public static func upgradeRequired(_ why: String) -> RequestError {
