@@ -190,18 +190,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .admin(let route, let headers):
             self.answerAdmin(route, request, headers: headers)
         case .presence(let channel, let headers):
-            let limit = self.server.configuration.maxPresenceMembers
-            self.server.engine.presence(of: channel, limit: limit, on: context.eventLoop).assumeIsolated()
-                .whenComplete { result in
-                    switch result {
-                    case .success(let snapshot):
-                        self.respond(PresenceResponder.response(snapshot, headers: headers), to: request.head)
-                    case .failure(let error):
-                        let reason = (error as? EngineError)?.description ?? "presence unavailable"
-                        self.respond(.refusal(.unavailable(reason), headers: headers), to: request.head)
-                    }
-                    self.continueAfterAnswer()
-                }
+            self.answerPresence(channel, request, headers: headers)
         case .verify(let token):
             self.server.access.verify(token: token, on: self.loop.taskExecutor).assumeIsolated().whenSuccess {
                 result in
@@ -232,35 +221,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         self.continueAfterAnswer()
     }
 
-    private func answerAdmin(_ route: Route, _ request: ParsedRequest, headers: [(String, String)]) {
-        guard let context = self.context else { return }
-        let answer: EventLoopFuture<AdminResponder.Answer>
-        do {
-            answer = try AdminResponder.respond(to: route, request: request, server: self.server, on: context.eventLoop)
-        } catch {
-            self.respond(.refusal(error, headers: headers), to: request.head)
-            return
-        }
-        answer.assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(.document(let contentType, let body)):
-                let response = CompleteResponse(status: .ok, contentType: contentType, headers: headers, body: body)
-                self.respond(response, to: request.head)
-            case .success(.refused(let error)):
-                self.respond(.refusal(error, headers: headers), to: request.head)
-            case .failure(let error):
-                let refusal = RequestError.engineFailure(error)
-                if refusal.status == .internalServerError {
-                    self.server.logger.error("an admin route failed", metadata: ["error": "\(error)"])
-                }
-                self.respond(.refusal(refusal, headers: headers), to: request.head)
-            }
-            self.continueAfterAnswer()
-        }
-    }
-
     /// Writes a complete answer; the connection then waits for the next request or closes.
-    private func respond(_ response: CompleteResponse, to head: ParsedRequestHead) {
+    func respond(_ response: CompleteResponse, to head: ParsedRequestHead) {
         guard case .write(let keepAlive) = self.machine.answerReady(
             closesConnection: response.closesConnection,
             tick: self.loop.tick

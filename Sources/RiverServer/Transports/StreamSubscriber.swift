@@ -56,8 +56,8 @@ final class StreamSubscriber {
     private var hasLeft = false
     var machine: StateMachine
     /// Ticks (seconds) of the loop's clock, for `client_timeout` and `heartbeat`.
-    private let startTick: UInt32
-    private var lastWriteTick: UInt32
+    let startTick: UInt32
+    var lastWriteTick: UInt32
 
     init(framing: StreamFraming, endsAfterFirstBatch: Bool, loop: ServerLoop) {
         self.framing = framing
@@ -210,36 +210,9 @@ final class StreamSubscriber {
         }
     }
 
-    /// A join or leave on `subscription`'s channel, which asked for presence:
-    /// written like a live message (it waits behind what waits; it answers a
-    /// long-poll), but it has no seq and is never replayed.
-    func deliver(_ event: EncodedPresenceEvent, on subscription: ChannelSubscription) {
-        guard let output = self.output else { return }
-        switch self.machine.batchOffered(backlogIsEmpty: self.backlog == nil, isWritable: output.isWritable) {
-        case .ignore:
-            return
-        case .write:
-            output.write(self.framing.framed(event, allocator: output.allocator))
-            self.lastWriteTick = UInt32(truncatingIfNeeded: self.loop.tick)
-            self.flushDelivery(output)
-        case .writeFirstAndEnd:
-            output.write(self.framing.framed(event, allocator: output.allocator))
-            self.finishStream(nil)
-        case .queue:
-            let backlog = self.backlog ?? Backlog()
-            self.backlog = backlog
-            let bytes = self.framing.framed(event, allocator: output.allocator)
-            backlog.segments.append(.bytes(bytes))
-            backlog.waitingBytes += bytes.readableBytes
-            if backlog.waitingBytes > self.loop.configuration.maxSubscriberBacklog {
-                self.finish(.slowConsumer)
-            }
-        }
-    }
-
     /// One channel flushes at once; several flush once per loop tick, so the
     /// deliveries of all their channels in a tick leave in one write.
-    private func flushDelivery(_ output: StreamOutput) {
+    func flushDelivery(_ output: StreamOutput) {
         if self.channels.count == 1 { output.flush() } else { output.flushSoon() }
     }
 
@@ -346,7 +319,7 @@ final class StreamSubscriber {
     }
 
     /// Ends the stream cleanly: its response is complete (a long-poll's answer).
-    private func finishStream(_ reason: FinishReason?) {
+    func finishStream(_ reason: FinishReason?) {
         self.perform(self.machine.finish(reason))
     }
 
@@ -396,32 +369,6 @@ final class StreamSubscriber {
         self.adjustOpenCount(by: -1)
         for subscription in channels {
             subscription.leave(self.loop)
-        }
-    }
-
-    // MARK: - Time
-
-    /// Once a second: ends the stream after `client_timeout`, and writes the
-    /// framing's heartbeat when the stream was quiet for `heartbeat`.
-    func tick(_ tick: UInt64, _ timeouts: ConnectionTimeouts) {
-        guard let output = self.output else { return }
-        let now = UInt32(truncatingIfNeeded: tick)
-        let action = self.machine.tick(
-            sinceStart: UInt64(now &- self.startTick),
-            sinceWrite: UInt64(now &- self.lastWriteTick),
-            timeouts,
-            mayHeartbeat: output.isWritable && self.framing.heartbeat != nil
-        )
-        switch action {
-        case .none:
-            break
-        case .timeOut:
-            self.finish(.timeout)
-        case .heartbeat:
-            guard let heartbeat = self.framing.heartbeat else { return }
-            self.lastWriteTick = now
-            output.write(heartbeat)
-            output.flush()
         }
     }
 

@@ -177,8 +177,8 @@ extension WebSocketConnectionHandler {
             case .success(let snapshot):
                 self.reply(CommandReply.ok(id: id, presence: snapshot))
             case .failure(let error):
-                let reason = (error as? EngineError)?.description ?? "presence unavailable"
-                self.reply(CommandReply.error(id: id, status: 503, reason: reason))
+                let refusal = RequestError.engineFailure(error, doing: "cannot read the presence of \(channel)")
+                self.reply(CommandReply.error(id: id, status: Int(refusal.status.code), reason: refusal.reason))
             }
         }
     }
