@@ -15,8 +15,9 @@ in alternation (A B A B ...), medians.
             for exactly what it was due.
   idle      `river-bench idle --per-connection K`: server memory per idle
             connection carrying 1 and 20 channels.
-  presence  `river-bench presence-churn` (River only; `--presence-self-names
-            on --presence-leave-delay 0`): joins and leaves per second, the
+  presence  `river-bench presence-churn` (River only, with a --config file of
+            `presence_self_names on`, `presence_leave_delay 0` and
+            `max_commands_per_second 1000000`): joins and leaves per second, the
             server's CPU per join and leave, its memory before and after.
             With --redis also on the Redis engine (a redis-server on CPU 1):
             Redis commands per join and leave, from INFO commandstats.
@@ -31,13 +32,16 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 import compare  # (scripts/bench/compare.py)
 from compare import CLIENT_CPU, SERVER_CPU, Nchan, River, machine, sh, wait_for_port
 
-PRESENCE_FLAGS = ["--presence-self-names", "on", "--presence-leave-delay", "0",
-                  "--max-commands-per-second", "1000000"]
+# presence_self_names and friends have no flags: River reads them from --config.
+PRESENCE_CONFIG = "presence_self_names on\npresence_leave_delay 0\nmax_commands_per_second 1000000\n"
 REDIS_PORT = 6393
+# The figure each run prints as it ends.
+FIGURES = ("deliveries_per_second", "bytes_per_connection", "joins_and_leaves_per_second")
 
 
 def free_port():
@@ -135,18 +139,27 @@ def main():
     parser.add_argument("--redis", action="store_true", help="presence churn on the Redis engine too")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     options = parser.parse_args()
-    river, nchan = River(port=free_port(), extra=PRESENCE_FLAGS), NchanOn(free_port())
+    config = tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="river-multichannel-", delete=False)
+    config.write(PRESENCE_CONFIG)
+    config.close()
+    presence_flags = ["--config", config.name]
+    river, nchan = River(port=free_port(), extra=presence_flags), NchanOn(free_port())
 
     def measure(servers, run):
         """RUNS runs of `run` against each of `servers`, alternating: {name: [report, ...]}."""
         results = {server.name: [] for server in servers}
         for attempt in range(options.runs):
             for server in servers:
+                load = os.getloadavg()[0]
                 server.start()
                 try:
                     results[server.name].append(run(server))
                 finally:
                     server.stop()
+                report = results[server.name][-1]
+                figure = next((f"{key} = {report[key]:,.0f}" for key in FIGURES if key in report), "")
+                print(f"  #{attempt + 1} {server.name}: {figure} (load average {load:.2f} before)",
+                      file=sys.stderr, flush=True)
         return results
 
     lines = []
@@ -195,7 +208,7 @@ def main():
                                       "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wait_for_port(REDIS_PORT)
-            setups.append(("redis", River(port=free_port(), extra=PRESENCE_FLAGS + ["--engine", "redis", "--redis",
+            setups.append(("redis", River(port=free_port(), extra=presence_flags + ["--engine", "redis", "--redis",
                                                                   f"redis://127.0.0.1:{REDIS_PORT}"]), True))
         try:
             for label, server, on_redis in setups:

@@ -48,7 +48,7 @@ struct PresenceChurnCommand: AsyncParsableCommand {
         abstract: """
             river.v2 clients joining and leaving presence channels, watchers receiving every join and leave; \
             joins and leaves per second, the server's CPU and memory. The server needs \
-            --presence-self-names on --presence-leave-delay 0 and a high --max-commands-per-second.
+            presence_self_names on, presence_leave_delay 0 and a high max_commands_per_second in its --config.
             """
     )
     @OptionGroup var common: CommonOptions

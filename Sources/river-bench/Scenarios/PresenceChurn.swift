@@ -15,9 +15,9 @@ extension LoadGenerator {
     /// got, the server's CPU per join and leave, its memory before and after,
     /// and what `GET /presence` says once the clients are gone.
     ///
-    /// The server needs `--presence-self-names on`, `--presence-leave-delay 0`
-    /// (else each leave waits the delay) and a `--max-commands-per-second`
-    /// above what one client sends.
+    /// The server needs `presence_self_names on`, `presence_leave_delay 0`
+    /// (else each leave waits the delay) and a `max_commands_per_second`
+    /// above what one client sends (keys of its `--config` file).
     func presenceChurn(
         channels channelCount: Int,
         watchers: Int,
