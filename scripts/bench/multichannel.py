@@ -39,7 +39,7 @@ from compare import CLIENT_CPU, SERVER_CPU, Nchan, River, machine, sh, wait_for_
 
 # presence_self_names and friends have no flags: River reads them from --config.
 PRESENCE_CONFIG = "presence_self_names on\npresence_leave_delay 0\nmax_commands_per_second 1000000\n"
-REDIS_PORT = 6393
+REDIS_PORT = None  # (chosen free at start)
 # The figure each run prints as it ends.
 FIGURES = ("deliveries_per_second", "bytes_per_connection", "joins_and_leaves_per_second")
 
@@ -139,6 +139,8 @@ def main():
     parser.add_argument("--redis", action="store_true", help="presence churn on the Redis engine too")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     options = parser.parse_args()
+    global REDIS_PORT
+    REDIS_PORT = free_port()
     config = tempfile.NamedTemporaryFile("w", suffix=".conf", prefix="river-multichannel-", delete=False)
     config.write(PRESENCE_CONFIG)
     config.close()
