@@ -80,10 +80,12 @@ def server_pids(server):
     return sum((["--server-pid", str(pid)] for pid in server.pids()), [])
 
 
-def fanout(server, transport, quick):
-    connections = "200" if quick else "1000"
-    report = bench(server, ["multi-fanout", "--connections", connections, "--per-connection", "20",
-                            "--channels", connections, "--publishes", "5000" if quick else "50000",
+def fanout(server, transport, pool, quick):
+    """1,000 connections (200 --quick) x 20 channels of `pool`; publishes for 1,000,000 deliveries (100,000)."""
+    connections, deliveries = (200, 100_000) if quick else (1000, 1_000_000)
+    publishes = deliveries * pool // (connections * 20)
+    report = bench(server, ["multi-fanout", "--connections", str(connections), "--per-connection", "20",
+                            "--channels", str(pool), "--publishes", str(publishes),
                             "--depth", "10", "--transport", transport] + server_pids(server))
     if report["lost"] or report["surplus"] or report["failed"]:
         print(f"  {server.name} {transport}: lost {report['lost']}, surplus {report['surplus']},"
@@ -136,6 +138,9 @@ def main():
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=["fanout", "idle", "presence"])
     parser.add_argument("--transports", nargs="*", default=["stream", "sse", "websocket"])
+    parser.add_argument("--pools", nargs="*", type=int, default=[1000],
+                        help="fanout: channels in all (1,000: 20 subscribers a channel; 20: every connection on "
+                             "the same 20)")
     parser.add_argument("--redis", action="store_true", help="presence churn on the Redis engine too")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     options = parser.parse_args()
@@ -166,18 +171,18 @@ def main():
 
     lines = []
     if "fanout" in options.only:
-        lines += ["| transport | River deliveries/s | nginx+nchan deliveries/s | River advantage | River CPU µs per "
+        lines += ["| transport, channels | River deliveries/s | nginx+nchan deliveries/s | River advantage | River CPU µs per "
                   "delivery | nchan CPU µs per delivery | lost (River / nchan) | runs (River / nchan) |",
                   "|---|---|---|---|---|---|---|---|"]
-        for transport in options.transports:
-            results = measure([river, nchan], lambda server: fanout(server, transport, options.quick))
+        for pool, transport in ((pool, transport) for pool in options.pools for transport in options.transports):
+            results = measure([river, nchan], lambda server: fanout(server, transport, pool, options.quick))
             rate = {name: [r["deliveries_per_second"] for r in runs] for name, runs in results.items()}
             cpu = {name: median([r.get("server_cpu_us_per_delivery", 0) for r in runs])
                    for name, runs in results.items()}
             lost = {name: sum(r["lost"] + r["surplus"] for r in runs) for name, runs in results.items()}
             ratio = median(rate["river"]) / median(rate["nchan"])
             runs = " / ".join(", ".join(f"{v:,.0f}" for v in rate[name]) for name in ("river", "nchan"))
-            lines.append(f"| {transport} | {median(rate['river']):,.0f} | {median(rate['nchan']):,.0f} | "
+            lines.append(f"| {transport}, {pool:,} | {median(rate['river']):,.0f} | {median(rate['nchan']):,.0f} | "
                          f"{ratio:.2f}x | {cpu['river']:.3f} | {cpu['nchan']:.3f} | {lost['river']} / "
                          f"{lost['nchan']} | {runs} |")
             print(lines[-1], file=sys.stderr, flush=True)
