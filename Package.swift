@@ -34,15 +34,12 @@ let package = Package(
         .target(
             name: "RiverCore",
             dependencies: [
-                "CZlib",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .target(name: "CRiverSystem"),
-        /// zlib (the system's), for permessage-deflate.
-        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "RiverMemoryEngine",
             dependencies: [
@@ -119,7 +116,7 @@ let package = Package(
             name: "river-bench",
             dependencies: [
                 "CRiverSystem",
-                "CZlib",
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

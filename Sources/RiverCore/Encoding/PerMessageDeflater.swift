@@ -24,9 +24,6 @@ public final class PerMessageDeflater {
 
     public init() {}
 
-    /// TEMPORARY (measurement only): the hand binding when RIVER_ZLIB_HAND is set.
-    private let hand: HandZlibDeflater? = ZlibBinding.hand ? HandZlibDeflater() : nil
-
     /// A final frame with RSV1 set ("compressed") carrying `payload`
     /// deflated with a window of 2^`windowBits` bytes.
     public func frame(
@@ -37,7 +34,6 @@ public final class PerMessageDeflater {
     ) -> ByteBuffer {
         precondition(Self.windowBits.contains(windowBits), "window bits out of range")
         precondition(payload.readableBytes <= Int(UInt32.max), "message larger than zlib takes in one call")
-        if let hand { return hand.frame(opcode: opcode, payload: payload, windowBits: windowBits, allocator: allocator) }
         let compressor = self.compressor(windowBits: windowBits)
         var input = payload
         // deflateBound plus room for the sync flush's empty stored block.

@@ -22,19 +22,10 @@ public final class PerMessageInflater {
     /// What RFC 7692 section 7.2.2 appends to each message before inflating it.
     private static let flushMarker: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
-    private let decompressor: ZlibDecompressor!
-    /// TEMPORARY (measurement only): the hand binding when RIVER_ZLIB_HAND is set.
-    private let hand: HandZlibInflater?
+    private let decompressor: ZlibDecompressor
 
     /// Nil when zlib cannot allocate its state.
     public init?() {
-        if ZlibBinding.hand {
-            guard let hand = HandZlibInflater() else { return nil }
-            self.hand = hand
-            self.decompressor = nil
-            return
-        }
-        self.hand = nil
         guard let decompressor = try? ZlibDecompressor(algorithm: .deflate, windowSize: 15) else { return nil }
         self.decompressor = decompressor
     }
@@ -45,7 +36,6 @@ public final class PerMessageInflater {
         maxSize: Int,
         allocator: ByteBufferAllocator
     ) throws(Failure) -> ByteBuffer {
-        if let hand { return try hand.inflate(compressed, maxSize: maxSize, allocator: allocator) }
         guard compressed.readableBytes <= Int(UInt32.max) - Self.flushMarker.count else { throw .tooLarge }
         // The message and its flush marker in one buffer of our own (compress-nio
         // writes through a mutable view, which would copy a shared one anyway).
