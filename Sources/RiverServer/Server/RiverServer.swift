@@ -144,6 +144,7 @@ public final class RiverServer: Sendable {
         for sweeper in self.sweepers {
             sweeper.cancel()
         }
+        await self.context.stopAuthorizer()
         await self.context.engine.shutdown()
         try? await self.group.shutdownGracefully()
         self.context.logger.info("River stopped")

@@ -21,6 +21,8 @@ package final class ServerContext: Sendable {
     package let parserLimits: HTTPRequestParser.Limits
     let staticFiles: StaticFiles
     let access: AccessPolicy
+    /// The application at `auth_url`, asked before subscribes and publishes (nil: not configured).
+    let authorizer: Authorizer?
     let metrics = RiverMetrics()
     /// The 503 a connection over `max_connections` gets at accept.
     let refusedAnswer: ByteBuffer
@@ -34,18 +36,24 @@ package final class ServerContext: Sendable {
         loops: [NIOLoopBoundBox<ServerLoop>],
         staticFiles: StaticFiles,
         access: AccessPolicy,
+        authorizer: Authorizer?,
         logger: Logger
     ) {
         let maxConnections = configuration.maxConnections ?? RiverServer.defaultMaxConnections()
         self.staticFiles = staticFiles
         self.access = access
+        self.authorizer = authorizer
         self.configuration = configuration
         self.engine = engine
         self.fanOut = fanOut
         self.loops = loops
         self.limiter = ConnectionLimiter(limit: maxConnections)
         self.logger = logger
-        self.parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+        var parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+        if configuration.authURL != nil {
+            parserLimits.keptFields = Set(configuration.authHeaders).subtracting(["cookie", "authorization"])
+        }
+        self.parserLimits = parserLimits
         self.refusedAnswer = RefusedConnectionHandler.answer(limit: maxConnections)
     }
 
@@ -107,6 +115,7 @@ package final class ServerContext: Sendable {
             loops: loops,
             staticFiles: staticFiles,
             access: try await AccessPolicy.make(configuration),
+            authorizer: Authorizer.make(configuration, clock: clock),
             logger: logger
         )
     }
@@ -139,6 +148,7 @@ package final class ServerContext: Sendable {
             loops: [NIOLoopBoundBox(loop, eventLoop: eventLoop)],
             staticFiles: try StaticFiles.load(directory: configuration.publicDirectory),
             access: AccessPolicy(withoutTokens: configuration),
+            authorizer: nil,
             logger: logger
         )
     }
@@ -193,6 +203,17 @@ package final class ServerContext: Sendable {
             total += (try? await box.eventLoop.submit { box.value.openConnections }.get()) ?? 0
         }
         return total
+    }
+
+    /// Closes the connections to `auth_url`.
+    package func stopAuthorizer() async {
+        await self.authorizer?.shutdown()
+    }
+
+    /// Ends every connection of `user` on this node's loops; how many there were.
+    func disconnect(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
+        let counts = self.loops.map { box in box.eventLoop.submit { box.value.disconnect(user: user) } }
+        return EventLoopFuture.reduce(0, counts, on: loop, +)
     }
 
     /// Closes every connection still open.
