@@ -226,4 +226,19 @@ import Testing
             #expect(try await eve.command(#"["unsubscribe", {"id": 3, "channel": "news"}]"#).contains("404"))
         }
     }
+
+    /// Renewal over HTTP: a refused SSE stream gets `event: revoked`, then its response ends.
+    @Test func aRevokedStreamGetsTheNoticeThenEnds() async throws {
+        let backend = try AuthBackendProcess()
+        defer { backend.stop() }
+        try await withRiver(Self.configuration(backend.url("decide?ttl=2"))) { river in
+            let stream = try await river.connect()
+            try await stream.sendRequest("GET", "/sse?name=news", headers: ["Cookie: user=eve"])
+            #expect(try await stream.readHead().status == 200)
+            try await backend.revoke("eve")
+            await river.advance(by: .seconds(3))
+            let rest = String(decoding: try await stream.readToEnd(), as: UTF8.self)
+            #expect(rest.hasSuffix("event: revoked\ndata: {\"channel\": \"news\", \"reason\": \"revoked by the application\"}\n\n"), "\(rest)")
+        }
+    }
 }

@@ -82,6 +82,10 @@ public final class RiverServer: Sendable {
                 logger.info("admin routes on \(admin.ipAddress ?? configuration.adminHost):\(admin.port ?? 0) only")
             }
             logger.info("access control: \(context.access.summary)")
+            if context.authorizer != nil {
+                let timeout = configuration.authTimeout.nanoseconds / 1_000_000
+                logger.info("auth_url on: every subscribe, publish and river.v2 connection asks the application (auth_timeout \(timeout) ms)")
+            }
             logger.debug("static files", metadata: ["directory": "\(context.staticFiles.directory ?? "none")"])
             return RiverServer(
                 group: group,
