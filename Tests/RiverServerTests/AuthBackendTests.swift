@@ -25,13 +25,13 @@ import Testing
     ) async throws {
         let backend = try AuthBackendProcess()
         defer { backend.stop() }
-        try await withRiver(Self.configuration(backend.url(path), timeout: timeout)) { river in
+        try await withRiver(Self.configuration(backend.url(path), timeout: timeout)) { river async throws in
             try await body(river, backend)
         }
     }
 
     @Test func theApplicationAllowsAndRefusesPerChannelNamingIt() async throws {
-        try await self.withBackend { river, backend in
+        try await self.withBackend { river, backend async throws in
             let refused = try await river.request("GET", "/sse?name=a&name=deny-b", headers: ["Cookie: user=u1"])
             #expect(refused.status == 403)
             #expect(refused.body.hasPrefix("deny-b: not a member"))
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func oneQuestionPerCredentialThenTheCache() async throws {
-        try await self.withBackend { river, backend in
+        try await self.withBackend { river, backend async throws in
             for _ in 0..<10 {
                 #expect(try await river.request("GET", "/presence?name=room", headers: ["Cookie: user=u1"]).status == 200)
             }
@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func aHundredConcurrentSubscribesAskOnce() async throws {
-        try await self.withBackend { river, backend in
+        try await self.withBackend { river, backend async throws in
             let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<100 {
                     group.addTask {
@@ -79,7 +79,7 @@ import Testing
         ("deep", "not JSON"), ("redirect", "answered 302"), ("error", "answered 500"),
     ])
     func aFailingApplicationRefusesWith503(path: String, reason: String) async throws {
-        try await self.withBackend(path, timeout: .milliseconds(300)) { river, _ in
+        try await self.withBackend(path, timeout: .milliseconds(300)) { river, _ async throws in
             let started = ContinuousClock.now
             let answer = try await river.request("GET", "/sse?name=a")
             #expect(ContinuousClock.now - started < .milliseconds(400 + 600), "auth_timeout + 100 ms (+ slack for the test)")
@@ -93,7 +93,7 @@ import Testing
         let backend = try AuthBackendProcess()
         let url = backend.url()
         backend.stop()
-        try await withRiver(Self.configuration(url)) { river in
+        try await withRiver(Self.configuration(url)) { river async throws in
             let answer = try await river.request("POST", "/publish?name=a", body: "hi")
             #expect(answer.status == 503)
             #expect(answer.body.contains("cannot be reached"), "\(answer.body)")
@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func aPublishIsAskedWithItsDataAndMayBeReplaced() async throws {
-        try await self.withBackend { river, backend in
+        try await self.withBackend { river, backend async throws in
             let stream = try await river.connect()
             try await stream.sendRequest("GET", "/subscribe?hello=1&name=a")
             #expect(try await stream.readHead().status == 200)
@@ -122,7 +122,7 @@ import Testing
 
     /// A cookie goes only where River would honour one: not cross-site, not to JSONP.
     @Test func aCrossSiteOrScriptRequestIsAskedWithoutItsCookie() async throws {
-        try await self.withBackend { river, backend in
+        try await self.withBackend { river, backend async throws in
             let headers = ["Cookie: user=u1", "Origin: https://app.example"]
             #expect(try await river.request("GET", "/presence?name=p", headers: headers).status == 200)
             #expect(try await backend.lastQuestion()["headers"]?["cookie"] == .string("user=u1"))
@@ -139,7 +139,7 @@ import Testing
     }
 
     @Test func theApplicationNamesThePresenceMember() async throws {
-        try await self.withBackend { river, _ in
+        try await self.withBackend { river, _ async throws in
             let stream = try await river.connect()
             try await stream.sendRequest("GET", "/subscribe?hello=1&name=room", headers: ["Cookie: user=ada"])
             #expect(try await stream.readHead().status == 200)
@@ -150,7 +150,7 @@ import Testing
     }
 
     @Test func riverV2AsksAtTheHandshakeAndPerCommand() async throws {
-        try await self.withBackend { river, backend in
+        try await self.withBackend { river, backend async throws in
             try await backend.revoke("mallory")
             let refused = try await river.connect()
             try await refused.sendRequest(
@@ -175,7 +175,7 @@ import Testing
     }
 
     @Test func disconnectingAUserEndsEachOfItsConnectionsAndOnlyAnAdminMayAsk() async throws {
-        try await self.withBackend { river, _ in
+        try await self.withBackend { river, _ async throws in
             var streams: [TestConnection] = []
             for user in ["ada", "ada", "bob"] {
                 let stream = try await river.connect()
@@ -204,7 +204,7 @@ import Testing
     @Test func aRevokedUserLosesTheChannelWhenItsDecisionIsRenewed() async throws {
         let backend = try AuthBackendProcess()
         defer { backend.stop() }
-        try await withRiver(Self.configuration(backend.url("decide?ttl=2"))) { river in
+        try await withRiver(Self.configuration(backend.url("decide?ttl=2"))) { river async throws in
             let eve = try await CommandWebSocket(river, headers: ["Cookie: user=eve"])
             let ann = try await CommandWebSocket(river, headers: ["Cookie: user=ann"])
             for client in [eve, ann] {
@@ -231,7 +231,7 @@ import Testing
     @Test func aRevokedStreamGetsTheNoticeThenEnds() async throws {
         let backend = try AuthBackendProcess()
         defer { backend.stop() }
-        try await withRiver(Self.configuration(backend.url("decide?ttl=2"))) { river in
+        try await withRiver(Self.configuration(backend.url("decide?ttl=2"))) { river async throws in
             let stream = try await river.connect()
             try await stream.sendRequest("GET", "/sse?name=news", headers: ["Cookie: user=eve"])
             #expect(try await stream.readHead().status == 200)

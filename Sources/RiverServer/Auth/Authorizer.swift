@@ -168,7 +168,7 @@ final class Authorizer: Sendable {
 
     /// POSTs `question`, reads the answer, caches what it says may be kept.
     private func ask(_ question: AuthQuestion, key: QuestionKey) async -> Result<AuthOutcome, RequestError> {
-        let result = await self.post(question)
+        let result = await self.answer(to: question)
         let now = self.now()
         self.state.withLockedValue { state in
             state.waiting[key] = nil
@@ -192,21 +192,11 @@ final class Authorizer: Sendable {
     }
 
     /// The answer to `question` within `auth_timeout`, read strictly.
-    private func post(_ question: AuthQuestion) async -> Result<AuthOutcome, RequestError> {
-        let body = question.json()
-        let transport = self.transport
+    private func answer(to question: AuthQuestion) async -> Result<AuthOutcome, RequestError> {
         let timeout = self.timeout
         let answer: Answer?
         do {
-            answer = try await withThrowingTaskGroup(of: Answer?.self) { group in
-                group.addTask { () async throws -> Answer? in try await transport.post(body, maxBytes: AuthAnswer.maxBytes) }
-                group.addTask { () async throws -> Answer? in
-                    try? await Task.sleep(nanoseconds: UInt64(max(timeout.nanoseconds, 0)))
-                    return nil
-                }
-                defer { group.cancelAll() }
-                return try await group.next() ?? nil
-            }
+            answer = try await self.post(question.json()).get()
         } catch {
             return .failure(
                 .unavailable("the authorization backend cannot be reached: \(Self.describe(error)) (fail closed)")
@@ -231,6 +221,42 @@ final class Authorizer: Sendable {
             )
         } catch {
             return .failure(error)
+        }
+    }
+
+    /// The application's answer to `body`, or nil once `auth_timeout` has
+    /// passed (the request is then cancelled). The caller is answered at the
+    /// deadline even if the transport is slow to notice the cancellation.
+    private func post(_ body: ByteBuffer) async -> Result<Answer?, Error> {
+        let transport = self.transport
+        let timeout = self.timeout
+        let waiter = NIOLockedValueBox<CheckedContinuation<Result<Answer?, Error>, Never>?>(nil)
+        let request = NIOLockedValueBox<Task<Void, Never>?>(nil)
+        /// The first to call this answers; the other finds nobody waiting.
+        @Sendable func finish(_ result: Result<Answer?, Error>) -> Bool {
+            let continuation = waiter.withLockedValue { waiting in
+                defer { waiting = nil }
+                return waiting
+            }
+            continuation?.resume(returning: result)
+            return continuation != nil
+        }
+        return await withCheckedContinuation { continuation in
+            waiter.withLockedValue { $0 = continuation }
+            let timer = Task {
+                try? await Task.sleep(nanoseconds: UInt64(max(timeout.nanoseconds, 0)))
+                guard !Task.isCancelled, finish(.success(nil)) else { return }
+                request.withLockedValue { $0 }?.cancel()
+            }
+            let task = Task {
+                do {
+                    _ = finish(.success(try await transport.post(body, maxBytes: AuthAnswer.maxBytes)))
+                } catch {
+                    _ = finish(.failure(error))
+                }
+                timer.cancel()
+            }
+            request.withLockedValue { $0 = task }
         }
     }
 
