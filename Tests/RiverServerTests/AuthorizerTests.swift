@@ -52,7 +52,7 @@ import Testing
     }
 
     /// A clock the test moves.
-    final class Clock: @unchecked Sendable {
+    final class TestClock: @unchecked Sendable {
         private let lock = NIOLock()
         private var time = NIODeadline.uptimeNanoseconds(1_000_000_000)
         var now: NIODeadline { self.lock.withLock { self.time } }
@@ -61,7 +61,7 @@ import Testing
 
     static func authorizer(
         _ application: FakeApplication,
-        clock: Clock = Clock(),
+        clock: TestClock = TestClock(),
         timeout: TimeAmount = .seconds(1),
         maxInFlight: Int = 64,
         cacheSize: Int = 1000
@@ -101,7 +101,7 @@ import Testing
 
     @Test func aDecisionIsCachedForItsTTLThenAskedAgain() async throws {
         let application = FakeApplication { _ in (200, #"{"allow": true, "ttl": 60}"#) }
-        let clock = Clock()
+        let clock = TestClock()
         let authorizer = Self.authorizer(application, clock: clock)
         #expect(try await authorizer.decide(Self.question()).get().decisions.values.first?.allowed == true)
         #expect(authorizer.cachedOutcome(Self.question()) != nil)
