@@ -16,7 +16,7 @@ extension RiverConfiguration {
         "token_issuer",
         "token_audience", "private_prefix", "auth_url", "auth_headers", "auth_timeout", "auth_max_in_flight",
         "auth_renew_grace", "auth_cache_size", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
-        "redis_master", "redis_wait",
+        "redis_master", "redis_wait", "tls_certificate", "tls_key",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -100,6 +100,8 @@ extension RiverConfiguration {
             guard Set(names).count == names.count else { throw ConfigurationError("a master is named twice") }
             self.redisMasters = names
         case "redis_wait": self.redisWait = try Self.integer(value, in: 0...16)
+        case "tls_certificate": self.tlsCertificate = try Self.nonEmpty(value)
+        case "tls_key": self.tlsKey = try Self.nonEmpty(value)
         default: throw ConfigurationError("unknown key '\(key)'")
         }
     }

@@ -23,6 +23,8 @@ package final class ServerContext: Sendable {
     let access: AccessPolicy
     /// The application at `auth_url`, asked before subscribes and publishes (nil: not configured).
     let authorizer: Authorizer?
+    /// TLS on every listener (`tls_certificate`, `tls_key`); nil: plain TCP.
+    let security: ConnectionSecurity?
     let metrics = RiverMetrics()
     /// The 503 a connection over `max_connections` gets at accept.
     let refusedAnswer: ByteBuffer
@@ -37,12 +39,14 @@ package final class ServerContext: Sendable {
         staticFiles: StaticFiles,
         access: AccessPolicy,
         authorizer: Authorizer?,
+        security: ConnectionSecurity?,
         logger: Logger
     ) {
         let maxConnections = configuration.maxConnections ?? RiverServer.defaultMaxConnections()
         self.staticFiles = staticFiles
         self.access = access
         self.authorizer = authorizer
+        self.security = security
         self.configuration = configuration
         self.engine = engine
         self.fanOut = fanOut
@@ -71,6 +75,10 @@ package final class ServerContext: Sendable {
         logger: Logger
     ) async throws -> ServerContext {
         let staticFiles = try StaticFiles.load(directory: configuration.publicDirectory)
+        var security: ConnectionSecurity?
+        if let files = try configuration.tlsFiles() {
+            security = try ConnectionSecurity(files: files)
+        }
         let fanOut = FanOut(group: group)
         let engine: Engine
         switch configuration.engine {
@@ -116,6 +124,7 @@ package final class ServerContext: Sendable {
             staticFiles: staticFiles,
             access: try await AccessPolicy.make(configuration),
             authorizer: Authorizer.make(configuration, clock: clock),
+            security: security,
             logger: logger
         )
     }
@@ -149,6 +158,7 @@ package final class ServerContext: Sendable {
             staticFiles: try StaticFiles.load(directory: configuration.publicDirectory),
             access: AccessPolicy(withoutTokens: configuration),
             authorizer: nil,
+            security: nil,
             logger: logger
         )
     }
@@ -161,13 +171,35 @@ package final class ServerContext: Sendable {
         preconditionFailure("event loop \(loop) is not one of the server's")
     }
 
-    /// Sets up a connection just accepted on `channel`'s loop: an
-    /// `HTTPConnectionHandler` serving `listener`'s routes, or, over
-    /// `max_connections`, a `RefusedConnectionHandler` answering 503.
+    /// Sets up a connection just accepted on `channel`'s loop: TLS first when
+    /// it is configured, then the application protocol's handlers.
     package func accept(_ channel: Channel, listener: ListenerRole) throws {
         let loop = self.loopContext(on: channel.eventLoop)
         loop.counters.connectionsAccepted += 1
         loop.lifetimeObserver?.track(channel)
+        if let security = self.security {
+            // Below everything: the handlers above read and write plaintext (DESIGN.md, decision 16).
+            try channel.pipeline.syncOperations.addHandler(security.makeHandler())
+        }
+        // (Only HTTP/1.1 is offered, so it is known before the handshake; see `ApplicationProtocol`.)
+        try self.serve(channel, speaking: .http1, listener: listener, loop: loop)
+    }
+
+    /// Adds the handlers of `applicationProtocol` above the transport (TCP or TLS).
+    private func serve(
+        _ channel: Channel,
+        speaking applicationProtocol: ApplicationProtocol,
+        listener: ListenerRole,
+        loop: ServerLoop
+    ) throws {
+        switch applicationProtocol {
+        case .http1: try self.serveHTTP1(channel, listener: listener, loop: loop)
+        }
+    }
+
+    /// An `HTTPConnectionHandler` serving `listener`'s routes, or, over
+    /// `max_connections`, a `RefusedConnectionHandler` answering 503.
+    private func serveHTTP1(_ channel: Channel, listener: ListenerRole, loop: ServerLoop) throws {
         let handler: ChannelHandler
         if let slot = ConnectionSlot(self.limiter) {
             // (The handler gives the slot back when the connection closes.)
