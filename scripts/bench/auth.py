@@ -38,7 +38,9 @@ end
 
 
 def start_backend():
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts/auth-backend.py")], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "scripts/auth-backend.py")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     line = process.stdout.readline()
     return process, int(line.split()[1])
 
