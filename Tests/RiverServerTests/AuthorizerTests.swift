@@ -212,12 +212,19 @@ import Testing
         #expect(application.questions.count == 2, "a failure is not cached")
     }
 
-    @Test func noAnswerWithinTheTimeoutIs503InTime() async throws {
+    /// At the deadline River answers without waiting for the transport, which here answers only
+    /// after 3 s: the bound below (2 s) tells the two apart with room for a loaded machine.
+    @Test func noAnswerWithinTheTimeoutIs503AtTheDeadline() async throws {
         let application = FakeApplication(holding: true) { _ in (200, #"{"allow": true}"#) }
         let authorizer = Self.authorizer(application, timeout: .milliseconds(200))
+        let releaser = Task {
+            try? await Task.sleep(for: .seconds(3))
+            application.release()
+        }
         let started = ContinuousClock.now
         let result = await authorizer.decide(Self.question())
         let waited = ContinuousClock.now - started
+        releaser.cancel()
         application.release()
         guard case .failure(let error) = result else {
             Issue.record("a silent application allowed")
@@ -225,8 +232,7 @@ import Testing
         }
         #expect(error.status == .serviceUnavailable)
         #expect(error.reason.contains("within 200 ms"))
-        // (auth_timeout + 100 ms is the promise; the slack is for a loaded test machine.)
-        #expect(waited >= .milliseconds(200) && waited < .milliseconds(700), "\(waited)")
+        #expect(waited >= .milliseconds(200) && waited < .seconds(2), "\(waited)")
     }
 
     @Test func beyondMaxInFlightIsRefusedAtOnce() async throws {
