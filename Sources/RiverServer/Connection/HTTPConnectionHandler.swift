@@ -23,6 +23,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Request parsing state; made on first use, dropped while the connection only streams out.
     var parser: HTTPRequestParser?
     var subscriber: StreamSubscriber?
+    /// With `auth_url`: when the stream's decisions are asked about again.
+    var renewal: Scheduled<Void>?
     /// The head of the stream being started, written once its subscription is established.
     var pendingStreamHead: ByteBuffer?
     var registryIndex = -1
@@ -203,6 +205,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 }
                 self.continueAfterAnswer()
             }
+        case .authorize(let question, let verified):
+            guard let authorizer = self.server.authorizer else { return }
+            authorizer.decide(question, on: self.loop.taskExecutor).assumeIsolated().whenSuccess { result in
+                guard case .proceed = self.machine.deferredAnswerReady() else { return }
+                switch result {
+                case .success(let outcome):
+                    self.perform(self.dispatcher.dispatch(request, verified: verified, decided: outcome), request)
+                case .failure(let error):
+                    self.respond(.refusal(error), to: request.head)
+                }
+                self.continueAfterAnswer()
+            }
         }
     }
 
@@ -329,6 +343,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.subscriber?.detach()
             self.subscriber = nil
             self.pendingStreamHead = nil
+            self.renewal?.cancel()
+            self.renewal = nil
         }
     }
 }

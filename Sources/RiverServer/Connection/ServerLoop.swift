@@ -38,6 +38,8 @@ final class ServerLoop {
     private var isSweeping = false
     private(set) var isQuiescing = false
     var counters = LoopCounters()
+    /// Each verified user's connections, for `/users/U/disconnect`.
+    let users = UserConnections()
     /// Connections with responses written during this tick, flushed together at its end.
     private var toFlush: [ManagedConnection] = []
 
@@ -137,6 +139,11 @@ final class ServerLoop {
         for connection in self.connections {
             connection.quiesce()
         }
+    }
+
+    /// Closes every connection of `user` on this loop; how many there were.
+    func disconnect(user: String) -> Int {
+        self.users.disconnect(user)
     }
 
     /// Closes every connection still open.

@@ -14,6 +14,8 @@ public enum Route: Equatable, Sendable {
     case channel(String)
     /// `/channels`: the listing.
     case channelList
+    /// `/users/U/disconnect` (the user still percent-encoded): end every connection of U.
+    case userDisconnect(String)
     case stats
     case metrics
     case health
@@ -24,7 +26,7 @@ public enum Route: Equatable, Sendable {
     /// The operator's routes, which `admin_port` moves to a listener of their own.
     var isAdmin: Bool {
         switch self {
-        case .channel, .channelList, .stats, .metrics: return true
+        case .channel, .channelList, .userDisconnect, .stats, .metrics: return true
         default: return false
         }
     }

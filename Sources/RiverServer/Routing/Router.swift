@@ -19,6 +19,9 @@ public enum Router {
             if path.hasPrefix("/channels/") {
                 return .channel(String(path.dropFirst("/channels/".count)))
             }
+            if path.hasPrefix("/users/") && path.hasSuffix("/disconnect") && path.count > "/users//disconnect".count {
+                return .userDisconnect(String(path.dropFirst("/users/".count).dropLast("/disconnect".count)))
+            }
             if path.hasPrefix("/chat/") {
                 return .staticFile("chat/" + path.dropFirst("/chat/".count))
             }

@@ -83,6 +83,19 @@ public struct RiverConfiguration: Sendable {
     public var tokenAudience: String?
     /// `private_prefix`: channels whose name starts with these bytes need a token to subscribe.
     public var privatePrefix: String?
+    /// `auth_url`: River asks the application at this URL before a subscribe, a
+    /// publish or a `river.v2` connection (PROTOCOL.md C4; nil: never).
+    public var authURL: String?
+    /// `auth_headers`: the request header fields forwarded to `auth_url`, lower-cased names.
+    public var authHeaders = ["cookie", "authorization"]
+    /// `auth_timeout`: how long River waits for the application's answer (503 beyond).
+    public var authTimeout = TimeAmount.seconds(1)
+    /// `auth_max_in_flight`: questions waiting for the application at once (503 beyond, at once).
+    public var authMaxInFlight = 64
+    /// `auth_renew_grace`: how long a live subscription outlives an unreachable application.
+    public var authRenewGrace = TimeAmount.seconds(60)
+    /// `auth_cache_size`: decisions remembered (least recently used go first).
+    public var authCacheSize = 65536
     /// `admin_ip`: the address of the admin listener (with `admin_port`).
     public var adminHost = "127.0.0.1"
     /// `admin_port`: when set, `/channels`, `/stats` and `/metrics` are served

@@ -21,6 +21,8 @@ package final class ServerContext: Sendable {
     package let parserLimits: HTTPRequestParser.Limits
     let staticFiles: StaticFiles
     let access: AccessPolicy
+    /// The application at `auth_url`, asked before subscribes and publishes (nil: not configured).
+    let authorizer: Authorizer?
     /// TLS on every listener (`tls_certificate`, `tls_key`); nil: plain TCP.
     let security: ConnectionSecurity?
     let metrics = RiverMetrics()
@@ -36,12 +38,14 @@ package final class ServerContext: Sendable {
         loops: [NIOLoopBoundBox<ServerLoop>],
         staticFiles: StaticFiles,
         access: AccessPolicy,
+        authorizer: Authorizer?,
         security: ConnectionSecurity?,
         logger: Logger
     ) {
         let maxConnections = configuration.maxConnections ?? RiverServer.defaultMaxConnections()
         self.staticFiles = staticFiles
         self.access = access
+        self.authorizer = authorizer
         self.security = security
         self.configuration = configuration
         self.engine = engine
@@ -49,7 +53,11 @@ package final class ServerContext: Sendable {
         self.loops = loops
         self.limiter = ConnectionLimiter(limit: maxConnections)
         self.logger = logger
-        self.parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+        var parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+        if configuration.authURL != nil {
+            parserLimits.keptFields = Set(configuration.authHeaders).subtracting(["cookie", "authorization"])
+        }
+        self.parserLimits = parserLimits
         self.refusedAnswer = RefusedConnectionHandler.answer(limit: maxConnections)
     }
 
@@ -115,6 +123,7 @@ package final class ServerContext: Sendable {
             loops: loops,
             staticFiles: staticFiles,
             access: try await AccessPolicy.make(configuration),
+            authorizer: Authorizer.make(configuration, clock: clock),
             security: security,
             logger: logger
         )
@@ -148,6 +157,7 @@ package final class ServerContext: Sendable {
             loops: [NIOLoopBoundBox(loop, eventLoop: eventLoop)],
             staticFiles: try StaticFiles.load(directory: configuration.publicDirectory),
             access: AccessPolicy(withoutTokens: configuration),
+            authorizer: nil,
             security: nil,
             logger: logger
         )
@@ -225,6 +235,17 @@ package final class ServerContext: Sendable {
             total += (try? await box.eventLoop.submit { box.value.openConnections }.get()) ?? 0
         }
         return total
+    }
+
+    /// Closes the connections to `auth_url`.
+    package func stopAuthorizer() async {
+        await self.authorizer?.shutdown()
+    }
+
+    /// Ends every connection of `user` on this node's loops; how many there were.
+    func disconnect(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
+        let counts = self.loops.map { box in box.eventLoop.submit { box.value.disconnect(user: user) } }
+        return EventLoopFuture.reduce(0, counts, on: loop, +)
     }
 
     /// Closes every connection still open.

@@ -48,6 +48,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     /// This connection's place under `max_connections`, handed on by the HTTP handler.
     private var slot: ConnectionSlot?
     private var pendingFlush = PendingFlush()
+    /// `river.v2` with `auth_url`: when each channel's decision is asked again.
+    var renewals: [ChannelName: Scheduled<Void>] = [:]
 
     init(
         _ upgrade: WebSocketUpgrade,
@@ -266,6 +268,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             self.subscriber = nil
             self.checker = nil
             self.inflater = nil
+            for renewal in self.renewals.values { renewal.cancel() }
+            self.renewals = [:]
             self.loop.unregister(self)
         }
     }
