@@ -54,6 +54,7 @@ extension HTTPConnectionHandler: StreamOutput {
 
     func streamDidEnd(_ end: StreamEnd) {
         self.subscriber = nil
+        self.statsStream = nil
         self.pendingStreamHead = nil
         let ending: StateMachine.StreamEnding
         switch end {

@@ -15,6 +15,10 @@ public enum Route: Equatable, Sendable {
     /// `/channels`: the listing.
     case channelList
     case stats
+    /// `/stats/stream`: the dashboard's samples as Server-Sent Events.
+    case statsStream
+    /// `/dashboard`: the operator's page.
+    case dashboard
     case metrics
     case health
     /// A file under the public directory (`lib.js`, `chat/index.html`, ...).
@@ -24,7 +28,7 @@ public enum Route: Equatable, Sendable {
     /// The operator's routes, which `admin_port` moves to a listener of their own.
     var isAdmin: Bool {
         switch self {
-        case .channel, .channelList, .stats, .metrics: return true
+        case .channel, .channelList, .stats, .statsStream, .dashboard, .metrics: return true
         default: return false
         }
     }

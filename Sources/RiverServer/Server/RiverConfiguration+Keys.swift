@@ -14,7 +14,8 @@ extension RiverConfiguration {
         "max_presence_members", "presence_self_names", "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_public_key",
         "token_issuer",
-        "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
+        "token_audience", "private_prefix", "admin_ip", "admin_port", "dashboard", "dashboard_history",
+        "max_stats_streams", "engine", "redis", "redis_sentinel",
         "redis_master", "redis_wait",
     ]
 
@@ -75,6 +76,9 @@ extension RiverConfiguration {
         case "private_prefix": self.privatePrefix = try Self.nonEmpty(value)
         case "admin_ip": self.adminHost = try Self.nonEmpty(value)
         case "admin_port": self.adminPort = try Self.integer(value, in: 0...65535)
+        case "dashboard": self.dashboard = try Self.onOff(value)
+        case "dashboard_history": self.dashboardHistory = try Self.integer(value, in: 10...86_400)
+        case "max_stats_streams": self.maxStatsStreams = try Self.integer(value, in: 1...1000)
         case "engine":
             guard let engine = EngineKind(rawValue: value) else {
                 throw ConfigurationError("expected memory or redis, got '\(value)'")

@@ -156,6 +156,7 @@ extension WebSocketConnectionHandler {
     private func publish(_ command: RiverCommand) {
         guard let data = command.data else { return }
         self.loop.counters.publishes += 1
+        self.loop.instruments?.notePublish(command.channel)
         let handler = NIOLoopBound(self, eventLoop: self.loop.eventLoop)
         let (id, channel) = (command.id, command.channel)
         self.server.engine.publish(data, isBinary: command.isBinary, to: channel, on: self.loop.eventLoop) { result in
