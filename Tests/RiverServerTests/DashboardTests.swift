@@ -12,17 +12,25 @@ import Testing
 @Suite struct DashboardTests {
     static let adminSecret = "admin-secret-0123456789"
 
-    /// The next `event: sample` on a stats stream, as JSON.
-    static func nextSample(_ stream: TestConnection) async throws -> [String: Any] {
-        var text = ""
-        while !text.contains("\n\n") {
-            text += String(decoding: try await stream.readSome(), as: UTF8.self)
+    /// A stats stream's events, one at a time (one read may bring several).
+    final class SampleReader {
+        let connection: TestConnection
+        private var text = ""
+
+        init(_ connection: TestConnection) { self.connection = connection }
+
+        /// The next `event: sample`, as JSON.
+        func next() async throws -> [String: Any] {
+            while !self.text.contains("\n\n") {
+                self.text += String(decoding: try await self.connection.readSome(), as: UTF8.self)
+            }
+            let end = self.text.range(of: "\n\n")!
+            let lines = self.text[..<end.lowerBound].split(separator: "\n")
+            self.text = String(self.text[end.upperBound...])
+            #expect(lines.first == "event: sample")
+            let data = lines.dropFirst().map { $0.dropFirst("data: ".count) }.joined()
+            return try JSONSerialization.jsonObject(with: Data(data.utf8)) as! [String: Any]
         }
-        let event = text[..<text.range(of: "\n\n")!.lowerBound]
-        let lines = event.split(separator: "\n")
-        #expect(lines.first == "event: sample")
-        let data = lines.dropFirst().map { $0.dropFirst("data: ".count) }.joined()
-        return try JSONSerialization.jsonObject(with: Data(data.utf8)) as! [String: Any]
     }
 
     static func number(_ sample: [String: Any], _ path: String...) -> Double? {
@@ -102,7 +110,7 @@ import Testing
             for path in ["/dashboard", "/stats/stream"] {
                 let response = try await river.request("GET", path)
                 #expect(response.status == 404)
-                #expect(response.body == "\(path) (dashboard is off)\n")
+                #expect(response.body == "no such resource: \(path) (dashboard is off)\n")
             }
             let metrics = try await river.request("GET", "/metrics")
             #expect(!metrics.body.contains("river_event_loop_lag_seconds"))
@@ -128,7 +136,8 @@ import Testing
             for index in 1...6 { try await river.publish("hot", "m\(index)") }
             try await river.publish("cold", "once")
             await river.advance(by: .seconds(1))
-            let sample = try await Self.nextSample(stream)
+            let samples = SampleReader(stream)
+            let sample = try await samples.next()
             #expect(Self.number(sample, "interval") == 1)
             #expect(Self.number(sample, "rates", "published") == 7)
             #expect(Self.number(sample, "rates", "delivered") == 12)  // six messages, two subscribers
@@ -147,7 +156,7 @@ import Testing
 
             // A quiet second: rates fall to zero, the window's publishers are gone.
             await river.advance(by: .seconds(1))
-            let quiet = try await Self.nextSample(stream)
+            let quiet = try await samples.next()
             #expect(Self.number(quiet, "rates", "published") == 0)
             #expect((quiet["top_published"] as? [Any])?.isEmpty == true)
 
@@ -155,8 +164,9 @@ import Testing
             let late = try await river.connect()
             try await late.sendRequest("GET", "/stats/stream")
             #expect(try await late.readHead().status == 200)
-            #expect(Self.number(try await Self.nextSample(late), "rates", "published") == 7)
-            #expect(Self.number(try await Self.nextSample(late), "rates", "published") == 0)
+            let kept = SampleReader(late)
+            #expect(Self.number(try await kept.next(), "rates", "published") == 7)
+            #expect(Self.number(try await kept.next(), "rates", "published") == 0)
         }
     }
 

@@ -111,6 +111,7 @@ struct RequestDispatcher {
                 try self.server.access.authorizeAdmin(request, source: source)
                 return .admin(route, headers: cors)
             case .dashboard, .statsStream:
+                cors = []  // not even a refusal is shown to another site
                 return try self.dashboard(route, request)
             case .health:
                 return .admin(route, headers: cors)
@@ -133,7 +134,8 @@ struct RequestDispatcher {
         guard head.origin == nil else {
             throw .forbidden("the dashboard is not served to other web sites (request has an Origin)")
         }
-        try self.server.access.authorizeAdmin(request, source: RequestSource(peer: self.peer, listener: self.listener, head: head))
+        let source = RequestSource(peer: self.peer, listener: self.listener, head: head)
+        try self.server.access.authorizeAdmin(request, source: source)
         if route == .statsStream { return .watchStats(headers: DashboardPage.securityHeaders) }
         return .respond(DashboardPage.response)
     }
