@@ -26,13 +26,13 @@ import Testing
                 subscribers.append(connection)
             }
             let browser = try WebDriver()
-            try browser.resizeWindow(width: 1400, height: 1100)
+            try browser.resizeWindow(width: 1400, height: 1250)
             try browser.open("http://127.0.0.1:\(server.port)/dashboard?secret=\(Self.secret)")
             #expect(try browser.waitUntil("return window.riverDashboard !== undefined;"))
             #expect(try browser.execute("return location.search;") as? String == "")
 
-            // Messages flow for a few seconds (paced: about 400 publishes a second).
-            for round in 0..<40 {
+            // Messages flow for about eight seconds (paced: a few hundred publishes a second).
+            for round in 0..<80 {
                 for index in 0..<40 {
                     _ = try httpRequest(port: server.port, "GET", "/publish?name=room-\(index % 4)&data=r\(round)-\(index)")
                 }

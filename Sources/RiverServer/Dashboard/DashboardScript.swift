@@ -32,7 +32,7 @@ enum DashboardScript {
             if (a >= 1e9) { return (v / 1e9).toFixed(1) + "G"; }
             if (a >= 1e6) { return (v / 1e6).toFixed(1) + "M"; }
             if (a >= 1e4) { return (v / 1e3).toFixed(1) + "k"; }
-            return String(Math.round(v * 10) / 10);
+            return String(a >= 100 ? Math.round(v) : Math.round(v * 10) / 10);
           }
           function bytes(v) { return v === null || v === undefined ? "–" : number(v) + "B"; }
 
@@ -105,7 +105,10 @@ enum DashboardScript {
               }
             }
             while (c.svg.firstChild) { c.svg.removeChild(c.svg.firstChild); }
-            var end = samples.length ? samples[samples.length - 1].time : Date.now(), start = end - WINDOW_MS;
+            // The last ten minutes, or all there is when the page has less.
+            var end = samples.length ? samples[samples.length - 1].time : Date.now();
+            var start = Math.max(end - WINDOW_MS, samples.length ? samples[0].time : end);
+            var span = Math.max(end - start, 1000);
             var shown = samples.filter(function (s) { return s.time >= start; });
             var legend = [];
             c.lines.forEach(function (line, index) {
@@ -121,7 +124,7 @@ enum DashboardScript {
               shown.forEach(function (s, k) {
                 var v = values[k];
                 if (v === null || v === undefined) { return; }
-                points.push(((s.time - start) / WINDOW_MS * 600).toFixed(1) + "," + (145 - v * scale).toFixed(1));
+                points.push(((s.time - start) / span * 600).toFixed(1) + "," + (145 - v * scale).toFixed(1));
               });
               var path = document.createElementNS(SVG, "polyline");
               path.setAttribute("points", points.join(" "));
@@ -132,13 +135,16 @@ enum DashboardScript {
               path.setAttribute("data-series", line.name);
               c.svg.appendChild(path);
               var last = values.length ? values[values.length - 1] : null;
-              legend.push([line.name, last, index]);
+              legend.push([line.name, last, index, max]);
             });
             c.legend.textContent = "";
             legend.forEach(function (entry) {
               c.legend.appendChild(el("i", "c" + (entry[2] % COLORS.length)));
               c.legend.appendChild(document.createTextNode(entry[0] + " " + number(entry[1])));
             });
+            var top = legend.length ? Math.max.apply(null, legend.map(function (e) { return e[3]; })) : 0;
+            c.legend.appendChild(document.createTextNode(" · top of chart " + number(top) +
+              " · last " + Math.round(span / 1000) + " s"));
           }
 
           function fill(id, rows) {
