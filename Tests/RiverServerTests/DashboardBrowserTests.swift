@@ -31,10 +31,17 @@ import Testing
             #expect(try browser.waitUntil("return window.riverDashboard !== undefined;"))
             #expect(try browser.execute("return location.search;") as? String == "")
 
+            // The first sample is drawn before anything is published.
+            #expect(try browser.waitUntil("return window.riverDashboard.updates > 0;"))
+            let quietChart = try browser.execute(
+                "return document.querySelector('#chart-published polyline').getAttribute('points');"
+            ) as? String
+
             // Messages flow for about eight seconds (paced: a few hundred publishes a second).
             for round in 0..<80 {
                 for index in 0..<40 {
-                    _ = try httpRequest(port: server.port, "GET", "/publish?name=room-\(index % 4)&data=r\(round)-\(index)")
+                    let target = "/publish?name=room-\(index % 4)&data=r\(round)-\(index)"
+                    _ = try httpRequest(port: server.port, "GET", target)
                 }
                 usleep(100_000)  // (pacing)
             }
@@ -47,6 +54,10 @@ import Testing
                     """
                 )
             )
+            let busyChart = try browser.execute(
+                "return document.querySelector('#chart-published polyline').getAttribute('points');"
+            ) as? String
+            #expect(busyChart != nil && busyChart != quietChart)
             let shown = try browser.execute(
                 """
                 var s = window.riverDashboard.samples[window.riverDashboard.samples.length - 1];

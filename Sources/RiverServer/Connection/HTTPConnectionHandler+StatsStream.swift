@@ -18,7 +18,7 @@ extension HTTPConnectionHandler {
             place.release()
             return
         }
-        let stream = StatsStream(loop: self.loop, place: place)
+        let stream = StatsStream(loop: self.loop, place: place, output: self)
         var streamHead = self.allocator.buffer(capacity: 512)
         HTTP1ResponseWriter.writeHead(
             status: .ok,
@@ -36,7 +36,7 @@ extension HTTPConnectionHandler {
         // them reach this loop after them, so nothing is missed or repeated.
         self.server.dashboardHistory(on: self.loop.eventLoop).assumeIsolated().whenSuccess { history in
             guard self.statsStream === stream else { return }  // closed meanwhile
-            stream.start(writingTo: self, history: history)
+            stream.start(history: history)
         }
     }
 }

@@ -81,7 +81,8 @@ enum DashboardSample {
             json.close()
         }
         json.object("shards") { json in
-            json.field("configured", configuration.engine == .redis ? ((try? configuration.redisShards().count) ?? 0) : 0)
+            let shards = configuration.engine == .redis ? ((try? configuration.redisShards().count) ?? 0) : 0
+            json.field("configured", shards)
             json.array("unavailable", now.engine.unavailableShards) { json, shard in
                 json.open()
                 json.field("shard", shard.number)

@@ -48,7 +48,11 @@ struct JSONWriter {
         self.close()
     }
 
-    mutating func array<Element>(_ name: StaticString, _ elements: [Element], _ body: (inout JSONWriter, Element) -> Void) {
+    mutating func array<Element>(
+        _ name: StaticString,
+        _ elements: [Element],
+        _ body: (inout JSONWriter, Element) -> Void
+    ) {
         self.key(name)
         self.buffer.writeStaticString("[")
         self.hasMember.append(false)

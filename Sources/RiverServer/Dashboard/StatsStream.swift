@@ -21,15 +21,16 @@ final class StatsStream {
     private var lastWriteTick: UInt64
     private var isListed = false
 
-    init(loop: ServerLoop, place: consuming ConnectionSlot) {
+    init(loop: ServerLoop, place: consuming ConnectionSlot, output: StreamOutput) {
         self.loop = loop
         self.place = .some(place)
+        self.output = output
         self.lastWriteTick = loop.tick
     }
 
     /// Writes the response head and `history`, then takes every sample.
-    func start(writingTo output: StreamOutput, history: [ByteBuffer]) {
-        self.output = output
+    func start(history: [ByteBuffer]) {
+        guard let output = self.output, !self.isListed else { return }
         output.streamWillStart()
         for event in history { output.write(event) }
         output.flush()
@@ -40,7 +41,7 @@ final class StatsStream {
 
     /// One sample: written if the connection takes it, else skipped.
     func write(_ event: ByteBuffer) {
-        guard let output = self.output, output.isWritable else { return }
+        guard self.isListed, let output = self.output, output.isWritable else { return }
         output.write(event)
         output.flush()
         self.lastWriteTick = self.loop.tick
@@ -52,7 +53,8 @@ final class StatsStream {
         self.end(.cut)
     }
 
-    /// Shutdown: the stream ends (an event stream ends with its connection).
+    /// Shutdown: the stream ends (an event stream ends with its connection;
+    /// one whose history had not come yet closes without an answer).
     func finish() {
         self.end(.completed(reusable: false))
     }

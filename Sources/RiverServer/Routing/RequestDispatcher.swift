@@ -130,7 +130,11 @@ struct RequestDispatcher {
     private func dashboard(_ route: Route, _ request: ParsedRequest) throws(RequestError) -> Dispatch {
         let head = request.head
         guard self.server.dashboard != nil else { throw .notFound(head.path + " (dashboard is off)") }
-        guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
+        if route == .statsStream {
+            guard head.method == .get else { throw .methodNotAllowed("GET") }
+        } else {
+            guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
+        }
         guard head.origin == nil else {
             throw .forbidden("the dashboard is not served to other web sites (request has an Origin)")
         }
