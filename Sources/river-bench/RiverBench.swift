@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOSSL
 
 /// `river-bench`: River's load generator. Each subcommand is one scenario of
 /// the comparison table; `--target nchan` (or the URL template options)
@@ -12,7 +13,7 @@ struct RiverBench: AsyncParsableCommand {
         subcommands: [
             BenchCommand.self, FanoutCommand.self, IdleCommand.self, WebSocketEchoCommand.self,
             PublishCommand.self, LatencyCommand.self, ChurnCommand.self, ReferenceServerCommand.self,
-            ReportCommand.self,
+            ReportCommand.self, MultiFanoutCommand.self, PresenceChurnCommand.self,
         ]
     )
 }
@@ -45,6 +46,8 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "WebSocket messages as river JSON (river) or bodies as published (raw).") var format = "river"
     @Flag(help: "Offer permessage-deflate on WebSocket handshakes (echo clients send compressed frames).")
     var compress = false
+    @Option(help: "Speak TLS to the server, trusting this PEM file (its authority, or its certificate file).")
+    var tlsCa: String?
     @Flag(help: "Print one JSON line instead of a summary.") var json = false
     @Flag(help: "No live progress line (shown only when standard error is a terminal).") var quiet = false
 
@@ -87,12 +90,24 @@ struct CommonOptions: ParsableArguments {
         return target
     }
 
+    /// The client TLS context of `--tls-ca`: TLS 1.2+, ALPN http/1.1, the
+    /// server's certificate checked against the file (its name too: serverHostname nil checks the IP).
+    func makeTLSContext() throws -> NIOSSLContext? {
+        guard let tlsCa else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(tlsCa))
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.applicationProtocols = ["http/1.1"]
+        return try NIOSSLContext(configuration: configuration)
+    }
+
     /// Runs `scenario` with a fresh load generator and prints its report.
     func run(_ scenario: (LoadGenerator) async throws -> Report) async throws {
         let generator = try LoadGenerator(
             threads: self.threads,
             target: try self.makeTarget(),
-            showProgress: !self.quiet && ProgressLine.standardErrorIsTerminal
+            showProgress: !self.quiet && ProgressLine.standardErrorIsTerminal,
+            tls: try self.makeTLSContext()
         )
         do {
             var report = try await scenario(generator)
@@ -171,11 +186,29 @@ struct IdleCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Subscribers.") var subscribers = 10_000
     @Option(help: "Channels they spread over.") var channels = 100
+    @Option(
+        help: """
+            Channels each connection carries (one multi-channel subscription, or river.v2 commands on a \
+            WebSocket): connection i takes this many of --channels from i mod --channels. Default: one.
+            """
+    )
+    var perConnection: Int?
     @Option(help: "The server's process id (repeatable: master and workers).") var serverPid: [Int32] = []
     @Option(help: "Seconds to let the server settle before each reading.") var settle = 2.0
     @Option(help: "stream, longpoll, sse or websocket.") var transport = Transport.stream
 
     func run() async throws {
+        if let perConnection {
+            let plan = try ChannelPlan(connections: self.subscribers, perConnection: perConnection, pool: self.channels)
+            return try await self.common.run {
+                try await $0.multiIdle(
+                    plan: plan,
+                    transport: self.transport,
+                    serverPIDs: self.serverPid,
+                    settle: .milliseconds(Int(self.settle * 1000))
+                )
+            }
+        }
         try await self.common.run {
             try await $0.idle(
                 subscribers: self.subscribers,

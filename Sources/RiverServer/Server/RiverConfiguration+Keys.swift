@@ -15,8 +15,8 @@ extension RiverConfiguration {
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_public_key",
         "token_issuer",
         "token_audience", "private_prefix", "admin_ip", "admin_port", "dashboard", "dashboard_history",
-        "max_stats_streams", "engine", "redis", "redis_sentinel",
-        "redis_master", "redis_wait",
+        "max_stats_streams", "engine", "redis", "redis_sentinel", "redis_master", "redis_wait", "tls_certificate",
+        "tls_key",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -92,6 +92,8 @@ extension RiverConfiguration {
             guard Set(names).count == names.count else { throw ConfigurationError("a master is named twice") }
             self.redisMasters = names
         case "redis_wait": self.redisWait = try Self.integer(value, in: 0...16)
+        case "tls_certificate": self.tlsCertificate = try Self.nonEmpty(value)
+        case "tls_key": self.tlsKey = try Self.nonEmpty(value)
         default: throw ConfigurationError("unknown key '\(key)'")
         }
     }
