@@ -6,7 +6,7 @@ import RiverCore
 /// written as one Server-Sent Event:
 ///
 ///     event: sample
-///     data: {"time": 1733347200000, "interval": 1.0, "connections": {...}, "rates": {...}, ...}
+///     data: {"time": 1733347200000, "interval": 1, "connections": {...}, "rates": {...}, ...}
 ///
 /// The document's fields are listed in docs/Operations.md ("The dashboard").
 enum DashboardSample {
