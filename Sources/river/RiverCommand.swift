@@ -72,6 +72,7 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "Address of the admin listener. Default 127.0.0.1.") var adminHost: String?
     @Option(help: "Serve /channels, /stats and /metrics only on this port. Default: on the main port.")
     var adminPort: String?
+    @Option(help: "on or off: /dashboard, /stats/stream and what they measure. Default on.") var dashboard: String?
     @Option(help: "memory (this process) or redis (channels shared by every node on the Redis). Default memory.")
     var engine: String?
     @Option(help: "A Redis shard of the redis engine, redis://HOST:PORT[/DB]; repeat for more. Default 127.0.0.1:6379.")
@@ -114,7 +115,8 @@ struct RiverCommand: AsyncParsableCommand {
             ("auth_max_in_flight", "auth-max-in-flight", self.authMaxInFlight),
             ("auth_renew_grace", "auth-renew-grace", self.authRenewGrace),
             ("auth_cache_size", "auth-cache-size", self.authCacheSize), ("admin_ip", "admin-host", self.adminHost),
-            ("admin_port", "admin-port", self.adminPort), ("engine", "engine", self.engine),
+            ("admin_port", "admin-port", self.adminPort), ("dashboard", "dashboard", self.dashboard),
+            ("engine", "engine", self.engine),
             ("redis", "redis", Self.joined(self.redis)),
             ("redis_sentinel", "redis-sentinel", Self.joined(self.redisSentinel)),
             ("redis_master", "redis-master", Self.joined(self.redisMaster)),

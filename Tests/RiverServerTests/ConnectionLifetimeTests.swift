@@ -114,6 +114,20 @@ import Testing
         }
     }
 
+    @Test func dashboardStreams() async throws {
+        try await self.expectNothingOutlives(Self.http + ["StatsStream"]) { server in
+            let early = try server.connect()  // closed before its first sample
+            try early.sendRequest("GET", "/stats/stream")
+            #expect(try early.readHead().status == 200)
+            let watcher = try server.connect()
+            try watcher.sendRequest("GET", "/stats/stream")
+            #expect(try watcher.readHead().status == 200)
+            early.close()
+            #expect(String(decoding: try watcher.readSome(), as: UTF8.self).hasPrefix("event: sample\n"))
+            watcher.close()
+        }
+    }
+
     @Test func webSockets() async throws {
         try await self.expectNothingOutlives(Self.http + ["WebSocketConnectionHandler", "StreamSubscriber"]) {
             server in

@@ -60,6 +60,7 @@ extension HTTPConnectionHandler: StreamOutput {
         self.subscriber = nil
         self.renewal?.cancel()
         self.renewal = nil
+        self.statsStream = nil
         self.pendingStreamHead = nil
         let ending: StateMachine.StreamEnding
         switch end {

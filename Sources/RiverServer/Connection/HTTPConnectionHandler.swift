@@ -25,6 +25,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     var subscriber: StreamSubscriber?
     /// With `auth_url`: when the stream's decisions are asked about again.
     var renewal: Scheduled<Void>?
+    /// The dashboard's samples this connection carries instead (`/stats/stream`).
+    var statsStream: StatsStream?
     /// The head of the stream being started, written once its subscription is established.
     var pendingStreamHead: ByteBuffer?
     var registryIndex = -1
@@ -176,6 +178,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.respond(response, to: request.head)
         case .publish(let publish, let headers):
             self.loop.counters.publishes += 1
+            self.loop.instruments?.notePublish(publish.channel)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             self.server.engine.publish(
                 publish.payload,
@@ -189,6 +192,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.startStream(plan, request.head)
         case .upgrade(let upgrade):
             self.upgradeToWebSocket(upgrade, context: context)
+        case .watchStats(let headers):
+            self.startStatsStream(request.head, headers: headers)
         case .admin(let route, let headers):
             self.answerAdmin(route, request, headers: headers)
         case .presence(let channel, let headers):
@@ -342,6 +347,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.slot.take()?.release()
             self.subscriber?.detach()
             self.subscriber = nil
+            self.statsStream?.detach()
+            self.statsStream = nil
             self.pendingStreamHead = nil
             self.renewal?.cancel()
             self.renewal = nil
@@ -362,7 +369,9 @@ extension HTTPConnectionHandler: ManagedConnection {
         case .none: break
         case .close: self.context?.close(promise: nil)
         case .timeOutRequest: self.refuseAndClose(.requestTimeout())
-        case .tickStream: self.subscriber?.tick(tick, self.loop.timeouts)
+        case .tickStream:
+            self.subscriber?.tick(tick, self.loop.timeouts)
+            self.statsStream?.tick(tick)
         }
     }
 
@@ -370,7 +379,9 @@ extension HTTPConnectionHandler: ManagedConnection {
         switch self.machine.quiesce() {
         case .none: break
         case .close: self.context?.close(promise: nil)
-        case .finishStream: self.subscriber?.finish(.shutdown)
+        case .finishStream:
+            self.subscriber?.finish(.shutdown)
+            self.statsStream?.finish()
         }
     }
 

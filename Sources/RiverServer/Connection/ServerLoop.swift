@@ -45,6 +45,10 @@ final class ServerLoop {
 
     /// Runs this loop's share of Swift concurrency work (token checks).
     let taskExecutor: EventLoopTaskExecutor
+    /// Event-loop lag and the busiest publishers, when the dashboard is on.
+    let instruments: LoopInstruments?
+    /// The `/stats/stream` connections on this loop, which each dashboard sample is written to.
+    var statsStreams: [StatsStream] = []
 
     /// Connections visited per slice of a sweep: a slice takes tens of
     /// microseconds, then the loop serves I/O before the next.
@@ -58,6 +62,10 @@ final class ServerLoop {
         self.timeouts = ConnectionTimeouts(configuration)
         self.lifetimeObserver = lifetimeObserver
         self.taskExecutor = EventLoopTaskExecutor(hub.eventLoop)
+        self.instruments = configuration.dashboard ? LoopInstruments() : nil
+        if configuration.dashboard {
+            hub.instruments = HubInstruments(trackedChannels: LoopInstruments.trackedChannels)
+        }
     }
 
     var eventLoop: EventLoop { self.hub.eventLoop }

@@ -19,6 +19,8 @@ struct RequestDispatcher {
         case subscribe(StreamPlan)
         /// Answer the WebSocket handshake and hand the connection to a `WebSocketConnectionHandler`.
         case upgrade(WebSocketUpgrade)
+        /// Carry the dashboard's samples on this response (`StatsStream`).
+        case watchStats(headers: [(String, String)])
         /// Ask the engine or the server, then answer (`AdminResponder`).
         case admin(Route, headers: [(String, String)])
         /// Ask the engine who is on the channel, then answer (`PresenceResponder`).
@@ -159,6 +161,9 @@ struct RequestDispatcher {
                 let source = RequestSource(peer: self.peer, listener: self.listener, head: head)
                 try self.server.access.authorizeAdmin(request, source: source)
                 return .admin(route, headers: cors)
+            case .dashboard, .statsStream:
+                cors = []  // not even a refusal is shown to another site
+                return try self.dashboard(route, request)
             case .health:
                 return .admin(route, headers: cors)
             case .notFound:
@@ -167,6 +172,27 @@ struct RequestDispatcher {
         } catch {
             return .respond(.refusal(error, headers: cors))
         }
+    }
+
+    /// `/dashboard` and `/stats/stream`: admin routes (same rule as `/stats`)
+    /// that other web sites may neither read nor spend (no CORS; a request
+    /// naming an `Origin`, which browsers send for cross-origin reads, is
+    /// refused), and that exist only with the dashboard on.
+    private func dashboard(_ route: Route, _ request: ParsedRequest) throws(RequestError) -> Dispatch {
+        let head = request.head
+        guard self.server.dashboard != nil else { throw .notFound(head.path + " (dashboard is off)") }
+        if route == .statsStream {
+            guard head.method == .get else { throw .methodNotAllowed("GET") }
+        } else {
+            guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
+        }
+        guard head.origin == nil else {
+            throw .forbidden("the dashboard is not served to other web sites (request has an Origin)")
+        }
+        let source = RequestSource(peer: self.peer, listener: self.listener, head: head)
+        try self.server.access.authorizeAdmin(request, source: source)
+        if route == .statsStream { return .watchStats(headers: DashboardPage.securityHeaders) }
+        return .respond(DashboardPage.response)
     }
 
     /// Nil when access is allowed; the token check to make first; or the refusal.

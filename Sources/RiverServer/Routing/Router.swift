@@ -13,6 +13,8 @@ public enum Router {
         case "/chat", "/chat/": return .staticFile("chat/index.html")
         case "/channels", "/channels/": return .channelList
         case "/stats": return .stats
+        case "/stats/stream": return .statsStream
+        case "/dashboard": return .dashboard
         case "/metrics": return .metrics
         case "/health": return .health
         default:

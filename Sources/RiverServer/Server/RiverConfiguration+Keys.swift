@@ -15,8 +15,9 @@ extension RiverConfiguration {
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_public_key",
         "token_issuer",
         "token_audience", "private_prefix", "auth_url", "auth_headers", "auth_timeout", "auth_max_in_flight",
-        "auth_renew_grace", "auth_cache_size", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
-        "redis_master", "redis_wait", "tls_certificate", "tls_key",
+        "auth_renew_grace", "auth_cache_size", "admin_ip", "admin_port", "dashboard", "dashboard_history",
+        "max_stats_streams", "engine", "redis", "redis_sentinel", "redis_master", "redis_wait", "tls_certificate",
+        "tls_key",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -87,6 +88,9 @@ extension RiverConfiguration {
         case "auth_cache_size": self.authCacheSize = try Self.integer(value, in: 0...10_000_000)
         case "admin_ip": self.adminHost = try Self.nonEmpty(value)
         case "admin_port": self.adminPort = try Self.integer(value, in: 0...65535)
+        case "dashboard": self.dashboard = try Self.onOff(value)
+        case "dashboard_history": self.dashboardHistory = try Self.integer(value, in: 10...86_400)
+        case "max_stats_streams": self.maxStatsStreams = try Self.integer(value, in: 1...1000)
         case "engine":
             guard let engine = EngineKind(rawValue: value) else {
                 throw ConfigurationError("expected memory or redis, got '\(value)'")

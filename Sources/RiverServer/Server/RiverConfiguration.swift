@@ -101,6 +101,15 @@ public struct RiverConfiguration: Sendable {
     /// `admin_port`: when set, `/channels`, `/stats` and `/metrics` are served
     /// only on this port (0 picks a free one), not on `port`.
     public var adminPort: Int?
+    /// `dashboard`: the operator's page (`/dashboard`), its stream
+    /// (`/stats/stream`) and what they measure (delivery latency, event-loop
+    /// lag, the busiest channels); off, none of it runs.
+    public var dashboard = true
+    /// `dashboard_history`: how many one-second samples the dashboard keeps
+    /// (and sends a page when it opens).
+    public var dashboardHistory = 600
+    /// `max_stats_streams`: how many `/stats/stream` connections may be open at once (more: 503).
+    public var maxStatsStreams = 8
     /// `engine`: where channels live — `memory` (this process) or `redis` (shared by every node).
     public var engine = EngineKind.memory
     /// `redis URL [URL...]`: the Redis shards of the `redis` engine (channels are spread over them by name).

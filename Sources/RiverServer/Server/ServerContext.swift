@@ -30,6 +30,10 @@ package final class ServerContext: Sendable {
     let refusedAnswer: ByteBuffer
     /// When the server started, for `uptime_seconds`.
     let startedAt = NIODeadline.now()
+    /// Open `/stats/stream` connections against `max_stats_streams`.
+    let statsStreamLimiter: ConnectionLimiter
+    /// The dashboard's sampler, on the first loop (nil with `dashboard off`).
+    let dashboard: NIOLoopBoundBox<DashboardSampler>?
 
     private init(
         configuration: RiverConfiguration,
@@ -59,6 +63,13 @@ package final class ServerContext: Sendable {
         }
         self.parserLimits = parserLimits
         self.refusedAnswer = RefusedConnectionHandler.answer(limit: maxConnections)
+        self.statsStreamLimiter = ConnectionLimiter(limit: configuration.maxStatsStreams)
+        self.dashboard =
+            configuration.dashboard
+            ? NIOLoopBoundBox.makeBoxSendingValue(
+                DashboardSampler(capacity: configuration.dashboardHistory),
+                eventLoop: loops[0].eventLoop
+            ) : nil
     }
 
     /// The server's parts on `group`'s event loops: hubs, the configured
@@ -212,13 +223,35 @@ package final class ServerContext: Sendable {
         try channel.pipeline.syncOperations.addHandler(handler)
     }
 
-    /// Advances each loop's clock once a second: timeouts, heartbeats.
+    /// Advances each loop's clock once a second (timeouts, heartbeats); with
+    /// the dashboard on, also runs each loop's lag probe and the sampler.
     package func startSweepers() -> [RepeatedTask] {
-        self.loops.map { box in
+        var tasks = self.loops.map { box in
             box.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 box.value.sweep()
             }
         }
+        guard let dashboard = self.dashboard else { return tasks }
+        for box in self.loops {
+            let interval = LoopInstruments.probeInterval
+            tasks.append(
+                box.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                    box.value.instruments?.probeFired(at: box.eventLoop.now)
+                }
+            )
+        }
+        tasks.append(
+            dashboard.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                dashboard.value.tick(self)
+            }
+        )
+        return tasks
+    }
+
+    /// The dashboard's kept samples, read on its loop, answered on `loop`.
+    func dashboardHistory(on loop: EventLoop) -> EventLoopFuture<[ByteBuffer]> {
+        guard let dashboard = self.dashboard else { return loop.makeSucceededFuture([]) }
+        return dashboard.eventLoop.submit { Array(dashboard.value.history) }.hop(to: loop)
     }
 
     /// Starts a graceful shutdown on every loop: streams end cleanly, idle connections close.

@@ -195,6 +195,7 @@ extension WebSocketConnectionHandler {
         guard let data = replacement?.data ?? command.data else { return }
         let isBinary = replacement?.isBinary ?? command.isBinary
         self.loop.counters.publishes += 1
+        self.loop.instruments?.notePublish(command.channel)
         let handler = NIOLoopBound(self, eventLoop: self.loop.eventLoop)
         let (id, channel) = (command.id, command.channel)
         self.server.engine.publish(data, isBinary: isBinary, to: channel, on: self.loop.eventLoop) { result in

@@ -222,6 +222,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         var payload = ByteBufferAllocator().buffer(capacity: message.readableBytes)
         payload.writeImmutableBuffer(message)
         self.loop.counters.publishes += 1
+        self.loop.instruments?.notePublish(channel)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.server.engine.publish(payload, isBinary: binary, to: channel, on: context.eventLoop) { result in
             if case .failure(let error) = result { handler.value.reportPublishFailure(error, channel: channel) }

@@ -76,6 +76,18 @@ final class WebDriver {
         return false
     }
 
+    /// The current window's size in CSS pixels.
+    func resizeWindow(width: Int, height: Int) throws {
+        _ = try self.command("POST", "/window/rect", ["width": width, "height": height])
+    }
+
+    /// A PNG of the current window.
+    func screenshot() throws -> Data {
+        guard let encoded = try self.command("GET", "/screenshot") as? String, let png = Data(base64Encoded: encoded)
+        else { throw Failure(description: "no screenshot") }
+        return png
+    }
+
     /// Opens a new window and switches to it; returns its handle.
     func newWindow() throws -> String {
         let value = try self.command("POST", "/window/new", ["type": "window"]) as? [String: Any]
