@@ -32,19 +32,18 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         .target(
             name: "RiverCore",
             dependencies: [
-                "CZlib",
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .target(name: "CRiverSystem"),
-        /// zlib (the system's), for permessage-deflate.
-        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(
             name: "RiverMemoryEngine",
             dependencies: [
@@ -133,7 +132,7 @@ let package = Package(
             name: "river-bench",
             dependencies: [
                 "CRiverSystem",
-                "CZlib",
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
