@@ -85,6 +85,10 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "PEM certificate (then intermediates): with --tls-key, every listener speaks TLS. SIGHUP reloads it.")
     var tlsCertificate: String?
     @Option(help: "PEM private key of --tls-certificate, unencrypted. Default: none, plain TCP.") var tlsKey: String?
+    @Option(help: "on: TLS listeners offer HTTP/2 by ALPN (h2, then http/1.1). Default on.") var http2: String?
+    @Option(help: "on: plain listeners also take HTTP/2 by prior knowledge (h2c). Default off.")
+    var http2Cleartext: String?
+    @Option(help: "HTTP/2 streams a connection may have open at once. Default 256.") var maxConcurrentStreams: String?
 
     private var flags: [(key: String, flag: String, value: String?)] {
         [
@@ -122,6 +126,8 @@ struct RiverCommand: AsyncParsableCommand {
             ("redis_master", "redis-master", Self.joined(self.redisMaster)),
             ("redis_wait", "redis-wait", self.redisWait),
             ("tls_certificate", "tls-certificate", self.tlsCertificate), ("tls_key", "tls-key", self.tlsKey),
+            ("http2", "http2", self.http2), ("http2_cleartext", "http2-cleartext", self.http2Cleartext),
+            ("max_concurrent_streams", "max-concurrent-streams", self.maxConcurrentStreams),
         ]
     }
 

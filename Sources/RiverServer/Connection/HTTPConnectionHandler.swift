@@ -32,17 +32,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     var registryIndex = -1
     var machine: StateMachine
     private let listener: ListenerRole
-    /// This connection's place under `max_connections` (a WebSocket upgrade hands it on).
+    /// This connection's place under `max_connections` (a WebSocket upgrade
+    /// hands it on); nil on an HTTP/2 stream, whose connection holds it.
     var slot: ConnectionSlot?
     var pendingFlush = PendingFlush()
 
     private static let continueResponse = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
 
-    init(server: ServerContext, loop: ServerLoop, listener: ListenerRole, slot: consuming ConnectionSlot) {
+    init(server: ServerContext, loop: ServerLoop, listener: ListenerRole, slot: consuming ConnectionSlot?) {
         self.server = server
         self.loop = loop
         self.listener = listener
-        self.slot = .some(slot)
+        self.slot = slot
         self.machine = StateMachine(acceptedAt: loop.tick)
     }
 

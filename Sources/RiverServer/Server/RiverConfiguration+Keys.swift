@@ -18,6 +18,7 @@ extension RiverConfiguration {
         "auth_renew_grace", "auth_cache_size", "admin_ip", "admin_port", "dashboard", "dashboard_history",
         "max_stats_streams", "engine", "redis", "redis_sentinel", "redis_master", "redis_wait", "tls_certificate",
         "tls_key",
+        "http2", "http2_cleartext", "max_concurrent_streams",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -106,6 +107,9 @@ extension RiverConfiguration {
         case "redis_wait": self.redisWait = try Self.integer(value, in: 0...16)
         case "tls_certificate": self.tlsCertificate = try Self.nonEmpty(value)
         case "tls_key": self.tlsKey = try Self.nonEmpty(value)
+        case "http2": self.http2 = try Self.onOff(value)
+        case "http2_cleartext": self.http2Cleartext = try Self.onOff(value)
+        case "max_concurrent_streams": self.maxConcurrentStreams = try Self.integer(value, in: 1...65536)
         default: throw ConfigurationError("unknown key '\(key)'")
         }
     }

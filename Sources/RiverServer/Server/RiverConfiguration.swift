@@ -125,6 +125,12 @@ public struct RiverConfiguration: Sendable {
     public var tlsCertificate: String?
     /// `tls_key`: the PEM file of the certificate's private key (unencrypted; PKCS #8, SEC 1 or PKCS #1).
     public var tlsKey: String?
+    /// `http2`: TLS listeners offer HTTP/2 by ALPN (`h2`, then `http/1.1`).
+    public var http2 = true
+    /// `http2_cleartext`: plain listeners take HTTP/2 by prior knowledge (h2c) beside HTTP/1.1.
+    public var http2Cleartext = false
+    /// `max_concurrent_streams`: HTTP/2 streams one connection may have open at once.
+    public var maxConcurrentStreams = 256
 
     /// The engines River can run on.
     public enum EngineKind: String, Sendable {

@@ -82,11 +82,14 @@ public final class RiverServer: Sendable {
                 logger.info("admin routes on \(admin.ipAddress ?? configuration.adminHost):\(admin.port ?? 0) only")
             }
             if let security = context.security {
-                let protocols = ConnectionSecurity.applicationProtocols.joined(separator: ", ")
+                let protocols = security.applicationProtocols.joined(separator: ", ")
                 logger.info(
                     "TLS on every listener (TLS 1.2+, ALPN \(protocols)): \(security.files.certificate) — \(security.summary)"
                 )
                 security.warnIfExpiring(logger)
+            }
+            if configuration.http2Cleartext {
+                logger.info("HTTP/2 by prior knowledge (h2c) beside HTTP/1.1 on plain listeners")
             }
             logger.info("access control: \(context.access.summary)")
             if context.authorizer != nil {

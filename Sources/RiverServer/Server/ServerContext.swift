@@ -88,7 +88,7 @@ package final class ServerContext: Sendable {
         let staticFiles = try StaticFiles.load(directory: configuration.publicDirectory)
         var security: ConnectionSecurity?
         if let files = try configuration.tlsFiles() {
-            security = try ConnectionSecurity(files: files)
+            security = try ConnectionSecurity(files: files, offersHTTP2: configuration.http2)
         }
         let fanOut = FanOut(group: group)
         let engine: Engine
@@ -183,7 +183,8 @@ package final class ServerContext: Sendable {
     }
 
     /// Sets up a connection just accepted on `channel`'s loop: TLS first when
-    /// it is configured, then the application protocol's handlers.
+    /// it is configured, then the application protocol's handlers — at once
+    /// when it can only be HTTP/1.1, else through a `ProtocolSelector`.
     package func accept(_ channel: Channel, listener: ListenerRole) throws {
         let loop = self.loopContext(on: channel.eventLoop)
         loop.counters.connectionsAccepted += 1
@@ -192,35 +193,43 @@ package final class ServerContext: Sendable {
             // Below everything: the handlers above read and write plaintext (DESIGN.md, decision 16).
             try channel.pipeline.syncOperations.addHandler(security.makeHandler())
         }
-        // (Only HTTP/1.1 is offered, so it is known before the handshake; see `ApplicationProtocol`.)
-        try self.serve(channel, speaking: .http1, listener: listener, loop: loop)
+        guard let slot = ConnectionSlot(self.limiter) else {
+            loop.counters.connectionsRejected += 1
+            let handler = RefusedConnectionHandler(answer: self.refusedAnswer)
+            loop.lifetimeObserver?.track(handler)
+            try channel.pipeline.syncOperations.addHandler(handler)
+            return
+        }
+        let source: ProtocolSelector.Source?
+        if let security = self.security {
+            source = security.offersHTTP2 ? .alpn : nil
+        } else {
+            source = self.configuration.http2Cleartext ? .preface : nil
+        }
+        guard let source else {
+            try self.serve(channel, speaking: .http1, listener: listener, loop: loop, slot: .some(slot))
+            return
+        }
+        let selector = ProtocolSelector(source: source, server: self, listener: listener, loop: loop, slot: slot)
+        try channel.pipeline.syncOperations.addHandler(selector)
     }
 
-    /// Adds the handlers of `applicationProtocol` above the transport (TCP or TLS).
-    private func serve(
+    /// Adds the handlers of `applicationProtocol` above the transport (TCP or
+    /// TLS); they give `slot` back when the connection closes.
+    func serve(
         _ channel: Channel,
         speaking applicationProtocol: ApplicationProtocol,
         listener: ListenerRole,
-        loop: ServerLoop
+        loop: ServerLoop,
+        slot: consuming ConnectionSlot?
     ) throws {
         switch applicationProtocol {
-        case .http1: try self.serveHTTP1(channel, listener: listener, loop: loop)
+        case .http1:
+            let handler = HTTPConnectionHandler(server: self, loop: loop, listener: listener, slot: slot)
+            try channel.pipeline.syncOperations.addHandler(handler)
+        case .http2:
+            try self.serveHTTP2(channel, listener: listener, loop: loop, slot: slot)
         }
-    }
-
-    /// An `HTTPConnectionHandler` serving `listener`'s routes, or, over
-    /// `max_connections`, a `RefusedConnectionHandler` answering 503.
-    private func serveHTTP1(_ channel: Channel, listener: ListenerRole, loop: ServerLoop) throws {
-        let handler: ChannelHandler
-        if let slot = ConnectionSlot(self.limiter) {
-            // (The handler gives the slot back when the connection closes.)
-            handler = HTTPConnectionHandler(server: self, loop: loop, listener: listener, slot: slot)
-        } else {
-            loop.counters.connectionsRejected += 1
-            handler = RefusedConnectionHandler(answer: self.refusedAnswer)
-            loop.lifetimeObserver?.track(handler)
-        }
-        try channel.pipeline.syncOperations.addHandler(handler)
     }
 
     /// Advances each loop's clock once a second (timeouts, heartbeats); with
