@@ -82,7 +82,10 @@ import Testing
         try await self.withBackend(path, timeout: .milliseconds(300)) { river, _ async throws in
             let started = ContinuousClock.now
             let answer = try await river.request("GET", "/sse?name=a")
-            #expect(ContinuousClock.now - started < .milliseconds(400 + 600), "auth_timeout + 100 ms (+ slack for the test)")
+            // The slow application answers after 5 s: an answer well before that is River's
+            // own deadline. (Wall-clock bounds tighter than this flake on a loaded machine;
+            // the deadline itself is `auth_timeout`, checked in-process by AuthorizerTests.)
+            #expect(ContinuousClock.now - started < .seconds(3), "answered at auth_timeout, not by the application")
             #expect(answer.status == 503)
             #expect(answer.body.contains(reason), "\(answer.body)")
             #expect(answer.body.filter { $0 == "\n" }.count == 1)
