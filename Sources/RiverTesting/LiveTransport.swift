@@ -33,13 +33,21 @@ final class LiveTransport: TestTransport {
     }
 
     func send(_ bytes: [UInt8]) async throws {
+        try await self.send(bytes, timeout: .seconds(10))
+    }
+
+    /// Sends `bytes`; throws `TimedOut` if the kernel has not taken them all
+    /// within `timeout` (what was not sent stays queued).
+    func send(_ bytes: [UInt8], timeout: Duration) async throws {
         // A server that stopped reading must not hold the test: bounded like every wait.
         let sent = self.channel.eventLoop.makePromise(of: Void.self)
         self.channel.writeAndFlush(ByteBuffer(bytes: bytes)).cascade(to: sent)
-        let timeout = self.channel.eventLoop.scheduleTask(in: .seconds(10)) {
-            sent.fail(TimedOut("send of \(bytes.count) bytes not done within 10 s"))
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let timer = self.channel.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            sent.fail(TimedOut("send of \(bytes.count) bytes not done within \(timeout)"))
         }
-        defer { timeout.cancel() }
+        defer { timer.cancel() }
         try await sent.futureResult.get()
     }
 
