@@ -21,14 +21,16 @@ final class LiveTransport: TestTransport {
         if let receiveBufferBytes {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
         }
-        let channel = try await bootstrap.channelInitializer { channel in
+        // The collector is handed out as it is added: a server that answers and
+        // closes at once (a 503 at accept) may have torn the pipeline down
+        // before a later lookup of the handler.
+        let (channel, inbound) = try await bootstrap.connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(InboundCollector())
+                let collector = InboundCollector()
+                try channel.pipeline.syncOperations.addHandler(collector)
+                return (channel, NIOLoopBound(collector, eventLoop: channel.eventLoop))
             }
-        }.connect(host: "127.0.0.1", port: port).get()
-        let inbound = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: InboundCollector.self), eventLoop: channel.eventLoop)
-        }.get()
+        }
         return LiveTransport(channel: channel, inbound: inbound)
     }
 
