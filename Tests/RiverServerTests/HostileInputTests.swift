@@ -9,10 +9,17 @@ import Glibc
 /// Clients that misbehave on purpose: River answers or cuts them and every
 /// other connection carries on.
 @Suite struct HostileInputTests {
-    /// In-process the server's clock moves 100 ms per trickled byte; live, real time does.
+    /// How long a client waits for a `river` process under a storm (10,000
+    /// sockets, a flood) on a loaded machine: longer than the kit's 10 s. A bound, not a wait.
+    static let patience = Duration.seconds(120)
+
+    /// In-process the server's clock moves 100 ms per trickled byte; live, real time does, and
+    /// the read timeout is 3 s: a client starved that long on a loaded machine would look silent.
     @Test(arguments: TestRiver.Mode.allCases)
     func slowLorisIsAnswered408AfterTheReadTimeout(_ mode: TestRiver.Mode) async throws {
-        try await withRiver(mode, configured { $0.readTimeout = .seconds(1) }) { river in
+        let seconds = mode == .live ? 3 : 1
+        let readTimeout = Duration.seconds(seconds)
+        try await withRiver(mode, configured { $0.readTimeout = .seconds(Int64(seconds)) }) { river in
             let idle = try await river.connect()
             try await idle.sendRequest("GET", "/publish?name=calm&data=1")
             #expect(try await idle.readResponse().status == 200)
@@ -22,7 +29,7 @@ import Glibc
             let start = ContinuousClock.now
             var elapsed = Duration.zero
             // A byte every 100 ms keeps the socket busy but never finishes the request.
-            while await !loris.isClosedByServer() && elapsed < .seconds(5) {
+            while await !loris.isClosedByServer() && elapsed < readTimeout + .seconds(4) {
                 try? await loris.send("t")
                 if mode == .inProcess {
                     await river.advance(by: .milliseconds(100))
@@ -35,7 +42,10 @@ import Glibc
             let response = try await loris.readResponse()
             #expect(response.status == 408)
             #expect(response.body == "request not received in time\n")
-            #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4), "cut after \(elapsed)")
+            #expect(
+                elapsed >= readTimeout - .milliseconds(100) && elapsed < readTimeout + .seconds(3),
+                "cut after \(elapsed)"
+            )
             #expect(try await loris.waitForClose())
 
             // A keep-alive connection idle between requests is not a slow request.
@@ -91,12 +101,16 @@ import Glibc
             let messageCount = 4000
             let payload = String(repeating: "s", count: 16_000)
 
-            let slow = try await TestConnection.live(port: river.port, receiveBufferBytes: 4096)
+            let slow = try await TestConnection.live(
+                port: river.port,
+                readTimeout: Self.patience,
+                receiveBufferBytes: 4096
+            )
             try await slow.sendRequest("GET", "/subscribe?name=flood&hello=1")
             _ = try await slow.readHead()
             #expect(try await slow.readChunk()?.hasPrefix("[\"live\"") == true)
             await slow.stopReading()
-            let fast = try await TestConnection.live(port: river.port)
+            let fast = try await TestConnection.live(port: river.port, readTimeout: Self.patience)
             try await fast.sendRequest("GET", "/subscribe?name=flood&hello=1")
             _ = try await fast.readHead()
             #expect(try await fast.readChunk()?.hasPrefix("[\"live\"") == true)
@@ -113,7 +127,7 @@ import Glibc
                 }
                 group.addTask {
                     var peak = baseline
-                    let publisher = try await TestConnection.live(port: river.port)
+                    let publisher = try await TestConnection.live(port: river.port, readTimeout: Self.patience)
                     let request =
                         "POST /publish?name=flood HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: \(payload.utf8.count)\r\n\r\n\(payload)"
                     let fifty = Array(String(repeating: request, count: 50).utf8)
@@ -138,7 +152,8 @@ import Glibc
             }
             #expect(received == messageCount, "the fast subscriber got every message, intact")
 
-            let stats = try await TestConnection.request(port: river.port, "GET", "/stats").body
+            let stats = try await TestConnection.request(port: river.port, "GET", "/stats", readTimeout: Self.patience)
+                .body
             #expect(stats.contains("\"slow_consumers_cut\": 1,"), "only the slow one: \(stats)")
             let published = messageCount * payload.utf8.count / 1024
             let grown = peak - baseline
@@ -158,6 +173,9 @@ import Glibc
     /// through a request, opened at once and dropped at once (half of them
     /// reset): the server stays up, answers, and forgets them all — twice,
     /// and the second wave leaves the process no bigger than the first did.
+    /// (On a loaded machine the heap's high-water mark can move once, by a
+    /// few MB: then a third wave must leave it no bigger than the second. A
+    /// leak grows with every wave, and fails both.)
     @Test func tenThousandConnectionsOpenedAndDroppedAtOnce() async throws {
         try await MachineLoad.exclusively { try await self.openAndDropTenThousandConnections() }
     }
@@ -171,10 +189,14 @@ import Glibc
 
         try await RiverProcess.with(["--threads", "2"]) { river in
             try await self.openAndDrop(count, river: river, wave: 1)
-            let afterFirst = try river.residentKiB()
-            try await self.openAndDrop(count, river: river, wave: 2)
-            let afterSecond = try river.residentKiB()
-            #expect(afterSecond - afterFirst < 3 * 1024, "the second wave grew RSS by \(afterSecond - afterFirst) KiB")
+            var resident = [try river.residentKiB()]
+            for wave in 2...3 {
+                try await self.openAndDrop(count, river: river, wave: wave)
+                resident.append(try river.residentKiB())
+                if resident[wave - 1] - resident[wave - 2] < 3 * 1024 { break }
+            }
+            let growth = zip(resident, resident.dropFirst()).map { $1 - $0 }
+            #expect(growth.last! < 3 * 1024, "each wave after the first grew RSS by \(growth) KiB")
         }
     }
 
@@ -186,7 +208,12 @@ import Glibc
         let port = river.port
         let sockets = try await onThread { try Self.open(count, port: port) }
         do {
-            let during = try await TestConnection.request(port: port, "GET", "/publish?name=crowd0&data=wave\(wave)")
+            let during = try await TestConnection.request(
+                port: port,
+                "GET",
+                "/publish?name=crowd0&data=wave\(wave)",
+                readTimeout: Self.patience
+            )
             #expect(during.body == "{\"channel\": \"crowd0\", \"seq\": \(2 * wave - 1)}")
         } catch {
             try await onThread { Self.drop(sockets) }
@@ -196,13 +223,18 @@ import Glibc
 
         var open = -1
         _ = try? await eventually("the server forgets the dropped connections", interval: .milliseconds(50)) {
-            let stats = try await TestConnection.request(port: port, "GET", "/stats").body
+            let stats = try await TestConnection.request(port: port, "GET", "/stats", readTimeout: Self.patience).body
             let object = try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any]
             open = (object?["connections"] as? [String: Any])?["open"] as? Int ?? -1
             return open == 1
         }
         #expect(open == 1, "only the /stats request itself is left open")
-        let after = try await TestConnection.request(port: port, "GET", "/publish?name=crowd0&data=again")
+        let after = try await TestConnection.request(
+            port: port,
+            "GET",
+            "/publish?name=crowd0&data=again",
+            readTimeout: Self.patience
+        )
         #expect(after.body == "{\"channel\": \"crowd0\", \"seq\": \(2 * wave)}")
     }
 

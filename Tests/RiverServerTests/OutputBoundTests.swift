@@ -12,10 +12,14 @@ import Glibc
 /// up gets everything, however large.
 @Suite struct OutputBoundTests {
     static let payload = String(repeating: "m", count: 60_000)
+    /// How long a client waits for the `river` process under attack: a
+    /// ping flood costs a debug build seconds of work (a write per pong), and
+    /// a loaded machine several times that. A bound, not a wait.
+    static let patience = Duration.seconds(120)
 
     /// Publishes 100 messages of 60 KB to `channel`, on one kept-alive connection to `port`.
     static func fill(_ channel: String, port: Int) async throws {
-        let publisher = try await TestConnection.live(port: port)
+        let publisher = try await TestConnection.live(port: port, readTimeout: Self.patience)
         for _ in 0..<100 {
             try await publisher.sendRequest("POST", "/publish?name=\(channel)", body: Self.payload)
             let status = try await publisher.readResponse().status
@@ -57,11 +61,16 @@ import Glibc
     func expectBounded(limitKiB: Int = 6 * 1024, _ attack: (Int) async throws -> [TestConnection]) async throws {
         try await RiverProcess.with(["--threads", "1", "--max-message-size", "64k"]) { river in
             try await Self.fill("big", port: river.port)
-            _ = try await TestConnection.request(port: river.port, "GET", "/lib.js")
+            _ = try await TestConnection.request(port: river.port, "GET", "/lib.js", readTimeout: Self.patience)
             let baseline = try river.residentKiB()
             let held = try await attack(river.port)
             // The one loop answers another client: it has read and handled the attack's bytes before.
-            let other = try await TestConnection.request(port: river.port, "GET", "/publish?name=other&data=fine")
+            let other = try await TestConnection.request(
+                port: river.port,
+                "GET",
+                "/publish?name=other&data=fine",
+                readTimeout: Self.patience
+            )
             #expect(other.status == 200, "other clients are served meanwhile")
             var peak = try river.residentKiB()
             for _ in 0..<6 {
@@ -97,7 +106,10 @@ import Glibc
 
     @Test func webSocketPingsNeverRead() async throws {
         try await self.expectBounded { port in
-            let socket = try await TestWebSocket(on: try await .live(port: port), path: "/websocket?name=quiet")
+            let socket = try await TestWebSocket(
+                on: try await .live(port: port, receiveBufferBytes: 4096),
+                path: "/websocket?name=quiet"
+            )
             await socket.connection.stopReading()
             let ping: [UInt8] = [0x89, 0x80 | 4, 1, 2, 3, 4] + [0x70, 0x6b, 0x6d, 0x63]  // masked "ping" → 4-byte pongs
             var burst: [UInt8] = []
