@@ -177,9 +177,9 @@ func runBench(_ arguments: [String], port: Int) async throws -> [String: Any] {
         standardOutput: .pipe
     )
     let output = PipeReader(process.output!)
-    guard let status = try await process.exited(within: .seconds(600)) else {
+    guard let status = try await process.exited(within: .seconds(900)) else {
         try await process.stop()
-        throw BenchFailure(description: "river-bench \(arguments) did not end within 10 minutes")
+        throw BenchFailure(description: "river-bench \(arguments) did not end within 15 minutes")
     }
     try await output.end()
     let data = output.bytes

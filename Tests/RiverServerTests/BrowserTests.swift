@@ -53,10 +53,8 @@ import Testing
                     )
                 )
                 // The snippet subscribes live (no seq): publish until the first message lands...
-                try await Self.warmUp(browser, river: river, channel: "public-channel")
+                let base = try await Self.baseAfterWarmUps(browser, river: river)
                 // ...then every message from here on must arrive once, in order, escaped text intact.
-                let base =
-                    try await browser.execute("return window.received[window.received.length - 1].seq;") as? Int ?? 0
                 for index in 1...5 {
                     _ = try await river.request(
                         "POST",
@@ -82,11 +80,22 @@ import Testing
 
     /// Publishes a warm-up every 100 ms until the page has received one: lib.js subscribes live
     /// (no seq), and nothing but a message that arrives says its subscription is in place.
-    static func warmUp(_ browser: WebDriver, river: TestRiver, channel: String) async throws {
+    /// Returns the seq of the last warm-up published (more may be on their way to the page).
+    @discardableResult
+    static func warmUp(_ browser: WebDriver, river: TestRiver, channel: String) async throws -> Int {
+        var last = 0
         try await eventually("the page receives a warm-up", timeout: .seconds(20), interval: .milliseconds(100)) {
-            _ = try await river.request("GET", "/publish?name=\(channel)&data=warm-up")
+            last = try await river.publish(channel, "warm-up")
             return (try await browser.execute("return window.received.length;") as? Int ?? 0) > 0
         }
+        return last
+    }
+
+    /// The seq after which the test's own messages come: the page has every warm-up by then.
+    static func baseAfterWarmUps(_ browser: WebDriver, river: TestRiver) async throws -> Int {
+        let last = try await Self.warmUp(browser, river: river, channel: "public-channel")
+        #expect(try await browser.waitUntil("return window.received.some(function (m) { return m.seq >= \(last); });"))
+        return last
     }
 
     /// Streams end every second (`client_timeout`); lib.js reconnects and
@@ -114,9 +123,7 @@ import Testing
                         "return window.Comet !== undefined && Comet.transport === '\(transport)';"
                     )
                 )
-                try await Self.warmUp(browser, river: river, channel: "public-channel")
-                let base =
-                    try await browser.execute("return window.received[window.received.length - 1].seq;") as? Int ?? 0
+                let base = try await Self.baseAfterWarmUps(browser, river: river)
                 let count = 60
                 for index in 1...count {
                     _ = try await river.request("GET", "/publish?name=public-channel&data=n\(index)")

@@ -183,9 +183,11 @@ func publishToDistinctChannels(port: Int, prefix: String, count: Int) async thro
 
     func churn() async throws {
         try await RiverProcess.with(["--threads", "2"]) { river in
+            // (--duration is a cap: the run ends at 21,000 connections, in about 30 s on an idle
+            // machine; beside busy loops it has taken minutes.)
             let report = try await runBench(
                 [
-                    "churn", "--rate", "2000", "--connections", "21000", "--duration", "180", "--warmup", "0.2",
+                    "churn", "--rate", "2000", "--connections", "21000", "--duration", "600", "--warmup", "0.2",
                     "--server-pid", String(river.process.processIdentifier),
                 ],
                 port: river.port
