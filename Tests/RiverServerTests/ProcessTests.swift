@@ -149,7 +149,8 @@ import Testing
 func publishToDistinctChannels(port: Int, prefix: String, count: Int) async throws {
     let payload = String(repeating: "x", count: 200)
     var connections: [TestConnection] = []
-    for _ in 0..<4 { connections.append(try await TestConnection.live(port: port)) }
+    // (A debug server on a loaded machine can take longer than the kit's 10 s over a batch.)
+    for _ in 0..<4 { connections.append(try await TestConnection.live(port: port, readTimeout: .seconds(120))) }
     var next = 0
     while next < count {
         let batch = min(1000, count - next)
