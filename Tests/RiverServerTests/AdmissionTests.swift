@@ -30,7 +30,8 @@ import Testing
                 #expect(try await connection.waitForClose())
             }
             let closedAfter = ContinuousClock.now - start
-            #expect(closedAfter < .seconds(9), "closed after \(closedAfter), not keepalive_timeout (120 s)")
+            // (Far below keepalive_timeout, with room for a loaded machine: 9.3 s was seen beside busy loops.)
+            #expect(closedAfter < .seconds(30), "closed after \(closedAfter), not keepalive_timeout (120 s)")
             // The server frees their slots when it has seen them close.
             var status = 0
             _ = try? await eventually("a new client is served") {
