@@ -84,7 +84,7 @@ import Testing
     @discardableResult
     static func warmUp(_ browser: WebDriver, river: TestRiver, channel: String) async throws -> Int {
         var last = 0
-        try await eventually("the page receives a warm-up", timeout: .seconds(20), interval: .milliseconds(100)) {
+        try await eventually("the page receives a warm-up", timeout: .seconds(60), interval: .milliseconds(100)) {
             last = try await river.publish(channel, "warm-up")
             return (try await browser.execute("return window.received.length;") as? Int ?? 0) > 0
         }

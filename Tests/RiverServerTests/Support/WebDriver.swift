@@ -90,7 +90,8 @@ final class WebDriver: @unchecked Sendable {
 
     /// Waits (through `eventually`) until `script` returns true; false if it
     /// does not within `timeout`, so the caller's `#expect` names the condition.
-    func waitUntil(_ script: String, timeout: Duration = .seconds(15)) async throws -> Bool {
+    /// (60 s: beside busy loops Chromium took over 15 s to load a page and run lib.js.)
+    func waitUntil(_ script: String, timeout: Duration = .seconds(60)) async throws -> Bool {
         do {
             try await eventually("the page says: \(script)", timeout: timeout, interval: .milliseconds(50)) {
                 try await self.execute(script) as? Bool == true
