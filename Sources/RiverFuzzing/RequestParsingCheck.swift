@@ -63,7 +63,7 @@ public enum RequestParsingCheck {
     }
 
     /// A request as text, with what every parameter reader makes of it.
-    static func describe(_ request: HTTPRequest, violation: inout String?) -> String {
+    static func describe(_ request: ParsedRequest, violation: inout String?) -> String {
         let head = request.head
         var text = "\(head.method) \(head.path) ?\(Array(head.query.readableBytesView)) http10=\(head.isHTTP10)"
         text += " keepAlive=\(head.keepAlive) length=\(head.contentLength ?? -1) chunked=\(head.isChunked)"

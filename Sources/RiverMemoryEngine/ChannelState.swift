@@ -18,6 +18,8 @@ final class ChannelState {
     var subscribersPerHub: [Int]
     var subscriberTotal = 0
     var lastPublishMillis: Int64?
+    /// Who is subscribed, for presence.
+    var presence = ChannelPresence()
     /// When the channel last became idle (no subscribers, no history).
     var idleSince: NIODeadline
     var inIdleQueue = false
@@ -32,7 +34,7 @@ final class ChannelState {
         self.idleSince = now
     }
 
-    var isIdle: Bool { self.subscriberTotal == 0 && self.history.isEmpty }
+    var isIdle: Bool { self.subscriberTotal == 0 && self.history.isEmpty && self.presence.isEmpty }
 }
 
 @available(*, unavailable)

@@ -27,6 +27,11 @@ final class ChannelStore {
     private var channels: [ChannelName: ChannelState] = [:]
     private var retention = RetentionQueue()
     private var idleChannels: Deque<(state: ChannelState, since: NIODeadline)> = []
+    /// Members whose last subscription ended, in the order their leaves come due.
+    private var pendingLeaves: Deque<(state: ChannelState, member: PresenceMember, due: NIODeadline)> = []
+    private var leaveTimerArmed = false
+    /// `presence_leave_delay`.
+    private let leaveDelay: TimeAmount
     /// Live messages waiting to cross to each hub, flushed once per loop tick.
     private let outboxes: HubOutboxes
     private var nextToken: UInt64 = 1
@@ -48,8 +53,10 @@ final class ChannelStore {
         limits: HistoryLimits,
         fanOut: FanOut,
         storeCount: Int,
-        clock: MonotonicClock
+        clock: MonotonicClock,
+        leaveDelay: TimeAmount
     ) {
+        self.leaveDelay = leaveDelay
         self.index = index
         self.eventLoop = eventLoop
         self.limits = limits
@@ -104,26 +111,78 @@ final class ChannelStore {
 
     // MARK: - Subscribe
 
-    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> Result<Subscribed, EngineError> {
+    func subscribe(
+        to name: ChannelName,
+        from point: ResumePoint,
+        hubIndex: Int,
+        member: PresenceMember?
+    ) -> Result<SubscribeResult, EngineError> {
         guard let state = self.state(for: name, now: self.clock.now()) else { return .failure(self.noRoom) }
         if state.subscriberTotal == 0 { self.channelsWithSubscribers += 1 }
         state.subscribersPerHub[hubIndex] += 1
         state.subscriberTotal += 1
+        if state.presence.subscribed(member), let member {
+            self.announce(PresenceEvent(.join, channel: name, member: member), in: state)
+        }
         let catchUp = state.history.catchUp(from: point, currentSeq: state.seq, epoch: state.epoch)
         return .success(
-            Subscribed(
-                subscription: Subscription(channel: name, hubIndex: hubIndex, token: state.token),
+            SubscribeResult(
+                interest: Interest(channel: name, hubIndex: hubIndex, token: state.token, member: member),
                 catchUp: catchUp
             )
         )
     }
 
-    func unsubscribe(_ subscription: Subscription) {
-        guard let state = self.channels[subscription.channel], state.token == subscription.token else { return }
-        state.subscribersPerHub[subscription.hubIndex] -= 1
+    func unsubscribe(_ interest: Interest) {
+        guard let state = self.channels[interest.channel], state.token == interest.token else { return }
+        state.subscribersPerHub[interest.hubIndex] -= 1
         state.subscriberTotal -= 1
         if state.subscriberTotal == 0 { self.channelsWithSubscribers -= 1 }
-        self.noteIfIdle(state, now: self.clock.now())
+        let now = self.clock.now()
+        if state.presence.unsubscribed(interest.member, leaveDue: now + self.leaveDelay), let member = interest.member {
+            self.pendingLeaves.append((state, member, now + self.leaveDelay))
+            self.armLeaveTimer()
+        }
+        self.noteIfIdle(state, now: now)
+    }
+
+    // MARK: - Presence
+
+    func presence(of name: ChannelName, limit: Int) -> PresenceSnapshot {
+        guard let state = self.channels[name] else { return PresenceSnapshot(channel: name) }
+        return state.presence.snapshot(of: name, limit: limit)
+    }
+
+    /// Hands a join or leave to every hub with subscribers to the channel.
+    private func announce(_ event: PresenceEvent, in state: ChannelState) {
+        // (Live messages queued this tick go first: a leave follows what its user published.)
+        self.outboxes.flush()
+        for hub in state.subscribersPerHub.indices where state.subscribersPerHub[hub] > 0 {
+            self.fanOut.send(event, toHub: hub)
+        }
+    }
+
+    /// Schedules the next due leave, unless one is scheduled.
+    private func armLeaveTimer() {
+        guard !self.leaveTimerArmed, let next = self.pendingLeaves.first else { return }
+        self.leaveTimerArmed = true
+        let store = NIOLoopBound(self, eventLoop: self.eventLoop)
+        let delay = next.due - self.clock.now()
+        self.eventLoop.scheduleTask(in: max(delay, .zero)) { store.value.leavesDue() }
+    }
+
+    /// Members whose leave came due leave (unless they came back meanwhile).
+    private func leavesDue() {
+        self.leaveTimerArmed = false
+        let now = self.clock.now()
+        while let front = self.pendingLeaves.first, front.due <= now {
+            self.pendingLeaves.removeFirst()
+            guard !front.state.isRetired, let member = front.state.presence.leave(front.member, dueAt: front.due)
+            else { continue }
+            self.announce(PresenceEvent(.leave, channel: front.state.name, member: member), in: front.state)
+            self.noteIfIdle(front.state, now: now)
+        }
+        self.armLeaveTimer()
     }
 
     // MARK: - Admin

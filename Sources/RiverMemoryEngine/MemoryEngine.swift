@@ -20,7 +20,8 @@ public final class MemoryEngine: Engine {
         fanOut: FanOut,
         limits: HistoryLimits,
         reapInterval: TimeAmount = .seconds(1),
-        clock: MonotonicClock = .system
+        clock: MonotonicClock = .system,
+        presenceLeaveDelay: TimeAmount = .seconds(5)
     ) {
         var stores: [NIOLoopBoundBox<ChannelStore>] = []
         var reapers: [RepeatedTask] = []
@@ -33,7 +34,8 @@ public final class MemoryEngine: Engine {
                     limits: limits,
                     fanOut: fanOut,
                     storeCount: fanOut.count,
-                    clock: clock
+                    clock: clock,
+                    leaveDelay: presenceLeaveDelay
                 ),
                 eventLoop: loop
             )
@@ -69,15 +71,20 @@ public final class MemoryEngine: Engine {
     public func subscribe(
         to channel: ChannelName,
         from point: ResumePoint,
-        hubIndex: Int
-    ) -> EventLoopFuture<Subscribed> {
+        hubIndex: Int,
+        member: PresenceMember?
+    ) -> EventLoopFuture<SubscribeResult> {
         let replyLoop = self.stores[hubIndex].eventLoop
         return self.onHome(of: channel, replyOn: replyLoop) {
-            $0.subscribe(to: channel, from: point, hubIndex: hubIndex)
+            $0.subscribe(to: channel, from: point, hubIndex: hubIndex, member: member)
         }.flatMapResult { $0 }
     }
 
-    public func unsubscribe(_ subscription: Subscription) {
+    public func presence(of channel: ChannelName, limit: Int, on loop: EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+        self.onHome(of: channel, replyOn: loop) { $0.presence(of: channel, limit: limit) }
+    }
+
+    public func unsubscribe(_ subscription: Interest) {
         let store = self.home(of: subscription.channel)
         if store.eventLoop.inEventLoop {
             store.value.unsubscribe(subscription)

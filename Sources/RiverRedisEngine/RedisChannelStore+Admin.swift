@@ -2,16 +2,19 @@ import NIOCore
 import RiverCore
 
 /// Channel facts, deletion, the listing and statistics (merged across
-/// shards), and the once-a-second upkeep.
+/// shards), and the once-a-second upkeep. A shard that fails makes what
+/// needs it fail with `EngineError.unavailable` naming it (503), never
+/// with the Redis client's own error; statistics skip it and say so.
 extension RedisChannelStore {
     func info(_ name: ChannelName) -> EventLoopFuture<ChannelInfo?> {
         let subscribers = self.channels[name]?.subscriberTotal ?? 0
         let cutoff = WallClock.nowMillis() - self.settings.historyTTLMillis
-        return RedisScripts.info.run(
-            on: self.link(for: name).commands,
+        let link = self.link(for: name)
+        let reply = RedisScripts.info.run(
+            on: link.commands,
             keys: [RedisKeys.meta(name), RedisKeys.history(name)],
             arguments: [.integer(Int64(self.settings.historySize)), .integer(cutoff)]
-        ).flatMapThrowing { reply in
+        ).flatMapThrowing { reply -> ChannelInfo? in
             guard let parts = reply.array else { return nil }
             guard parts.count == 4, let seq = parts[0].integer, seq >= 0, let first = parts[3].integer, first >= 0,
                 first <= seq
@@ -25,29 +28,36 @@ extension RedisChannelStore {
                 lastPublishMillis: parts[2].integer
             )
         }
+        return link.reportingFaults(reply)
     }
 
     func delete(_ name: ChannelName) -> EventLoopFuture<Bool> {
-        RedisScripts.delete.run(
-            on: self.link(for: name).commands,
+        let link = self.link(for: name)
+        let reply = RedisScripts.delete.run(
+            on: link.commands,
             keys: [RedisKeys.meta(name), RedisKeys.history(name), .text(RedisKeys.channelIndex)],
             arguments: [RedisKeys.pubSub(name), .text(name.value)]
-        ).map { $0.integer == 1 }
+        )
+        return link.reportingFaults(reply.map { $0.integer == 1 })
     }
 
-    /// One page from every shard, merged in byte order; fails if a shard is down
-    /// (a page that silently skipped a shard's names would mislead paging).
+    /// One page from every shard, merged in byte order; fails, naming the
+    /// shard, if one is down (a page that silently skipped a shard's names
+    /// would mislead paging).
     func list(prefix: String, after: String?, limit: Int) -> EventLoopFuture<[ChannelName]> {
         let pages = self.links.map { link in
-            RedisScripts.list.run(
+            let reply = RedisScripts.list.run(
                 on: link.commands,
                 keys: [.text(RedisKeys.channelIndex)],
                 arguments: [.text(prefix), .text(after ?? ""), .integer(Int64(limit)), .text("\(RedisKeys.prefix)")]
-            ).map { reply in
-                (reply.array ?? []).compactMap { name in
-                    name.bytes.flatMap { try? ChannelName(validating: $0.readableBytesView, maxBytes: Int.max) }
+            )
+            return link.reportingFaults(
+                reply.map { reply in
+                    (reply.array ?? []).compactMap { name in
+                        name.bytes.flatMap { try? ChannelName(validating: $0.readableBytesView, maxBytes: Int.max) }
+                    }
                 }
-            }
+            )
         }
         return EventLoopFuture.whenAllSucceed(pages, on: self.eventLoop).map { pages in
             let merged = pages.joined().sorted { $0.value.utf8.lexicographicallyPrecedes($1.value.utf8) }
@@ -55,18 +65,24 @@ extension RedisChannelStore {
         }
     }
 
-    /// Channels and publishes, summed over the shards that answer (a shard
-    /// that is down counts as nothing, so `/stats` still answers).
+    /// Channels and publishes, summed over the shards that answer; a shard
+    /// that does not is listed in `unavailableShards` instead, so `/stats`
+    /// still answers, and says what its sums leave out.
     func statistics() -> EventLoopFuture<EngineStatistics> {
         let parts = self.links.map { link in
             let channels = link.commands.send(RESPCommand("ZCARD", RedisKeys.channelIndex))
             let published = link.commands.send(RESPCommand("HGET", RedisKeys.statistics, "published"))
-            return channels.and(published).map { channels, published in
+            return channels.and(published).assumeIsolated().flatMapThrowing { channels, published in
+                for case .error(let message) in [channels, published] { throw RedisReplyError(message: message) }
                 var statistics = EngineStatistics()
                 statistics.channels = Int(clamping: max(channels.integer ?? 0, 0))
                 statistics.messagesPublished = Int(clamping: max(published.integer ?? 0, 0))
                 return statistics
-            }.recover { _ in EngineStatistics() }
+            }.recover { error in
+                var statistics = EngineStatistics()
+                statistics.unavailableShards = [link.unavailableShard(error)]
+                return statistics
+            }.nonisolated()
         }
         return EventLoopFuture.reduce(EngineStatistics(), parts, on: self.eventLoop, +)
     }

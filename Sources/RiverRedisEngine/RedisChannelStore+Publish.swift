@@ -32,12 +32,12 @@ extension RedisChannelStore {
             switch result {
             case .success(let reply):
                 guard let (value, told) = Self.publishReply(reply, knownEpoch: memo.epoch) else {
-                    completion(.failure(.unavailable("unexpected reply from Redis to a publish")))
+                    completion(.failure(link.unavailable(RedisReplyError(message: "unexpected reply to a publish"))))
                     return
                 }
                 (seq, epoch) = (value, told)
             case .failure(let error):
-                completion(.failure(.unavailable("\(error)")))  // (every error here names Redis)
+                completion(.failure(link.unavailable(error)))
                 return
             }
             self.published.published(to: name, epoch: epoch, refreshedAt: refresh || memo.epoch != epoch ? now : nil)
@@ -81,15 +81,12 @@ extension RedisChannelStore {
             case .success(.integer(let replicas)) where replicas >= wanted:
                 completion(.success(seq))
             case .success(.integer(let replicas)):
-                completion(
-                    .failure(
-                        .unavailable("Redis: only \(replicas) of \(wanted) replicas confirmed the publish in time")
-                    )
-                )
+                let reason = "only \(replicas) of \(wanted) replicas confirmed the publish in time"
+                completion(.failure(link.unavailable(RedisReplyError(message: reason))))
             case .success(let other):
-                completion(.failure(.unavailable("Redis: unexpected reply to WAIT: \(other)")))
+                completion(.failure(link.unavailable(RedisReplyError(message: "unexpected reply to WAIT: \(other)"))))
             case .failure(let error):
-                completion(.failure(.unavailable("\(error)")))
+                completion(.failure(link.unavailable(error)))
             }
         }
     }

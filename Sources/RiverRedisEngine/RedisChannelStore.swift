@@ -30,7 +30,9 @@ final class RedisChannelStore {
     var epochs = EpochGenerator()
 
     /// A subscriber's catch-up raced live messages it could not be given: read it again.
-    struct StaleCatchUp: Error {}
+    struct StaleCatchUp: Error, CustomStringConvertible {
+        var description: String { "the live feed kept moving while the catch-up was read; try again" }
+    }
 
     init(
         index: Int,
@@ -49,7 +51,7 @@ final class RedisChannelStore {
         self.outboxes = HubOutboxes(fanOut: fanOut, eventLoop: eventLoop)
         self.published = PublishedChannels(refreshInterval: settings.expiryRefreshInterval)
         self.links = targets.enumerated().map { shard, target in
-            RedisShardLink(shard: shard, target: target, eventLoop: eventLoop, logger: logger)
+            RedisShardLink(shard: shard, of: targets.count, target: target, eventLoop: eventLoop, logger: logger)
         }
         for link in self.links {
             let shard = link.shard
@@ -77,17 +79,25 @@ final class RedisChannelStore {
 
     // MARK: - Subscribe
 
-    func subscribe(to name: ChannelName, from point: ResumePoint, hubIndex: Int) -> EventLoopFuture<Subscribed> {
+    func subscribe(
+        to name: ChannelName,
+        from point: ResumePoint,
+        hubIndex: Int,
+        member: PresenceMember?
+    ) -> EventLoopFuture<SubscribeResult> {
         let channel = self.channel(named: name)
         channel.subscribersPerHub[hubIndex] += 1
         channel.subscriberTotal += 1
         channel.idleSince = nil
-        let subscription = Subscription(channel: name, hubIndex: hubIndex, token: channel.token)
+        let subscription = Interest(channel: name, hubIndex: hubIndex, token: channel.token, member: member)
+        if channel.presence.subscribed(member), let member {
+            self.announce(PresenceEvent(.join, channel: name, member: member), in: channel)
+        }
         return self.catchUp(channel, from: point, attempts: 3)
-            .map { Subscribed(subscription: subscription, catchUp: $0) }
+            .map { SubscribeResult(interest: subscription, catchUp: $0) }
             .flatMapErrorThrowing { error in
                 self.unsubscribe(subscription)
-                throw EngineError.unavailable("\(error)")
+                throw self.link(for: name).unavailable(error)
             }
             .nonisolated()
     }
@@ -216,11 +226,37 @@ final class RedisChannelStore {
         }
     }
 
-    func unsubscribe(_ subscription: Subscription) {
+    func unsubscribe(_ subscription: Interest) {
         guard let channel = self.channels[subscription.channel], channel.token == subscription.token else { return }
         channel.subscribersPerHub[subscription.hubIndex] -= 1
         channel.subscriberTotal -= 1
         if channel.subscriberTotal == 0 { channel.idleSince = .now() }
+        let due = NIODeadline.now() + self.settings.presenceLeaveDelay
+        if channel.presence.unsubscribed(subscription.member, leaveDue: due), let member = subscription.member {
+            let store = NIOLoopBound(self, eventLoop: self.eventLoop)
+            self.eventLoop.scheduleTask(deadline: due) { store.value.leaveDue(member, at: due, from: channel) }
+        }
+    }
+
+    // MARK: - Presence
+
+    func presence(of name: ChannelName, limit: Int) -> PresenceSnapshot {
+        guard let channel = self.channels[name] else { return PresenceSnapshot(channel: name) }
+        return channel.presence.snapshot(of: name, limit: limit)
+    }
+
+    private func leaveDue(_ member: PresenceMember, at due: NIODeadline, from channel: RemoteChannel) {
+        guard self.channels[channel.name] === channel, let left = channel.presence.leave(member, dueAt: due) else {
+            return
+        }
+        self.announce(PresenceEvent(.leave, channel: channel.name, member: left), in: channel)
+    }
+
+    /// Hands a join or leave to every hub with subscribers to the channel.
+    private func announce(_ event: PresenceEvent, in channel: RemoteChannel) {
+        for hub in channel.subscribersPerHub.indices where channel.subscribersPerHub[hub] > 0 {
+            self.fanOut.send(event, toHub: hub)
+        }
     }
 
     private func channel(named name: ChannelName) -> RemoteChannel {

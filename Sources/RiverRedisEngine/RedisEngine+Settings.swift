@@ -34,6 +34,10 @@ extension RedisEngine {
         public var waitTimeoutMillis: Int64
         /// A connection on which Redis answers nothing for this long is closed (and reconnected).
         public var replyTimeout: TimeAmount = .seconds(5)
+        /// `presence_leave_delay`: how long a user whose last subscription ended stays listed.
+        public var presenceLeaveDelay: TimeAmount = .seconds(5)
+        /// `presence_ttl`: how long a node's presence outlives the node (it refreshes it well within).
+        public var presenceTTL: TimeAmount = .seconds(30)
 
         public init(
             shards: [RedisShardLocation],

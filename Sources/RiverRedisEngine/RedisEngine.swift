@@ -113,16 +113,24 @@ public final class RedisEngine: Engine {
     public func subscribe(
         to channel: ChannelName,
         from point: ResumePoint,
-        hubIndex: Int
-    ) -> EventLoopFuture<Subscribed> {
+        hubIndex: Int,
+        member: PresenceMember?
+    ) -> EventLoopFuture<SubscribeResult> {
         let replyLoop = self.stores[hubIndex].eventLoop
         let home = self.home(of: channel)
         return home.eventLoop.submit(replyingOn: replyLoop) {
-            home.value.subscribe(to: channel, from: point, hubIndex: hubIndex)
+            home.value.subscribe(to: channel, from: point, hubIndex: hubIndex, member: member)
         }
     }
 
-    public func unsubscribe(_ subscription: Subscription) {
+    public func presence(of channel: ChannelName, limit: Int, on loop: EventLoop) -> EventLoopFuture<PresenceSnapshot> {
+        let home = self.home(of: channel)
+        return home.eventLoop.submit(replyingOn: loop) {
+            home.eventLoop.makeSucceededFuture(home.value.presence(of: channel, limit: limit))
+        }
+    }
+
+    public func unsubscribe(_ subscription: Interest) {
         let home = self.home(of: subscription.channel)
         if home.eventLoop.inEventLoop {
             home.value.unsubscribe(subscription)

@@ -21,6 +21,8 @@ final class RemoteChannel {
     let token: UInt64
     var subscribersPerHub: [Int]
     var subscriberTotal = 0
+    /// This node's share of the channel's presence.
+    var presence = ChannelPresence()
     /// Since when nobody here subscribes (the Redis subscription lingers a while).
     var idleSince: NIODeadline?
     var subscription = SubscriptionState.none

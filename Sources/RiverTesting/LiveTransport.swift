@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -50,7 +51,18 @@ final class LiveTransport: TestTransport {
             sent.fail(TimedOut("send of \(bytes.count) bytes not done within \(timeout)"))
         }
         defer { timer.cancel() }
-        try await sent.futureResult.get()
+        do {
+            try await sent.futureResult.get()
+        } catch let timedOut as TimedOut {
+            throw timedOut  // the server stopped reading: callers may expect exactly that
+        } catch {
+            // Say what the server said before it closed (a 503 at accept, say).
+            let inbound = self.inbound
+            let (before, closing) = (try? await self.channel.eventLoop.submit { (inbound.value.peek(), inbound.value.closingError) }.get()) ?? ([], nil)
+            throw TestFailure(
+                "send failed (\(error)); the server had sent: \(String(decoding: before.prefix(300), as: UTF8.self).debugDescription); closed by: \(closing.map { "\($0)" } ?? "no error")"
+            )
+        }
     }
 
     func receive(timeout: Duration) async throws -> [UInt8]? {
@@ -112,8 +124,12 @@ private final class InboundCollector: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    /// The error that closed the connection, if one did.
+    private(set) var closingError: Error?
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // A reset is the server closing: what arrived before it stays readable.
+        self.closingError = self.closingError ?? error
         context.close(promise: nil)
     }
 
@@ -121,6 +137,8 @@ private final class InboundCollector: ChannelInboundHandler {
         self.isClosed = true
         self.wakeWaiter()
     }
+
+    func peek() -> [UInt8] { self.bytes }
 
     func takeAll() -> [UInt8] {
         defer { self.bytes.removeAll() }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import RiverServer
@@ -47,7 +48,10 @@ public final class TestRiver: Sendable {
             configuration.host = "127.0.0.1"
             configuration.threads = threads
             var logger = Logger(label: "river-test")
-            logger.logLevel = .warning
+            // (RIVER_TEST_LOG_LEVEL=debug shows what a live server does, for a failing run.)
+            logger.logLevel = ProcessInfo.processInfo.environment["RIVER_TEST_LOG_LEVEL"].flatMap {
+                Logger.Level(rawValue: $0)
+            } ?? .warning
             let server = try await RiverServer.start(
                 configuration: configuration,
                 logger: logger,
@@ -177,6 +181,16 @@ public func withRiver<T>(
         await river.stop()
         throw error
     }
+}
+
+/// Runs `body` with a fresh in-process River configured with `configuration`.
+@discardableResult
+public func withRiver<T>(
+    _ configuration: RiverConfiguration,
+    lifetimeObserver: LifetimeObserver? = nil,
+    _ body: (TestRiver) async throws -> T
+) async throws -> T {
+    try await withRiver(.inProcess, configuration, lifetimeObserver: lifetimeObserver, body)
 }
 
 extension RiverConfiguration {

@@ -12,6 +12,7 @@ struct RiverBench: AsyncParsableCommand {
         subcommands: [
             BenchCommand.self, FanoutCommand.self, IdleCommand.self, WebSocketEchoCommand.self,
             PublishCommand.self, LatencyCommand.self, ChurnCommand.self, ReferenceServerCommand.self,
+            ReportCommand.self,
         ]
     )
 }
@@ -45,7 +46,7 @@ struct CommonOptions: ParsableArguments {
     @Flag(help: "Offer permessage-deflate on WebSocket handshakes (echo clients send compressed frames).")
     var compress = false
     @Flag(help: "Print one JSON line instead of a summary.") var json = false
-    @Flag(help: "No progress lines on standard error.") var quiet = false
+    @Flag(help: "No live progress line (shown only when standard error is a terminal).") var quiet = false
 
     /// The text of `--payload-file`, if given.
     func payloadText() throws -> String? {
@@ -91,7 +92,7 @@ struct CommonOptions: ParsableArguments {
         let generator = try LoadGenerator(
             threads: self.threads,
             target: try self.makeTarget(),
-            showProgress: !self.quiet
+            showProgress: !self.quiet && ProgressLine.standardErrorIsTerminal
         )
         do {
             var report = try await scenario(generator)

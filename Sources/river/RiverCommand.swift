@@ -56,6 +56,8 @@ struct RiverCommand: AsyncParsableCommand {
     var adminSecret: String?
     @Option(help: "HS256 key of access tokens (or env RIVER_TOKEN_SECRET). Default: none, tokens off.")
     var tokenSecret: String?
+    @Option(help: "PEM public key verifying ES256 (P-256), RS256 (RSA) or EdDSA (Ed25519) tokens. Default: none.")
+    var tokenPublicKey: String?
     @Option(help: "When set, a token's iss must be this. Default: not checked.") var tokenIssuer: String?
     @Option(help: "When set, a token's aud must name this. Default: not checked.") var tokenAudience: String?
     @Option(help: "Channels starting with this need a token to subscribe. Default: none.") var privatePrefix: String?
@@ -93,6 +95,7 @@ struct RiverCommand: AsyncParsableCommand {
             ("publish_secret", "publish-secret", self.publishSecret ?? Self.environment("RIVER_PUBLISH_SECRET")),
             ("admin_secret", "admin-secret", self.adminSecret ?? Self.environment("RIVER_ADMIN_SECRET")),
             ("token_secret", "token-secret", self.tokenSecret ?? Self.environment("RIVER_TOKEN_SECRET")),
+            ("token_public_key", "token-public-key", self.tokenPublicKey),
             ("token_issuer", "token-issuer", self.tokenIssuer),
             ("token_audience", "token-audience", self.tokenAudience),
             ("private_prefix", "private-prefix", self.privatePrefix), ("admin_ip", "admin-host", self.adminHost),

@@ -23,6 +23,7 @@ import Testing
         _ kind: Kind,
         threads: Int = 2,
         limits: HistoryLimits = HistoryLimits(size: 1000),
+        leaveDelay: TimeAmount = .seconds(5),
         _ body: (Engine, FanOut, MultiThreadedEventLoopGroup) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -31,17 +32,15 @@ import Testing
         let engine: Engine
         switch kind {
         case .memory:
-            engine = MemoryEngine(fanOut: fanOut, limits: limits)
+            engine = MemoryEngine(fanOut: fanOut, limits: limits, presenceLeaveDelay: leaveDelay)
         case .redis:
             let server = try await RedisServerProcess.launch()
             redis = server
             var logger = Logger(label: "redis-engine-test")
             logger.logLevel = .critical
-            engine = await RedisEngine.start(
-                fanOut: fanOut,
-                settings: RedisEngine.Settings(address: try RedisAddress(server.url), limits: limits),
-                logger: logger
-            )
+            var settings = RedisEngine.Settings(address: try RedisAddress(server.url), limits: limits)
+            settings.presenceLeaveDelay = leaveDelay
+            engine = await RedisEngine.start(fanOut: fanOut, settings: settings, logger: logger)
         }
         do {
             try await body(engine, fanOut, group)
@@ -355,6 +354,8 @@ final class RecordingSubscriber: Subscriber {
     /// The payloads received, as text, in order.
     var payloads: [String] = []
     var finished: FinishReason?
+    /// The joins and leaves received, as `join USER`.
+    var presence: [String] = []
 
     var deliveredSeq: UInt64 { self.cursor }
 
@@ -381,4 +382,8 @@ final class RecordingSubscriber: Subscriber {
     }
 
     func finish(_ reason: FinishReason) { self.finished = reason }
+
+    func presenceChanged(_ event: EncodedPresenceEvent) {
+        self.presence.append("\(event.event.kind) \(event.event.member)")
+    }
 }

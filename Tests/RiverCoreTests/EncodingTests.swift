@@ -147,6 +147,23 @@ import Testing
         #expect(Array(buffer.readableBytesView) == expected)
     }
 
+    /// A close frame is a control frame: at most 125 bytes of payload (RFC 6455
+    /// section 5.5), so a long reason (a channel and a Redis shard) is cut,
+    /// never inside a character.
+    @Test(arguments: [(0, 0), (123, 123), (124, 123), (400, 123)])
+    func closeFrameReasonsFitAControlFrame(length: Int, kept: Int) {
+        let reason = String(repeating: "r", count: length)
+        let frame = WebSocketFraming.closeFrame(code: 1011, reason: reason, allocator: ByteBufferAllocator())
+        #expect(Array(frame.readableBytesView) == [0x88, UInt8(2 + kept), 0x03, 0xF3] + Array(reason.utf8.prefix(kept)))
+        // 122 ASCII bytes then "é" (2 bytes): the "é" would end at byte 124, so it goes.
+        let accented = WebSocketFraming.closeFrame(
+            code: 1011,
+            reason: String(repeating: "r", count: 122) + "\u{e9}",
+            allocator: ByteBufferAllocator()
+        )
+        #expect(accented.readableBytes == 2 + 2 + 122)
+    }
+
     @Test(
         arguments: [
             ([0x61, 0x62], true),

@@ -80,7 +80,7 @@ import Testing
         try await withEngine(threads: 1, limits: limits, clock: time.clock) { engine, _, group in
             let loop = group.next()
             let subscription = try await engine.subscribe(to: self.name("kept"), from: .live, hubIndex: 0).get()
-                .subscription
+                .interest
             time.advance(by: .seconds(5))
             try await engine.reap(on: loop).get()
             #expect(try await engine.info(self.name("kept"), on: loop).get()?.subscribers == 1, "survived a reap")
@@ -146,7 +146,7 @@ import Testing
         let limits = HistoryLimits(maxChannels: 2, channelIdleTTL: .seconds(3600))
         try await withEngine(threads: 1, limits: limits) { engine, _, group in
             let loop = group.next()
-            let a = try await engine.subscribe(to: self.name("a"), from: .live, hubIndex: 0).get().subscription
+            let a = try await engine.subscribe(to: self.name("a"), from: .live, hubIndex: 0).get().interest
             _ = try await engine.subscribe(to: self.name("b"), from: .live, hubIndex: 0).get()
             await #expect(throws: EngineError.self) {
                 _ = try await engine.publish(ByteBuffer(string: "x"), to: self.name("c"), on: loop).get()

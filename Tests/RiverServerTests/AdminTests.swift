@@ -2,19 +2,32 @@ import Foundation
 import RiverTesting
 import Testing
 
-/// Channel admin, statistics, metrics and health, over real sockets.
+/// Channel admin, statistics, metrics and health. In-process; the statistics
+/// also run live (two event loops).
 @Suite struct AdminTests {
-    func json(_ response: SocketConnection.Response) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
+    func json(_ response: TestConnection.Response) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(response.bodyBytes)) as? [String: Any] ?? [:]
+    }
+
+    /// Publishes `m1`…`mN` to `channel`.
+    func publish(_ river: TestRiver, _ channel: String, count: Int) async throws {
+        for seq in 1...count { try await river.publish(channel, "m\(seq)") }
+    }
+
+    /// A stream subscription to `channel`, in place once its `live` notice is read.
+    func subscribe(_ river: TestRiver, _ path: String) async throws -> TestConnection {
+        let subscriber = try await river.connect()
+        try await subscriber.sendRequest("GET", path + "&hello=1")
+        #expect(try await subscriber.readHead().status == 200)
+        #expect(try await subscriber.readChunk()?.hasPrefix("[\"live\"") == true)
+        return subscriber
     }
 
     @Test func channelInfoReportsSeqSubscribersAndHistory() async throws {
-        try await withServer(configured { $0.history.size = 3 }) { server in
-            try publishPipelined(port: server.port, channel: "info+me", count: 5)
-            let subscriber = try server.connect()
-            try subscriber.sendRequest("GET", "/subscribe?name=info+me")
-            _ = try subscriber.readHead()
-            let info = try self.json(try httpRequest(port: server.port, "GET", "/channels/info%20me"))
+        try await withRiver(.inProcess, configured { $0.history.size = 3 }) { river in
+            try await self.publish(river, "info me", count: 5)
+            _ = try await self.subscribe(river, "/subscribe?name=info+me")
+            let info = try self.json(try await river.request("GET", "/channels/info%20me"))
             #expect(info["channel"] as? String == "info me")
             #expect(info["seq"] as? Int == 5)
             #expect(info["subscribers"] as? Int == 1)
@@ -23,69 +36,67 @@ import Testing
             let lastPublish = info["last_publish"] as? String ?? ""
             #expect(lastPublish.hasPrefix("20") && lastPublish.hasSuffix("Z"))
 
-            let missing = try httpRequest(port: server.port, "GET", "/channels/nobody")
+            let missing = try await river.request("GET", "/channels/nobody")
             #expect(missing.status == 404)
             #expect(missing.body == "no such resource: no such channel: nobody\n")
         }
     }
 
     @Test func deleteEndsStreamsCleanlyAndDropsHistory() async throws {
-        try await withServer { server in
-            try publishPipelined(port: server.port, channel: "doomed", count: 2)
-            let stream = try server.connect()
-            try stream.sendRequest("GET", "/subscribe?name=doomed")
-            _ = try stream.readHead()
-            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=doomed")
+        try await withRiver { river in
+            try await self.publish(river, "doomed", count: 2)
+            let stream = try await self.subscribe(river, "/subscribe?name=doomed")
+            let socket = try await river.webSocket("/websocket?name=doomed&hello=1")
+            #expect(try await socket.readText().hasPrefix("[\"live\""))
 
-            let deleted = try httpRequest(port: server.port, "DELETE", "/channels/doomed")
+            let deleted = try await river.request("DELETE", "/channels/doomed")
             #expect(deleted.status == 200)
             #expect(deleted.body == "{\"channel\": \"doomed\", \"deleted\": true}")
-            #expect(try stream.readChunk() == nil)  // the last chunk: a clean end
-            #expect(try socket.read().closeCode == 1000)
-            #expect(try httpRequest(port: server.port, "GET", "/channels/doomed").status == 404)
-            #expect(try httpRequest(port: server.port, "DELETE", "/channels/doomed").status == 404)
+            #expect(try await stream.readChunk() == nil)  // the last chunk: a clean end
+            #expect(try await socket.read().closeCode == 1000)
+            #expect(try await river.request("GET", "/channels/doomed").status == 404)
+            #expect(try await river.request("DELETE", "/channels/doomed").status == 404)
             // A new channel of that name starts over, and an old seq is told so.
-            let replay = try httpRequest(port: server.port, "GET", "/subscribe?name=doomed&seq=2&keep=0")
+            let replay = try await river.request("GET", "/subscribe?name=doomed&seq=2&keep=0")
             #expect(maskingEpochs(replay.body) == "[\"reset\", {\"channel\": \"doomed\", \"seq\": 0, \"epoch\": E}]")
         }
     }
 
     @Test func listingIsFilteredSortedAndPaginated() async throws {
-        try await withServer { server in
+        try await withRiver { river in
             for name in ["b-2", "a-1", "b-1", "b-3", "c-1"] {
-                _ = try httpRequest(port: server.port, "GET", "/publish?name=\(name)&data=x")
+                _ = try await river.request("GET", "/publish?name=\(name)&data=x")
             }
-            let first = try self.json(try httpRequest(port: server.port, "GET", "/channels?prefix=b-&limit=2"))
+            let first = try self.json(try await river.request("GET", "/channels?prefix=b-&limit=2"))
             #expect(first["channels"] as? [String] == ["b-1", "b-2"])
             #expect(first["next"] as? String == "b-2")
-            let second = try self.json(
-                try httpRequest(port: server.port, "GET", "/channels?prefix=b-&limit=2&after=b-2")
-            )
+            let second = try self.json(try await river.request("GET", "/channels?prefix=b-&limit=2&after=b-2"))
             #expect(second["channels"] as? [String] == ["b-3"])
             #expect(second["next"] is NSNull)
-            let all = try self.json(try httpRequest(port: server.port, "GET", "/channels"))
+            let all = try self.json(try await river.request("GET", "/channels"))
             #expect(all["channels"] as? [String] == ["a-1", "b-1", "b-2", "b-3", "c-1"])
-            #expect(try httpRequest(port: server.port, "GET", "/channels?limit=5000").status == 400)
+            #expect(try await river.request("GET", "/channels?limit=5000").status == 400)
         }
     }
 
-    @Test func statsCountConnectionsByTransportAndTraffic() async throws {
-        try await withServer { server in
-            let stream = try server.connect()
-            try stream.sendRequest("GET", "/subscribe?name=s")
-            _ = try stream.readHead()
-            let sse = try server.connect()
-            try sse.sendRequest("GET", "/sse?name=s")
-            _ = try sse.readHead()
-            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=s")
-            let poll = try server.connect()
-            try poll.sendRequest("GET", "/subscribe?name=s&keep=0")
-            _ = try poll.readHead()
-            try socket.send(text: "counted")
-            _ = try socket.readText()
-            _ = try stream.readChunk()
+    @Test(arguments: TestRiver.Mode.allCases)
+    func statsCountConnectionsByTransportAndTraffic(_ mode: TestRiver.Mode) async throws {
+        try await withRiver(mode, threads: 2) { river in
+            let stream = try await self.subscribe(river, "/subscribe?name=s")
+            let sse = try await river.connect()
+            try await sse.sendRequest("GET", "/sse?name=s&hello=1")
+            _ = try await sse.readHead()
+            _ = try await sse.readSome()  // the `live` event: subscribed
+            let socket = try await river.webSocket("/websocket?name=s&hello=1")
+            _ = try await socket.readText()
+            let poll = try await river.connect()
+            try await poll.sendRequest("GET", "/subscribe?name=s&keep=0")
+            _ = try await poll.readHead()
+            try await socket.send(text: "counted")
+            _ = try await socket.readText()
+            _ = try await stream.readChunk()
 
-            let stats = try self.json(try httpRequest(port: server.port, "GET", "/stats"))
+            let stats = try self.json(try await river.request("GET", "/stats"))
             #expect(stats["engine"] as? String == "memory")
             let connections = stats["connections"] as? [String: Int] ?? [:]
             #expect(connections["stream"] == 1)
@@ -101,25 +112,23 @@ import Testing
     }
 
     @Test func metricsAreInPrometheusTextFormat() async throws {
-        try await withServer { server in
-            _ = try httpRequest(port: server.port, "GET", "/publish?name=m&data=x")
-            _ = try httpRequest(port: server.port, "GET", "/publish?name=m&data=y")
-            let metrics = try httpRequest(port: server.port, "GET", "/metrics")
+        try await withRiver { river in
+            _ = try await river.request("GET", "/publish?name=m&data=x")
+            _ = try await river.request("GET", "/publish?name=m&data=y")
+            let metrics = try await river.request("GET", "/metrics")
             #expect(metrics.head.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
             #expect(metrics.body.contains("# TYPE river_messages_published_total counter"))
             #expect(metrics.body.contains("river_messages_published_total 2"))
             #expect(metrics.body.contains("river_channels 1"))
-            _ = try httpRequest(port: server.port, "GET", "/publish?name=m&data=z")
+            _ = try await river.request("GET", "/publish?name=m&data=z")
             // Counters only move forward, by what happened since the last scrape.
-            #expect(
-                try httpRequest(port: server.port, "GET", "/metrics").body.contains("river_messages_published_total 3")
-            )
+            #expect(try await river.request("GET", "/metrics").body.contains("river_messages_published_total 3"))
         }
     }
 
     @Test func healthSaysOK() async throws {
-        try await withServer { server in
-            let health = try httpRequest(port: server.port, "GET", "/health")
+        try await withRiver { river in
+            let health = try await river.request("GET", "/health")
             #expect(health.status == 200)
             #expect(health.body == "ok\n")
         }

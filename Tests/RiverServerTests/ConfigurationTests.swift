@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import NIOCore
 import RiverRedisEngine
 import Testing
@@ -7,6 +9,8 @@ import Testing
 /// `river.conf` parsing and value checking.
 @Suite struct ConfigurationTests {
     @Test func everyKeyIsAcceptedWithItsUnits() throws {
+        let keyPath = try temporaryFile(P256.Signing.PrivateKey().publicKey.pemRepresentation, suffix: ".pem")
+        defer { try? FileManager.default.removeItem(atPath: keyPath) }
         var configuration = RiverConfiguration()
         try ConfigurationFile.apply(
             """
@@ -25,6 +29,12 @@ import Testing
             max_channel_name 64
             channel_idle_ttl 90s
             max_subscriber_backlog 256k
+            max_channels_per_connection 20
+            max_commands_per_second 7
+            presence_leave_delay 2s
+            presence_ttl 9s
+            max_presence_members 50
+            presence_self_names on
             read_timeout 1500ms
             keepalive_timeout 1m
             shutdown_timeout 3
@@ -36,6 +46,7 @@ import Testing
             publish_secret 0123456789abcdef
             admin_secret fedcba9876543210
             token_secret 0123456789abcdef0123456789abcdef
+            token_public_key \(keyPath)
             token_issuer https://auth.example
             token_audience river
             max_channels 5000
@@ -62,6 +73,12 @@ import Testing
         #expect(configuration.maxChannelName == 64)
         #expect(configuration.history.channelIdleTTL == .seconds(90))
         #expect(configuration.maxSubscriberBacklog == 256 * 1024)
+        #expect(configuration.maxChannelsPerConnection == 20)
+        #expect(configuration.maxCommandsPerSecond == 7)
+        #expect(configuration.presenceLeaveDelay == .seconds(2))
+        #expect(configuration.presenceTTL == .seconds(9))
+        #expect(configuration.maxPresenceMembers == 50)
+        #expect(configuration.presenceSelfNames)
         #expect(configuration.readTimeout == .milliseconds(1500))
         #expect(configuration.keepAliveTimeout == .minutes(1))
         #expect(configuration.shutdownTimeout == .seconds(3))
@@ -88,7 +105,8 @@ import Testing
         )
         #expect(configuration.redisWait == 1)
         #expect(try configuration.redisShards().count == 2)
-        #expect(RiverConfiguration.keys.count == 35)
+        #expect(configuration.tokenPublicKey?.algorithm == .es256)
+        #expect(RiverConfiguration.keys.count == 42)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.

@@ -3,12 +3,13 @@ import Testing
 
 @testable import RiverServer
 
-/// CORS, the static files and the original's legacy endpoints.
+/// CORS, the static files and the original's legacy endpoints. In-process;
+/// the first test also runs live.
 @Suite struct CrossOriginTests {
-    @Test func everyOriginReadsWithoutCredentials() async throws {
-        try await withServer { server in
-            let preflight = try httpRequest(
-                port: server.port,
+    @Test(arguments: TestRiver.Mode.allCases)
+    func everyOriginReadsWithoutCredentials(_ mode: TestRiver.Mode) async throws {
+        try await withRiver(mode) { river in
+            let preflight = try await river.request(
                 "OPTIONS",
                 "/publish?name=x",
                 headers: [
@@ -25,8 +26,7 @@ import Testing
                     == "Authorization, Content-Type, Last-Event-ID, X-River-Secret"
             )
 
-            let publish = try httpRequest(
-                port: server.port,
+            let publish = try await river.request(
                 "POST",
                 "/publish?name=x",
                 headers: ["Origin: https://app.example", "Content-Type: text/plain"],
@@ -35,19 +35,23 @@ import Testing
             #expect(publish.head.header("Access-Control-Allow-Origin") == "*")
             #expect(publish.head.header("Access-Control-Allow-Credentials") == nil)
 
-            let stream = try server.connect()
-            try stream.sendRequest("GET", "/subscribe?name=x&seq=0&keep=0", headers: ["Origin: https://app.example"])
-            #expect(try stream.readResponse().head.header("Access-Control-Allow-Origin") == "*")
+            let stream = try await river.connect()
+            try await stream.sendRequest(
+                "GET",
+                "/subscribe?name=x&seq=0&keep=0",
+                headers: ["Origin: https://app.example"]
+            )
+            #expect(try await stream.readResponse().head.header("Access-Control-Allow-Origin") == "*")
 
-            let plain = try httpRequest(port: server.port, "GET", "/publish?name=x&data=y")
+            let plain = try await river.request("GET", "/publish?name=x&data=y")
             #expect(plain.head.header("Access-Control-Allow-Origin") == nil)
         }
     }
 
     @Test func originsListedByNameGetCredentials() async throws {
-        try await withServer(configured { $0.allowedOrigins = try! CORSPolicy("* https://app.example") }) { server in
-            let listed = try httpRequest(
-                port: server.port,
+        let listed = configured { $0.allowedOrigins = try! CORSPolicy("* https://app.example") }
+        try await withRiver(.inProcess, listed) { river in
+            let listed = try await river.request(
                 "GET",
                 "/publish?name=x&data=y",
                 headers: ["Origin: https://app.example"]
@@ -55,8 +59,7 @@ import Testing
             #expect(listed.head.header("Access-Control-Allow-Origin") == "https://app.example")
             #expect(listed.head.header("Access-Control-Allow-Credentials") == "true")
             #expect(listed.head.header("Vary") == "Origin")
-            let other = try httpRequest(
-                port: server.port,
+            let other = try await river.request(
                 "GET",
                 "/publish?name=x&data=z",
                 headers: ["Origin: https://other.example"]
@@ -67,19 +70,16 @@ import Testing
     }
 
     @Test func originsOutsideTheListAreRefused() async throws {
-        try await withServer(
-            configured { $0.allowedOrigins = try! CORSPolicy("https://a.example, https://b.example:8443") }
-        ) { server in
-            let refused = try httpRequest(
-                port: server.port,
+        let listed = configured { $0.allowedOrigins = try! CORSPolicy("https://a.example, https://b.example:8443") }
+        try await withRiver(.inProcess, listed) { river in
+            let refused = try await river.request(
                 "GET",
                 "/publish?name=x&data=y",
                 headers: ["Origin: https://c.example"]
             )
             #expect(refused.status == 403)
             #expect(refused.body == "origin https://c.example is not allowed (allowed_origins)\n")
-            let allowed = try httpRequest(
-                port: server.port,
+            let allowed = try await river.request(
                 "GET",
                 "/publish?name=x&data=y",
                 headers: ["Origin: https://b.example:8443"]
@@ -108,8 +108,8 @@ import Testing
         ("/crossdomain.xml", "text/x-cross-domain-policy"),
     ])
     func staticFilesAreServed(path: String, contentType: String) async throws {
-        try await withServer { server in
-            let response = try httpRequest(port: server.port, "GET", path)
+        try await withRiver { river in
+            let response = try await river.request("GET", path)
             #expect(response.status == 200, "\(path)")
             #expect(response.head.header("Content-Type") == contentType)
             #expect(!response.body.isEmpty)
@@ -117,23 +117,27 @@ import Testing
     }
 
     @Test func staticFilesRevalidateWithETags() async throws {
-        try await withServer { server in
-            let first = try httpRequest(port: server.port, "GET", "/lib.js")
+        try await withRiver { river in
+            let first = try await river.request("GET", "/lib.js")
             #expect(first.head.header("Cache-Control") == "no-cache")
             let etag = try #require(first.head.header("ETag"))
-            let again = try httpRequest(port: server.port, "GET", "/lib.js", headers: ["If-None-Match: \(etag)"])
+            // On a connection of its own: a 304 has no body, and nothing follows it.
+            let revalidating = try await river.connect()
+            try await revalidating.sendRequest("GET", "/lib.js", headers: ["If-None-Match: \(etag)"])
+            let again = try await revalidating.readResponse()
             #expect(again.status == 304)
-            #expect(again.body.isEmpty)
-            let stale = try httpRequest(port: server.port, "GET", "/lib.js", headers: ["If-None-Match: \"old\""])
+            #expect(again.body.isEmpty && (again.header("Content-Length") ?? "0") == "0")
+            #expect(try await revalidating.unreadBytesNow() == [])
+            let stale = try await river.request("GET", "/lib.js", headers: ["If-None-Match: \"old\""])
             #expect(stale.status == 200)
         }
     }
 
     @Test func rawFlashPolicyRequestGetsThePolicyAndNUL() async throws {
-        try await withServer { server in
-            let connection = try server.connect()
-            try connection.send(Array("<policy-file-request/>".utf8) + [0])
-            let answer = try connection.readToEnd()
+        try await withRiver { river in
+            let connection = try await river.connect()
+            try await connection.send(Array("<policy-file-request/>".utf8) + [0])
+            let answer = try await connection.readToEnd()
             #expect(
                 String(decoding: answer, as: UTF8.self).contains("<allow-access-from domain=\"*\" to-ports=\"*\"/>")
             )

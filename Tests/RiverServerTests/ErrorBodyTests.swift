@@ -1,10 +1,11 @@
+import RiverTesting
 import Testing
 
 @testable import RiverServer
 
 /// Error answers quote what was wrong, but never as markup or as a second
 /// line: what a request supplied is percent-escaped, and every error carries
-/// `X-Content-Type-Options: nosniff`.
+/// `X-Content-Type-Options: nosniff`. In-process; an unparseable request also live.
 @Suite struct ErrorBodyTests {
     @Test(arguments: [
         ("GET", "/<script>alert(1)</script>", 404, "no such resource: /%3Cscript%3Ealert(1)%3C/script%3E"),
@@ -25,30 +26,31 @@ import Testing
         ),
     ])
     func inputIsEscapedAndNotSniffed(method: String, target: String, status: Int, reason: String) async throws {
-        try await withServer { server in
-            let response = try httpRequest(port: server.port, method, target)
+        try await withRiver { river in
+            let response = try await river.request(method, target)
             #expect(response.status == status)
             #expect(response.body == reason + "\n")
-            #expect(response.head.header("Content-Type") == "text/plain; charset=utf-8")
-            #expect(response.head.header("X-Content-Type-Options") == "nosniff")
+            #expect(response.header("Content-Type") == "text/plain; charset=utf-8")
+            #expect(response.header("X-Content-Type-Options") == "nosniff")
         }
     }
 
-    @Test func unparseableRequestsToo() async throws {
-        try await withServer { server in
-            let connection = try server.connect()
-            try connection.send("GET /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: <b>gzip</b>\r\n\r\n")
-            let response = try connection.readResponse()
+    @Test(arguments: TestRiver.Mode.allCases)
+    func unparseableRequestsToo(_ mode: TestRiver.Mode) async throws {
+        try await withRiver(mode) { river in
+            let connection = try await river.connect()
+            try await connection.send("GET /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: <b>gzip</b>\r\n\r\n")
+            let response = try await connection.readResponse()
             #expect(response.status == 501)
             #expect(response.body == "transfer coding not supported (only chunked)\n", "nothing of the request echoed")
-            #expect(response.head.header("X-Content-Type-Options") == "nosniff")
+            #expect(response.header("X-Content-Type-Options") == "nosniff")
         }
     }
 
     @Test func escaping() {
-        #expect(HTTPResponse.escapedReason("plain 'text' (ok): 1...2") == "plain 'text' (ok): 1...2")
-        #expect(HTTPResponse.escapedReason("<a href=\"x\">&`\\%") == "%3Ca href=%22x%22%3E%26%60%5C%25")
-        #expect(HTTPResponse.escapedReason("é\u{0}\u{7F}") == "%C3%A9%00%7F")
+        #expect(CompleteResponse.escapedReason("plain 'text' (ok): 1...2") == "plain 'text' (ok): 1...2")
+        #expect(CompleteResponse.escapedReason("<a href=\"x\">&`\\%") == "%3Ca href=%22x%22%3E%26%60%5C%25")
+        #expect(CompleteResponse.escapedReason("é\u{0}\u{7F}") == "%C3%A9%00%7F")
         #expect(LineLogHandler.escapingControlCharacters("one\ntwo\r\u{1B}[31m") == "one\\x0Atwo\\x0D\\x1B[31m")
         #expect(LineLogHandler.escapingControlCharacters("café — fine") == "café — fine")
     }

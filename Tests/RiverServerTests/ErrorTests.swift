@@ -2,7 +2,7 @@ import RiverTesting
 import Testing
 
 /// Every refusal is a clear status with a one-line reason, and never disturbs
-/// other connections.
+/// other connections. In-process; the first test also runs live.
 @Suite struct ErrorTests {
     static let cases: [(target: String, status: Int, reason: String)] = [
         ("/publish?data=x", 400, "missing 'name' parameter"),
@@ -27,45 +27,43 @@ import Testing
         ("/nowhere", 404, "no such resource: /nowhere"),
     ]
 
-    @Test func eachBadRequestGetsItsStatusAndAOneLineReason() async throws {
-        try await withServer(
-            configured {
-                $0.maxChannelName = 32
-                $0.maxMessageSize = 100
-            }
-        ) { server in
+    @Test(arguments: TestRiver.Mode.allCases)
+    func eachBadRequestGetsItsStatusAndAOneLineReason(_ mode: TestRiver.Mode) async throws {
+        let limits = configured {
+            $0.maxChannelName = 32
+            $0.maxMessageSize = 100
+        }
+        try await withRiver(mode, limits) { river in
             // All on one keep-alive connection: a refusal does not end it.
-            let connection = try server.connect()
+            let connection = try await river.connect()
             for (target, status, reason) in Self.cases {
-                try connection.sendRequest("GET", target)
-                let response = try connection.readResponse()
+                try await connection.sendRequest("GET", target)
+                let response = try await connection.readResponse()
                 #expect(response.status == status, "\(target)")
                 #expect(response.body == reason + "\n", "\(target)")
-                #expect(response.head.header("Content-Type") == "text/plain; charset=utf-8")
+                #expect(response.header("Content-Type") == "text/plain; charset=utf-8")
             }
         }
     }
 
     @Test func wrongMethodIs405WithAllow() async throws {
-        try await withServer { server in
-            let response = try httpRequest(port: server.port, "DELETE", "/publish?name=x&data=y")
+        try await withRiver { river in
+            let response = try await river.request("DELETE", "/publish?name=x&data=y")
             #expect(response.status == 405)
-            #expect(response.head.header("Allow") == "GET, POST")
+            #expect(response.header("Allow") == "GET, POST")
         }
     }
 
     @Test func rawBodyOverTheMessageLimitIs413() async throws {
-        try await withServer(configured { $0.maxMessageSize = 100 }) { server in
-            let response = try httpRequest(
-                port: server.port,
+        try await withRiver(.inProcess, configured { $0.maxMessageSize = 100 }) { river in
+            let response = try await river.request(
                 "POST",
                 "/publish?name=x",
                 headers: ["Content-Type: text/plain"],
                 body: String(repeating: "b", count: 101)
             )
             #expect(response.status == 413)
-            let fits = try httpRequest(
-                port: server.port,
+            let fits = try await river.request(
                 "POST",
                 "/publish?name=x",
                 headers: ["Content-Type: text/plain"],
@@ -76,81 +74,82 @@ import Testing
     }
 
     @Test func declaredBodyOverTheRequestLimitIs413BeforeAnyBodyIsSent() async throws {
-        try await withServer(configured { $0.maxMessageSize = 100 }) { server in
-            let connection = try server.connect()
-            try connection.send("POST /publish?name=x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
-            let response = try connection.readResponse()
+        try await withRiver(.inProcess, configured { $0.maxMessageSize = 100 }) { river in
+            let connection = try await river.connect()
+            try await connection.send("POST /publish?name=x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+            let response = try await connection.readResponse()
             #expect(response.status == 413)
             #expect(response.body == "request body is larger than 4396 bytes\n")
-            #expect(try connection.waitForClose())
+            #expect(try await connection.waitForClose())
         }
     }
 
     @Test func unparseableRequestIs400AndClosesOnlyThatConnection() async throws {
-        try await withServer { server in
-            let subscriber = try server.connect()
-            try subscriber.sendRequest("GET", "/subscribe?name=calm")
-            _ = try subscriber.readHead()
-            let publisher = try server.connect()
+        try await withRiver { river in
+            let subscriber = try await river.connect()
+            try await subscriber.sendRequest("GET", "/subscribe?name=calm&hello=1")
+            _ = try await subscriber.readHead()
+            _ = try await subscriber.readChunk()  // the `live` notice: subscribed
+            let publisher = try await river.connect()
 
             for junk in [
                 "\u{1}\u{2}garbage\r\n\r\n", "GET /x HTTP/9.9\r\n\r\n", "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
                 "GET / HTTP/1.1\r\n folded: x\r\n\r\n",
                 "POST /publish HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
             ] {
-                let bad = try server.connect()
-                try bad.send(junk)
-                let response = try bad.readResponse()
+                let bad = try await river.connect()
+                try await bad.send(junk)
+                let response = try await bad.readResponse()
                 #expect([400, 505].contains(response.status), "\(junk.debugDescription)")
-                #expect(response.head.header("Connection") == "close")
+                #expect(response.header("Connection") == "close")
                 #expect(response.body.filter { $0 == "\n" }.count == 1)
-                #expect(try bad.waitForClose())
+                #expect(try await bad.waitForClose())
             }
 
-            try publisher.sendRequest("GET", "/publish?name=calm&data=still-here")
-            #expect(try publisher.readResponse().status == 200)
-            #expect(try subscriber.readChunk() == riverMessage("calm", 1, "\"still-here\""))
+            try await publisher.sendRequest("GET", "/publish?name=calm&data=still-here")
+            #expect(try await publisher.readResponse().status == 200)
+            #expect(try await subscriber.readChunk() == riverMessage("calm", 1, "\"still-here\""))
         }
     }
 
+    /// In-process a closed connection gives its slot back at once: the next
+    /// one is served without retrying.
     @Test func overMaxConnectionsIs503AndASlotFreesUp() async throws {
-        try await withServer(configured { $0.maxConnections = 3 }) { server in
-            var open: [SocketConnection] = []
+        try await withRiver(.inProcess, configured { $0.maxConnections = 3 }) { river in
+            var open: [TestConnection] = []
             for _ in 0..<3 {
-                let connection = try server.connect()
-                try connection.sendRequest("GET", "/publish?name=full&data=x")
-                #expect(try connection.readResponse().status == 200)
+                let connection = try await river.connect()
+                try await connection.sendRequest("GET", "/publish?name=full&data=x")
+                #expect(try await connection.readResponse().status == 200)
                 open.append(connection)
             }
-            let refused = try server.connect()
-            try refused.sendRequest("GET", "/publish?name=full&data=x")
-            let response = try refused.readResponse()
+            let refused = try await river.connect()
+            try await refused.sendRequest("GET", "/publish?name=full&data=x")
+            let response = try await refused.readResponse()
             #expect(response.status == 503)
             #expect(response.body == "server is at its connection limit (3)\n")
-            #expect(try refused.waitForClose())
+            #expect(try await refused.waitForClose())
 
-            open.removeLast().close()
-            var status = 0
-            for _ in 0..<50 where status != 200 {
-                try await Task.sleep(for: .milliseconds(20))
-                status = try httpRequest(port: server.port, "GET", "/publish?name=full&data=y").status
-            }
+            await open.removeLast().close()
+            let status = try await river.request("GET", "/publish?name=full&data=y").status
             #expect(status == 200)
         }
     }
 
     @Test func oversizedRequestLineIs414AndHeadersAre431() async throws {
-        try await withServer { server in
-            let long = try server.connect()
-            try long.send("GET /publish?name=x&data=\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(try long.readResponse().status == 414)
+        try await withRiver { river in
+            let long = try await river.connect()
+            try await long.send(
+                "GET /publish?name=x&data=\(String(repeating: "a", count: 9000)) HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            #expect(try await long.readResponse().status == 414)
 
-            let fat = try server.connect()
-            try fat.send(
+            let fat = try await river.connect()
+            try await fat.send(
                 "GET /publish?name=x&data=y HTTP/1.1\r\nHost: x\r\n"
                     + String(repeating: "X-Filler: \(String(repeating: "f", count: 100))\r\n", count: 200) + "\r\n"
             )
-            #expect(try fat.readResponse().status == 431)
+            #expect(try await fat.readResponse().status == 431)
         }
     }
 }

@@ -8,9 +8,9 @@ import Testing
     let limits = HTTPRequestParser.Limits(maxRequestLine: 64, maxHeaderBytes: 256, maxHeaderCount: 5, maxBodyBytes: 32)
 
     /// Feeds `input` in pieces of `step` bytes and collects the requests.
-    func parse(_ input: String, step: Int = .max) throws(HTTPParseError) -> [HTTPRequest] {
+    func parse(_ input: String, step: Int = .max) throws(RequestParseError) -> [ParsedRequest] {
         let parser = HTTPRequestParser(limits: self.limits)
-        var requests: [HTTPRequest] = []
+        var requests: [ParsedRequest] = []
         let bytes = Array(input.utf8)
         var offset = 0
         while offset < bytes.count {
@@ -103,7 +103,7 @@ import Testing
     ])
     func refusals(input: String, status: Int) {
         for step in [1, Int.max] {
-            #expect(throws: HTTPParseError.self) { _ = try self.parse(input, step: step) }
+            #expect(throws: RequestParseError.self) { _ = try self.parse(input, step: step) }
             do {
                 _ = try self.parse(input, step: step)
             } catch {

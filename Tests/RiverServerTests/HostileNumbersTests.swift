@@ -3,16 +3,12 @@ import Testing
 
 @testable import RiverServer
 
-/// Every number a client sends, at and past 2^64, over real sockets: each is
-/// answered 400 with a reason (or accepted when it fits), never a crash, and
-/// the server keeps answering.
+/// Every number a client sends, at and past 2^64: each is answered 400 with
+/// a reason (or accepted when it fits), never a crash, and the server keeps
+/// answering. In-process; the first test also runs live.
 @Suite struct HostileNumbersTests {
-    static let webSocketHandshake = [
-        "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    ]
-
-    @Test func numbersPastTheirRangeAre400() async throws {
+    @Test(arguments: TestRiver.Mode.allCases)
+    func numbersPastTheirRangeAre400(_ mode: TestRiver.Mode) async throws {
         let cases: [(target: String, headers: [String], reason: String)] = [
             (
                 "/channels?limit=18446744073709551615", [],
@@ -40,7 +36,8 @@ import Testing
             ),
             (
                 "/subscribe?name=x&seq=0&epoch=" + String(repeating: "9", count: 400), [],
-                "invalid 'epoch' parameter: \(String(repeating: "9", count: 32))... is out of range 0...18446744073709551615"
+                "invalid 'epoch' parameter: \(String(repeating: "9", count: 32))... "
+                    + "is out of range 0...18446744073709551615"
             ),
             (
                 "/subscribe?name=x&hello=18446744073709551617", [],
@@ -63,40 +60,36 @@ import Testing
                 "invalid Last-Event-ID header: expected a non-negative integer, got '0x10'"
             ),
             (
-                "/websocket?name=x&seq=18446744073709551616", Self.webSocketHandshake,
+                "/websocket?name=x&seq=18446744073709551616", TestWebSocket.handshakeHeaders,
                 "invalid 'seq' parameter: 18446744073709551616 is out of range 0...18446744073709551615"
             ),
         ]
-        try await withServer { server in
+        try await withRiver(mode) { river in
             for (target, headers, reason) in cases {
-                let response = try httpRequest(port: server.port, "GET", target, headers: headers)
+                let response = try await river.request("GET", target, headers: headers)
                 #expect(response.status == 400, "\(target)")
                 #expect(response.body == reason + "\n", "\(target)")
             }
-            #expect(try httpRequest(port: server.port, "GET", "/health").status == 200)
+            #expect(try await river.request("GET", "/health").status == 200)
         }
     }
 
     /// The largest values that fit are answered normally (a resume point ahead of
     /// the channel is a `reset`, not an overflow).
     @Test func theLargestNumbersThatFitAreServed() async throws {
-        try await withServer { server in
-            _ = try httpRequest(port: server.port, "GET", "/publish?name=edge&data=x")
+        try await withRiver { river in
+            _ = try await river.request("GET", "/publish?name=edge&data=x")
             let max = "18446744073709551615"
-            let poll = try httpRequest(
-                port: server.port,
-                "GET",
-                "/subscribe?name=edge&seq=\(max)&epoch=\(max)&keep=0"
-            )
+            let poll = try await river.request("GET", "/subscribe?name=edge&seq=\(max)&epoch=\(max)&keep=0")
             #expect(poll.status == 200)
             #expect(
                 maskingEpochs(poll.body).hasPrefix("[\"reset\", {\"channel\": \"edge\", \"seq\": 1, \"epoch\": E}]")
             )
-            let events = try server.connect()
-            try events.sendRequest("GET", "/sse?name=edge", headers: ["Last-Event-ID: \(max)"])
-            #expect(try events.readHead().status == 200)
-            #expect(try httpRequest(port: server.port, "GET", "/channels?limit=1000").status == 200)
-            #expect(try httpRequest(port: server.port, "GET", "/channels?limit=0001").status == 200)
+            let events = try await river.connect()
+            try await events.sendRequest("GET", "/sse?name=edge", headers: ["Last-Event-ID: \(max)"])
+            #expect(try await events.readHead().status == 200)
+            #expect(try await river.request("GET", "/channels?limit=1000").status == 200)
+            #expect(try await river.request("GET", "/channels?limit=0001").status == 200)
         }
     }
 
@@ -111,11 +104,11 @@ import Testing
 
     @Test(arguments: HostileNumbersTests.closeFrames)
     func closeCodesAreCheckedBeforeTheyAreEchoed(payload: [UInt8], expected: UInt16) async throws {
-        try await withServer { server in
-            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=close")
-            try socket.send(opcode: 0x8, payload)
-            #expect(try socket.read().closeCode == expected)
-            #expect(try httpRequest(port: server.port, "GET", "/health").status == 200)
+        try await withRiver { river in
+            let socket = try await river.webSocket("/websocket?name=close")
+            try await socket.send(opcode: 0x8, payload)
+            #expect(try await socket.read().closeCode == expected)
+            #expect(try await river.request("GET", "/health").status == 200)
         }
     }
 

@@ -87,9 +87,9 @@ import Testing
         var checked = 0
         for number in Self.hostileNumbers {
             for parameter in Self.numericParameters {
-                var head = HTTPRequestHead()
+                var head = ParsedRequestHead()
                 head.query = ByteBuffer(string: "name=n&data=x&seq=0&\(parameter)=\(number)")
-                let request = HTTPRequest(head: head)
+                let request = ParsedRequest(head: head)
                 for route in [Route.subscribe, .eventSource] {
                     Self.expectAnswerOr4xx {
                         _ = try SubscribeRequest(request, route: route, configuration: configuration)
@@ -113,11 +113,11 @@ import Testing
                 }
                 checked += 1
             }
-            var head = HTTPRequestHead()
+            var head = ParsedRequestHead()
             head.query = ByteBuffer(string: "name=n")
             head.lastEventID = number
             Self.expectAnswerOr4xx {
-                _ = try SubscribeRequest(HTTPRequest(head: head), route: .eventSource, configuration: configuration)
+                _ = try SubscribeRequest(ParsedRequest(head: head), route: .eventSource, configuration: configuration)
             }
         }
         #expect(checked == Self.hostileNumbers.count * Self.numericParameters.count)

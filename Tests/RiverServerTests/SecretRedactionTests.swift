@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RiverRedisEngine
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -40,7 +41,7 @@ import Testing
     @Test func everyPrintedFormIsRedacted() async throws {
         let configuration = Self.configuration
         let service = RiverService(configuration: configuration, logger: Logger(label: "test"))
-        let policy = await AccessPolicy.make(configuration)
+        let policy = try await AccessPolicy.make(configuration)
         let values: [Any] = [configuration, service, policy, configuration.publishSecret!, configuration.redis]
         for value in values {
             for form in Self.printedForms(value) {
@@ -70,13 +71,14 @@ import Testing
             environment: ["RIVER_TOKEN_SECRET": Self.token]
         )
         let port = river.port
-        #expect(try httpRequest(port: port, "GET", "/publish?name=a&data=x&secret=\(Self.publish)").status == 200)
-        #expect(try httpRequest(port: port, "GET", "/publish?name=a&data=x&secret=\(Self.admin)").status == 403)
-        #expect(
-            try httpRequest(port: port, "GET", "/stats", headers: ["X-River-Secret: \(Self.publish)"]).status == 403
-        )
-        #expect(try httpRequest(port: port, "GET", "/stats", headers: ["X-River-Secret: \(Self.admin)"]).status == 200)
-        #expect(try httpRequest(port: port, "GET", "/publish?name=a&data=x&token=not.a.token").status == 403)
+        func request(_ target: String, headers: [String] = []) async throws -> Int {
+            try await TestConnection.request(port: port, "GET", target, headers: headers).status
+        }
+        #expect(try await request("/publish?name=a&data=x&secret=\(Self.publish)") == 200)
+        #expect(try await request("/publish?name=a&data=x&secret=\(Self.admin)") == 403)
+        #expect(try await request("/stats", headers: ["X-River-Secret: \(Self.publish)"]) == 403)
+        #expect(try await request("/stats", headers: ["X-River-Secret: \(Self.admin)"]) == 200)
+        #expect(try await request("/publish?name=a&data=x&token=not.a.token") == 403)
         river.signal(SIGTERM)
         #expect(river.waitForExit() == 0)
         let log = river.standardError

@@ -1,10 +1,12 @@
+import JWTKit
 import RiverTesting
 import Testing
 
 @testable import RiverServer
 
-/// Token claims over real sockets: `exp` required, `nbf`, `iss` and `aud`
-/// checked with a small clock skew, and every refusal one short line.
+/// Token claims: `exp` required, `nbf`, `iss` and `aud` checked with a small
+/// clock skew, and every refusal one short line. In-process; the clock skew
+/// also runs live.
 @Suite struct TokenClaimsTests {
     static let issuerAndAudience = configured {
         $0.tokenSecret = Secret(AccessControlTests.tokenKey)
@@ -13,23 +15,15 @@ import Testing
         $0.tokenAudience = "river"
     }
 
-    /// The answer to subscribing to `private-room` with `token`.
-    func subscribe(_ port: Int, token: String) throws -> SocketConnection.Response {
-        let connection = try SocketConnection(port: port)
-        defer { connection.close() }
-        try connection.sendRequest("GET", "/subscribe?name=private-room&token=\(token)")
-        let head = try connection.readHead()
-        return SocketConnection.Response(
-            head: head,
-            body: head.status == 200 ? "" : try connection.readResponseBody(head)
-        )
+    func subscribe(_ river: TestRiver, token: String) async throws -> (status: Int, body: String) {
+        try await subscribeAnswer(river, token: token)
     }
 
     static var now: Int { secondsSince1970() }
 
     @Test(arguments: [
         (#"{"channels": ["private-room"]}"#, "invalid token: exp is required"),
-        (#"{"exp": "tomorrow", "channels": ["private-room"]}"#, "invalid token: malformed"),
+        (#"{"exp": "tomorrow", "channels": ["private-room"]}"#, "invalid token: exp is not a number"),
         (#"{"exp": 1e300, "channels": ["private-room"]}"#, "invalid token: exp is not a time"),
         (#"{"exp": -5, "channels": ["private-room"]}"#, "invalid token: exp is not a time"),
         (#"{"exp": 18446744073709551616, "channels": ["private-room"]}"#, "invalid token: exp is not a time"),
@@ -39,40 +33,41 @@ import Testing
             "invalid token: not valid yet (nbf)"
         ),
         (#"{"exp": \#(now + 600), "nbf": 1e300, "channels": ["private-room"]}"#, "invalid token: nbf is not a time"),
-        (#"{"exp": \#(now + 600), "channels": "private-room"}"#, "invalid token: malformed"),
-        ("not json", "invalid token: malformed"),
+        (#"{"exp": \#(now + 600), "channels": "private-room"}"#, "invalid token: channels is not an array of strings"),
+        ("not json", "invalid token: malformed claims: not JSON at byte 1"),
     ])
     func refusedClaimsGiveOneShortReason(claims: String, reason: String) async throws {
         let secured = configured {
             $0.tokenSecret = Secret(AccessControlTests.tokenKey)
             $0.privatePrefix = "private-"
         }
-        try await withServer(secured) { server in
-            let response = try self.subscribe(server.port, token: signedToken(claims))
+        try await withRiver(.inProcess, secured) { river in
+            let response = try await self.subscribe(river, token: signedToken(claims))
             #expect(response.status == 403)
             #expect(response.body == reason + "\n")
             #expect(response.body.utf8.count < 80)
         }
     }
 
-    @Test func theClockSkewIsTolerated() async throws {
+    @Test(arguments: TestRiver.Mode.allCases)
+    func theClockSkewIsTolerated(_ mode: TestRiver.Mode) async throws {
         let secured = configured {
             $0.tokenSecret = Secret(AccessControlTests.tokenKey)
             $0.privatePrefix = "private-"
         }
-        try await withServer(secured) { server in
+        try await withRiver(mode, secured) { river in
             // Expired 10 s ago, valid from 10 s ahead: both within 30 s of skew.
             let justExpired = signedToken(#"{"exp": \#(Self.now - 10), "channels": ["private-room"]}"#)
-            #expect(try self.subscribe(server.port, token: justExpired).status == 200)
+            #expect(try await self.subscribe(river, token: justExpired).status == 200)
             let almostValid = signedToken(
                 #"{"exp": \#(Self.now + 600), "nbf": \#(Self.now + 10), "channels": ["private-room"]}"#
             )
-            #expect(try self.subscribe(server.port, token: almostValid).status == 200)
+            #expect(try await self.subscribe(river, token: almostValid).status == 200)
             let forged = signedToken(
                 #"{"exp": \#(Self.now + 600), "channels": ["private-room"]}"#,
                 key: "another-key-0123456789abcdef-0123456789"
             )
-            let refused = try self.subscribe(server.port, token: forged)
+            let refused = try await self.subscribe(river, token: forged)
             #expect(refused.body == "invalid token: bad signature\n")
         }
     }
@@ -86,21 +81,64 @@ import Testing
         (#", "iss": "https://auth.example", "aud": ["other"]"#, 403, "invalid token: wrong audience (aud)\n"),
     ])
     func issuerAndAudienceWhenConfigured(extra: String, status: Int, body: String) async throws {
-        try await withServer(Self.issuerAndAudience) { server in
-            let response = try self.subscribe(
-                server.port,
+        try await withRiver(.inProcess, Self.issuerAndAudience) { river in
+            let response = try await self.subscribe(
+                river,
                 token: signedToken(channels: #"["private-room"]"#, extra: extra)
             )
             #expect(response.status == status)
             #expect(response.body == body)
         }
     }
-}
 
-extension SocketConnection {
-    /// The body of a response whose head was already read (Content-Length framing).
-    func readResponseBody(_ head: ResponseHead) throws -> String {
-        let length = head.header("Content-Length").flatMap { Int($0) } ?? 0
-        return String(decoding: try self.readExactlyForTests(length), as: UTF8.self)
+    /// `sub` and `info` (for presence) on the verified token; `info` as canonical JSON, with its size.
+    @Test func subjectAndInfoAreKeptOnTheVerifiedToken() async throws {
+        let verifier = try #require(
+            try await TokenVerifier.make(secret: Secret(AccessControlTests.tokenKey), publicKey: nil, rules: .init())
+        )
+        let claims =
+            #"{"exp": \#(Self.now + 600), "sub": "u1", "info": {"name": "Ada", "tags": ["x", "y"], "#
+            + #""age": 36.5e0, "nested": {"b": null, "a": true}, "line": "a\u2028b\n"}}"#
+        let verified = try verifier.verify(signedToken(claims), now: Int64(Self.now))
+        #expect(verified.subject == "u1")
+        let info = try #require(verified.info)
+        let canonical =
+            #"{"age":36.5e0,"line":"a\u2028b\n","name":"Ada","nested":{"a":true,"b":null},"tags":["x","y"]}"#
+        #expect(String(decoding: info.json, as: UTF8.self) == canonical)
+        #expect(info.byteCount == canonical.utf8.count)
+        #expect(info.isWithinPresenceLimit)
+
+        // The presence limit is 1024 bytes of canonical JSON: `{"p":""}` is 8.
+        func paddedInfo(_ padding: Int) throws -> TokenInfo? {
+            let text = String(repeating: "a", count: padding)
+            let token = signedToken(#"{"exp": \#(Self.now + 600), "info": {"p":   "\#(text)"}}"#)
+            return try verifier.verify(token, now: Int64(Self.now)).info
+        }
+        #expect(try paddedInfo(1016)?.byteCount == 1024)
+        #expect(try paddedInfo(1016)?.isWithinPresenceLimit == true)
+        #expect(try paddedInfo(1017)?.isWithinPresenceLimit == false)
+
+        let bare = try verifier.verify(signedToken(#"{"exp": \#(Self.now + 600), "info": null}"#), now: Int64(Self.now))
+        #expect(bare.subject == nil && bare.info == nil)
+
+        // As an issuer's application would encode them (jwt-kit), through HTTP.
+        let keys = await JWTKeyCollection().add(
+            hmac: HMACKey(from: AccessControlTests.tokenKey),
+            digestAlgorithm: .sha256
+        )
+        let issued = try await keys.sign(TokenClaims(channels: ["private-room"], sub: "u2", info: ["name": "Grace"]))
+        let decoded = try verifier.verify(issued, now: Int64(Self.now))
+        #expect(decoded.subject == "u2")
+        #expect(decoded.info.map { String(decoding: $0.json, as: UTF8.self) } == #"{"name":"Grace"}"#)
+        try await withRiver(
+            .inProcess,
+            configured {
+                $0.tokenSecret = Secret(AccessControlTests.tokenKey)
+                $0.privatePrefix = "private-"
+            }
+        ) { river in
+            let answer = try await self.subscribe(river, token: issued)
+            #expect(answer.status == 200)
+        }
     }
 }

@@ -5,8 +5,9 @@ import Testing
 
 @testable import RiverServer
 
-/// permessage-deflate (RFC 7692) over real sockets: negotiation, compressed
-/// frames both ways, and inflation that stops at `max_message_size`.
+/// permessage-deflate (RFC 7692): negotiation, compressed frames both ways,
+/// and inflation that stops at `max_message_size`. In-process; compressed
+/// frames both ways also run live.
 @Suite struct WebSocketCompressionTests {
     static let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"
 
@@ -23,7 +24,7 @@ import Testing
         return Array(frame.readableBytesView)
     }
 
-    static func inflate(_ frame: SocketWebSocket.Frame) throws -> String {
+    static func inflate(_ frame: TestWebSocket.Frame) throws -> String {
         let inflater = try #require(PerMessageInflater())
         let bytes = try inflater.inflate(ByteBuffer(bytes: frame.payload), maxSize: 1 << 20, allocator: .init())
         return String(buffer: bytes)
@@ -48,63 +49,64 @@ import Testing
         #expect(PerMessageDeflateNegotiation(offers: offer)?.response == answer)
     }
 
-    @Test func compressedFramesBothWaysForEveryFormat() async throws {
-        try await withServer { server in
-            let raw = try SocketWebSocket(
-                port: server.port,
-                path: "/websocket?name=z&format=raw",
-                headers: [Self.offer]
+    @Test(arguments: TestRiver.Mode.allCases)
+    func compressedFramesBothWaysForEveryFormat(_ mode: TestRiver.Mode) async throws {
+        try await withRiver(mode) { river in
+            let raw = try await river.webSocket("/websocket?name=z&format=raw", headers: [Self.offer])
+            #expect(
+                raw.handshake.header("Sec-WebSocket-Extensions") == "permessage-deflate; server_no_context_takeover"
             )
-            #expect(raw.handshake.header("Sec-WebSocket-Extensions") == "permessage-deflate; server_no_context_takeover")
-            let river = try SocketWebSocket(port: server.port, path: "/websocket?name=z", headers: [Self.offer])
-            let plain = try SocketWebSocket(port: server.port, path: "/websocket?name=z&format=raw")
+            // `hello=1`: the first frame (the `live` notice) says the subscription is in place.
+            let json = try await river.webSocket("/websocket?name=z&hello=1", headers: [Self.offer])
+            let plain = try await river.webSocket("/websocket?name=z&format=raw&hello=1")
             #expect(plain.handshake.header("Sec-WebSocket-Extensions") == nil)
+            // (A notice may go out uncompressed: RFC 7692 compresses message by message.)
+            let notice = try await json.read()
+            let noticeText = notice.compressed ? try Self.inflate(notice) : notice.text
+            #expect(notice.opcode == 0x1 && noticeText.hasPrefix("[\"live\", {\"channel\": \"z\""))
+            #expect(try await plain.readText().hasPrefix("[\"live\", {\"channel\": \"z\""))
 
             let text = String(repeating: "compress me ", count: 50)
-            try raw.send(opcode: 0x1, Self.deflate(Array(text.utf8)), reserved: 0x40)
-            let rawFrame = try raw.read()
+            try await raw.send(opcode: 0x1, Self.deflate(Array(text.utf8)), reserved: 0x40)
+            let rawFrame = try await raw.read()
             #expect(rawFrame.opcode == 0x1 && rawFrame.compressed)
             #expect(rawFrame.payload.count < text.utf8.count / 4)
             #expect(try Self.inflate(rawFrame) == text)
-            let riverFrame = try river.read()
-            #expect(riverFrame.compressed)
-            #expect(try Self.inflate(riverFrame) == riverMessage("z", 1, "\"\(text)\""))
-            #expect(try plain.read() == SocketWebSocket.Frame(opcode: 0x1, payload: Array(text.utf8)))
+            let jsonFrame = try await json.read()
+            #expect(jsonFrame.compressed)
+            #expect(try Self.inflate(jsonFrame) == riverMessage("z", 1, "\"\(text)\""))
+            #expect(try await plain.read() == TestWebSocket.Frame(opcode: 0x1, payload: Array(text.utf8)))
 
             // Fragmented: RSV1 on the first frame only.
             let compressed = Self.deflate(Array("two parts".utf8))
-            try raw.send(opcode: 0x1, Array(compressed.prefix(3)), fin: false, reserved: 0x40)
-            try raw.send(opcode: 0x0, Array(compressed.dropFirst(3)))
-            #expect(try Self.inflate(try raw.read()) == "two parts")
+            try await raw.send(opcode: 0x1, Array(compressed.prefix(3)), fin: false, reserved: 0x40)
+            try await raw.send(opcode: 0x0, Array(compressed.dropFirst(3)))
+            #expect(try Self.inflate(try await raw.read()) == "two parts")
             // An uncompressed message on a compressed connection is fine too.
-            try raw.send(text: "as is")
-            #expect(try Self.inflate(try raw.read()) == "as is")
+            try await raw.send(text: "as is")
+            #expect(try Self.inflate(try await raw.read()) == "as is")
         }
     }
 
     @Test func aMessageThatInflatesPastTheLimitClosesWith1009() async throws {
-        try await withServer(configured { $0.maxMessageSize = 64 * 1024 }) { server in
-            let bystander = try SocketWebSocket(port: server.port, path: "/websocket?name=bomb&format=raw")
-            let socket = try SocketWebSocket(
-                port: server.port,
-                path: "/websocket?name=bomb&format=raw",
-                headers: [Self.offer]
-            )
+        try await withRiver(.inProcess, configured { $0.maxMessageSize = 64 * 1024 }) { river in
+            let bystander = try await river.webSocket("/websocket?name=bomb&format=raw")
+            let socket = try await river.webSocket("/websocket?name=bomb&format=raw", headers: [Self.offer])
             // 16 MiB of zeros deflate to about 16 KB, well under the frame limit.
             let bomb = Self.deflate(Array(repeating: 0, count: 16 << 20))
             #expect(bomb.count < 64 * 1024)
-            try socket.send(opcode: 0x2, bomb, reserved: 0x40)
-            #expect(try socket.read().closeCode == 1009)
-            try bystander.send(text: "unharmed")
-            #expect(try bystander.readText() == "unharmed")
+            try await socket.send(opcode: 0x2, bomb, reserved: 0x40)
+            #expect(try await socket.read().closeCode == 1009)
+            try await bystander.send(text: "unharmed")
+            #expect(try await bystander.readText() == "unharmed")
         }
     }
 
     @Test func corruptDeflateDataClosesWith1002() async throws {
-        try await withServer { server in
-            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=junk", headers: [Self.offer])
-            try socket.send(opcode: 0x1, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF], reserved: 0x40)
-            #expect(try socket.read().closeCode == 1002)
+        try await withRiver { river in
+            let socket = try await river.webSocket("/websocket?name=junk", headers: [Self.offer])
+            try await socket.send(opcode: 0x1, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF], reserved: 0x40)
+            #expect(try await socket.read().closeCode == 1002)
         }
     }
 }

@@ -10,7 +10,7 @@ import Testing
     typealias Machine = WebSocketConnectionHandler.StateMachine
 
     func machine(mayPublish: Bool = true) -> Machine {
-        Machine(maxMessageSize: 16, mayPublish: mayPublish)
+        Machine(maxMessageSize: 16, messages: .publish(allowed: mayPublish))
     }
 
     func frame(_ opcode: WebSocketOpcode, _ bytes: [UInt8], compressed: Bool = false) -> Machine.Frame {
@@ -103,12 +103,68 @@ import Testing
     @Test func aClosingConnectionClosesItsSocketAfterTwoTicks() {
         var machine = self.machine()
         #expect(machine.tick(1) == .tickStream)
-        machine.streamEnded(tick: 10)
+        #expect(machine.streamEnded(tick: 10) == .none)
         #expect(machine.tick(11) == .none)
         #expect(machine.tick(12) == .closeSocket)
-        let first = machine.connectionClosed()
-        let second = machine.connectionClosed()
-        #expect(first && !second)
+        #expect(machine.connectionClosed() == .cleanUp)
+        #expect(machine.connectionClosed() == .none)
         #expect(machine.tick(13) == .none)
+    }
+
+    @Test func framesReadWhileSubscribingWaitThenReplayInOrderBeforeReadingResumes() {
+        var machine = self.machine()
+        #expect(machine.readRequested() == .hold, "no reads until the subscription is in place")
+        #expect(machine.frameArrived(self.frame(.text, Array("a".utf8)), tick: 1) == .none)
+        #expect(machine.frameArrived(self.frame(.ping, [7]), tick: 1) == .none)
+        let settled = machine.subscriptionSettled()
+        #expect(
+            settled == .replayNextTurn([self.frame(.text, Array("a".utf8)), self.frame(.ping, [7])])
+        )
+        #expect(machine.readRequested() == .hold, "still held until the frames are handled")
+        #expect(machine.frameArrived(self.frame(.text, Array("b".utf8)), tick: 2) == .publish(ByteBuffer(string: "b"), binary: false))
+        #expect(machine.replayed() == .resumeReading)
+        #expect(machine.readRequested() == .read)
+        #expect(machine.subscriptionSettled() == .none, "a stream that ends later settles nothing more")
+    }
+
+    @Test func aSubscriptionThatSettlesWithNothingHeldResumesAHeldRead() {
+        var machine = self.machine()
+        #expect(machine.readRequested() == .hold)
+        #expect(machine.subscriptionSettled() == .resumeReading)
+        var unasked = self.machine()
+        #expect(unasked.subscriptionSettled() == .none, "no read was held")
+        #expect(unasked.readRequested() == .read)
+    }
+
+    @Test func readsWaitWhileOutputIsOverItsHighWaterMark() {
+        var machine = self.machine()
+        _ = machine.subscriptionSettled()
+        #expect(machine.writabilityChanged(isWritable: false) == .none)
+        #expect(!machine.isWritable)
+        #expect(machine.readRequested() == .hold)
+        #expect(machine.resumeReading() == .hold)
+        #expect(machine.writabilityChanged(isWritable: true) == .resumeOutput)
+        #expect(machine.resumeReading() == .read)
+        #expect(machine.resumeReading() == .hold, "a held read is resumed once")
+    }
+
+    @Test func aCommandConnectionHandsOverEveryMessageAndItsFrameMayExceedTheMessageLimit() {
+        var machine = Machine(maxMessageSize: 4, messages: .commands)
+        _ = machine.subscriptionSettled()
+        let long = ByteBuffer(string: "[\"publish\"]")
+        #expect(machine.received(self.frame(.text, Array(long.readableBytesView)), tick: 1) == .command(long, binary: false))
+        #expect(machine.received(self.frame(.binary, [1]), tick: 1) == .command(ByteBuffer(bytes: [1]), binary: true))
+        #expect(
+            machine.received(self.frame(.text, [0xC3, 0x28]), tick: 1)
+                == .close(code: 1007, reason: "text message is not valid UTF-8")
+        )
+    }
+
+    @Test func shutdownEndsAnOpenConnectionsStreamOnly() {
+        var open = self.machine()
+        #expect(open.quiesce() == .finishStream)
+        var closing = self.machine()
+        _ = closing.fail(code: 1002, reason: "x", tick: 1)
+        #expect(closing.quiesce() == .none)
     }
 }

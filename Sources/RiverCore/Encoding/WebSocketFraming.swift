@@ -35,11 +35,24 @@ public enum WebSocketFraming {
         return buffer
     }
 
-    /// A close frame with a status code and a short reason.
+    /// The most bytes of reason a close frame carries: a control frame's
+    /// payload is at most 125 bytes (RFC 6455 section 5.5), two of them the code.
+    public static let maxCloseReasonBytes = 123
+
+    /// A close frame with a status code and a reason, cut to
+    /// `maxCloseReasonBytes` on a character boundary (a longer control frame
+    /// is a protocol error to the client; a reason naming a channel and a
+    /// Redis shard can be longer).
     public static func closeFrame(code: UInt16, reason: String, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var payload = allocator.buffer(capacity: 2 + reason.utf8.count)
+        var payload = allocator.buffer(capacity: 2 + min(reason.utf8.count, Self.maxCloseReasonBytes))
         payload.writeInteger(code)
-        payload.writeString(reason)
+        var room = Self.maxCloseReasonBytes
+        payload.writeSubstring(
+            reason.prefix { character in
+                room -= character.utf8.count
+                return room >= 0
+            }
+        )
         return self.frame(opcode: .close, payload: payload, allocator: allocator)
     }
 }

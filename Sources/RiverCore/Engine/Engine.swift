@@ -3,11 +3,17 @@ import NIOCore
 /// SEAM 1: where channels live — sequence numbers, history, and who on which
 /// event loop listens. Transports talk to an engine; engines never format bytes.
 ///
-/// Every future completes on the event loop the call names. Ordering contract
-/// for `subscribe`: the future completes on the hub's loop before any live
-/// batch holding a message with seq greater than `Subscribed.catchUp.lastSeq`
-/// reaches that hub, so a subscriber registered in the completion callback
-/// misses nothing and, filtering by seq, sees nothing twice.
+/// Every future completes on the event loop the call names, and fails only
+/// with an `EngineError`: whatever goes wrong below an engine (a Redis shard
+/// that cannot be reached, an error reply, a reply it cannot read) it turns
+/// into `EngineError.unavailable` naming the part that failed, so the server
+/// answers 503 for it (`RequestError.engineFailure`) and a 500 means a defect.
+///
+/// Ordering contract for `subscribe`: the future completes on the hub's loop
+/// before any live batch holding a message with seq greater than
+/// `SubscribeResult.catchUp.lastSeq` reaches that hub, so a subscriber
+/// registered in the completion callback misses nothing and, filtering by
+/// seq, sees nothing twice.
 public protocol Engine: AnyObject, Sendable {
     /// A short name for logs ("memory", "redis").
     var name: String { get }
@@ -25,11 +31,20 @@ public protocol Engine: AnyObject, Sendable {
     )
 
     /// Registers interest of hub `hubIndex` in a channel and returns what to
-    /// send first for `point` (notices, and everything after its seq).
-    func subscribe(to channel: ChannelName, from point: ResumePoint, hubIndex: Int) -> EventLoopFuture<Subscribed>
+    /// send first for `point` (notices, and everything after its seq). The
+    /// subscription counts in the channel's presence, as `member` when it has one.
+    func subscribe(
+        to channel: ChannelName,
+        from point: ResumePoint,
+        hubIndex: Int,
+        member: PresenceMember?
+    ) -> EventLoopFuture<SubscribeResult>
 
-    /// Withdraws one subscriber's interest (fire and forget).
-    func unsubscribe(_ subscription: Subscription)
+    /// Withdraws one subscriber's interest, and its presence (fire and forget).
+    func unsubscribe(_ interest: Interest)
+
+    /// Who is on a channel: its subscriptions, users, and at most `limit` members.
+    func presence(of channel: ChannelName, limit: Int, on loop: EventLoop) -> EventLoopFuture<PresenceSnapshot>
 
     /// Channel facts, or nil when the channel does not exist.
     func info(_ channel: ChannelName, on loop: EventLoop) -> EventLoopFuture<ChannelInfo?>
@@ -49,6 +64,13 @@ public protocol Engine: AnyObject, Sendable {
 }
 
 extension Engine {
+    /// Subscribes without a presence member (an anonymous subscription still counts).
+    public func subscribe(to channel: ChannelName, from point: ResumePoint, hubIndex: Int)
+        -> EventLoopFuture<SubscribeResult>
+    {
+        self.subscribe(to: channel, from: point, hubIndex: hubIndex, member: nil)
+    }
+
     /// `publish` as a future, for callers off the hot path.
     public func publish(
         _ payload: ByteBuffer,
@@ -66,26 +88,29 @@ extension Engine {
 
 /// A registered interest, handed back to `unsubscribe`. Small on purpose:
 /// every subscriber keeps one for as long as it lives.
-public struct Subscription: Sendable {
+public struct Interest: Sendable {
     public let channel: ChannelName
     public let hubIndex: Int
     /// Identifies the channel incarnation the interest was registered with.
     public let token: UInt64
+    /// Who subscribed, for presence (nil: anonymous).
+    public let member: PresenceMember?
 
-    public init(channel: ChannelName, hubIndex: Int, token: UInt64) {
+    public init(channel: ChannelName, hubIndex: Int, token: UInt64, member: PresenceMember? = nil) {
         self.channel = channel
         self.hubIndex = hubIndex
         self.token = token
+        self.member = member
     }
 }
 
 /// What `subscribe` answers: the interest, and what to replay before going live.
-public struct Subscribed: Sendable {
-    public let subscription: Subscription
+public struct SubscribeResult: Sendable {
+    public let interest: Interest
     public let catchUp: CatchUp
 
-    public init(subscription: Subscription, catchUp: CatchUp) {
-        self.subscription = subscription
+    public init(interest: Interest, catchUp: CatchUp) {
+        self.interest = interest
         self.catchUp = catchUp
     }
 }
@@ -117,7 +142,9 @@ public struct ChannelInfo: Sendable, Equatable {
     }
 }
 
-/// Engine-wide figures.
+/// Engine-wide figures. With shards, the sum over the shards that answered;
+/// those that did not are listed in `unavailableShards` (their figures are
+/// missing from the sums), so `/stats` still answers while one is down.
 public struct EngineStatistics: Sendable, Equatable {
     public var channels: Int = 0
     public var messagesPublished: Int = 0
@@ -126,6 +153,8 @@ public struct EngineStatistics: Sendable, Equatable {
     public var messagesExpired: Int = 0
     public var messagesEvicted: Int = 0
     public var channelsReclaimed: Int = 0
+    /// The shards that did not answer, in shard order (none for the memory engine).
+    public var unavailableShards: [UnavailableShard] = []
 
     public init() {}
 
@@ -138,6 +167,23 @@ public struct EngineStatistics: Sendable, Equatable {
         sum.messagesExpired = lhs.messagesExpired + rhs.messagesExpired
         sum.messagesEvicted = lhs.messagesEvicted + rhs.messagesEvicted
         sum.channelsReclaimed = lhs.channelsReclaimed + rhs.channelsReclaimed
+        sum.unavailableShards = lhs.unavailableShards + rhs.unavailableShards
         return sum
+    }
+}
+
+/// A shard whose figures are missing from `EngineStatistics`, and why.
+public struct UnavailableShard: Sendable, Equatable {
+    /// Its place in the configured list of shards, counting from 1.
+    public var number: Int
+    /// Where it is (`redis://HOST:PORT`, or the Sentinel master's name); never a password.
+    public var location: String
+    /// Why it did not answer, in one line.
+    public var reason: String
+
+    public init(number: Int, location: String, reason: String) {
+        self.number = number
+        self.location = location
+        self.reason = reason
     }
 }

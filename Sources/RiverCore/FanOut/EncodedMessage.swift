@@ -14,6 +14,7 @@ public final class EncodedMessage {
     private var chunk: ByteBuffer?
     private var jsonLength = 0
     private var eventStream: ByteBuffer?
+    private var eventStreamJSON: ByteBuffer?
     private var webSocketText: ByteBuffer?
     private var rawChunk: ByteBuffer?
     private var webSocketRaw: ByteBuffer?
@@ -45,6 +46,15 @@ public final class EncodedMessage {
             if let eventStream { return eventStream }
             let buffer = self.makeEventStream()
             self.eventStream = buffer
+            return buffer
+        case .eventStreamJSON:
+            if let eventStreamJSON { return eventStreamJSON }
+            let json = self.bytes(.json)
+            var buffer = self.allocator.buffer(capacity: json.readableBytes + 8)
+            buffer.writeStaticString("data: ")
+            buffer.writeImmutableBuffer(json)
+            buffer.writeStaticString("\n\n")
+            self.eventStreamJSON = buffer
             return buffer
         case .webSocketText:
             if let webSocketText { return webSocketText }

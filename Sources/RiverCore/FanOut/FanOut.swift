@@ -34,6 +34,16 @@ public final class FanOut: Sendable {
         }
     }
 
+    /// Hands a presence event to hub `index` (inline when already on its loop).
+    public func send(_ event: PresenceEvent, toHub index: Int) {
+        let box = self.hubs[index]
+        if box.eventLoop.inEventLoop {
+            box.value.deliver(event)
+        } else {
+            box.eventLoop.execute { box.value.deliver(event) }
+        }
+    }
+
     /// Ends every subscription to a channel on hub `index`.
     public func finish(channel: ChannelName, reason: FinishReason, onHub index: Int) {
         let box = self.hubs[index]

@@ -183,6 +183,17 @@ public final class LoopHub {
 
     private static let yieldDelay = TimeAmount.microseconds(20)
 
+    /// Hands a presence event to every local subscriber of its channel (each
+    /// writes it if it asked for presence); the JSON is built once.
+    public func deliver(_ event: PresenceEvent) {
+        guard let local = self.channels[event.channel], !local.members.isEmpty else { return }
+        let encoded = EncodedPresenceEvent(event)
+        // (A delivery may close a connection, which removes a member: iterate a copy.)
+        for member in local.members {
+            member.presenceChanged(encoded)
+        }
+    }
+
     /// Ends every local subscription to a channel.
     public func finish(channel: ChannelName, reason: FinishReason) {
         guard let members = self.channels[channel]?.members else { return }

@@ -17,6 +17,9 @@ public protocol Subscriber: AnyObject {
 
     /// Ends the subscription from the server's side.
     func finish(_ reason: FinishReason)
+
+    /// A user joined or left the channel; the subscriber writes it if it asked for presence.
+    func presenceChanged(_ event: EncodedPresenceEvent)
 }
 
 /// Why the server ends a subscription.

@@ -10,6 +10,10 @@ public enum WireFormat: Sendable, Hashable {
     /// A Server-Sent Events event: `id:` + `data:` lines of the payload
     /// (`event: binary` and the payload in base64 for a binary message).
     case eventStream
+    /// The river JSON as a Server-Sent Events `data:` line and the blank line
+    /// that ends the event: a multi-channel stream writes its own `id:` (the
+    /// connection's cursor) before it.
+    case eventStreamJSON
     /// A WebSocket text frame carrying the river JSON.
     case webSocketText
     /// The payload as published, as one HTTP/1.1 chunk (`format=raw`).

@@ -61,6 +61,7 @@ public struct MessageHistory: Sendable {
             let start = isReset ? 0 : (point.seq ?? currentSeq)
             catchUp.notices.append(.live(seq: start, epoch: epoch))
         }
+        catchUp.epoch = epoch
         return catchUp
     }
 

@@ -18,11 +18,14 @@ public struct CatchUp: Sendable {
     public var messages: [Message]
     /// Live delivery continues with messages whose seq is greater than this.
     public var lastSeq: UInt64
+    /// The channel incarnation the subscription follows (0 when the engine did not say).
+    public var epoch: UInt64
 
-    public init(notices: [Notice] = [], messages: [Message] = [], lastSeq: UInt64) {
+    public init(notices: [Notice] = [], messages: [Message] = [], lastSeq: UInt64, epoch: UInt64 = 0) {
         self.notices = notices
         self.messages = messages
         self.lastSeq = lastSeq
+        self.epoch = epoch
     }
 
     /// True when there is something to send before going live.

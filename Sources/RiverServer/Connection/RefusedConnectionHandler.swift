@@ -22,7 +22,7 @@ final class RefusedConnectionHandler: ChannelInboundHandler, RemovableChannelHan
     /// The 503 for a server full at `limit` connections.
     static func answer(limit: Int) -> ByteBuffer {
         var answer = ByteBuffer()
-        HTTPResponseWriter.serialize(
+        HTTP1ResponseWriter.serialize(
             .refusal(
                 .unavailable("server is at its connection limit (\(limit))"),
                 headers: [("Retry-After", "1")],

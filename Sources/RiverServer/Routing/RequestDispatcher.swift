@@ -6,21 +6,23 @@ import RiverCore
 /// connection must perform. Admission, CORS, routing and access control all
 /// happen here, in that order, once per request.
 ///
-/// It takes a parsed `HTTPRequest` and returns version-neutral values, so an
+/// It takes a parsed `ParsedRequest` and returns version-neutral values, so an
 /// HTTP/2 stream can use it as HTTP/1.1 connections do.
 struct RequestDispatcher {
     /// What the connection must do with a request.
     enum Dispatch {
         /// Answer at once.
-        case respond(HTTPResponse)
+        case respond(CompleteResponse)
         /// Store the message, then answer with its seq (`PublishResponder.response`).
         case publish(PublishResponder.Publish, headers: [(String, String)])
         /// Carry a subscription on this response.
-        case subscribe(SubscriptionPlan)
+        case subscribe(StreamPlan)
         /// Answer the WebSocket handshake and hand the connection to a `WebSocketConnectionHandler`.
         case upgrade(WebSocketUpgrade)
         /// Ask the engine or the server, then answer (`AdminResponder`).
         case admin(Route, headers: [(String, String)])
+        /// Ask the engine who is on the channel, then answer (`PresenceResponder`).
+        case presence(ChannelName, headers: [(String, String)])
         /// Verify the request's token (asynchronously), then dispatch it again with the result.
         case verify(token: String)
     }
@@ -32,7 +34,7 @@ struct RequestDispatcher {
     let peer: SocketAddress?
 
     /// Dispatches `request`; `verified` is its token once `verify` accepted it.
-    func dispatch(_ request: HTTPRequest, verified: AccessToken? = nil) -> Dispatch {
+    func dispatch(_ request: ParsedRequest, verified: AccessToken? = nil) -> Dispatch {
         let head = request.head
         var cors: [(String, String)] = []
         do throws(RequestError) {
@@ -45,7 +47,7 @@ struct RequestDispatcher {
             if head.method == .options && route != .notFound {
                 // A preflight for any route, DELETE on /channels included.
                 return .respond(
-                    HTTPResponse(
+                    CompleteResponse(
                         status: .noContent,
                         headers: [("Allow", "GET, POST, OPTIONS")] + policy.preflightHeaders(for: head)
                     )
@@ -64,16 +66,30 @@ struct RequestDispatcher {
                 return .publish(publish, headers: cors)
             case .subscribe, .eventSource:
                 let subscribe = try SubscribeRequest(request, route: route, configuration: self.server.configuration)
-                let access = try self.server.access.decide(
-                    subscribe.accessAction,
-                    channel: subscribe.channel,
-                    request: request,
-                    verified: verified
-                )
-                if let next = try Self.gate(access) { return next }
-                return .subscribe(SubscriptionPlan(subscribe, head: head, headers: cors))
+                // Every channel is checked; one refused refuses the whole request, naming it.
+                for start in subscribe.channels {
+                    let access = try self.server.access.decide(
+                        subscribe.accessAction,
+                        channel: start.channel,
+                        request: request,
+                        verified: verified
+                    )
+                    if let next = try Self.gate(access) { return next }
+                }
+                // A token presented says who subscribes, for presence: it is verified even on public channels.
+                if verified == nil, let token = try self.server.access.identityToken(request, subscribe.accessAction) {
+                    return .verify(token: token)
+                }
+                let member = try verified?.presenceMember()
+                return .subscribe(StreamPlan(subscribe.identified(as: member), head: head, headers: cors))
             case .webSocket:
                 return try self.upgrade(request, verified: verified, headers: cors)
+            case .presence:
+                // Whoever may subscribe to a channel may see its presence; nobody else.
+                let channel = try PresenceResponder.validate(request, configuration: self.server.configuration)
+                let access = try self.server.access.decide(.subscribe, channel: channel, request: request, verified: verified)
+                if let next = try Self.gate(access) { return next }
+                return .presence(channel, headers: cors)
             case .staticFile(let path):
                 guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
                 guard let file = self.server.staticFiles.file(path) else {
@@ -81,7 +97,7 @@ struct RequestDispatcher {
                 }
                 let unchanged = head.ifNoneMatch == file.etag
                 return .respond(
-                    HTTPResponse(
+                    CompleteResponse(
                         status: unchanged ? .notModified : .ok,
                         contentType: unchanged ? nil : file.contentType,
                         headers: [("Cache-Control", "no-cache"), ("ETag", file.etag)] + cors,
@@ -103,73 +119,31 @@ struct RequestDispatcher {
     }
 
     /// Nil when access is allowed; the token check to make first; or the refusal.
-    private static func gate(_ decision: AccessPolicy.Decision) throws(RequestError) -> Dispatch? {
+    static func gate(_ decision: AccessPolicy.Decision) throws(RequestError) -> Dispatch? {
         switch decision {
         case .allowed: return nil
         case .denied(let error): throw error
         case .verify(let token): return .verify(token: token)
         }
     }
-
-    /// A WebSocket handshake: valid, and allowed to subscribe. A socket without
-    /// the right to publish still subscribes (its frames are refused with
-    /// 1008), but wrong credentials are refused now.
-    private func upgrade(
-        _ request: HTTPRequest,
-        verified: AccessToken?,
-        headers: [(String, String)]
-    ) throws(RequestError) -> Dispatch {
-        let head = request.head
-        let key = try WebSocketHandshake.validate(head)
-        let parameters = RequestParameters(query: head.query)
-        let channel = try parameters.channelName(maxBytes: self.server.configuration.maxChannelName)
-        let resume = try SubscribeRequest.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters)
-        let format = try MessageFormat(parameters)
-        let access = self.server.access
-        let subscribing = try access.decide(.subscribe, channel: channel, request: request, verified: verified)
-        let publishing = try access.decide(.publish, channel: channel, request: request, verified: verified)
-        switch (subscribing, publishing) {
-        case (.verify(let token), _), (_, .verify(let token)):
-            return .verify(token: token)
-        case (.denied(let error), _):
-            throw error
-        case (_, .denied(let error)) where verified == nil && error.status == .forbidden:
-            throw error
-        default:
-            break
-        }
-        let mayPublish = if case .allowed = publishing { true } else { false }
-        return .upgrade(
-            WebSocketUpgrade(
-                key: key,
-                channel: channel,
-                resume: resume,
-                mayPublish: mayPublish,
-                format: format,
-                deflate: PerMessageDeflateNegotiation(offers: head.webSocketExtensions),
-                headers: headers
-            )
-        )
-    }
 }
 
 /// A subscription over an HTTP response, as the dispatcher decided it.
-struct SubscriptionPlan {
-    let channel: ChannelName
-    let resume: ResumePoint
+struct StreamPlan {
+    let channels: [ChannelStart]
     let framing: StreamFraming
     /// Long-poll: the response ends after its first message or catch-up batch.
     let endsAfterFirstBatch: Bool
     /// The response head's fields besides Content-Type and framing.
     let headers: [(String, String)]
 
-    init(_ request: SubscribeRequest, head: HTTPRequestHead, headers: [(String, String)]) {
-        self.channel = request.channel
-        self.resume = request.resume
+    init(_ request: SubscribeRequest, head: ParsedRequestHead, headers: [(String, String)]) {
+        self.channels = request.channels
         switch request.transport {
         case .stream(_, let callback) where request.format == .river:
             self.framing = .river(chunked: !head.isHTTP10, callback: callback)
         case .stream: self.framing = .raw(chunked: !head.isHTTP10)
+        case .eventStream where request.channels.count > 1: self.framing = .eventStreamOfChannels
         case .eventStream: self.framing = .eventStream
         }
         self.endsAfterFirstBatch = !request.keep
@@ -179,19 +153,4 @@ struct SubscriptionPlan {
                 ("X-Content-Type-Options", "nosniff"),
             ] + headers
     }
-}
-
-/// An accepted WebSocket handshake.
-struct WebSocketUpgrade {
-    let key: String
-    let channel: ChannelName
-    let resume: ResumePoint
-    /// Whether the handshake's credentials allow publishing (always, without access control).
-    let mayPublish: Bool
-    /// River JSON text frames, or bodies as published (`format=raw`).
-    let format: MessageFormat
-    /// permessage-deflate, when the client offered it in a form River accepts.
-    let deflate: PerMessageDeflateNegotiation?
-    /// Extra fields of the 101 answer (CORS).
-    let headers: [(String, String)]
 }

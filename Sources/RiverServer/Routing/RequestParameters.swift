@@ -60,27 +60,49 @@ public struct RequestParameters {
         }
     }
 
-    /// The raw (still encoded) value of the first `key` in the body, else in the query.
-    private func raw(_ key: String) -> ByteBuffer? {
-        if let formBody, let value = Self.find(key, in: formBody) { return value }
-        return Self.find(key, in: self.query)
+    /// Every decoded value of `key`, in order: the body's when it names the
+    /// key, else the query's. `limit` bounds how many are read.
+    public func allBytes(_ key: String, limit: Int) throws(RequestError) -> [ByteBuffer] {
+        var raws: [ByteBuffer] = []
+        if let formBody { Self.find(key, in: formBody, limit: limit) { raws.append($0) } }
+        if raws.isEmpty { Self.find(key, in: self.query, limit: limit) { raws.append($0) } }
+        var values: [ByteBuffer] = []
+        values.reserveCapacity(raws.count)
+        for raw in raws {
+            do {
+                values.append(try PercentDecoding.decode(raw))
+            } catch {
+                throw .invalidParameter(key, "malformed percent-encoding")
+            }
+        }
+        return values
     }
 
-    private static func find(_ key: String, in bytes: ByteBuffer) -> ByteBuffer? {
+    /// The raw (still encoded) value of the first `key` in the body, else in the query.
+    private func raw(_ key: String) -> ByteBuffer? {
+        var found: ByteBuffer?
+        if let formBody { Self.find(key, in: formBody, limit: 1) { found = $0 } }
+        if found == nil { Self.find(key, in: self.query, limit: 1) { found = $0 } }
+        return found
+    }
+
+    /// Calls `body` with the raw value of each `key` in `bytes`, at most `limit` times.
+    private static func find(_ key: String, in bytes: ByteBuffer, limit: Int, _ body: (ByteBuffer) -> Void) {
         var start = 0
+        var found = 0
         let count = bytes.readableBytes
-        while start < count {
+        while start < count && found < limit {
             let end = bytes.readableOffset(of: UInt8(ascii: "&"), from: start) ?? count
             if end > start {
                 let equals = bytes.readableOffset(of: UInt8(ascii: "="), from: start).map { min($0, end) } ?? end
                 if Self.keyMatches(bytes.readableSlice(offset: start, length: equals - start), key) {
                     let valueStart = min(equals + 1, end)
-                    return bytes.readableSlice(offset: valueStart, length: end - valueStart)
+                    body(bytes.readableSlice(offset: valueStart, length: end - valueStart))
+                    found += 1
                 }
             }
             start = end + 1
         }
-        return nil
     }
 
     private static func keyMatches(_ raw: ByteBuffer, _ key: String) -> Bool {
@@ -96,6 +118,30 @@ extension RequestParameters {
     /// The `name` parameter as a validated channel name.
     public func channelName(maxBytes: Int) throws(RequestError) -> ChannelName {
         guard let bytes = try self.bytes("name") else { throw .missingParameter("name") }
+        return try Self.channelName(bytes, maxBytes: maxBytes)
+    }
+
+    /// Every `name` parameter as a validated channel name, in the order first
+    /// named; a name repeated (the same bytes) counts once. More than `max`
+    /// distinct names is 400.
+    public func channelNames(maxBytes: Int, max: Int) throws(RequestError) -> [ChannelName] {
+        // (Every one is read: the request's size bounds how many there can be.)
+        let values = try self.allBytes("name", limit: .max)
+        guard !values.isEmpty else { throw .missingParameter("name") }
+        var names: [ChannelName] = []
+        var seen = Set<ChannelName>()
+        for value in values {
+            let name = try Self.channelName(value, maxBytes: maxBytes)
+            guard seen.insert(name).inserted else { continue }
+            guard names.count < max else {
+                throw .invalidParameter("name", "more than \(max) channels in one request (max_channels_per_connection)")
+            }
+            names.append(name)
+        }
+        return names
+    }
+
+    private static func channelName(_ bytes: ByteBuffer, maxBytes: Int) throws(RequestError) -> ChannelName {
         do {
             return try bytes.withUnsafeReadableBytes { raw throws(ChannelName.ValidationError) in
                 try ChannelName(validating: raw, maxBytes: maxBytes)

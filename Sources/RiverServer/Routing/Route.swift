@@ -8,6 +8,8 @@ public enum Route: Equatable, Sendable {
     case eventSource
     /// `/websocket`: RFC 6455.
     case webSocket
+    /// `/presence`: who is on a channel.
+    case presence
     /// `/channels/NAME` (the name still percent-encoded).
     case channel(String)
     /// `/channels`: the listing.

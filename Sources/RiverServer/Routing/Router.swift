@@ -6,6 +6,7 @@ public enum Router {
         case "/publish": return .publish
         case "/sse": return .eventSource
         case "/websocket": return .webSocket
+        case "/presence": return .presence
         case "/lib.js": return .staticFile("lib.js")
         case "/iframe", "/iframe.html": return .staticFile("iframe.html")
         case "/crossdomain.xml": return .staticFile("crossdomain.xml")

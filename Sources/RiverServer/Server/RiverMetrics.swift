@@ -38,6 +38,8 @@ final class RiverMetrics: Sendable {
             ("river_channels", [], { $0.engine.channels }),
             ("river_history_messages", [], { $0.engine.historyMessages }),
             ("river_history_bytes", [], { $0.engine.historyBytes }),
+            // Redis shards that did not answer this scrape (their channels and publishes are left out above).
+            ("river_unavailable_shards", [], { $0.engine.unavailableShards.count }),
         ]
         self.gauges = gauges.map { ($0.2, CoreMetrics.Gauge(label: $0.0, dimensions: $0.1, factory: factory)) }
     }

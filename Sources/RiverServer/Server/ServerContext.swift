@@ -15,7 +15,7 @@ package final class ServerContext: Sendable {
     let configuration: RiverConfiguration
     package let engine: Engine
     let fanOut: FanOut
-    let loops: [NIOLoopBoundBox<LoopContext>]
+    let loops: [NIOLoopBoundBox<ServerLoop>]
     let limiter: ConnectionLimiter
     let logger: Logger
     package let parserLimits: HTTPRequestParser.Limits
@@ -31,7 +31,7 @@ package final class ServerContext: Sendable {
         configuration: RiverConfiguration,
         engine: Engine,
         fanOut: FanOut,
-        loops: [NIOLoopBoundBox<LoopContext>],
+        loops: [NIOLoopBoundBox<ServerLoop>],
         staticFiles: StaticFiles,
         access: AccessPolicy,
         logger: Logger
@@ -50,7 +50,7 @@ package final class ServerContext: Sendable {
     }
 
     /// The server's parts on `group`'s event loops: hubs, the configured
-    /// engine, each loop's `LoopContext` (made on its loop), access control.
+    /// engine, each loop's `ServerLoop` (made on its loop), access control.
     ///
     /// - Parameters:
     ///   - clock: the time the memory engine's history expires by (tests pass their loop's).
@@ -67,22 +67,29 @@ package final class ServerContext: Sendable {
         let engine: Engine
         switch configuration.engine {
         case .memory:
-            engine = MemoryEngine(fanOut: fanOut, limits: configuration.history, clock: clock)
+            engine = MemoryEngine(
+                fanOut: fanOut,
+                limits: configuration.history,
+                clock: clock,
+                presenceLeaveDelay: configuration.presenceLeaveDelay
+            )
         case .redis:
-            let settings = RedisEngine.Settings(
+            var settings = RedisEngine.Settings(
                 shards: try configuration.redisShards(),
                 limits: configuration.history,
                 waitReplicas: configuration.redisWait
             )
+            settings.presenceLeaveDelay = configuration.presenceLeaveDelay
+            settings.presenceTTL = configuration.presenceTTL
             engine = await RedisEngine.start(fanOut: fanOut, settings: settings, logger: logger)
         }
-        var loops: [NIOLoopBoundBox<LoopContext>] = []
+        var loops: [NIOLoopBoundBox<ServerLoop>] = []
         for hub in fanOut.hubs {
             let loop = hub.eventLoop
             loops.append(
                 try await loop.submit {
                     NIOLoopBoundBox(
-                        LoopContext(
+                        ServerLoop(
                             hub: hub.value,
                             engine: engine,
                             configuration: configuration,
@@ -99,7 +106,7 @@ package final class ServerContext: Sendable {
             fanOut: fanOut,
             loops: loops,
             staticFiles: staticFiles,
-            access: await AccessPolicy.make(configuration),
+            access: try await AccessPolicy.make(configuration),
             logger: logger
         )
     }
@@ -114,8 +121,12 @@ package final class ServerContext: Sendable {
     ) throws -> ServerContext {
         eventLoop.preconditionInEventLoop()
         let fanOut = FanOut(group: eventLoop)
-        let engine = MemoryEngine(fanOut: fanOut, limits: configuration.history)
-        let loop = LoopContext(
+        let engine = MemoryEngine(
+            fanOut: fanOut,
+            limits: configuration.history,
+            presenceLeaveDelay: configuration.presenceLeaveDelay
+        )
+        let loop = ServerLoop(
             hub: fanOut.hubs[0].value,
             engine: engine,
             configuration: configuration,
@@ -133,7 +144,7 @@ package final class ServerContext: Sendable {
     }
 
     /// The context of the loop the caller runs on.
-    func loopContext(on loop: EventLoop) -> LoopContext {
+    func loopContext(on loop: EventLoop) -> ServerLoop {
         for box in self.loops where box.eventLoop === loop {
             return box.value
         }
@@ -148,9 +159,9 @@ package final class ServerContext: Sendable {
         loop.counters.connectionsAccepted += 1
         loop.lifetimeObserver?.track(channel)
         let handler: ChannelHandler
-        if self.limiter.acquire() {
+        if let slot = ConnectionSlot(self.limiter) {
             // (The handler gives the slot back when the connection closes.)
-            handler = HTTPConnectionHandler(server: self, loop: loop, listener: listener)
+            handler = HTTPConnectionHandler(server: self, loop: loop, listener: listener, slot: slot)
         } else {
             loop.counters.connectionsRejected += 1
             handler = RefusedConnectionHandler(answer: self.refusedAnswer)

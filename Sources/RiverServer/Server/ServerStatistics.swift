@@ -45,7 +45,8 @@ struct ServerStatistics: Sendable {
         }
     }
 
-    /// The `/stats` document.
+    /// The `/stats` document: 200 also while a shard is down, the shards
+    /// that did not answer listed in `unavailable_shards`.
     func json(engineName: String) -> ByteBuffer {
         var buffer = ByteBuffer()
         func field(_ name: StaticString, _ value: Int, last: Bool = false) {
@@ -79,8 +80,19 @@ struct ServerStatistics: Sendable {
         field("history_bytes", self.engine.historyBytes)
         field("messages_expired", self.engine.messagesExpired)
         field("messages_evicted", self.engine.messagesEvicted)
-        field("channels_reclaimed", self.engine.channelsReclaimed, last: true)
-        buffer.writeStaticString("}")
+        field("channels_reclaimed", self.engine.channelsReclaimed)
+        // Shards that did not answer: the sums above leave their figures out.
+        buffer.writeStaticString("\"unavailable_shards\": [")
+        for (index, shard) in self.engine.unavailableShards.enumerated() {
+            buffer.writeStaticString(index == 0 ? "{\"shard\": " : ", {\"shard\": ")
+            buffer.writeDecimal(UInt64(max(shard.number, 0)))
+            buffer.writeStaticString(", \"redis\": ")
+            JSONString.write(shard.location, into: &buffer)
+            buffer.writeStaticString(", \"reason\": ")
+            JSONString.write(shard.reason, into: &buffer)
+            buffer.writeStaticString("}")
+        }
+        buffer.writeStaticString("]}")
         return buffer
     }
 }

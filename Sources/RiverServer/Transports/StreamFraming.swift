@@ -18,6 +18,10 @@ enum StreamFraming {
     case raw(chunked: Bool)
     /// `/sse`: one event per message (`id:` = seq), notices as `event: lost|reset|live`.
     case eventStream
+    /// `/sse` with several channels: one event per message, its river JSON as
+    /// `data:` and the subscription's cursor after it as `id:`; notices as
+    /// `event: lost|reset|live` with their river JSON array, no `id:`.
+    case eventStreamOfChannels
     /// `/websocket`: one frame per message, in its `WebSocketFormat`.
     case webSocket(WebSocketFormat)
 
@@ -44,7 +48,7 @@ enum StreamFraming {
         case .river(_, nil): return "text/plain; charset=utf-8"
         case .river: return "application/javascript; charset=utf-8"
         case .raw: return "application/octet-stream"
-        case .eventStream: return "text/event-stream; charset=utf-8"
+        case .eventStream, .eventStreamOfChannels: return "text/event-stream; charset=utf-8"
         case .webSocket: return "application/octet-stream"
         }
     }
@@ -53,15 +57,21 @@ enum StreamFraming {
     var isChunked: Bool {
         switch self {
         case .river(let chunked, _), .raw(let chunked): return chunked
-        case .eventStream, .webSocket: return false
+        case .eventStream, .eventStreamOfChannels, .webSocket: return false
         }
+    }
+
+    /// Whether each message's framing carries the subscription's cursor.
+    var needsCursor: Bool {
+        if case .eventStreamOfChannels = self { return true }
+        return false
     }
 
     /// What is written when nothing else was for `heartbeat`; river JSON has
     /// nothing harmless to send (its clients parse every chunk).
     var heartbeat: ByteBuffer? {
         switch self {
-        case .eventStream: return EventStreamFraming.heartbeat
+        case .eventStream, .eventStreamOfChannels: return EventStreamFraming.heartbeat
         case .webSocket: return Self.ping
         case .river, .raw: return nil
         }
@@ -77,7 +87,7 @@ enum StreamFraming {
     private static let ping = WebSocketFraming.frame(opcode: .ping, payload: ByteBuffer(), allocator: .init())
 
     /// Writes one message; returns the bytes written.
-    func write(_ message: EncodedMessage, to output: SubscriberOutput) -> Int {
+    func write(_ message: EncodedMessage, to output: StreamOutput) -> Int {
         let bytes: ByteBuffer
         switch self {
         case .river(let chunked, nil):
@@ -92,6 +102,8 @@ enum StreamFraming {
             bytes = message.message.payload
         case .eventStream:
             bytes = message.bytes(.eventStream)
+        case .eventStreamOfChannels:
+            preconditionFailure("a multi-channel event stream writes with its cursor")
         case .webSocket(let format):
             bytes = message.bytes(format.wireFormat)
         }
@@ -99,67 +111,120 @@ enum StreamFraming {
         return bytes.readableBytes
     }
 
+    /// Writes one message of a multi-channel event stream: `id: CURSOR` (the
+    /// subscription's own bytes), then the message's shared `data:` line.
+    func write(_ message: EncodedMessage, cursor: ByteBuffer, to output: StreamOutput) -> Int {
+        var id = output.allocator.buffer(capacity: cursor.readableBytes + 5)
+        id.writeStaticString("id: ")
+        id.writeImmutableBuffer(cursor)
+        id.writeStaticString("\n")
+        let data = message.bytes(.eventStreamJSON)
+        output.write(id)
+        output.write(data)
+        return id.readableBytes + data.readableBytes
+    }
+
     /// Writes a `lost`, `reset` or `live` notice.
-    func write(_ notice: CatchUp.Notice, channel: ChannelName, to output: SubscriberOutput) {
-        let allocator = output.allocator
+    func write(_ notice: CatchUp.Notice, channel: ChannelName, to output: StreamOutput) {
+        output.write(self.framed(notice, channel: channel, allocator: output.allocator))
+    }
+
+    /// A `lost`, `reset` or `live` notice, framed. On a single-channel event
+    /// stream each moves the event id to where the stream now stands, so an
+    /// EventSource reconnecting on its own resumes from there: past what is
+    /// lost, from 0 after a reset (the replay follows), at a live start.
+    func framed(_ notice: CatchUp.Notice, channel: ChannelName, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var json = allocator.buffer(capacity: 96)
+        RiverJSON.writeNotice(notice, channel: channel, into: &json)
+        let id: UInt64
+        switch notice {
+        case .lost(_, let to): id = to
+        case .reset: id = 0
+        case .live(let seq, _): id = seq
+        }
+        return self.framedNotice(
+            json,
+            object: {
+                var object = allocator.buffer(capacity: 96)
+                RiverJSON.writeNoticeBody(notice, channel: channel, into: &object)
+                return object
+            },
+            event: RiverJSON.type(of: notice),
+            eventStreamID: id,
+            allocator: allocator
+        )
+    }
+
+    /// A join or leave, framed like the other notices (no event id: a stream's position does not move).
+    func framed(_ event: EncodedPresenceEvent, allocator: ByteBufferAllocator) -> ByteBuffer {
+        self.framedNotice(
+            event.riverJSON,
+            object: { event.objectJSON },
+            event: event.event.kind == .join ? "join" : "leave",
+            eventStreamID: nil,
+            allocator: allocator
+        )
+    }
+
+    /// A notice whose river JSON array is `json`: a chunk (or line) as a
+    /// message is, JSONP-wrapped where messages are; a `;river-notice` chunk
+    /// in raw streams; a named SSE event whose data is the notice's object
+    /// (one channel, with `eventStreamID`) or its array (several channels, no
+    /// id); a WebSocket text frame.
+    func framedNotice(
+        _ json: ByteBuffer,
+        object: () -> ByteBuffer,
+        event: StaticString,
+        eventStreamID: UInt64?,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var framed = allocator.buffer(capacity: json.readableBytes + 40)
         switch self {
-        case .river(let chunked, let callback):
-            var json = allocator.buffer(capacity: 96)
-            RiverJSON.writeNotice(notice, channel: channel, into: &json)
-            if let callback {
-                _ = Self.writeJSONP(json, callback: callback, chunked: chunked, to: output)
-            } else if chunked {
-                output.write(
-                    ChunkFraming.makeChunk(capacity: json.readableBytes, allocator: allocator) {
-                        $0.writeImmutableBuffer(json)
-                    }
-                )
-            } else {
-                json.writeStaticString("\r\n")
-                output.write(json)
+        case .river(let chunked, let callback?):
+            let suffix = chunked ? Self.jsonpChunkSuffix : Self.jsonpLineSuffix
+            if chunked {
+                let length = callback.utf8.count + 1 + json.readableBytes + Self.jsonpLineSuffix.readableBytes
+                framed.writeString(String(length, radix: 16, uppercase: true))
+                framed.writeStaticString("\r\n")
             }
+            framed.writeString(callback)
+            framed.writeStaticString("(")
+            framed.writeImmutableBuffer(json)
+            framed.writeImmutableBuffer(suffix)
+        case .river(let chunked, nil):
+            if chunked {
+                return ChunkFraming.makeChunk(capacity: json.readableBytes, allocator: allocator) {
+                    $0.writeImmutableBuffer(json)
+                }
+            }
+            framed.writeImmutableBuffer(json)
+            framed.writeStaticString("\r\n")
         case .raw(let chunked):
-            var json = allocator.buffer(capacity: 96)
-            RiverJSON.writeNotice(notice, channel: channel, into: &json)
-            var framed = allocator.buffer(capacity: json.readableBytes + 32)
             if chunked {
                 framed.writeString(String(json.readableBytes, radix: 16, uppercase: true))
                 framed.writeStaticString(";river-notice\r\n")
             }
             framed.writeImmutableBuffer(json)
             framed.writeStaticString("\r\n")
-            output.write(framed)
         case .eventStream:
-            var data = allocator.buffer(capacity: 96)
-            RiverJSON.writeNoticeBody(notice, channel: channel, into: &data)
-            var event = allocator.buffer(capacity: 128)
-            // Each notice moves the event id to where the stream now stands, so
-            // an EventSource reconnecting on its own resumes from there: past
-            // what is lost, from 0 after a reset (the replay follows), at a live start.
-            let id: UInt64
-            switch notice {
-            case .lost(_, let to): id = to
-            case .reset: id = 0
-            case .live(let seq, _): id = seq
-            }
-            EventStreamFraming.writeEvent(id: id, event: RiverJSON.type(of: notice), data: data, into: &event)
-            output.write(event)
+            EventStreamFraming.writeEvent(id: eventStreamID, event: event, data: object(), into: &framed)
+        case .eventStreamOfChannels:
+            EventStreamFraming.writeEvent(id: nil, event: event, data: json, into: &framed)
         case .webSocket:
-            var json = allocator.buffer(capacity: 96)
-            RiverJSON.writeNotice(notice, channel: channel, into: &json)
-            output.write(WebSocketFraming.frame(opcode: .text, payload: json, allocator: allocator))
+            return WebSocketFraming.frame(opcode: .text, payload: json, allocator: allocator)
         }
+        return framed
     }
 
     /// Writes what ends the stream for `reason` (nil: it is complete, as a
     /// long-poll after its messages): the last chunk, or a close frame.
     /// Returns whether the connection may carry another request afterwards.
-    func writeEnd(_ reason: FinishReason?, to output: SubscriberOutput) -> Bool {
+    func writeEnd(_ reason: FinishReason?, to output: StreamOutput) -> Bool {
         switch self {
         case .river(true, _), .raw(true):
             output.write(ChunkFraming.terminator)
             return true
-        case .river(false, _), .raw(false), .eventStream:
+        case .river(false, _), .raw(false), .eventStream, .eventStreamOfChannels:
             return false
         case .webSocket:
             let (code, text) = WebSocketClose.status(for: reason)
@@ -176,7 +241,7 @@ enum StreamFraming {
         _ json: ByteBuffer,
         callback: String,
         chunked: Bool,
-        to output: SubscriberOutput
+        to output: StreamOutput
     ) -> Int {
         var prefix = output.allocator.buffer(capacity: callback.utf8.count + 12)
         if chunked {

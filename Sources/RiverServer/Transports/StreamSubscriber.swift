@@ -1,237 +1,343 @@
+import DequeModule
 import NIOCore
 import RiverCore
 
-/// One subscribed connection, whatever its transport: HTTP streaming,
-/// long-poll, JSONP, Server-Sent Events or WebSocket differ only in their
-/// `StreamFraming`. This class runs the subscription's whole lifecycle, the
-/// one place it is written:
+/// One connection's subscription to one or more channels, whatever its
+/// transport: HTTP streaming, long-poll, JSONP, Server-Sent Events or
+/// WebSocket differ only in their `StreamFraming`. This class runs the
+/// subscription's whole lifecycle, the one place it is written; what to do
+/// at each step is its `StateMachine`'s call:
 ///
-/// 1. the engine registers interest and answers the catch-up;
-/// 2. the subscriber joins its loop's hub at once (the engine's ordering
-///    contract: nothing published after the catch-up reaches the hub before it);
-/// 3. notices, then the catch-up, are written as the socket drains, so a
-///    reader that keeps up gets all of it whatever its size;
-/// 4. live messages are written as the hub offers them; while the socket is
-///    busy they wait here (shared buffers, no copy), and a reader whose
-///    waiting messages pass `max_subscriber_backlog` is cut;
-/// 5. it leaves the hub and the engine exactly once, however it ends.
+/// 1. the engine registers interest in each channel and answers its catch-up;
+///    each `ChannelSubscription` joins its loop's hub at once (the engine's
+///    ordering contract: nothing published after a catch-up reaches the hub
+///    before it), and live messages wait until every channel answered;
+/// 2. notices, then each channel's catch-up, then what waited are written as
+///    the socket drains, so a reader that keeps up gets all of it;
+/// 3. live messages are written as the hub offers them — one flush per
+///    batch, and with several channels one flush per loop tick; while the
+///    socket is busy they wait here (shared buffers, no copy), and a reader
+///    whose waiting messages pass `max_subscriber_backlog` is cut;
+/// 4. every channel leaves the hub and the engine exactly once, however it ends.
 ///
-/// It is small while idle (a parked stream is what a server holds most of):
-/// what it has yet to write lives in a `Backlog` made only while there is one.
-final class StreamSubscriber: Subscriber {
-    private enum State {
-        case subscribing
-        /// Joined the hub and the engine (`token`); the catch-up is still being written.
-        case catchingUp(token: UInt64)
-        case live(token: UInt64)
-        case ended
-    }
+/// It is small while idle: what it has yet to write lives in a `Backlog`
+/// made only while there is one.
+final class StreamSubscriber {
+    /// What a subscriber has yet to write, in order.
+    final class Backlog {
+        enum Segment {
+            /// A notice, already framed.
+            case bytes(ByteBuffer)
+            /// A channel's catch-up messages not written yet.
+            case catchUp(ChannelSubscription, ArraySlice<Message>)
+            /// A live message accepted while the output was busy.
+            case live(ChannelSubscription, EncodedMessage)
+        }
 
-    /// What a subscriber has yet to write.
-    private final class Backlog {
-        /// Catch-up messages not written yet, in order.
-        var catchUp: ArraySlice<Message>
-        /// Live messages accepted while the output was busy, not written yet.
-        var waiting: ArraySlice<EncodedMessage> = []
-        /// What `waiting` is charged against `max_subscriber_backlog`.
+        var segments: Deque<Segment> = []
+        /// What waiting live messages are charged against `max_subscriber_backlog`.
         var waitingBytes = 0
-
-        init(catchUp: ArraySlice<Message>) { self.catchUp = catchUp }
-
-        var isEmpty: Bool { self.catchUp.isEmpty && self.waiting.isEmpty }
     }
 
-    // (Wide fields first, narrow ones packed behind the state: 120 bytes, one
-    // malloc size class below what declaration order alone gives.)
-    /// The last seq written or accepted for writing: the hub offers only what comes after.
-    private(set) var deliveredSeq: UInt64 = 0
-    private(set) var channel: ChannelName
-    private unowned let loop: LoopContext
-    private var output: SubscriberOutput?
-    private var backlog: Backlog?
-    private let framing: StreamFraming
-    private var state = State.subscribing
-    /// Long-poll (`keep=0`): the stream ends after its first message, or after its catch-up.
-    private let endsAfterFirstBatch: Bool
-    private var slot: Int32 = -1
+    // (Wide fields first, narrow ones packed at the end.)
+    unowned let loop: ServerLoop
+    private(set) var output: StreamOutput?
+    var backlog: Backlog?
+    let framing: StreamFraming
+    /// The channels, in the order the request named them; usually one.
+    var channels: [ChannelSubscription] = []
+    /// Catch-ups answered by the engine, kept until every channel answered.
+    private var pendingCatchUps: [ObjectIdentifier: CatchUp] = [:]
+    /// Channels added to the running stream (`river.v2`), until the engine answers.
+    var pendingAdditions: [ObjectIdentifier: ChannelAddition] = [:]
+    /// `river.v2`: a channel deleted or reset ends that channel alone, not the stream.
+    var endsChannelsAlone = false
+    /// Whether it has left the hub and the engine (it does so once).
+    private var hasLeft = false
+    var machine: StateMachine
     /// Ticks (seconds) of the loop's clock, for `client_timeout` and `heartbeat`.
-    private let startTick: UInt32
-    private var lastWriteTick: UInt32
+    let startTick: UInt32
+    var lastWriteTick: UInt32
 
-    /// Its position in its hub's list (`LoopHub` keeps it).
-    var hubSlot: Int {
-        get { Int(self.slot) }
-        set { self.slot = Int32(truncatingIfNeeded: newValue) }
-    }
-
-    init(channel: ChannelName, framing: StreamFraming, endsAfterFirstBatch: Bool, loop: LoopContext) {
-        self.channel = channel
+    init(framing: StreamFraming, endsAfterFirstBatch: Bool, loop: ServerLoop) {
         self.framing = framing
-        self.endsAfterFirstBatch = endsAfterFirstBatch
+        self.machine = StateMachine(endsAfterFirstBatch: endsAfterFirstBatch)
         self.loop = loop
         self.startTick = UInt32(truncatingIfNeeded: loop.tick)
         self.lastWriteTick = self.startTick
     }
 
-    /// Subscribes at `resume`; from now on the subscriber writes to `output` until it ends or is detached.
-    func start(from resume: ResumePoint, writingTo output: SubscriberOutput) {
+    /// Subscribes to each channel at its start; from now on the subscriber
+    /// writes to `output` until it ends or is detached.
+    func start(_ starts: [ChannelStart], writingTo output: StreamOutput) {
         self.output = output
         self.adjustOpenCount(by: 1)
         self.loop.lifetimeObserver?.track(self)
-        self.loop.engine.subscribe(to: self.channel, from: resume, hubIndex: self.loop.hub.index)
-            .assumeIsolated()
-            .whenComplete { result in self.subscribed(result) }
-    }
-
-    private func subscribed(_ result: Result<Subscribed, Error>) {
-        guard case .subscribing = self.state, let output = self.output else {
-            if case .success(let subscribed) = result { self.loop.engine.unsubscribe(subscribed.subscription) }
+        self.channels = starts.map { ChannelSubscription($0, stream: self) }
+        // Every channel is counted before the first answers (an answer may come at once).
+        self.machine.subscribing(channels: starts.count)
+        if starts.isEmpty {
+            self.begin(last: nil, CatchUp(lastSeq: 0))
             return
         }
+        for (subscription, start) in zip(self.channels, starts) {
+            self.subscribe(subscription, from: start)
+        }
+    }
+
+    func subscribe(_ subscription: ChannelSubscription, from start: ChannelStart) {
+        self.loop.engine.subscribe(
+            to: start.channel,
+            from: start.resume,
+            hubIndex: self.loop.hub.index,
+            member: start.member
+        ).assumeIsolated()
+            .whenComplete { result in self.subscribed(subscription, result) }
+    }
+
+    private func subscribed(_ subscription: ChannelSubscription, _ result: Result<SubscribeResult, Error>) {
+        let addition = self.pendingAdditions.removeValue(forKey: ObjectIdentifier(subscription))
         switch result {
         case .failure(let error):
-            self.stop(.refused(.unavailable("cannot subscribe: \(error)")))
-        case .success(let subscribed):
-            let catchUp = subscribed.catchUp
-            let token = subscribed.subscription.token
-            self.deliveredSeq = catchUp.lastSeq
-            // A long-poll with nothing to catch up on waits for its first live message.
-            self.state = self.endsAfterFirstBatch && catchUp.isEmpty ? .live(token: token) : .catchingUp(token: token)
-            self.channel = self.loop.hub.add(self, to: self.channel)
-            output.streamWillStart()
-            for notice in catchUp.notices {
-                self.framing.write(notice, channel: self.channel, to: output)
+            switch self.machine.channelFailed() {
+            case .none: break
+            case .refuse:
+                self.stop(.refused(.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)")))
+            case .report:
+                self.drop(subscription)
+                addition?.failed(RequestError.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)").reason)
             }
-            if !catchUp.messages.isEmpty { self.backlog = Backlog(catchUp: catchUp.messages[...]) }
+        case .success(let subscribed):
+            // (Unsubscribed before the engine answered: withdraw at once.)
+            let action = subscription.phase == .left ? .release : self.machine.channelSubscribed(hasCatchUp: !subscribed.catchUp.isEmpty)
+            switch action {
+            case .release:
+                self.loop.engine.unsubscribe(subscribed.interest)
+            case .joinAndWrite:
+                subscription.join(subscribed, hub: self.loop.hub)
+                self.writeAddition(subscription, subscribed.catchUp, acknowledgement: addition?.acknowledgement(subscribed.catchUp))
+            case .join:
+                subscription.join(subscribed, hub: self.loop.hub)
+                self.pendingCatchUps[ObjectIdentifier(subscription)] = subscribed.catchUp
+            case .joinAndBegin:
+                subscription.join(subscribed, hub: self.loop.hub)
+                self.begin(last: subscription, subscribed.catchUp)
+            }
+        }
+    }
+
+    /// Every channel answered (`last` just now, with its catch-up; the others
+    /// are kept until now): the head, then the catch-ups, then what waited.
+    private func begin(last: ChannelSubscription?, _ lastCatchUp: CatchUp) {
+        guard let output = self.output else { return }
+        let waiting = self.backlog?.segments ?? []
+        self.backlog = nil
+        var catchUps = self.pendingCatchUps
+        self.pendingCatchUps = [:]
+        if let last { catchUps[ObjectIdentifier(last)] = lastCatchUp }
+        switch self.machine.begin(hasWaiting: !waiting.isEmpty) {
+        case .writeCatchUp(let keepWaiting):
+            output.streamWillStart()
+            let backlog = Backlog()
+            for subscription in self.channels {
+                guard let catchUp = catchUps[ObjectIdentifier(subscription)] else { continue }
+                for notice in catchUp.notices {
+                    self.framing.write(notice, channel: subscription.channel, to: output)
+                }
+                if !catchUp.messages.isEmpty {
+                    backlog.segments.append(.catchUp(subscription, catchUp.messages[...]))
+                }
+            }
+            if keepWaiting {
+                for segment in waiting {
+                    backlog.segments.append(segment)
+                    if case .live(_, let message) = segment { backlog.waitingBytes += Self.estimatedSize(of: message) }
+                }
+            }
+            if !backlog.segments.isEmpty { self.backlog = backlog }
             self.writeWhileWritable()
+        case .answerWithFirstWaiting:
+            output.streamWillStart()
+            if case .live(let subscription, let message) = waiting.first {
+                self.write(message, on: subscription, to: output)
+            }
+            self.finishStream(nil)
+        case .awaitLive:
+            output.streamWillStart()
+            output.flush()
         }
     }
 
     // MARK: - Delivery
 
-    func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
+    /// The hub offers `messages` of `subscription`'s channel (all newer than its `deliveredSeq`).
+    func deliver(_ messages: ArraySlice<EncodedMessage>, on subscription: ChannelSubscription) -> DeliveryCount {
         guard let output = self.output else { return .none }
-        let isLive: Bool
-        switch self.state {
-        case .live where self.endsAfterFirstBatch:
-            guard let first = messages.first(where: { $0.seq > self.deliveredSeq }) else { return .none }
-            self.deliveredSeq = first.seq
-            let bytes = self.framing.write(first, to: output)
+        let action = self.machine.batchOffered(backlogIsEmpty: self.backlog == nil, isWritable: output.isWritable)
+        switch action {
+        case .ignore:
+            return .none
+        case .writeFirstAndEnd:
+            guard let first = messages.first(where: { $0.seq > subscription.deliveredSeq }) else { return .none }
+            subscription.deliveredSeq = first.seq
+            let bytes = self.write(first, on: subscription, to: output)
             self.finishStream(nil)
             return DeliveryCount(messages: 1, bytes: bytes)
-        case .catchingUp where self.endsAfterFirstBatch:
-            return .none  // the catch-up is this long-poll's answer
-        case .live: isLive = true
-        case .catchingUp: isLive = false
-        case .subscribing, .ended: return .none
-        }
-        var count = DeliveryCount()
-        if isLive && self.backlog == nil && output.isWritable {
-            for message in messages where message.seq > self.deliveredSeq {
-                self.deliveredSeq = message.seq
-                count.bytes += self.framing.write(message, to: output)
+        case .write:
+            var count = DeliveryCount()
+            for message in messages where message.seq > subscription.deliveredSeq {
+                subscription.deliveredSeq = message.seq
+                count.bytes += self.write(message, on: subscription, to: output)
                 count.messages += 1
             }
             if count.messages > 0 {
                 self.lastWriteTick = UInt32(truncatingIfNeeded: self.loop.tick)
-                output.flush()
+                self.flushDelivery(output)
             }
             return count
+        case .queue:
+            let backlog = self.backlog ?? Backlog()
+            self.backlog = backlog
+            for message in messages where message.seq > subscription.deliveredSeq {
+                subscription.deliveredSeq = message.seq
+                backlog.segments.append(.live(subscription, message))
+                backlog.waitingBytes += Self.estimatedSize(of: message)
+            }
+            if backlog.waitingBytes > self.loop.configuration.maxSubscriberBacklog {
+                self.finish(.slowConsumer)
+            }
+            return .none
         }
-        let backlog = self.backlog ?? Backlog(catchUp: [])
-        self.backlog = backlog
-        for message in messages where message.seq > self.deliveredSeq {
-            self.deliveredSeq = message.seq
-            backlog.waiting.append(message)
-            backlog.waitingBytes += Self.estimatedSize(of: message)
+    }
+
+    /// One channel flushes at once; several flush once per loop tick, so the
+    /// deliveries of all their channels in a tick leave in one write.
+    func flushDelivery(_ output: StreamOutput) {
+        if self.channels.count == 1 { output.flush() } else { output.flushSoon() }
+    }
+
+    /// Writes one message of `subscription`'s channel; returns the bytes written.
+    @discardableResult
+    func write(_ message: EncodedMessage, on subscription: ChannelSubscription, to output: StreamOutput)
+        -> Int
+    {
+        subscription.writtenSeq = message.seq
+        guard self.framing.needsCursor else { return self.framing.write(message, to: output) }
+        return self.framing.write(message, cursor: self.cursor(allocator: output.allocator), to: output)
+    }
+
+    /// Where the client stands on every channel, after what was written.
+    private func cursor(allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 32 * self.channels.count)
+        for (index, subscription) in self.channels.enumerated() {
+            if index > 0 { buffer.writeStaticString(",") }
+            StreamCursor.writeEntry(
+                name: StreamCursor.encodedName(subscription.channel),
+                seq: subscription.writtenSeq,
+                epoch: subscription.epoch,
+                into: &buffer
+            )
         }
-        if backlog.waitingBytes > self.loop.configuration.maxSubscriberBacklog {
-            self.finish(.slowConsumer)
-        }
-        return count
+        return buffer
     }
 
     /// The connection drained below its low-water mark: write what waits.
     func outputBecameWritable() {
-        switch self.state {
-        case .catchingUp, .live: self.writeWhileWritable()
-        case .subscribing, .ended: break
+        switch self.machine.outputWritable() {
+        case .writeBacklog: self.writeWhileWritable()
+        case .none: break
         }
     }
 
-    /// Writes the catch-up, then waiting live messages, while the output takes
-    /// them; a drained catch-up goes live, or ends a long-poll.
-    private func writeWhileWritable() {
+    /// Writes notices, catch-ups, then waiting live messages, while the output
+    /// takes them; a drained catch-up goes live, or ends a long-poll.
+    func writeWhileWritable() {
         guard let output = self.output else { return }
         if let backlog = self.backlog {
             var written = DeliveryCount()
-            while output.isWritable {
-                if let message = backlog.catchUp.popFirst() {
-                    let encoded = EncodedMessage(
-                        message,
-                        allocator: output.allocator,
-                        deflater: self.loop.hub.deflater
-                    )
-                    written.bytes += self.framing.write(encoded, to: output)
-                } else if let message = backlog.waiting.popFirst() {
+            while output.isWritable, let segment = backlog.segments.first {
+                switch segment {
+                case .bytes(let bytes):
+                    backlog.segments.removeFirst()
+                    output.write(bytes)
+                    continue
+                case .catchUp(let subscription, var messages):
+                    let message = messages.removeFirst()
+                    if messages.isEmpty {
+                        backlog.segments.removeFirst()
+                    } else {
+                        backlog.segments[0] = .catchUp(subscription, messages)
+                    }
+                    let encoded = EncodedMessage(message, allocator: output.allocator, deflater: self.loop.hub.deflater)
+                    written.bytes += self.write(encoded, on: subscription, to: output)
+                case .live(let subscription, let message):
+                    backlog.segments.removeFirst()
                     backlog.waitingBytes -= Self.estimatedSize(of: message)
-                    written.bytes += self.framing.write(message, to: output)
-                } else {
-                    break
+                    written.bytes += self.write(message, on: subscription, to: output)
                 }
                 written.messages += 1
-                if self.endsAfterFirstBatch && self.framing.answersWithOneMessage {
-                    backlog.catchUp = []  // the rest waits for the next poll
+                if self.machine.endsAfterFirstBatch && self.framing.answersWithOneMessage {
+                    backlog.segments.removeAll()  // the rest waits for the next poll
                     break
                 }
             }
-            if backlog.isEmpty { self.backlog = nil }
+            if backlog.segments.isEmpty { self.backlog = nil }
             self.loop.hub.noteDelivered(written)
             self.lastWriteTick = UInt32(truncatingIfNeeded: self.loop.tick)
         }
-        guard case .catchingUp(let token) = self.state, self.backlog?.catchUp.isEmpty ?? true else {
+        guard self.backlog == nil else {
             output.flush()
             return
         }
-        if self.endsAfterFirstBatch {
-            self.finishStream(nil)  // the catch-up was this long-poll's answer
-        } else {
-            self.state = .live(token: token)
-            output.flush()
+        switch self.machine.backlogDrained() {
+        case .end: self.finishStream(nil)
+        case .goLive, .none: output.flush()
         }
     }
 
     /// What a waiting message is charged against the backlog: its payload and framing.
-    private static func estimatedSize(of message: EncodedMessage) -> Int {
+    static func estimatedSize(of message: EncodedMessage) -> Int {
         message.message.payload.readableBytes + message.message.channel.value.utf8.count + 64
     }
 
     // MARK: - Ending
 
+    /// Ends the subscription from the server's side (a channel deleted or
+    /// reset, shutdown, `client_timeout`, a slow consumer): the whole stream ends.
     func finish(_ reason: FinishReason) {
-        switch self.state {
-        case .ended:
-            return
-        case .subscribing:
-            self.stop(.refused(.unavailable("server is shutting down")))
-        case .catchingUp, .live:
-            if reason == .slowConsumer {
-                self.loop.counters.slowConsumersCut += 1
-                self.stop(.cut)
-            } else {
-                self.finishStream(reason)
-            }
-        }
+        self.perform(self.machine.finish(reason))
     }
 
-    /// Ends the stream cleanly for `reason` (nil: it is complete): its last
-    /// chunk or close frame. Only a complete response (a long-poll's answer)
-    /// leaves the connection to carry another request; the server's reasons close it.
-    private func finishStream(_ reason: FinishReason?) {
+    /// The hub ends `subscription`'s channel: a `river.v2` stream loses that
+    /// channel alone when it was deleted or reset; any other stream ends.
+    func finish(_ reason: FinishReason, on subscription: ChannelSubscription) {
+        guard self.endsChannelsAlone, reason == .channelDeleted || reason == .channelReset else {
+            return self.finish(reason)
+        }
+        guard self.drop(subscription) else { return }
+        self.output?.channelEnded(subscription.channel, reason: reason)
+    }
+
+    /// Ends the stream cleanly: its response is complete (a long-poll's answer).
+    func finishStream(_ reason: FinishReason?) {
+        self.perform(self.machine.finish(reason))
+    }
+
+    private func perform(_ action: StateMachine.FinishAction) {
         guard let output = self.output else { return }
-        self.leave()
-        let reusable = self.framing.writeEnd(reason, to: output)
-        self.stop(.completed(reusable: reusable && reason == nil))
+        switch action {
+        case .none:
+            break
+        case .refuse:
+            self.stop(.refused(.unavailable("server is shutting down")))
+        case .cut:
+            self.loop.counters.slowConsumersCut += 1
+            self.stop(.cut)
+        case .end(let reason):
+            self.leave()
+            let reusable = self.framing.writeEnd(reason, to: output)
+            self.stop(.completed(reusable: reusable && reason == nil))
+        }
     }
 
     /// Hands the connection back to its output, and lets go of it.
@@ -244,54 +350,33 @@ final class StreamSubscriber: Subscriber {
 
     /// The connection closed: leave at once, write nothing more.
     func detach() {
-        self.leave()
+        switch self.machine.detach() {
+        case .leave: self.leave()
+        case .none: break
+        }
         self.output = nil
     }
 
-    /// Leaves the hub and the engine, and is counted out, exactly once.
+    /// Leaves the hub and the engine on every channel, and is counted out, exactly once.
     private func leave() {
-        let token: UInt64?
-        switch self.state {
-        case .ended: return
-        case .subscribing: token = nil
-        case .catchingUp(let joined), .live(let joined): token = joined
-        }
-        self.state = .ended
+        guard !self.hasLeft else { return }
+        self.hasLeft = true
+        let channels = self.channels
+        self.channels = []
         self.backlog = nil
+        self.pendingCatchUps = [:]
+        self.pendingAdditions = [:]
         self.adjustOpenCount(by: -1)
-        if self.hubSlot >= 0 {
-            self.loop.hub.remove(self, from: self.channel)
-        }
-        if let token {
-            self.loop.engine.unsubscribe(Subscription(channel: self.channel, hubIndex: self.loop.hub.index, token: token))
-        }
-    }
-
-    // MARK: - Time
-
-    /// Once a second: ends the stream after `client_timeout`, and writes the
-    /// framing's heartbeat when the stream was quiet for `heartbeat`.
-    func tick(_ tick: UInt64, _ timeouts: ConnectionTimeouts) {
-        guard case .live = self.state, let output = self.output else { return }
-        let now = UInt32(truncatingIfNeeded: tick)
-        if let timeout = timeouts.clientTicks, UInt64(now &- self.startTick) >= timeout {
-            self.finish(.timeout)
-            return
-        }
-        if let interval = timeouts.heartbeatTicks, UInt64(now &- self.lastWriteTick) >= interval, output.isWritable,
-            let heartbeat = self.framing.heartbeat
-        {
-            self.lastWriteTick = now
-            output.write(heartbeat)
-            output.flush()
+        for subscription in channels {
+            subscription.leave(self.loop)
         }
     }
 
     /// Keeps `/stats`' open streams by transport.
     private func adjustOpenCount(by delta: Int) {
         switch self.framing {
-        case .eventStream: self.loop.counters.openEventStreams += delta
-        case .river where self.endsAfterFirstBatch, .raw where self.endsAfterFirstBatch:
+        case .eventStream, .eventStreamOfChannels: self.loop.counters.openEventStreams += delta
+        case .river where self.machine.endsAfterFirstBatch, .raw where self.machine.endsAfterFirstBatch:
             self.loop.counters.openLongPolls += delta
         case .river, .raw: self.loop.counters.openStreams += delta
         case .webSocket: break  // counted as WebSocket connections

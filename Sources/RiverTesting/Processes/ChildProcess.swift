@@ -13,17 +13,21 @@ import Glibc
 /// swift-corelibs-foundation PR 5472, seen in this suite). Here the child
 /// gets `/dev/null` or one pipe on its standard streams, every other
 /// descriptor closed (`posix_spawn_file_actions_addclosefrom_np`), the
-/// default disposition of every signal and an empty signal mask.
+/// default disposition of every signal and an empty signal mask. (A stream
+/// can also go to a descriptor of the caller's: a pseudo-terminal, to test
+/// what a program does on a terminal.)
 public final class ChildProcess: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
     }
 
     /// Where a standard stream of the child goes.
-    public enum Destination {
+    public enum Destination: Equatable {
         case discard
         /// To `output` (both streams to the same pipe when both say so).
         case pipe
+        /// To this open descriptor of the caller's (a second pipe, a pseudo-terminal), which the caller closes.
+        case descriptor(Int32)
     }
 
     public let processIdentifier: pid_t
@@ -55,6 +59,7 @@ public final class ChildProcess: @unchecked Sendable {
             switch destination {
             case .discard: posix_spawn_file_actions_addopen(&actions, stream, "/dev/null", O_WRONLY, 0)
             case .pipe: posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], stream)
+            case .descriptor(let descriptor): posix_spawn_file_actions_adddup2(&actions, descriptor, stream)
             }
         }
         try Self.closeFrom(3, in: &actions)

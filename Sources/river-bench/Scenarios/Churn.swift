@@ -92,6 +92,9 @@ extension LoadGenerator {
         var peak = 0
         var peakDescriptors = 0
         var lastSample = start - .seconds(1)
+        var timeline = Timeline([("connections", .counter), ("rss_bytes", .level)])
+        var line = ProgressLine(enabled: self.showProgress)
+        defer { line.clear() }
         let limit = connections ?? .max
         while clock.now - start < duration && launched < limit {
             let elapsed = (clock.now - start).seconds
@@ -110,10 +113,21 @@ extension LoadGenerator {
                 let rss = try Self.residentBytes(serverPIDs)
                 peak = max(peak, rss)
                 peakDescriptors = max(peakDescriptors, Self.openDescriptors(serverPIDs))
-                samples.append((elapsed, finished.load(ordering: .relaxed) - failed.load(ordering: .relaxed), rss))
-                if self.showProgress && samples.count % 4 == 0 {
-                    FileHandle.standardError.write(
-                        Data("  churn: \(finished.load(ordering: .relaxed).formatted()) closed, RSS \(rss / 1024) KiB\n".utf8)
+                let closed = finished.load(ordering: .relaxed) - failed.load(ordering: .relaxed)
+                samples.append((elapsed, closed, rss))
+                timeline.append(at: elapsed, [Double(closed), Double(rss)])
+                if samples.count % 4 == 0 {  // about once a second: the rate over the last four samples
+                    let previous = samples.count > 4 ? samples[samples.count - 5] : (seconds: 0, closed: 0, rss: 0)
+                    line.show(
+                        ProgressLine.text(
+                            "churn",
+                            seconds: elapsed,
+                            rate: Double(closed - previous.closed) / max(elapsed - previous.seconds, 0.001),
+                            unit: "connections",
+                            done: closed,
+                            total: connections,
+                            extra: "RSS \((rss / 1024).formatted()) KiB"
+                        )
                     )
                 }
             }
@@ -123,7 +137,7 @@ extension LoadGenerator {
             "finishing",
             timeout: .seconds(30),
             until: { finished.load(ordering: .relaxed) >= launched },
-            progress: { "\(finished.load(ordering: .relaxed))/\(launched)" }
+            counting: Meter("connections", of: launched) { finished.load(ordering: .relaxed) }
         )
         let seconds = (clock.now - start).seconds
         try await Task.sleep(for: .seconds(1))
@@ -144,6 +158,7 @@ extension LoadGenerator {
         report.add("slope_bytes_per_connection", Self.slope(measured.map { (Double($0.closed), Double($0.rss)) }))
         report.add("open_descriptors_peak", peakDescriptors)
         report.add("open_descriptors_end", Self.openDescriptors(serverPIDs))
+        report.timeline = timeline
         return report
     }
 

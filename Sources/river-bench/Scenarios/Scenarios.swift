@@ -29,12 +29,11 @@ extension LoadGenerator {
             acknowledged: acknowledged
         )
         publishers.start()
-        try await self.wait(
+        let timeline = try await self.wait(
             "bench",
+            since: start,
             until: { self.tally.received.load(ordering: .relaxed) >= messages },
-            progress: {
-                "\(self.tally.received.load(ordering: .relaxed).formatted()) / \(messages.formatted()) received"
-            }
+            counting: Meter("messages", of: messages, from: 0) { self.tally.received.load(ordering: .relaxed) }
         )
         let elapsed = clock.now - start
         self.tally.stop.store(true, ordering: .relaxed)
@@ -51,6 +50,7 @@ extension LoadGenerator {
         report.add("seconds", elapsed.seconds)
         report.add("messages_per_second", Double(received) / elapsed.seconds)
         report.add("failed", self.tally.failed.load(ordering: .relaxed))
+        report.timeline = timeline
         return report
     }
 
@@ -90,12 +90,11 @@ extension LoadGenerator {
                 target.publishRequest(channel: channel, message: payload)
             }
         }.get()
-        try await self.wait(
+        let timeline = try await self.wait(
             "fanout",
+            since: start,
             until: { self.tally.received.load(ordering: .relaxed) >= expected },
-            progress: {
-                "\(self.tally.received.load(ordering: .relaxed).formatted()) / \(expected.formatted()) delivered"
-            }
+            counting: Meter("deliveries", of: expected, from: 0) { self.tally.received.load(ordering: .relaxed) }
         )
         let elapsed = clock.now - start
         let cpu = try Self.cpuSeconds(serverPIDs) - cpuBefore
@@ -118,6 +117,7 @@ extension LoadGenerator {
             report.add("server_cpu_us_per_delivery", cpu * 1_000_000 / Double(expected))
         }
         report.add("failed", self.tally.failed.load(ordering: .relaxed))
+        report.timeline = timeline
         return report
     }
 
@@ -224,13 +224,14 @@ extension LoadGenerator {
             promise.futureResult.whenComplete { _ in finishedClients.wrappingIncrement(ordering: .relaxed) }
         }
         let expected = clients * messages
-        try await self.wait(
+        let timeline = try await self.wait(
             "ws-echo",
+            since: start,
             until: {
                 self.tally.received.load(ordering: .relaxed) >= expected
                     || finishedClients.load(ordering: .relaxed) == clients
             },
-            progress: { "\(self.tally.received.load(ordering: .relaxed).formatted()) / \(expected.formatted()) echoed" }
+            counting: Meter("messages", of: expected, from: 0) { self.tally.received.load(ordering: .relaxed) }
         )
         let elapsed = clock.now - start
         let received = self.tally.received.load(ordering: .relaxed)
@@ -244,6 +245,7 @@ extension LoadGenerator {
             "failed",
             self.tally.failed.load(ordering: .relaxed) + self.tally.endedEarly.load(ordering: .relaxed)
         )
+        report.timeline = timeline
         return report
     }
 
@@ -281,23 +283,24 @@ extension LoadGenerator {
             )
         }
         let start = clock.now
-        try await self.wait(
+        let timeline = try await self.wait(
             "publish",
+            since: start,
             until: { clock.now - start >= duration },
-            progress: { "\(self.tally.published.load(ordering: .relaxed).formatted()) published" }
+            counting: Meter("publishes") { self.tally.published.load(ordering: .relaxed) }
         )
         let published = self.tally.published.load(ordering: .relaxed)
         let elapsed = clock.now - start
         self.tally.stop.store(true, ordering: .relaxed)
         // Let the subscriber drain what was acknowledged.
-        try? await self.wait(
+        _ = try? await self.wait(
             "draining",
             timeout: .seconds(30),
             until: {
                 self.tally.received.load(ordering: .relaxed) >= self.tally.published.load(ordering: .relaxed)
                     * subscribers
             },
-            progress: { "\(self.tally.received.load(ordering: .relaxed).formatted()) received" }
+            counting: Meter("messages", of: published * subscribers) { self.tally.received.load(ordering: .relaxed) }
         )
         try await Self.close(connections + listeners)
 
@@ -311,6 +314,7 @@ extension LoadGenerator {
         report.add("seconds", elapsed.seconds)
         report.add("publishes_per_second", Double(published) / elapsed.seconds)
         report.add("failed", self.tally.failed.load(ordering: .relaxed))
+        report.timeline = timeline
         return report
     }
 
@@ -336,18 +340,20 @@ extension LoadGenerator {
         let total = Int(Double(rate) * duration.seconds)
         let loop = self.publisherLoop
         let finished = loop.makePromise(of: Void.self)
+        let start = ContinuousClock.now
         _ = try await self.connect(on: loop) { _ in
             PublisherHandler(depth: .max, quota: total, rate: rate, tally: self.tally, finished: finished) { _ in
                 target.publishRequest(channel: channel, message: Self.payload(size: payloadSize, timestamped: true))
             }
         }.get()
-        try await self.wait(
+        let timeline = try await self.wait(
             "latency",
             timeout: duration + .seconds(60),
             every: .milliseconds(100),  // (a timer every millisecond on the generator's core shows in the tail)
+            since: start,
             until: { self.tally.received.load(ordering: .relaxed) >= total * subscribers },
-            progress: {
-                "\(self.tally.received.load(ordering: .relaxed).formatted()) / \((total * subscribers).formatted()) delivered"
+            counting: Meter("deliveries", of: total * subscribers, from: 0) {
+                self.tally.received.load(ordering: .relaxed)
             }
         )
         self.tally.stop.store(true, ordering: .relaxed)
@@ -365,6 +371,7 @@ extension LoadGenerator {
         report.add("p999_us", Int(histogram.valueAtPercentile(99.9)))
         report.add("max_us", Int(histogram.max))
         report.add("failed", self.tally.failed.load(ordering: .relaxed))
+        report.timeline = timeline
         return report
     }
 }

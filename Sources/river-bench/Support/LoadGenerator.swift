@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// The client side of a run: event loops, connection helpers and the waits
-/// with progress lines. Scenarios are written against this.
+/// with their live line and timeline. Scenarios are written against this.
 final class LoadGenerator: Sendable {
     /// Subscribers' event loops.
     let group: MultiThreadedEventLoopGroup
@@ -21,6 +21,7 @@ final class LoadGenerator: Sendable {
     /// Where subscribers connect: `address`, or the other nodes of a multi-node run.
     let subscriberAddresses: [SocketAddress]
     let tally = Tally()
+    /// Whether waits show the live line (standard error is a terminal and `--quiet` was not given).
     let showProgress: Bool
     /// Unique per run, so channels never carry history from an earlier run.
     let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
@@ -129,34 +130,61 @@ final class LoadGenerator: Sendable {
             until: {
                 self.tally.subscribed.load(ordering: .relaxed) + self.tally.failed.load(ordering: .relaxed) >= count
             },
-            progress: { "\(self.tally.subscribed.load(ordering: .relaxed))/\(count) subscribed" }
+            counting: Meter("subscriptions", of: count) { self.tally.subscribed.load(ordering: .relaxed) }
         )
         let failed = self.tally.failed.load(ordering: .relaxed)
         guard failed == 0 else { throw BenchError("\(failed) of \(count) subscriptions were refused") }
         return channels
     }
 
-    /// Polls `condition` every `interval`; prints `progress` once a second.
+    /// Polls `condition` every `interval` until it holds; samples `meter`
+    /// into the returned timeline (every `Timeline.interval`, and at the end)
+    /// and shows it on the live line once a second. `start` is when the
+    /// timeline's clock starts (default: now).
+    @discardableResult
     func wait(
         _ what: String,
         timeout: Duration = .seconds(300),
         every interval: Duration = .milliseconds(1),
+        since start: ContinuousClock.Instant = .now,
         until condition: () -> Bool,
-        progress: () -> String
-    ) async throws {
+        counting meter: Meter
+    ) async throws -> Timeline {
         let clock = ContinuousClock()
-        let start = clock.now
-        var lastReport = start
+        let base = meter.origin ?? meter.count()
+        var timeline = Timeline(counting: meter.unit)
+        var line = ProgressLine(enabled: self.showProgress)
+        defer { line.clear() }
+        var lastSample = clock.now
+        var lastShown = (at: start, count: base)
         while !condition() {
-            if clock.now - start > timeout {
-                throw BenchError("timed out \(what): \(progress())")
+            let now = clock.now
+            if now - start > timeout {
+                throw BenchError("timed out \(what): \(meter.status)")
             }
-            if self.showProgress && clock.now - lastReport >= .seconds(1) {
-                lastReport = clock.now
-                FileHandle.standardError.write(Data("  \(what): \(progress())\n".utf8))
+            if now - lastSample >= Timeline.interval {
+                lastSample = now
+                let count = meter.count()
+                timeline.append(at: (now - start).seconds, [Double(count - base)])
+                if now - lastShown.at >= ProgressLine.interval {
+                    let rate = Double(count - lastShown.count) / (now - lastShown.at).seconds
+                    lastShown = (now, count)
+                    line.show(
+                        ProgressLine.text(
+                            what,
+                            seconds: (now - start).seconds,
+                            rate: rate,
+                            unit: meter.unit,
+                            done: count,
+                            total: meter.total
+                        )
+                    )
+                }
             }
             try await Task.sleep(for: interval)
         }
+        timeline.append(at: (clock.now - start).seconds, [Double(meter.count() - base)])
+        return timeline
     }
 
     /// Every loop's latency histogram, merged.

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A run's result: a human summary, or one JSON line with `--json`.
+/// A run's result: a human summary, or one JSON line with `--json` (its
+/// figures, then its timeline as `series` when the scenario samples one).
 struct Report {
     enum Value {
         case int(Int)
@@ -31,6 +32,8 @@ struct Report {
 
     let scenario: String
     private(set) var fields: [(String, Value)] = []
+    /// The run's figures over time: in the JSON only (`river-bench report` draws them).
+    var timeline: Timeline?
 
     init(scenario: String) {
         self.scenario = scenario
@@ -42,7 +45,8 @@ struct Report {
 
     func print(json: Bool) {
         if json {
-            let body = ([("scenario", Value.text(self.scenario))] + self.fields).map { "\"\($0.0)\": \($0.1.json)" }
+            var body = ([("scenario", Value.text(self.scenario))] + self.fields).map { "\"\($0.0)\": \($0.1.json)" }
+            if let timeline = self.timeline, !timeline.isEmpty { body.append("\"series\": " + timeline.json) }
             Swift.print("{" + body.joined(separator: ", ") + "}")
         } else {
             Swift.print("river-bench \(self.scenario)")

@@ -1,0 +1,135 @@
+import RiverTesting
+import Testing
+
+/// Presence over HTTP (PROTOCOL.md C3): `GET /presence`, `presence=1` events
+/// on every transport, the leave delay on the server's clock, self-chosen
+/// names only where the operator allows them and never as verified users.
+@Suite struct PresenceTests {
+    static let selfNames = configured {
+        $0.presenceSelfNames = true
+        $0.presenceLeaveDelay = .seconds(5)
+        try! $0.set("private_prefix", to: "private-")
+    }
+
+    /// A stream subscribed with `query`, its head read and its `live` notice awaited.
+    func stream(_ river: TestRiver, _ query: String) async throws -> TestConnection {
+        let connection = try await river.connect()
+        try await connection.sendRequest("GET", "/subscribe?hello=1&" + query)
+        #expect(try await connection.readHead().status == 200)
+        _ = try await connection.readChunk()
+        return connection
+    }
+
+    @Test func presenceCountsConnectionsAndListsUsers() async throws {
+        try await withRiver(Self.selfNames) { river in
+            let empty = try await river.request("GET", "/presence?name=room")
+            #expect(empty.status == 200)
+            #expect(empty.body == "{\"channel\": \"room\", \"connections\": 0, \"users\": 0, \"members\": []}")
+            _ = try await self.stream(river, "name=room")
+            _ = try await self.stream(river, "name=room&user=bob")
+            _ = try await self.stream(river, "name=room&user=bob")
+            _ = try await self.stream(river, "name=room&user=al%C3%AFce")
+            let answer = try await river.request("GET", "/presence?name=room")
+            #expect(
+                answer.body == "{\"channel\": \"room\", \"connections\": 4, \"users\": 2, \"members\": ["
+                    + "{\"user\": \"alïce\", \"unverified\": true, \"connections\": 1}, "
+                    + "{\"user\": \"bob\", \"unverified\": true, \"connections\": 2}]}"
+            )
+            #expect(answer.header("Content-Type") == "application/json")
+        }
+    }
+
+    @Test(arguments: TestRiver.Mode.allCases)
+    func joinsAndLeavesReachThoseWhoAskedButNotTheUserItself(_ mode: TestRiver.Mode) async throws {
+        var configuration = Self.selfNames
+        if mode == .live { configuration.presenceLeaveDelay = .milliseconds(200) }
+        try await withRiver(mode, configuration) { river in
+            let watcher = try await self.stream(river, "name=lobby&presence=1")
+            let quiet = try await self.stream(river, "name=lobby")
+            let carol = try await self.stream(river, "name=lobby&presence=1&user=carol")
+            #expect(try await watcher.readChunk() == "[\"join\", {\"channel\": \"lobby\", \"user\": \"carol\", \"unverified\": true}]")
+            await carol.close()
+            if mode == .inProcess {
+                #expect(try await watcher.unreadBytesNow() == [], "carol stays listed for the leave delay")
+                await river.advance(by: .seconds(5))
+            }
+            #expect(try await watcher.readChunk() == "[\"leave\", {\"channel\": \"lobby\", \"user\": \"carol\", \"unverified\": true}]")
+            if mode == .inProcess {
+                #expect(try await quiet.unreadBytesNow() == [], "no presence=1, no events")
+            }
+        }
+    }
+
+    @Test func eventStreamsNameTheirPresenceEvents() async throws {
+        try await withRiver(Self.selfNames) { river in
+            let single = try await river.connect()
+            try await single.sendRequest("GET", "/sse?name=hall&presence=1&hello=1")
+            _ = try await single.readHead()
+            _ = try await single.readSome()  // the live notice
+            let multi = try await river.connect()
+            try await multi.sendRequest("GET", "/sse?name=hall&name=other&presence=1&hello=1")
+            _ = try await multi.readHead()
+            var hellos = ""
+            while hellos.components(separatedBy: "\n\n").count < 3 {
+                hellos += String(decoding: try await multi.readSome(), as: UTF8.self)
+            }
+            _ = try await self.stream(river, "name=hall&user=dan")
+            #expect(
+                String(decoding: try await single.readSome(), as: UTF8.self)
+                    == "event: join\ndata: {\"channel\": \"hall\", \"user\": \"dan\", \"unverified\": true}\n\n"
+            )
+            #expect(
+                String(decoding: try await multi.readSome(), as: UTF8.self)
+                    == "event: join\ndata: [\"join\", {\"channel\": \"hall\", \"user\": \"dan\", \"unverified\": true}]\n\n"
+            )
+        }
+    }
+
+    @Test func aReconnectWithinTheDelayIsNeitherLeaveNorJoin() async throws {
+        try await withRiver(Self.selfNames) { river in
+            let watcher = try await self.stream(river, "name=flap&presence=1")
+            let first = try await self.stream(river, "name=flap&user=erin")
+            _ = try await watcher.readChunk()
+            await first.close()
+            await river.advance(by: .seconds(4))
+            _ = try await self.stream(river, "name=flap&user=erin")
+            await river.advance(by: .seconds(10))
+            #expect(try await watcher.unreadBytesNow() == [])
+        }
+    }
+
+    @Test(arguments: [
+        ("/subscribe?name=a&user=x", "invalid 'user' parameter: self-named presence is off"),
+        ("/subscribe?name=a&presence=2", "invalid 'presence' parameter"),
+    ])
+    func selfNamesAreOffByDefault(target: String, reason: String) async throws {
+        try await withRiver { river in
+            let response = try await river.request("GET", target)
+            #expect(response.status == 400)
+            #expect(response.body.hasPrefix(reason), "\(response.body)")
+        }
+    }
+
+    @Test(arguments: [
+        "/subscribe?name=private-x&user=mallory",
+        "/subscribe?name=a&user=",
+        "/subscribe?name=a&user=%0Anewline",
+        "/subscribe?name=a&user=" + String(repeating: "n", count: 65),
+    ])
+    func selfNamesAreRefusedOnPrivateChannelsAndWhenMalformed(target: String) async throws {
+        try await withRiver(Self.selfNames) { river in
+            let response = try await river.request("GET", target)
+            #expect(response.status == 400, "\(target)")
+            #expect(response.body.hasPrefix("invalid 'user' parameter"))
+        }
+    }
+
+    @Test func presenceOfAPrivateChannelNeedsWhatSubscribingNeeds() async throws {
+        try await withRiver(Self.selfNames) { river in
+            let refused = try await river.request("GET", "/presence?name=private-room")
+            #expect(refused.status == 401)
+            #expect(try await river.request("GET", "/presence").status == 400)
+            #expect(try await river.request("POST", "/presence?name=x").status == 405)
+        }
+    }
+}
