@@ -8,12 +8,7 @@ extension RedisServerProcess {
         persistent: Bool = false,
         extraArguments: [String] = []
     ) async throws -> RedisServerProcess {
-        let server = try RedisServerProcess(
-            port: port,
-            persistent: persistent,
-            extraArguments: extraArguments,
-            waitingUntilReady: false
-        )
+        let server = try RedisServerProcess(port: port, persistent: persistent, extraArguments: extraArguments)
         try await server.answering()
         return server
     }
@@ -79,20 +74,21 @@ extension RedisSentinelProcess {
     ) async throws
         -> RedisSentinelProcess
     {
-        let sentinel = try RedisSentinelProcess(
-            monitoring: masterPort,
-            masterName: masterName,
-            waitingUntilReady: false
-        )
+        let sentinel = try RedisSentinelProcess(monitoring: masterPort, masterName: masterName)
         do {
             try await eventually("redis-sentinel answers on port \(sentinel.port)") {
                 (try? await RedisServerProcess.exchange(port: sentinel.port, ["PING"])) == "+PONG\r\n"
             }
         } catch {
-            sentinel.stop()
+            try await sentinel.halt()
             throw error
         }
         return sentinel
+    }
+
+    /// Kills the Sentinel at once and waits for it to go.
+    public func halt() async throws {
+        try await self.takeProcess()?.stop()
     }
 
     /// The port of the master this Sentinel names now.
@@ -104,7 +100,8 @@ extension RedisSentinelProcess {
         return reply.split(separator: "\r\n").last.flatMap { Int($0) }
     }
 
-    /// False once a failover Sentinel started is over (see `isFailingOver()`).
+    /// False once a failover Sentinel started is over (until then it may name
+    /// the replica it promotes, and go back to the old master if that returns in time).
     public func failoverInProgress() async throws -> Bool {
         try await RedisServerProcess.exchange(port: self.port, ["SENTINEL", "master", self.masterName])
             .contains("failover_in_progress")

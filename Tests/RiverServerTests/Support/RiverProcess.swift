@@ -7,9 +7,7 @@ import Glibc
 
 /// The real `river` executable, started as a child process for tests that
 /// need signals, exit codes, the command line or the process's memory.
-/// Async tests use `start`, `line(containing:)` and `exited()`, which hold no
-/// thread while they wait; the blocking `init`, `waitForLine` and
-/// `waitForExit` remain for suites not migrated yet.
+/// `start`, `line(containing:)` and `exited()` hold no thread while they wait.
 final class RiverProcess: @unchecked Sendable {
     // (@unchecked: `port` is set once, before the process is handed out.)
     struct Failure: Error, CustomStringConvertible {
@@ -25,14 +23,16 @@ final class RiverProcess: @unchecked Sendable {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("river")
     }
 
-    /// Starts `river` with `arguments` (plus `--host 127.0.0.1 --port 0` unless given) and,
-    /// if `waitForListening`, waits (without holding a thread) for its start-up line to learn the port.
+    /// Starts `river` (`executable`: the debug build next to the test bundle unless given)
+    /// with `arguments` (plus `--host 127.0.0.1 --port 0` unless given) and, if
+    /// `waitForListening`, waits (without holding a thread) for its start-up line to learn the port.
     static func start(
         _ arguments: [String],
+        executable: URL = RiverProcess.executable,
         environment: [String: String] = [:],
         waitForListening: Bool = true
     ) async throws -> RiverProcess {
-        let river = try RiverProcess(spawning: arguments, environment: environment)
+        let river = try RiverProcess(spawning: arguments, executable: executable, environment: environment)
         if waitForListening {
             try river.learnPort(from: try await river.output.line(containing: "River listening on"))
         }
@@ -40,8 +40,12 @@ final class RiverProcess: @unchecked Sendable {
     }
 
     /// Runs `body` with a `river` started with `arguments`, then stops it (SIGTERM; SIGKILL if it lingers).
-    static func with<T>(_ arguments: [String], _ body: (RiverProcess) async throws -> T) async throws -> T {
-        let river = try await RiverProcess.start(arguments)
+    static func with<T>(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        _ body: (RiverProcess) async throws -> T
+    ) async throws -> T {
+        let river = try await RiverProcess.start(arguments, environment: environment)
         do {
             let result = try await body(river)
             try await river.stop()
@@ -52,26 +56,12 @@ final class RiverProcess: @unchecked Sendable {
         }
     }
 
-    /// The blocking start, for suites not migrated yet: see `start`.
-    convenience init(
-        _ arguments: [String],
-        environment: [String: String] = [:],
-        waitForListening: Bool = true
-    )
-        throws
-    {
-        try self.init(spawning: arguments, environment: environment)
-        if waitForListening {
-            try self.learnPort(from: try self.waitForLine(containing: "River listening on"))
-        }
-    }
-
-    private init(spawning arguments: [String], environment: [String: String]) throws {
+    private init(spawning arguments: [String], executable: URL, environment: [String: String]) throws {
         var arguments = arguments
         if !arguments.contains("--host") { arguments += ["--host", "127.0.0.1"] }
         if !arguments.contains("--port") && !arguments.contains("--config") { arguments += ["--port", "0"] }
         self.process = try ChildProcess(
-            Self.executable.path,
+            executable.path,
             arguments,
             environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 },
             standardError: .pipe
@@ -116,29 +106,6 @@ final class RiverProcess: @unchecked Sendable {
     func residentKiB() throws -> Int {
         try RiverServerTests.residentKiB(pid: self.process.processIdentifier)
     }
-
-    // MARK: - Blocking waits (suites not migrated yet)
-
-    func waitForLine(containing text: String, timeout: Double = 10) throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let line = self.output.text.split(separator: "\n").first(where: { $0.contains(text) }) {
-                return String(line)
-            }
-            if self.output.isAtEnd {
-                throw Failure(description: "river exited (\(self.process.terminationStatus)): \(self.output.text)")
-            }
-            usleep(10_000)
-        }
-        throw Failure(description: "no line containing '\(text)' within \(timeout) s: \(self.output.text)")
-    }
-
-    /// Waits for the process to exit (and its output to end); nil if it is still running after `timeout`.
-    func waitForExit(timeout: Double = 10) -> Int32? {
-        guard let status = self.process.waitForExit(timeout: timeout) else { return nil }
-        for _ in 0..<100 where !self.output.isAtEnd { usleep(10_000) }
-        return status
-    }
 }
 
 /// A process's resident memory in KiB, from /proc.
@@ -155,18 +122,4 @@ func temporaryFile(_ contents: String, suffix: String = ".conf") throws -> Strin
     let path = NSTemporaryDirectory() + "river-test-\(UUID().uuidString)\(suffix)"
     try contents.write(toFile: path, atomically: true, encoding: .utf8)
     return path
-}
-
-/// Collects a child's output from a pipe's reader (AutobahnTests; `PipeReader` reads on a thread of its own).
-final class OutputCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-
-    func append(_ chunk: Data) {
-        self.lock.withLock { self.data.append(chunk) }
-    }
-
-    var text: String {
-        self.lock.withLock { String(decoding: self.data, as: UTF8.self) }
-    }
 }
