@@ -116,7 +116,7 @@ extension HTTPConnectionHandler {
             case .idle, .receiving:
                 self.state = .answering(keepAlive: keepAlive)
             case .answering, .streaming, .upgraded, .closing, .closed:
-                self.invalid("requestReceived")
+                self.invalid("requestReceived", ())
             }
             return .dispatch
         }
@@ -274,12 +274,7 @@ extension HTTPConnectionHandler {
 
         /// An event that cannot happen in this state: a bug, trapped in debug builds.
         private func invalid<Action>(_ event: String, _ fallback: Action) -> Action {
-            assertionFailure("Internal inconsistency in HTTPConnectionHandler.StateMachine: \(event) in \(self.state)")
-            return fallback
-        }
-
-        private func invalid(_ event: String) {
-            assertionFailure("Internal inconsistency in HTTPConnectionHandler.StateMachine: \(event) in \(self.state)")
+            impossibleTransition(in: "HTTPConnectionHandler.StateMachine", event, state: self.state, fallback: fallback)
         }
     }
 }

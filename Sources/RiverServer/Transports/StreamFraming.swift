@@ -181,16 +181,9 @@ enum StreamFraming {
         var framed = allocator.buffer(capacity: json.readableBytes + 40)
         switch self {
         case .river(let chunked, let callback?):
-            let suffix = chunked ? Self.jsonpChunkSuffix : Self.jsonpLineSuffix
-            if chunked {
-                let length = callback.utf8.count + 1 + json.readableBytes + Self.jsonpLineSuffix.readableBytes
-                framed.writeString(String(length, radix: 16, uppercase: true))
-                framed.writeStaticString("\r\n")
-            }
-            framed.writeString(callback)
-            framed.writeStaticString("(")
+            Self.writeJSONPPrefix(callback: callback, jsonBytes: json.readableBytes, chunked: chunked, to: &framed)
             framed.writeImmutableBuffer(json)
-            framed.writeImmutableBuffer(suffix)
+            framed.writeImmutableBuffer(chunked ? Self.jsonpChunkSuffix : Self.jsonpLineSuffix)
         case .river(let chunked, nil):
             if chunked {
                 return ChunkFraming.makeChunk(capacity: json.readableBytes, allocator: allocator) {
@@ -244,17 +237,28 @@ enum StreamFraming {
         to output: StreamOutput
     ) -> Int {
         var prefix = output.allocator.buffer(capacity: callback.utf8.count + 12)
-        if chunked {
-            let length = callback.utf8.count + 1 + json.readableBytes + Self.jsonpLineSuffix.readableBytes
-            prefix.writeString(String(length, radix: 16, uppercase: true))
-            prefix.writeStaticString("\r\n")
-        }
-        prefix.writeString(callback)
-        prefix.writeStaticString("(")
+        Self.writeJSONPPrefix(callback: callback, jsonBytes: json.readableBytes, chunked: chunked, to: &prefix)
         let suffix = chunked ? Self.jsonpChunkSuffix : Self.jsonpLineSuffix
         output.write(prefix)
         output.write(json)
         output.write(suffix)
         return prefix.readableBytes + json.readableBytes + suffix.readableBytes
+    }
+
+    /// `callback(`, after the chunk's size line when chunked (the chunk is
+    /// `callback(JSON);` CRLF, the size counts all of it).
+    private static func writeJSONPPrefix(
+        callback: String,
+        jsonBytes: Int,
+        chunked: Bool,
+        to buffer: inout ByteBuffer
+    ) {
+        if chunked {
+            let length = callback.utf8.count + 1 + jsonBytes + Self.jsonpLineSuffix.readableBytes
+            buffer.writeString(String(length, radix: 16, uppercase: true))
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeString(callback)
+        buffer.writeStaticString("(")
     }
 }

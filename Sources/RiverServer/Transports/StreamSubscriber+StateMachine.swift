@@ -115,7 +115,7 @@ extension StreamSubscriber {
         /// `count` channels are being subscribed to (all of them before the first answers).
         mutating func subscribing(channels count: Int) {
             guard case .subscribing(let pending, let any) = self.state else {
-                return self.invalid("subscribing")
+                return self.invalid("subscribing", ())
             }
             self.state = .subscribing(pending: pending + count, anyCatchUp: any)
         }
@@ -247,12 +247,7 @@ extension StreamSubscriber {
         }
 
         private func invalid<Action>(_ event: String, _ fallback: Action) -> Action {
-            assertionFailure("Internal inconsistency in StreamSubscriber.StateMachine: \(event) in \(self.state)")
-            return fallback
-        }
-
-        private func invalid(_ event: String) {
-            assertionFailure("Internal inconsistency in StreamSubscriber.StateMachine: \(event) in \(self.state)")
+            impossibleTransition(in: "StreamSubscriber.StateMachine", event, state: self.state, fallback: fallback)
         }
     }
 }

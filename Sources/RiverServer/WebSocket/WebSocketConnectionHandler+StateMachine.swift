@@ -293,8 +293,12 @@ extension WebSocketConnectionHandler {
         }
 
         private func invalid<Value>(_ event: String, _ fallback: Value) -> Value {
-            assertionFailure("Internal inconsistency in WebSocketConnectionHandler.StateMachine: \(event) in \(self.state), held \(self.held)")
-            return fallback
+            impossibleTransition(
+                in: "WebSocketConnectionHandler.StateMachine",
+                event,
+                state: (self.state, held: self.held),
+                fallback: fallback
+            )
         }
     }
 }
