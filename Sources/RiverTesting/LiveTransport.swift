@@ -15,8 +15,13 @@ final class LiveTransport: TestTransport {
     }
 
     /// Connects to 127.0.0.1:`port`; `receiveBufferBytes` shrinks the kernel's
-    /// receive buffer (a reader that falls behind fills it soon).
-    static func connect(port: Int, receiveBufferBytes: Int? = nil) async throws -> LiveTransport {
+    /// receive buffer (a reader that falls behind fills it soon); `below` adds
+    /// handlers under the test's bytes (TLS: `TLSTransport`).
+    static func connect(
+        port: Int,
+        receiveBufferBytes: Int? = nil,
+        below: (@Sendable (Channel) throws -> Void)? = nil
+    ) async throws -> LiveTransport {
         var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
         if let receiveBufferBytes {
@@ -27,6 +32,7 @@ final class LiveTransport: TestTransport {
         // before a later lookup of the handler.
         let (channel, inbound) = try await bootstrap.connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
+                try below?(channel)
                 let collector = InboundCollector()
                 try channel.pipeline.syncOperations.addHandler(collector)
                 return (channel, NIOLoopBound(collector, eventLoop: channel.eventLoop))

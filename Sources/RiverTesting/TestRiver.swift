@@ -41,10 +41,12 @@ public final class TestRiver: Sendable {
         var configuration = configuration
         switch mode {
         case .inProcess:
+            precondition(configuration.tlsCertificate == nil, "TLS needs a live River (.live)")
             configuration.threads = 1
             let river = try await InProcessRiver.start(configuration, lifetimeObserver: lifetimeObserver)
             return TestRiver(mode: mode, configuration: configuration, inProcess: river, live: nil)
         case .live:
+            configuration = try configuration.withTLSFromEnvironment()
             configuration.host = "127.0.0.1"
             configuration.threads = threads
             var logger = Logger(label: "river-test")
@@ -84,7 +86,8 @@ public final class TestRiver: Sendable {
     public var defaultReadTimeout: Duration { self.mode == .live ? .seconds(10) : .seconds(5) }
 
     /// A new connection. In-process, `peer` is the client's address as the
-    /// server sees it (`203.0.113.7` is not local); live, it is always 127.0.0.1.
+    /// server sees it (`203.0.113.7` is not local); live, it is always 127.0.0.1,
+    /// over TLS when the River has `tls_certificate` (trusting that file's certificates).
     /// `receiveBufferBytes` (live) shrinks the client's socket buffer.
     public func connect(from peer: String = "127.0.0.1", receiveBufferBytes: Int? = nil) async throws
         -> TestConnection
@@ -99,6 +102,10 @@ public final class TestRiver: Sendable {
             )
         case .live:
             precondition(peer == "127.0.0.1", "a live client is always 127.0.0.1")
+            if self.configuration.tlsCertificate != nil {
+                // A River with TLS gets TLS clients: every kit call runs over it unchanged.
+                return try await self.connectTLS(receiveBufferBytes: receiveBufferBytes).0
+            }
             let transport = try await LiveTransport.connect(port: self.port, receiveBufferBytes: receiveBufferBytes)
             return TestConnection(transport, readTimeout: self.defaultReadTimeout)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOSSL
 
 /// `river-bench`: River's load generator. Each subcommand is one scenario of
 /// the comparison table; `--target nchan` (or the URL template options)
@@ -45,6 +46,8 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "WebSocket messages as river JSON (river) or bodies as published (raw).") var format = "river"
     @Flag(help: "Offer permessage-deflate on WebSocket handshakes (echo clients send compressed frames).")
     var compress = false
+    @Option(help: "Speak TLS to the server, trusting this PEM file (its authority, or its certificate file).")
+    var tlsCa: String?
     @Flag(help: "Print one JSON line instead of a summary.") var json = false
     @Flag(help: "No live progress line (shown only when standard error is a terminal).") var quiet = false
 
@@ -87,12 +90,24 @@ struct CommonOptions: ParsableArguments {
         return target
     }
 
+    /// The client TLS context of `--tls-ca`: TLS 1.2+, ALPN http/1.1, the
+    /// server's certificate checked against the file (its name too: serverHostname nil checks the IP).
+    func makeTLSContext() throws -> NIOSSLContext? {
+        guard let tlsCa else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(tlsCa))
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.applicationProtocols = ["http/1.1"]
+        return try NIOSSLContext(configuration: configuration)
+    }
+
     /// Runs `scenario` with a fresh load generator and prints its report.
     func run(_ scenario: (LoadGenerator) async throws -> Report) async throws {
         let generator = try LoadGenerator(
             threads: self.threads,
             target: try self.makeTarget(),
-            showProgress: !self.quiet && ProgressLine.standardErrorIsTerminal
+            showProgress: !self.quiet && ProgressLine.standardErrorIsTerminal,
+            tls: try self.makeTLSContext()
         )
         do {
             var report = try await scenario(generator)

@@ -10,7 +10,8 @@ import Darwin
 #endif
 
 /// `river`: parses the command line and `river.conf`, then runs the server
-/// until SIGTERM or SIGINT. Everything else lives in `RiverServer`.
+/// until SIGTERM or SIGINT (SIGHUP reloads the TLS certificate and key).
+/// Everything else lives in `RiverServer`.
 @main
 struct RiverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -73,6 +74,9 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "With --redis-sentinel: the master name of a shard; repeat for more shards.")
     var redisMaster: [String] = []
     @Option(help: "Acknowledge a publish once this many Redis replicas have it. Default 0.") var redisWait: String?
+    @Option(help: "PEM certificate (then intermediates): with --tls-key, every listener speaks TLS. SIGHUP reloads it.")
+    var tlsCertificate: String?
+    @Option(help: "PEM private key of --tls-certificate, unencrypted. Default: none, plain TCP.") var tlsKey: String?
 
     private var flags: [(key: String, flag: String, value: String?)] {
         [
@@ -104,6 +108,7 @@ struct RiverCommand: AsyncParsableCommand {
             ("redis_sentinel", "redis-sentinel", Self.joined(self.redisSentinel)),
             ("redis_master", "redis-master", Self.joined(self.redisMaster)),
             ("redis_wait", "redis-wait", self.redisWait),
+            ("tls_certificate", "tls-certificate", self.tlsCertificate), ("tls_key", "tls-key", self.tlsKey),
         ]
     }
 
@@ -133,6 +138,7 @@ struct RiverCommand: AsyncParsableCommand {
                 }
             }
             if configuration.engine == .redis { _ = try configuration.redisShards() }
+            try configuration.tlsFiles()?.check()
             output = try configuration.logFile.map(LineLogHandler.Output.appending(toFile:)) ?? .standardError
         } catch {
             var message = "river: \(error)\n"

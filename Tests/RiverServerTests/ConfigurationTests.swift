@@ -106,7 +106,7 @@ import Testing
         #expect(configuration.redisWait == 1)
         #expect(try configuration.redisShards().count == 2)
         #expect(configuration.tokenPublicKey?.algorithm == .es256)
-        #expect(RiverConfiguration.keys.count == 42)
+        #expect(RiverConfiguration.keys.count == 44)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.

@@ -15,7 +15,7 @@ extension RiverConfiguration {
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_public_key",
         "token_issuer",
         "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
-        "redis_master", "redis_wait",
+        "redis_master", "redis_wait", "tls_certificate", "tls_key",
     ]
 
     /// Sets one key from its textual value; throws a one-line reason when the
@@ -88,6 +88,8 @@ extension RiverConfiguration {
             guard Set(names).count == names.count else { throw ConfigurationError("a master is named twice") }
             self.redisMasters = names
         case "redis_wait": self.redisWait = try Self.integer(value, in: 0...16)
+        case "tls_certificate": self.tlsCertificate = try Self.nonEmpty(value)
+        case "tls_key": self.tlsKey = try Self.nonEmpty(value)
         default: throw ConfigurationError("unknown key '\(key)'")
         }
     }

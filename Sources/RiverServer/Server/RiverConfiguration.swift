@@ -98,6 +98,11 @@ public struct RiverConfiguration: Sendable {
     public var redisMasters: [String] = []
     /// `redis_wait N`: a publish is acknowledged once N replicas have it (0: at once).
     public var redisWait = 0
+    /// `tls_certificate`: a PEM file with the server's certificate, then any
+    /// intermediates; with `tls_key`, every listener (`port`, `admin_port`) speaks TLS only.
+    public var tlsCertificate: String?
+    /// `tls_key`: the PEM file of the certificate's private key (unencrypted; PKCS #8, SEC 1 or PKCS #1).
+    public var tlsKey: String?
 
     /// The engines River can run on.
     public enum EngineKind: String, Sendable {
@@ -126,6 +131,16 @@ public struct RiverConfiguration: Sendable {
             throw ConfigurationError("redis_sentinel needs redis_master: the master name of each shard")
         }
         return self.redisMasters.map { .sentinel(master: $0, sentinels: self.redisSentinels) }
+    }
+
+    /// The certificate and key files when TLS is on (nil: plain TCP); one without the other is refused.
+    public func tlsFiles() throws(ConfigurationError) -> TLSFiles? {
+        switch (self.tlsCertificate, self.tlsKey) {
+        case (nil, nil): return nil
+        case (let certificate?, let key?): return TLSFiles(certificate: certificate, key: key)
+        case (nil, _?): throw ConfigurationError("tls_key needs tls_certificate")
+        case (_?, nil): throw ConfigurationError("tls_certificate needs tls_key")
+        }
     }
 }
 

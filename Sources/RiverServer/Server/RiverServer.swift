@@ -81,6 +81,13 @@ public final class RiverServer: Sendable {
             if let admin = adminChannel?.localAddress {
                 logger.info("admin routes on \(admin.ipAddress ?? configuration.adminHost):\(admin.port ?? 0) only")
             }
+            if let security = context.security {
+                let protocols = ConnectionSecurity.applicationProtocols.joined(separator: ", ")
+                logger.info(
+                    "TLS on every listener (TLS 1.2+, ALPN \(protocols)): \(security.files.certificate) — \(security.summary)"
+                )
+                security.warnIfExpiring(logger)
+            }
             logger.info("access control: \(context.access.summary)")
             logger.debug("static files", metadata: ["directory": "\(context.staticFiles.directory ?? "none")"])
             return RiverServer(
@@ -126,6 +133,32 @@ public final class RiverServer: Sendable {
             } catch {
                 return channel.eventLoop.makeFailedFuture(error)
             }
+        }
+    }
+
+    /// Whether the listeners speak TLS.
+    public var usesTLS: Bool { self.context.security != nil }
+
+    /// Reads `tls_certificate` and `tls_key` again (on SIGHUP): new
+    /// handshakes use the new pair, open connections keep theirs. A pair
+    /// that cannot serve (a missing file, bad PEM, a key that is not the
+    /// certificate's) is not taken and the one in use stays. Logs one line either way.
+    ///
+    /// - Returns: whether the new pair is in use; false too without TLS.
+    @discardableResult
+    public func reloadCertificates() -> Bool {
+        guard let security = self.context.security else {
+            self.context.logger.notice("TLS reload asked, but TLS is not configured: nothing to reload")
+            return false
+        }
+        switch security.reload() {
+        case .success(let summary):
+            self.context.logger.notice("TLS certificate reloaded: \(security.files.certificate) — \(summary)")
+            security.warnIfExpiring(self.context.logger)
+            return true
+        case .failure(let error):
+            self.context.logger.error("TLS reload failed, keeping the certificate in use: \(error.description)")
+            return false
         }
     }
 

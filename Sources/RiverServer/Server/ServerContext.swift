@@ -21,6 +21,8 @@ package final class ServerContext: Sendable {
     package let parserLimits: HTTPRequestParser.Limits
     let staticFiles: StaticFiles
     let access: AccessPolicy
+    /// TLS on every listener (`tls_certificate`, `tls_key`); nil: plain TCP.
+    let security: ConnectionSecurity?
     let metrics = RiverMetrics()
     /// The 503 a connection over `max_connections` gets at accept.
     let refusedAnswer: ByteBuffer
@@ -34,11 +36,13 @@ package final class ServerContext: Sendable {
         loops: [NIOLoopBoundBox<ServerLoop>],
         staticFiles: StaticFiles,
         access: AccessPolicy,
+        security: ConnectionSecurity?,
         logger: Logger
     ) {
         let maxConnections = configuration.maxConnections ?? RiverServer.defaultMaxConnections()
         self.staticFiles = staticFiles
         self.access = access
+        self.security = security
         self.configuration = configuration
         self.engine = engine
         self.fanOut = fanOut
@@ -63,6 +67,10 @@ package final class ServerContext: Sendable {
         logger: Logger
     ) async throws -> ServerContext {
         let staticFiles = try StaticFiles.load(directory: configuration.publicDirectory)
+        var security: ConnectionSecurity?
+        if let files = try configuration.tlsFiles() {
+            security = try ConnectionSecurity(files: files)
+        }
         let fanOut = FanOut(group: group)
         let engine: Engine
         switch configuration.engine {
@@ -107,6 +115,7 @@ package final class ServerContext: Sendable {
             loops: loops,
             staticFiles: staticFiles,
             access: try await AccessPolicy.make(configuration),
+            security: security,
             logger: logger
         )
     }
@@ -139,6 +148,7 @@ package final class ServerContext: Sendable {
             loops: [NIOLoopBoundBox(loop, eventLoop: eventLoop)],
             staticFiles: try StaticFiles.load(directory: configuration.publicDirectory),
             access: AccessPolicy(withoutTokens: configuration),
+            security: nil,
             logger: logger
         )
     }
@@ -151,13 +161,35 @@ package final class ServerContext: Sendable {
         preconditionFailure("event loop \(loop) is not one of the server's")
     }
 
-    /// Sets up a connection just accepted on `channel`'s loop: an
-    /// `HTTPConnectionHandler` serving `listener`'s routes, or, over
-    /// `max_connections`, a `RefusedConnectionHandler` answering 503.
+    /// Sets up a connection just accepted on `channel`'s loop: TLS first when
+    /// it is configured, then the application protocol's handlers.
     package func accept(_ channel: Channel, listener: ListenerRole) throws {
         let loop = self.loopContext(on: channel.eventLoop)
         loop.counters.connectionsAccepted += 1
         loop.lifetimeObserver?.track(channel)
+        if let security = self.security {
+            // Below everything: the handlers above read and write plaintext (DESIGN.md, decision 16).
+            try channel.pipeline.syncOperations.addHandler(security.makeHandler())
+        }
+        // (Only HTTP/1.1 is offered, so it is known before the handshake; see `ApplicationProtocol`.)
+        try self.serve(channel, speaking: .http1, listener: listener, loop: loop)
+    }
+
+    /// Adds the handlers of `applicationProtocol` above the transport (TCP or TLS).
+    private func serve(
+        _ channel: Channel,
+        speaking applicationProtocol: ApplicationProtocol,
+        listener: ListenerRole,
+        loop: ServerLoop
+    ) throws {
+        switch applicationProtocol {
+        case .http1: try self.serveHTTP1(channel, listener: listener, loop: loop)
+        }
+    }
+
+    /// An `HTTPConnectionHandler` serving `listener`'s routes, or, over
+    /// `max_connections`, a `RefusedConnectionHandler` answering 503.
+    private func serveHTTP1(_ channel: Channel, listener: ListenerRole, loop: ServerLoop) throws {
         let handler: ChannelHandler
         if let slot = ConnectionSlot(self.limiter) {
             // (The handler gives the slot back when the connection closes.)

@@ -2,6 +2,7 @@ import Atomics
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
@@ -26,8 +27,11 @@ final class LoadGenerator: Sendable {
     /// Unique per run, so channels never carry history from an earlier run.
     let runID = String(UInt32.random(in: 0...UInt32.max), radix: 36)
     private let recorders: [NIOLoopBoundBox<LatencyRecorder>]
+    /// Every connection speaks TLS with this context (`--tls-ca`); nil: plain TCP.
+    let tls: NIOSSLContext?
 
-    init(threads: Int, target: Target, showProgress: Bool) throws {
+    init(threads: Int, target: Target, showProgress: Bool, tls: NIOSSLContext? = nil) throws {
+        self.tls = tls
         self.address = try SocketAddress.makeAddressResolvingHost(target.host, port: target.port)
         self.subscriberAddresses =
             try target.subscriberPorts.isEmpty
@@ -65,12 +69,18 @@ final class LoadGenerator: Sendable {
         to address: SocketAddress? = nil,
         _ makeHandler: @escaping @Sendable (EventLoop) -> ChannelHandler
     ) -> EventLoopFuture<Channel> {
-        ClientBootstrap(group: loop ?? self.group.next())
+        let tls = self.tls
+        return ClientBootstrap(group: loop ?? self.group.next())
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.maxMessagesPerRead, value: 16)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // (Requests written before the handshake ends wait in the TLS handler.)
+                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: nil)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
                     try channel.pipeline.syncOperations.addHandler(makeHandler(channel.eventLoop))
                 }
             }
