@@ -116,8 +116,8 @@ import Testing
                         try await connection.sendRequest("GET", "/publish?name=hop&data=\(index)")
                         let status = try await connection.readResponse().status
                         guard status == 200 else { throw TestFailure("publish \(index) answered \(status)") }
-                        // (Pacing: the subscriber hops while publishing goes on.)
-                        if index % 40 == 0 { try await Task.sleep(for: .milliseconds(2)) }
+                        // The subscriber hops while publishing goes on.
+                        if index % 40 == 0 { try await Task.sleep(for: .milliseconds(2)) }  // (pacing)
                     }
                     await connection.close()
                     return []

@@ -123,8 +123,9 @@ public final class ChildProcess: @unchecked Sendable {
         if self.isRunning { kill(self.processIdentifier, number) }
     }
 
-    /// Polls until the child exits: its `terminationStatus`, or nil if it still runs after `timeout` seconds.
-    public func waitForExit(timeout: Double) -> Int32? {
+    /// Polls until the child exits, holding the thread: its `terminationStatus`, or nil if it
+    /// still runs after `timeout` seconds. Only for `deinit`s, which cannot await (tests use `exited`).
+    func waitForExit(timeout: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while self.isRunning {
             guard Date() < deadline else { return nil }
