@@ -13,7 +13,7 @@ struct RiverBench: AsyncParsableCommand {
         subcommands: [
             BenchCommand.self, FanoutCommand.self, IdleCommand.self, WebSocketEchoCommand.self,
             PublishCommand.self, LatencyCommand.self, ChurnCommand.self, ReferenceServerCommand.self,
-            ReportCommand.self,
+            ReportCommand.self, MultiFanoutCommand.self, PresenceChurnCommand.self,
         ]
     )
 }
@@ -186,11 +186,29 @@ struct IdleCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
     @Option(help: "Subscribers.") var subscribers = 10_000
     @Option(help: "Channels they spread over.") var channels = 100
+    @Option(
+        help: """
+            Channels each connection carries (one multi-channel subscription, or river.v2 commands on a \
+            WebSocket): connection i takes this many of --channels from i mod --channels. Default: one.
+            """
+    )
+    var perConnection: Int?
     @Option(help: "The server's process id (repeatable: master and workers).") var serverPid: [Int32] = []
     @Option(help: "Seconds to let the server settle before each reading.") var settle = 2.0
     @Option(help: "stream, longpoll, sse or websocket.") var transport = Transport.stream
 
     func run() async throws {
+        if let perConnection {
+            let plan = try ChannelPlan(connections: self.subscribers, perConnection: perConnection, pool: self.channels)
+            return try await self.common.run {
+                try await $0.multiIdle(
+                    plan: plan,
+                    transport: self.transport,
+                    serverPIDs: self.serverPid,
+                    settle: .milliseconds(Int(self.settle * 1000))
+                )
+            }
+        }
         try await self.common.run {
             try await $0.idle(
                 subscribers: self.subscribers,

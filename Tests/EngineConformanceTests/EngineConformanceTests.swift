@@ -356,6 +356,8 @@ final class RecordingSubscriber: Subscriber {
     var finished: FinishReason?
     /// The joins and leaves received, as `join USER`.
     var presence: [String] = []
+    /// Who subscribed: as a transport does, it is not told of its own joins and leaves.
+    var member: PresenceMember?
 
     var deliveredSeq: UInt64 { self.cursor }
 
@@ -384,6 +386,7 @@ final class RecordingSubscriber: Subscriber {
     func finish(_ reason: FinishReason) { self.finished = reason }
 
     func presenceChanged(_ event: EncodedPresenceEvent) {
+        guard event.event.member != self.member else { return }
         self.presence.append("\(event.event.kind) \(event.event.member)")
     }
 }

@@ -31,6 +31,19 @@ import Testing
         }
     }
 
+    /// Every length across the inflater's first buffers: output that fills a
+    /// buffer exactly, then needs one more round with no input left.
+    @Test func inflatesEveryLengthAcrossBufferBoundaries() throws {
+        let deflater = PerMessageDeflater()
+        let inflater = try #require(PerMessageInflater())
+        for size in 0...2_100 {
+            let text = ByteBuffer(bytes: (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 131 % 251) })
+            let frame = deflater.frame(opcode: .binary, payload: text, windowBits: 15, allocator: .init())
+            let compressed = self.payload(of: frame, opcode: 0x2)
+            #expect(try inflater.inflate(compressed, maxSize: 1 << 20, allocator: .init()) == text, "\(size) bytes")
+        }
+    }
+
     /// RFC 7692 section 7.2.3.1: "Hello" without context takeover.
     @Test func helloIsTheRFCsExample() {
         let frame = PerMessageDeflater().frame(

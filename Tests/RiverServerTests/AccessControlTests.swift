@@ -224,7 +224,7 @@ import Testing
         try await withRiver(.live, configured { $0.adminPort = 0 }) { river in
             let adminPort = try #require(river.server.adminAddress?.port)
             #expect(adminPort != river.port)
-            for path in ["/stats", "/metrics", "/channels", "/channels/x"] {
+            for path in ["/stats", "/metrics", "/channels", "/channels/x", "/dashboard", "/stats/stream"] {
                 #expect(try await river.request("GET", path).status == 404)
             }
             #expect(try await river.request("GET", "/publish?name=x&data=1").status == 200)
@@ -237,6 +237,7 @@ import Testing
             #expect(try await admin("/metrics").body.contains("river_messages_published_total"))
             #expect(try await admin("/channels/x").status == 200)
             #expect(try await admin("/health").status == 200)
+            #expect(try await admin("/dashboard").body.contains("<title>River dashboard</title>"))
             #expect(try await admin("/publish?name=x&data=2").status == 404)
             #expect(try await admin("/subscribe?name=x").status == 404)
         }

@@ -142,6 +142,21 @@ import Testing
         }
     }
 
+    /// Live: a stats stream's samples come by the wall clock, a second apart.
+    @Test func dashboardStreams() async throws {
+        try await self.expectNothingOutlives(.live, Self.http + ["StatsStream"]) { river in
+            let early = try await river.connect()  // closed before its first sample
+            try await early.sendRequest("GET", "/stats/stream")
+            #expect(try await early.readHead().status == 200)
+            let watcher = try await river.connect()
+            try await watcher.sendRequest("GET", "/stats/stream")
+            #expect(try await watcher.readHead().status == 200)
+            await early.close()
+            #expect(String(decoding: try await watcher.readSome(), as: UTF8.self).hasPrefix("event: sample\n"))
+            await watcher.close()
+        }
+    }
+
     @Test(arguments: TestRiver.Mode.allCases)
     func webSockets(_ mode: TestRiver.Mode) async throws {
         try await self.expectNothingOutlives(mode, Self.http + ["WebSocketConnectionHandler", "StreamSubscriber"]) {

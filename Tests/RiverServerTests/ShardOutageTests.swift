@@ -122,6 +122,8 @@ import Testing
             sweep.request("GET", "/stats", 200, says: [#""engine": "redis "#, #""unavailable_shards": []}"#])
             sweep.request("GET", "/metrics", 200, says: ["\nriver_unavailable_shards 0.0\n"])
         }
+        // The page never asks the engine; its stream reports the shards (DashboardTests).
+        sweep.request("GET", "/dashboard", 200, says: ["<title>River dashboard</title>"])
         if up.count == 2 {
             let (first, second) = (up[0], up[1])
             sweep.request("GET", "/publish?name=\(first)&data=x", 200, says: [#"{"channel": "\#(first)", "seq": "#])

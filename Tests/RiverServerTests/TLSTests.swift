@@ -79,15 +79,21 @@ import Testing
         }
     }
 
-    @Test func alpnChoosesHTTP1AndAClientWithoutALPNGetsItToo() async throws {
+    @Test func alpnPrefersH2AndAClientWithoutALPNGetsHTTP1() async throws {
         try await withTestTLS { directory, identity in
             try await withRiver(.live, .testing(tls: directory)) { river in
                 var offeringBoth = river.tlsClient
                 offeringBoth.applicationProtocols = ["h2", "http/1.1"]
                 let (first, handshake) = try await river.connectTLS(offeringBoth)
-                #expect(handshake.negotiatedProtocol == "http/1.1", "h2 is not offered yet")
+                #expect(handshake.negotiatedProtocol == "h2")
                 #expect(handshake.peerCommonName == identity.commonName)
                 await first.close()
+
+                let (http1, onlyHTTP1) = try await river.connectTLS()
+                #expect(onlyHTTP1.negotiatedProtocol == "http/1.1")
+                try await http1.sendRequest("GET", "/health")
+                #expect(try await http1.readResponse().status == 200)
+                await http1.close()
 
                 var withoutALPN = river.tlsClient
                 withoutALPN.applicationProtocols = []

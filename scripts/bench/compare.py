@@ -53,8 +53,9 @@ class River:
     name = "river"
     target = "river"
 
-    def __init__(self, pinned=True, binary=None, name="river", port=RIVER_PORT):
+    def __init__(self, pinned=True, binary=None, name="river", port=RIVER_PORT, extra=()):
         self.pinned = pinned
+        self.extra = list(extra)  # more flags, e.g. ["--presence-self-names", "on"]
         self.process = None
         self.binary = binary or os.path.join(BIN, "river")
         self.name = name
@@ -64,6 +65,7 @@ class River:
         command = [self.binary, "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         if self.pinned:
             command = realtime("server") + ["taskset", "-c", SERVER_CPU] + command + ["--threads", "1"]
+        command += self.extra
         self.process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
 

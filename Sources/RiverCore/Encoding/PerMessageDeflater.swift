@@ -1,4 +1,4 @@
-import CZlib
+import CompressNIO
 import NIOCore
 
 /// Compresses messages for permessage-deflate (RFC 7692,
@@ -8,8 +8,8 @@ import NIOCore
 /// the same bytes for every subscriber that negotiated the same window, and
 /// is built once per message per event loop, never once per connection.
 ///
-/// One per event loop (`LoopHub.deflater`), with a zlib stream per window
-/// size made on first use. Confined to its loop.
+/// One per event loop (`LoopHub.deflater`), with a compress-nio raw deflate
+/// stream per window size made on first use. Confined to its loop.
 public final class PerMessageDeflater {
     /// The window sizes a server may use (2^9 to 2^15 bytes); zlib cannot
     /// write raw streams for a window of 2^8.
@@ -19,16 +19,10 @@ public final class PerMessageDeflater {
     /// The largest frame header: leave room for it before the compressed bytes.
     private static let maxHeaderLength = 10
 
-    private var streams: [UnsafeMutablePointer<z_stream>?] = Array(repeating: nil, count: 16)
+    /// Indexed by window bits.
+    private var compressors: [ZlibCompressor?] = Array(repeating: nil, count: 16)
 
     public init() {}
-
-    deinit {
-        for case let stream? in self.streams {
-            deflateEnd(stream)
-            stream.deallocate()
-        }
-    }
 
     /// A final frame with RSV1 set ("compressed") carrying `payload`
     /// deflated with a window of 2^`windowBits` bytes.
@@ -40,28 +34,19 @@ public final class PerMessageDeflater {
     ) -> ByteBuffer {
         precondition(Self.windowBits.contains(windowBits), "window bits out of range")
         precondition(payload.readableBytes <= Int(UInt32.max), "message larger than zlib takes in one call")
-        let stream = self.stream(windowBits: windowBits)
-        deflateReset(stream)
-        // A sync flush adds at most an empty stored block beyond deflate's bound.
-        let bound = Int(deflateBound(stream, UInt(payload.readableBytes))) + 6
-        var frame = allocator.buffer(capacity: Self.maxHeaderLength + bound)
+        let compressor = self.compressor(windowBits: windowBits)
+        var input = payload
+        // deflateBound plus room for the sync flush's empty stored block.
+        var frame = allocator.buffer(capacity: Self.maxHeaderLength + compressor.maxSize(from: input))
         frame.moveWriterIndex(forwardBy: Self.maxHeaderLength)
         frame.moveReaderIndex(forwardBy: Self.maxHeaderLength)
-        _ = payload.withUnsafeReadableBytes { input in
-            frame.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { output in
-                stream.pointee.next_in = UnsafeMutablePointer(
-                    mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self)
-                )
-                stream.pointee.avail_in = UInt32(input.count)
-                stream.pointee.next_out = output.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_out = UInt32(bound)
-                let status = deflate(stream, Z_SYNC_FLUSH)
-                precondition(status == Z_OK && stream.pointee.avail_in == 0, "deflate left input: \(status)")
-                stream.pointee.next_in = nil
-                stream.pointee.next_out = nil
-                return bound - Int(stream.pointee.avail_out)
-            }
+        do {
+            try compressor.reset()
+            try compressor.deflate(from: &input, to: &frame, flush: .sync)
+        } catch {
+            preconditionFailure("deflate failed: \(error)")
         }
+        precondition(input.readableBytes == 0, "deflate left input")
         if frame.readableBytesView.suffix(4).elementsEqual(Self.flushMarker) {
             frame.moveWriterIndex(to: frame.writerIndex - 4)
         }
@@ -74,14 +59,20 @@ public final class PerMessageDeflater {
         return frame
     }
 
-    private func stream(windowBits: Int) -> UnsafeMutablePointer<z_stream> {
-        if let stream = self.streams[windowBits] { return stream }
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        let status = c_zlib_deflate_init_raw(stream, Z_DEFAULT_COMPRESSION, Int32(windowBits), 8)
-        precondition(status == Z_OK, "deflateInit2 failed: \(status)")
-        self.streams[windowBits] = stream
-        return stream
+    private func compressor(windowBits: Int) -> ZlibCompressor {
+        if let compressor = self.compressors[windowBits] { return compressor }
+        let configuration = ZlibConfiguration(
+            windowSize: ZlibConfiguration.WindowSize(rawValue: Int32(windowBits))!,
+            compressionLevel: .defaultCompressionLevel,
+            memoryLevel: .memory128K
+        )
+        do {
+            let compressor = try ZlibCompressor(algorithm: .deflate, configuration: configuration)
+            self.compressors[windowBits] = compressor
+            return compressor
+        } catch {
+            preconditionFailure("deflateInit2 failed: \(error)")
+        }
     }
 }
 

@@ -21,6 +21,8 @@ package final class ServerContext: Sendable {
     package let parserLimits: HTTPRequestParser.Limits
     let staticFiles: StaticFiles
     let access: AccessPolicy
+    /// The application at `auth_url`, asked before subscribes and publishes (nil: not configured).
+    let authorizer: Authorizer?
     /// TLS on every listener (`tls_certificate`, `tls_key`); nil: plain TCP.
     let security: ConnectionSecurity?
     let metrics = RiverMetrics()
@@ -28,6 +30,10 @@ package final class ServerContext: Sendable {
     let refusedAnswer: ByteBuffer
     /// When the server started, for `uptime_seconds`.
     let startedAt = NIODeadline.now()
+    /// Open `/stats/stream` connections against `max_stats_streams`.
+    let statsStreamLimiter: ConnectionLimiter
+    /// The dashboard's sampler, on the first loop (nil with `dashboard off`).
+    let dashboard: NIOLoopBoundBox<DashboardSampler>?
 
     private init(
         configuration: RiverConfiguration,
@@ -36,12 +42,14 @@ package final class ServerContext: Sendable {
         loops: [NIOLoopBoundBox<ServerLoop>],
         staticFiles: StaticFiles,
         access: AccessPolicy,
+        authorizer: Authorizer?,
         security: ConnectionSecurity?,
         logger: Logger
     ) {
         let maxConnections = configuration.maxConnections ?? RiverServer.defaultMaxConnections()
         self.staticFiles = staticFiles
         self.access = access
+        self.authorizer = authorizer
         self.security = security
         self.configuration = configuration
         self.engine = engine
@@ -49,8 +57,19 @@ package final class ServerContext: Sendable {
         self.loops = loops
         self.limiter = ConnectionLimiter(limit: maxConnections)
         self.logger = logger
-        self.parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+        var parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+        if configuration.authURL != nil {
+            parserLimits.keptFields = Set(configuration.authHeaders).subtracting(["cookie", "authorization"])
+        }
+        self.parserLimits = parserLimits
         self.refusedAnswer = RefusedConnectionHandler.answer(limit: maxConnections)
+        self.statsStreamLimiter = ConnectionLimiter(limit: configuration.maxStatsStreams)
+        self.dashboard =
+            configuration.dashboard
+            ? NIOLoopBoundBox.makeBoxSendingValue(
+                DashboardSampler(capacity: configuration.dashboardHistory),
+                eventLoop: loops[0].eventLoop
+            ) : nil
     }
 
     /// The server's parts on `group`'s event loops: hubs, the configured
@@ -69,7 +88,7 @@ package final class ServerContext: Sendable {
         let staticFiles = try StaticFiles.load(directory: configuration.publicDirectory)
         var security: ConnectionSecurity?
         if let files = try configuration.tlsFiles() {
-            security = try ConnectionSecurity(files: files)
+            security = try ConnectionSecurity(files: files, offersHTTP2: configuration.http2)
         }
         let fanOut = FanOut(group: group)
         let engine: Engine
@@ -115,6 +134,7 @@ package final class ServerContext: Sendable {
             loops: loops,
             staticFiles: staticFiles,
             access: try await AccessPolicy.make(configuration),
+            authorizer: Authorizer.make(configuration, clock: clock),
             security: security,
             logger: logger
         )
@@ -148,6 +168,7 @@ package final class ServerContext: Sendable {
             loops: [NIOLoopBoundBox(loop, eventLoop: eventLoop)],
             staticFiles: try StaticFiles.load(directory: configuration.publicDirectory),
             access: AccessPolicy(withoutTokens: configuration),
+            authorizer: nil,
             security: nil,
             logger: logger
         )
@@ -162,7 +183,8 @@ package final class ServerContext: Sendable {
     }
 
     /// Sets up a connection just accepted on `channel`'s loop: TLS first when
-    /// it is configured, then the application protocol's handlers.
+    /// it is configured, then the application protocol's handlers — at once
+    /// when it can only be HTTP/1.1, else through a `ProtocolSelector`.
     package func accept(_ channel: Channel, listener: ListenerRole) throws {
         let loop = self.loopContext(on: channel.eventLoop)
         loop.counters.connectionsAccepted += 1
@@ -171,44 +193,74 @@ package final class ServerContext: Sendable {
             // Below everything: the handlers above read and write plaintext (DESIGN.md, decision 16).
             try channel.pipeline.syncOperations.addHandler(security.makeHandler())
         }
-        // (Only HTTP/1.1 is offered, so it is known before the handshake; see `ApplicationProtocol`.)
-        try self.serve(channel, speaking: .http1, listener: listener, loop: loop)
+        guard let slot = ConnectionSlot(self.limiter) else {
+            loop.counters.connectionsRejected += 1
+            let handler = RefusedConnectionHandler(answer: self.refusedAnswer)
+            loop.lifetimeObserver?.track(handler)
+            try channel.pipeline.syncOperations.addHandler(handler)
+            return
+        }
+        let source: ProtocolSelector.Source?
+        if let security = self.security {
+            source = security.offersHTTP2 ? .alpn : nil
+        } else {
+            source = self.configuration.http2Cleartext ? .preface : nil
+        }
+        guard let source else {
+            try self.serve(channel, speaking: .http1, listener: listener, loop: loop, slot: .some(slot))
+            return
+        }
+        let selector = ProtocolSelector(source: source, server: self, listener: listener, loop: loop, slot: slot)
+        try channel.pipeline.syncOperations.addHandler(selector)
     }
 
-    /// Adds the handlers of `applicationProtocol` above the transport (TCP or TLS).
-    private func serve(
+    /// Adds the handlers of `applicationProtocol` above the transport (TCP or
+    /// TLS); they give `slot` back when the connection closes.
+    func serve(
         _ channel: Channel,
         speaking applicationProtocol: ApplicationProtocol,
         listener: ListenerRole,
-        loop: ServerLoop
+        loop: ServerLoop,
+        slot: consuming ConnectionSlot?
     ) throws {
         switch applicationProtocol {
-        case .http1: try self.serveHTTP1(channel, listener: listener, loop: loop)
+        case .http1:
+            let handler = HTTPConnectionHandler(server: self, loop: loop, listener: listener, slot: slot)
+            try channel.pipeline.syncOperations.addHandler(handler)
+        case .http2:
+            try self.serveHTTP2(channel, listener: listener, loop: loop, slot: slot)
         }
     }
 
-    /// An `HTTPConnectionHandler` serving `listener`'s routes, or, over
-    /// `max_connections`, a `RefusedConnectionHandler` answering 503.
-    private func serveHTTP1(_ channel: Channel, listener: ListenerRole, loop: ServerLoop) throws {
-        let handler: ChannelHandler
-        if let slot = ConnectionSlot(self.limiter) {
-            // (The handler gives the slot back when the connection closes.)
-            handler = HTTPConnectionHandler(server: self, loop: loop, listener: listener, slot: slot)
-        } else {
-            loop.counters.connectionsRejected += 1
-            handler = RefusedConnectionHandler(answer: self.refusedAnswer)
-            loop.lifetimeObserver?.track(handler)
-        }
-        try channel.pipeline.syncOperations.addHandler(handler)
-    }
-
-    /// Advances each loop's clock once a second: timeouts, heartbeats.
+    /// Advances each loop's clock once a second (timeouts, heartbeats); with
+    /// the dashboard on, also runs each loop's lag probe and the sampler.
     package func startSweepers() -> [RepeatedTask] {
-        self.loops.map { box in
+        var tasks = self.loops.map { box in
             box.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 box.value.sweep()
             }
         }
+        guard let dashboard = self.dashboard else { return tasks }
+        for box in self.loops {
+            let interval = LoopInstruments.probeInterval
+            tasks.append(
+                box.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                    box.value.instruments?.probeFired(at: box.eventLoop.now)
+                }
+            )
+        }
+        tasks.append(
+            dashboard.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                dashboard.value.tick(self)
+            }
+        )
+        return tasks
+    }
+
+    /// The dashboard's kept samples, read on its loop, answered on `loop`.
+    func dashboardHistory(on loop: EventLoop) -> EventLoopFuture<[ByteBuffer]> {
+        guard let dashboard = self.dashboard else { return loop.makeSucceededFuture([]) }
+        return dashboard.eventLoop.submit { Array(dashboard.value.history) }.hop(to: loop)
     }
 
     /// Starts a graceful shutdown on every loop: streams end cleanly, idle connections close.
@@ -225,6 +277,17 @@ package final class ServerContext: Sendable {
             total += (try? await box.eventLoop.submit { box.value.openConnections }.get()) ?? 0
         }
         return total
+    }
+
+    /// Closes the connections to `auth_url`.
+    package func stopAuthorizer() async {
+        await self.authorizer?.shutdown()
+    }
+
+    /// Ends every connection of `user` on this node's loops; how many there were.
+    func disconnect(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
+        let counts = self.loops.map { box in box.eventLoop.submit { box.value.disconnect(user: user) } }
+        return EventLoopFuture.reduce(0, counts, on: loop, +)
     }
 
     /// Closes every connection still open.

@@ -18,10 +18,11 @@ import NIOSSL
 ///   ChaCha20-Poly1305 — only; NIOSSL's defaults also allow CBC modes and
 ///   RSA key exchange (no forward secrecy). TLS 1.3's suites are all AEAD and
 ///   BoringSSL's fixed set.
-/// - ALPN offers `http/1.1`; a client that names no protocol gets HTTP/1.1 too.
+/// - ALPN offers `h2` then `http/1.1` (`http/1.1` alone with `http2 off`);
+///   a client that names no protocol gets HTTP/1.1.
 package final class ConnectionSecurity: Sendable {
     /// The protocols ALPN offers (RFC 7301), in River's order of preference.
-    static let applicationProtocols = [ApplicationProtocol.http1.alpnIdentifier]
+    let applicationProtocols: [String]
 
     /// TLS 1.2 suites: forward secrecy and authenticated encryption only (Mozilla's "intermediate" list).
     static let cipherSuites = "ECDHE+AESGCM:ECDHE+CHACHA20"
@@ -29,9 +30,14 @@ package final class ConnectionSecurity: Sendable {
     private let current: NIOLockedValueBox<TLSCredentials>
 
     /// Loads `files`; throws the start-up error (the file and the reason) when they cannot serve.
-    package init(files: TLSFiles) throws(ConfigurationError) {
-        self.current = NIOLockedValueBox(try files.load())
+    package init(files: TLSFiles, offersHTTP2: Bool = true) throws(ConfigurationError) {
+        let protocols: [ApplicationProtocol] = offersHTTP2 ? [.http2, .http1] : [.http1]
+        self.applicationProtocols = protocols.map(\.alpnIdentifier)
+        self.current = NIOLockedValueBox(try files.load(applicationProtocols: self.applicationProtocols))
     }
+
+    /// True when ALPN may choose HTTP/2: the protocol is known only once the handshake completes.
+    var offersHTTP2: Bool { self.applicationProtocols.count > 1 }
 
     /// The files in use.
     var files: TLSFiles { self.current.withLockedValue { $0.files } }
@@ -54,7 +60,7 @@ package final class ConnectionSecurity: Sendable {
     func reload() -> Result<String, ConfigurationError> {
         let files = self.files
         do {
-            let credentials = try files.load()
+            let credentials = try files.load(applicationProtocols: self.applicationProtocols)
             self.current.withLockedValue { $0 = credentials }
             return .success(credentials.summary)
         } catch {
@@ -77,7 +83,8 @@ package final class ConnectionSecurity: Sendable {
     /// River's TLS server settings for a certificate chain and its key.
     static func serverConfiguration(
         _ chain: [NIOSSLCertificate],
-        _ key: NIOSSLPrivateKey
+        _ key: NIOSSLPrivateKey,
+        applicationProtocols: [String]
     ) -> TLSConfiguration {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) },
@@ -85,28 +92,24 @@ package final class ConnectionSecurity: Sendable {
         )
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuites = Self.cipherSuites
-        configuration.applicationProtocols = Self.applicationProtocols
+        configuration.applicationProtocols = applicationProtocols
         return configuration
     }
 }
 
-/// The application protocol a connection speaks over TLS (or over TCP,
-/// always HTTP/1.1): what `ServerContext.accept` builds the rest of the
-/// pipeline for.
-///
-/// With one protocol offered, a TLS connection's protocol is known at
-/// accept, before the handshake, and the pipeline is built at once (its
-/// `read_timeout` then bounds the handshake too). When `h2` is offered, the
-/// pipeline above TLS is built once ALPN has chosen (`NIOSSLServerHandler`'s
-/// `handshakeCompleted` event), with `h2` mapping to swift-nio-http2's
-/// multiplexer and each stream getting the same dispatcher.
+/// The application protocol a connection speaks over TLS or TCP: what
+/// `ServerContext` builds the rest of the pipeline for. When only HTTP/1.1
+/// can be spoken it is known at accept; otherwise a `ProtocolSelector`
+/// waits for ALPN (TLS) or the connection preface (h2c).
 enum ApplicationProtocol: Sendable {
     case http1
+    case http2
 
     /// The protocol's ALPN identifier (RFC 7301, section 6).
     var alpnIdentifier: String {
         switch self {
         case .http1: return "http/1.1"
+        case .http2: return "h2"
         }
     }
 }

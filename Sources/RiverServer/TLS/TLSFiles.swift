@@ -28,12 +28,20 @@ public struct TLSFiles: Sendable, Equatable {
     /// Reads and checks both files and builds the TLS context every new
     /// handshake uses. Throws one line naming the key, the file and the
     /// reason: unreadable, not PEM, encrypted, or a key that is not the certificate's.
-    func load() throws(ConfigurationError) -> TLSCredentials {
+    /// `applicationProtocols`: what ALPN offers, in order of preference.
+    func load(
+        applicationProtocols: [String] = [ApplicationProtocol.http1.alpnIdentifier]
+    ) throws(ConfigurationError) -> TLSCredentials {
         let chain = try self.certificateChain()
         let privateKey = try self.privateKey()
         let context: NIOSSLContext
         do {
-            context = try NIOSSLContext(configuration: ConnectionSecurity.serverConfiguration(chain, privateKey))
+            let configuration = ConnectionSecurity.serverConfiguration(
+                chain,
+                privateKey,
+                applicationProtocols: applicationProtocols
+            )
+            context = try NIOSSLContext(configuration: configuration)
         } catch {
             // BoringSSL refuses a key whose public half is not the certificate's (KEY_VALUES_MISMATCH).
             throw ConfigurationError(

@@ -124,8 +124,8 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// Polls until the child exits, holding the thread: its `terminationStatus`, or nil if it
-    /// still runs after `timeout` seconds. Only for `deinit`s, which cannot await (tests use `exited`).
-    func waitForExit(timeout: Double) -> Int32? {
+    /// still runs after `timeout` seconds. For `deinit`s, which cannot await; tests use `exited`.
+    public func waitForExit(timeout: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while self.isRunning {
             guard Date() < deadline else { return nil }

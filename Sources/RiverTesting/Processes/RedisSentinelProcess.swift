@@ -16,8 +16,13 @@ public final class RedisSentinelProcess: @unchecked Sendable {
 
     public var address: String { "127.0.0.1:\(self.port)" }
 
-    /// Starts a Sentinel, without waiting for it to answer (`launch` waits).
-    init(monitoring masterPort: Int, masterName: String) throws {
+    /// Starts a Sentinel, blocking until it answers (async tests use `launch`).
+    public convenience init(monitoring masterPort: Int, masterName: String = "river") throws {
+        try self.init(monitoring: masterPort, masterName: masterName, waitingUntilReady: true)
+    }
+
+    /// Starts a Sentinel; waits for its PING answer only if `waitingUntilReady`.
+    init(monitoring masterPort: Int, masterName: String, waitingUntilReady: Bool) throws {
         self.port = try RedisServerProcess.freePort()
         self.masterName = masterName
         self.directory =
@@ -48,10 +53,17 @@ public final class RedisSentinelProcess: @unchecked Sendable {
             )
         }
         self.process = try ChildProcess(executable, [path])
+        guard waitingUntilReady else { return }
+        for _ in 0..<500 {
+            if (try? RedisServerProcess.command(port: self.port, "PING")) == "+PONG\r\n" { return }
+            usleep(10_000)
+        }
+        self.stop()
+        throw RedisServerProcess.Failure(description: "redis-sentinel did not answer on port \(self.port)")
     }
 
     deinit {
-        self.kill()
+        self.stop()
         try? FileManager.default.removeItem(atPath: self.directory)
     }
 
@@ -66,11 +78,37 @@ public final class RedisSentinelProcess: @unchecked Sendable {
         return self.process
     }
 
-    /// Kills the Sentinel and reaps it: for `deinit`, which cannot await; tests `halt()`.
-    private func kill() {
+    public func stop() {
         guard let process = self.process else { return }
         self.process = nil
         process.signal(SIGKILL)
         _ = process.waitForExit(timeout: 10)
+    }
+
+    /// The port of the master this Sentinel names now.
+    public func masterPort() throws -> Int? {
+        let reply = try RedisServerProcess.command(
+            port: self.port,
+            "SENTINEL",
+            "get-master-addr-by-name",
+            self.masterName
+        )
+        return reply.split(separator: "\r\n").last.flatMap { Int($0) }
+    }
+
+    /// False once a failover Sentinel started is over (until then it may
+    /// name the replica it promotes, and go back to the old master if that
+    /// returns in time).
+    public func isFailingOver() throws -> Bool {
+        try RedisServerProcess.command(port: self.port, "SENTINEL", "master", self.masterName)
+            .contains("failover_in_progress")
+    }
+
+    /// How many replicas of the master this Sentinel knows.
+    public func replicaCount() throws -> Int {
+        let reply = try RedisServerProcess.command(port: self.port, "SENTINEL", "replicas", self.masterName)
+        // ("\r\n" is one Character in Swift: split on it, not on "\r".)
+        guard let first = reply.split(separator: "\r\n").first, first.hasPrefix("*") else { return 0 }
+        return Int(first.dropFirst()) ?? 0
     }
 }

@@ -8,7 +8,12 @@ extension RedisServerProcess {
         persistent: Bool = false,
         extraArguments: [String] = []
     ) async throws -> RedisServerProcess {
-        let server = try RedisServerProcess(port: port, persistent: persistent, extraArguments: extraArguments)
+        let server = try RedisServerProcess(
+            port: port,
+            persistent: persistent,
+            extraArguments: extraArguments,
+            waitingUntilReady: false
+        )
         try await server.answering()
         return server
     }
@@ -74,7 +79,7 @@ extension RedisSentinelProcess {
     ) async throws
         -> RedisSentinelProcess
     {
-        let sentinel = try RedisSentinelProcess(monitoring: masterPort, masterName: masterName)
+        let sentinel = try RedisSentinelProcess(monitoring: masterPort, masterName: masterName, waitingUntilReady: false)
         do {
             try await eventually("redis-sentinel answers on port \(sentinel.port)") {
                 (try? await RedisServerProcess.exchange(port: sentinel.port, ["PING"])) == "+PONG\r\n"

@@ -3,7 +3,9 @@ import NIOCore
 /// Counts the messages of a subscriber stream as bytes arrive, with no
 /// allocation per message: an HTTP head, then one of the framings River and
 /// nchan use. When `capturesPayload` is set it also hands each message's
-/// bytes to `onPayload` (latency runs read a timestamp from them).
+/// bytes to `onPayload` (latency runs read a timestamp from them), or only
+/// the first `payloadPrefix` of them (enough to tell a `river.v2` reply from
+/// a message without copying the message).
 struct StreamFraming {
     enum Framing {
         /// `Transfer-Encoding: chunked`, one chunk per message.
@@ -43,14 +45,16 @@ struct StreamFraming {
     private var eventHasData = false
     private var wsHeader: [UInt8] = []
     private let capturesPayload: Bool
+    private let payloadPrefix: Int
     private var payload: [UInt8] = []
 
-    init(framing: Framing, expectHead: Bool = true, capturesPayload: Bool = false) {
+    init(framing: Framing, expectHead: Bool = true, capturesPayload: Bool = false, payloadPrefix: Int = .max) {
         self.framing = framing
         self.capturesPayload = capturesPayload
+        self.payloadPrefix = payloadPrefix
         self.phase = expectHead ? .head(matched: 0) : Self.bodyPhase(framing)
         self.headBytes.reserveCapacity(512)
-        self.payload.reserveCapacity(capturesPayload ? 1024 : 0)
+        self.payload.reserveCapacity(capturesPayload ? min(payloadPrefix, 1024) : 0)
     }
 
     private static func bodyPhase(_ framing: Framing) -> Phase {
@@ -116,9 +120,7 @@ struct StreamFraming {
                 self.phase = self.afterSize(value, messages: &messages)
             case .chunkData(let remaining):
                 let take = min(remaining, count - index)
-                if self.capturesPayload {
-                    self.payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
-                }
+                if self.capturesPayload { self.capture(bytes, from: index, count: take) }
                 index += take
                 self.phase = take == remaining ? .chunkDataCR : .chunkData(remaining: remaining - take)
             case .chunkDataCR:
@@ -163,7 +165,9 @@ struct StreamFraming {
                     self.phase = .sseLineStart
                 } else {
                     // "data: " is six bytes; capture what follows.
-                    if isData && prefix >= 6 && self.capturesPayload { self.payload.append(byte) }
+                    if isData && prefix >= 6 && self.capturesPayload && self.payload.count < self.payloadPrefix {
+                        self.payload.append(byte)
+                    }
                     self.phase = .sseLine(isData: isData, prefix: prefix + 1)
                 }
             case .wsHeader:
@@ -185,9 +189,7 @@ struct StreamFraming {
                 if length == 0 { self.finishFrame(opcode: opcode, messages: &messages, onPayload: onPayload) }
             case .wsPayload(let remaining, let opcode):
                 let take = min(remaining, count - index)
-                if self.capturesPayload && opcode == 1 {
-                    self.payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + take)]))
-                }
+                if self.capturesPayload && opcode == 1 { self.capture(bytes, from: index, count: take) }
                 index += take
                 if take == remaining {
                     self.finishFrame(opcode: opcode, messages: &messages, onPayload: onPayload)
@@ -215,6 +217,13 @@ struct StreamFraming {
         default:
             self.phase = .wsHeader
         }
+    }
+
+    /// Keeps `count` bytes from `index` of the payload, up to `payloadPrefix` in all.
+    private mutating func capture(_ bytes: UnsafeRawBufferPointer, from index: Int, count: Int) {
+        let keep = min(count, self.payloadPrefix - self.payload.count)
+        guard keep > 0 else { return }
+        self.payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<(index + keep)]))
     }
 
     private func afterSize(_ value: Int, messages: inout Int) -> Phase {

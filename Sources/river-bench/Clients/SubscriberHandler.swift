@@ -1,7 +1,8 @@
 import NIOCore
 
 /// One subscriber connection: sends its subscribe request (or WebSocket
-/// handshake), then counts messages as they stream in.
+/// handshake), then counts messages as they stream in (and, when it knows
+/// how many it is due, whether it got exactly those).
 final class SubscriberHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -10,13 +11,21 @@ final class SubscriberHandler: ChannelInboundHandler {
     private var framing: StreamFraming
     private let tally: Tally
     private let latency: LatencyRecorder?
+    private var quota: DeliveryQuota
     private var subscribed = false
 
-    init(request: ByteBuffer, framing: StreamFraming.Framing, tally: Tally, latency: LatencyRecorder?) {
+    init(
+        request: ByteBuffer,
+        framing: StreamFraming.Framing,
+        tally: Tally,
+        latency: LatencyRecorder?,
+        expected: Int? = nil
+    ) {
         self.request = request
         self.framing = StreamFraming(framing: framing, capturesPayload: latency != nil)
         self.tally = tally
         self.latency = latency
+        self.quota = DeliveryQuota(expected: expected)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -44,6 +53,7 @@ final class SubscriberHandler: ChannelInboundHandler {
         }
         if result.messages > 0 {
             self.tally.received.wrappingIncrement(by: result.messages, ordering: .relaxed)
+            self.quota.add(result.messages, to: self.tally)
         }
         if result.ended {
             if !self.tally.isStopped { self.tally.endedEarly.wrappingIncrement(ordering: .relaxed) }

@@ -1,4 +1,4 @@
-import CZlib
+import CompressNIO
 import NIOCore
 
 /// A WebSocket client that publishes to its own channel by sending text
@@ -57,22 +57,16 @@ final class WebSocketEchoHandler: ChannelInboundHandler {
 
     /// `bytes` deflated as one permessage-deflate message (the sync flush's tail removed).
     static func deflate(_ bytes: [UInt8]) -> [UInt8] {
-        var stream = z_stream()
-        precondition(c_zlib_deflate_init_raw(&stream, Z_DEFAULT_COMPRESSION, 15, 8) == Z_OK)
-        defer { deflateEnd(&stream) }
-        var input = bytes
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 16)
-        let written = input.withUnsafeMutableBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { output in
-                stream.next_in = input.baseAddress
-                stream.avail_in = UInt32(input.count)
-                stream.next_out = output.baseAddress
-                stream.avail_out = UInt32(output.count)
-                precondition(CZlib.deflate(&stream, Z_SYNC_FLUSH) == Z_OK)
-                return output.count - Int(stream.avail_out)
-            }
+        do {
+            let compressor = try ZlibCompressor(algorithm: .deflate)
+            var input = ByteBuffer(bytes: bytes)
+            var output = ByteBuffer()
+            output.reserveCapacity(compressor.maxSize(from: input))
+            try compressor.deflate(from: &input, to: &output, flush: .sync)
+            return Array(output.readableBytesView.dropLast(4))
+        } catch {
+            preconditionFailure("deflate failed: \(error)")
         }
-        return Array(output.prefix(written - 4))
     }
 
     func channelActive(context: ChannelHandlerContext) {

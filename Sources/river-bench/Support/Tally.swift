@@ -16,9 +16,41 @@ final class Tally: Sendable {
     let published = ManagedAtomic(0)
     let failed = ManagedAtomic(0)
     let endedEarly = ManagedAtomic(0)
+    /// Connections that got every message they were due (runs that know what each is due).
+    let completed = ManagedAtomic(0)
+    /// Messages beyond what their connection was due: duplicates, or messages of channels it never asked for.
+    let surplus = ManagedAtomic(0)
+    /// Presence events received (`river.v2` watchers).
+    let joins = ManagedAtomic(0)
+    let leaves = ManagedAtomic(0)
+    /// Presence churn: joins that were then left again, both acknowledged.
+    let cycles = ManagedAtomic(0)
     let stop = ManagedAtomic(false)
 
     var isStopped: Bool { self.stop.load(ordering: .relaxed) }
+}
+
+/// One connection's deliveries against what it is due: tells the tally once
+/// when it has them all, and counts anything beyond as surplus. Without an
+/// expectation it counts nothing.
+struct DeliveryQuota {
+    let expected: Int?
+    private(set) var count = 0
+
+    init(expected: Int?) {
+        self.expected = expected
+    }
+
+    mutating func add(_ messages: Int, to tally: Tally) {
+        guard let expected = self.expected, messages > 0 else { return }
+        let before = self.count
+        self.count += messages
+        if before < expected && self.count >= expected {
+            tally.completed.wrappingIncrement(ordering: .relaxed)
+        }
+        let surplus = self.count - max(before, expected)
+        if surplus > 0 { tally.surplus.wrappingIncrement(by: surplus, ordering: .relaxed) }
+    }
 }
 
 /// Publish-to-delivery latency, in microseconds, recorded on one event loop.

@@ -32,6 +32,16 @@ struct Target: Sendable {
     var publishPath = "/publish?name={channel}"
     var publishMethod = "POST"
     var publishBody = BodyPlacement.raw
+    /// Several channels in one subscription (PROTOCOL.md C1): the path
+    /// templates' `{channels}` becomes the names joined by `channelSeparator`
+    /// (River repeats `name`; nchan splits one id on a delimiter).
+    var multiStreamPath = "/subscribe?name={channels}"
+    var multiEventStreamPath = "/sse?name={channels}"
+    /// nil: subscribe with `river.v2` commands on `commandPath` instead of one URL.
+    var multiWebSocketPath: String?
+    var channelSeparator = "&name="
+    /// Where a `river.v2` WebSocket connects (no channel: it subscribes by command).
+    var commandPath = "/websocket"
 
     /// River's own API on port 9271.
     static let river = Target()
@@ -44,6 +54,11 @@ struct Target: Sendable {
         target.streamHeaders = ["TE: chunked"]
         target.eventStreamPath = "/subscribe?name={channel}"
         target.webSocketPath = "/subscribe?name={channel}"
+        // scripts/nchan: `nchan_channel_id $arg_name` split on commas, up to 255 channels.
+        target.multiStreamPath = "/multi?name={channels}"
+        target.multiEventStreamPath = "/multi?name={channels}"
+        target.multiWebSocketPath = "/multi?name={channels}"
+        target.channelSeparator = ","
         return target
     }
 
@@ -70,6 +85,38 @@ struct Target: Sendable {
         let target = path.replacingChannel(with: channel).replacingOccurrences(of: "{seq}", with: String(seq))
         var request = "GET \(target) HTTP/1.1\r\nHost: \(self.host)\r\n"
         for header in headers { request += header + "\r\n" }
+        return ByteBuffer(string: request + "\r\n")
+    }
+
+    /// One subscribe request for every channel of `channels` (a multi-channel
+    /// stream, SSE stream or WebSocket), with `query` (`presence=1&user=u`)
+    /// added, or nil when the transport subscribes by command instead
+    /// (River's WebSocket: `river.v2`).
+    func multiSubscribeRequest(_ transport: Transport, channels: [String], query: String = "") -> ByteBuffer? {
+        let names =
+            channels.map(\.formEncoded).joined(separator: self.channelSeparator) + (query.isEmpty ? "" : "&" + query)
+        var copy = self
+        switch transport {
+        case .stream, .longPoll: copy.streamPath = self.multiStreamPath
+        case .eventStream: copy.eventStreamPath = self.multiEventStreamPath
+        case .webSocket:
+            guard let path = self.multiWebSocketPath else { return nil }
+            copy.webSocketPath = path
+        }
+        // Names are encoded above, separators must stay as they are: fill `{channels}` first.
+        copy.streamPath = copy.streamPath.replacingOccurrences(of: "{channels}", with: names)
+        copy.eventStreamPath = copy.eventStreamPath.replacingOccurrences(of: "{channels}", with: names)
+        copy.webSocketPath = copy.webSocketPath.replacingOccurrences(of: "{channels}", with: names)
+        return copy.subscribeRequest(transport == .longPoll ? .stream : transport, channel: "")
+    }
+
+    /// The handshake of a `river.v2` WebSocket (PROTOCOL.md C2), with `query` appended to `commandPath`.
+    func commandHandshake(query: String = "") -> ByteBuffer {
+        let path = self.commandPath + (query.isEmpty ? "" : (self.commandPath.contains("?") ? "&" : "?") + query)
+        var request = "GET \(path) HTTP/1.1\r\nHost: \(self.host)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        request += "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        request += "Sec-WebSocket-Protocol: river.v2\r\n"
+        for header in self.webSocketHeaders { request += header + "\r\n" }
         return ByteBuffer(string: request + "\r\n")
     }
 

@@ -102,6 +102,18 @@ final class WebDriver: @unchecked Sendable {
         }
     }
 
+    /// The current window's size in CSS pixels.
+    func resizeWindow(width: Int, height: Int) throws {
+        _ = try self.command("POST", "/window/rect", ["width": width, "height": height])
+    }
+
+    /// A PNG of the current window.
+    func screenshot() throws -> Data {
+        guard let encoded = try self.command("GET", "/screenshot") as? String, let png = Data(base64Encoded: encoded)
+        else { throw Failure(description: "no screenshot") }
+        return png
+    }
+
     /// Opens a new window and switches to it; returns its handle.
     func newWindow() async throws -> String {
         let value = try await self.command("POST", "/window/new", ["type": "window"]) as? [String: Any]
@@ -119,6 +131,11 @@ final class WebDriver: @unchecked Sendable {
 
     func switchTo(_ handle: String) async throws {
         _ = try await self.command("POST", "/window", ["handle": handle])
+    }
+
+    /// Closes the current window (its page and connections go); switch to another next.
+    func closeWindow() throws {
+        _ = try self.command("DELETE", "/window")
     }
 
     /// Types into the element matching `selector`.

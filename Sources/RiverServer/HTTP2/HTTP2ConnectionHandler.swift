@@ -1,0 +1,110 @@
+import NIOCore
+import NIOHTTP2
+
+/// The connection under an HTTP/2 session: its place under
+/// `max_connections`, its idle timeout and its shutdown. It sits above
+/// `NIOHTTP2Handler`, which sends it the connection's own frames and its
+/// streams' opening and closing; each stream is served by its own
+/// `HTTPConnectionHandler` (which registers with the loop by itself).
+///
+/// - Idle: with no stream open for `keepalive_timeout`, GOAWAY and close.
+/// - Shutdown: GOAWAY naming the last stream taken; the streams end
+///   cleanly (the loop quiesces their handlers), then the connection closes.
+final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+    typealias OutboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    unowned let loop: ServerLoop
+    var registryIndex = -1
+    private var context: ChannelHandlerContext?
+    private var slot: ConnectionSlot?
+    private var openStreams = 0
+    private var lastStreamID = HTTP2StreamID.rootStream
+    /// When the last stream closed (or the connection opened).
+    private var idleSince: UInt64
+    private var goingAway = false
+
+    init(loop: ServerLoop, slot: consuming ConnectionSlot?) {
+        self.loop = loop
+        self.slot = slot
+        self.idleSince = loop.tick
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.loop.register(self)
+        self.loop.lifetimeObserver?.track(self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.closed()
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closed()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let created as NIOHTTP2StreamCreatedEvent:
+            self.openStreams += 1
+            self.lastStreamID = max(self.lastStreamID, created.streamID)
+        case is StreamClosedEvent:
+            self.openStreams -= 1
+            if self.openStreams == 0 {
+                self.idleSince = self.loop.tick
+                if self.goingAway { context.close(promise: nil) }
+            }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // (NIOHTTP2Handler has already sent GOAWAY for a connection error.)
+        context.close(promise: nil)
+    }
+
+    private func closed() {
+        self.slot.take()?.release()
+        self.loop.unregister(self)
+    }
+
+    /// GOAWAY (NO_ERROR): no stream after the last one taken; those open may finish.
+    private func goAway() {
+        guard !self.goingAway, let context = self.context else { return }
+        self.goingAway = true
+        let frame = HTTP2Frame(
+            streamID: .rootStream,
+            payload: .goAway(lastStreamID: self.lastStreamID, errorCode: .noError, opaqueData: nil)
+        )
+        context.writeAndFlush(self.wrapOutboundOut(frame), promise: nil)
+        if self.openStreams == 0 { context.close(promise: nil) }
+    }
+}
+
+extension HTTP2ConnectionHandler: ManagedConnection {
+    func flushQueuedWrites() {}
+
+    func sweep(tick: UInt64) {
+        if self.openStreams == 0, tick &- self.idleSince >= self.loop.timeouts.keepAliveTicks {
+            self.goAway()
+        }
+    }
+
+    func quiesce() {
+        self.goAway()
+    }
+
+    func terminate() {
+        self.context?.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension HTTP2ConnectionHandler: Sendable {}

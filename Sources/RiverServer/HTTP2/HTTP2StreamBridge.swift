@@ -1,0 +1,218 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// Lets an `HTTPConnectionHandler` serve one HTTP/2 stream unchanged: the
+/// stream's request becomes the HTTP/1.1 bytes the handler parses, and the
+/// HTTP/1.1 response it writes becomes HEADERS and DATA frames. Every
+/// transport, the dispatcher, `StreamSubscriber` and its backpressure work
+/// on a stream as on a connection; the stream's flow-control window is the
+/// handler's writability (`HTTP2StreamChannel` turns unwritable while its
+/// window and buffer are full).
+///
+/// One request per stream: what the peer sends after its request ended is
+/// dropped, and nothing the handler writes after its response is sent.
+/// A request header the handler could misread (CR, LF or NUL in a field,
+/// a space in the path) is answered 400 here.
+final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    private enum RequestState {
+        case awaitingHead
+        /// The body is passed through as it comes (it has a Content-Length).
+        case bodyAsIs
+        /// The body is passed as HTTP/1.1 chunks (no Content-Length: its length is the stream's).
+        case bodyChunked
+        case ended
+    }
+
+    private var request = RequestState.awaitingHead
+    private var response = HTTP1ResponseDeframer(requestIsHead: false)
+    private var events: [HTTP1ResponseDeframer.Event] = []
+
+    init() {}
+
+    // MARK: - Inbound: the request
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .headers(let headers):
+            switch self.request {
+            case .awaitingHead:
+                self.readHead(headers.headers, endStream: headers.endStream, context: context)
+            case .bodyAsIs, .bodyChunked:
+                // Trailers: dropped, the body ends.
+                if headers.endStream { self.endBody(context: context) }
+            case .ended:
+                break
+            }
+        case .data(let data):
+            guard case .byteBuffer(let bytes) = data.data else { return }
+            switch self.request {
+            case .bodyAsIs:
+                context.fireChannelRead(self.wrapInboundOut(bytes))
+            case .bodyChunked where bytes.readableBytes > 0:
+                var framed = context.channel.allocator.buffer(capacity: bytes.readableBytes + 12)
+                framed.writeString(String(bytes.readableBytes, radix: 16))
+                framed.writeStaticString("\r\n")
+                framed.writeImmutableBuffer(bytes)
+                framed.writeStaticString("\r\n")
+                context.fireChannelRead(self.wrapInboundOut(framed))
+            case .bodyChunked, .awaitingHead, .ended:
+                break
+            }
+            if data.endStream { self.endBody(context: context) }
+        default:
+            break
+        }
+    }
+
+    private func readHead(_ headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
+        guard let head = Self.http1Head(headers, endStream: endStream, allocator: context.channel.allocator) else {
+            self.request = .ended
+            self.refuse(context: context)
+            return
+        }
+        self.response = HTTP1ResponseDeframer(requestIsHead: headers.first(name: ":method") == "HEAD")
+        self.request = endStream ? .ended : (headers.first(name: "content-length") != nil ? .bodyAsIs : .bodyChunked)
+        context.fireChannelRead(self.wrapInboundOut(head))
+    }
+
+    private func endBody(context: ChannelHandlerContext) {
+        if case .bodyChunked = self.request {
+            context.fireChannelRead(self.wrapInboundOut(ByteBuffer(string: "0\r\n\r\n")))
+        }
+        self.request = .ended
+    }
+
+    /// The request line and header section `headers` stand for, or nil when a
+    /// field holds bytes that would change its meaning in HTTP/1.1.
+    static func http1Head(_ headers: HPACKHeaders, endStream: Bool, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        guard let method = headers.first(name: ":method"), let path = headers.first(name: ":path"),
+            Self.isToken(method), !path.isEmpty, path.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F })
+        else { return nil }
+        var head = allocator.buffer(capacity: 256)
+        head.writeString(method)
+        head.writeStaticString(" ")
+        head.writeString(path)
+        head.writeStaticString(" HTTP/1.1\r\n")
+        let authority = headers.first(name: ":authority")
+        if let authority {
+            guard Self.isFieldValue(authority) else { return nil }
+            head.writeStaticString("host: ")
+            head.writeString(authority)
+            head.writeStaticString("\r\n")
+        }
+        var cookies: [String] = []
+        var hasContentLength = false
+        for (name, value, _) in headers {
+            guard !name.hasPrefix(":") else { continue }
+            guard Self.isToken(name), Self.isFieldValue(value) else { return nil }
+            switch name {
+            // (`host` beside `:authority` would be a second Host; RFC 9113 section 8.3.1 lets `:authority` win.)
+            case "host" where authority != nil: continue
+            // No interim 100 answers on a stream: the client sends its body anyway.
+            case "expect", "transfer-encoding", "connection", "te": continue
+            case "cookie":
+                cookies.append(value)
+                continue
+            case "content-length": hasContentLength = true
+            default: break
+            }
+            head.writeString(name)
+            head.writeStaticString(": ")
+            head.writeString(value)
+            head.writeStaticString("\r\n")
+        }
+        if !cookies.isEmpty {
+            // RFC 9113 section 8.2.3: split cookie fields are joined with "; " for HTTP/1.1.
+            head.writeStaticString("cookie: ")
+            head.writeString(cookies.joined(separator: "; "))
+            head.writeStaticString("\r\n")
+        }
+        if !endStream && !hasContentLength {
+            head.writeStaticString("transfer-encoding: chunked\r\n")
+        }
+        head.writeStaticString("\r\n")
+        return head
+    }
+
+    private static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }
+    }
+
+    private static func isFieldValue(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 != 0x0D && $0 != 0x0A && $0 != 0x00 }
+    }
+
+    /// A 400 for a request whose fields cannot be passed on.
+    private func refuse(context: ChannelHandlerContext) {
+        let body = ByteBuffer(string: "bad request: a header field holds bytes HTTP/1.1 cannot carry\n")
+        let headers: HPACKHeaders = [
+            ":status": "400", "content-type": "text/plain; charset=utf-8", "content-length": "\(body.readableBytes)",
+        ]
+        context.write(self.wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.data(.init(data: .byteBuffer(body), endStream: true))), promise: nil)
+    }
+
+    // MARK: - Outbound: the response
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let bytes = self.unwrapOutboundIn(data)
+        guard !self.response.isComplete else {
+            promise?.succeed()
+            return
+        }
+        do {
+            try self.response.read(bytes, into: &self.events)
+        } catch {
+            self.events.removeAll()
+            promise?.fail(error)
+            context.close(promise: nil)
+            return
+        }
+        guard !self.events.isEmpty else {
+            promise?.succeed()
+            return
+        }
+        let events = self.events
+        self.events.removeAll(keepingCapacity: true)
+        for (index, event) in events.enumerated() {
+            let isLast = index == events.count - 1
+            // The end goes on the frame before it when there is one.
+            if index + 1 < events.count, case .end = events[index + 1] {
+                self.writeFrame(event, endStream: true, context: context, promise: promise)
+                break
+            }
+            self.writeFrame(event, endStream: false, context: context, promise: isLast ? promise : nil)
+        }
+    }
+
+    private func writeFrame(
+        _ event: HTTP1ResponseDeframer.Event,
+        endStream: Bool,
+        context: ChannelHandlerContext,
+        promise: EventLoopPromise<Void>?
+    ) {
+        let payload: HTTP2Frame.FramePayload
+        switch event {
+        case .head(let status, let fields, _):
+            var headers = HPACKHeaders()
+            headers.reserveCapacity(fields.count + 1)
+            headers.add(name: ":status", value: String(status))
+            for (name, value) in fields { headers.add(name: name, value: value) }
+            payload = .headers(.init(headers: headers, endStream: endStream))
+        case .body(let bytes):
+            payload = .data(.init(data: .byteBuffer(bytes), endStream: endStream))
+        case .end:
+            payload = .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))
+        }
+        context.write(self.wrapOutboundOut(payload), promise: promise)
+    }
+}
+
+@available(*, unavailable)
+extension HTTP2StreamBridge: Sendable {}

@@ -1,0 +1,62 @@
+import NIOCore
+import NIOHTTP2
+
+/// HTTP/2 connections: swift-nio-http2 frames the connection, and each
+/// stream gets its own `HTTP2StreamBridge` and `HTTPConnectionHandler`,
+/// so every route is served on a stream as on an HTTP/1.1 connection.
+extension ServerContext {
+    /// Resets (RST_STREAM from the peer) a connection may send per window before
+    /// it is closed with GOAWAY (ENHANCE_YOUR_CALM): the rapid-reset attack
+    /// (CVE-2023-44487) opens and cancels streams faster than they are served.
+    static let http2ResetLimit = (count: 200, window: TimeAmount.seconds(30))
+
+    /// The settings River's HTTP/2 connections announce and the limits they keep.
+    func http2Configuration() -> NIOHTTP2Handler.Configuration {
+        var configuration = NIOHTTP2Handler.Configuration()
+        configuration.connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: self.configuration.maxConcurrentStreams),
+            // Request headers are small: River's own HTTP/1.1 parser's limit applies on each stream too.
+            HTTP2Setting(parameter: .maxHeaderListSize, value: self.parserLimits.maxHeaderBytes),
+            HTTP2Setting(parameter: .initialWindowSize, value: 65535),
+        ]
+        // What each stream may have written but not yet sent (its flow-control
+        // window exhausted) before it turns unwritable and its subscriber waits.
+        configuration.stream.outboundBufferSizeHighWatermark = 64 * 1024
+        configuration.stream.outboundBufferSizeLowWatermark = 32 * 1024
+        configuration.stream.streamResetFrameRateLimit.maximumCount = Self.http2ResetLimit.count
+        configuration.stream.streamResetFrameRateLimit.windowLength = Self.http2ResetLimit.window
+        return configuration
+    }
+
+    /// The HTTP/2 handlers on `channel`, its connection holding `slot`.
+    func serveHTTP2(
+        _ channel: Channel,
+        listener: ListenerRole,
+        loop: ServerLoop,
+        slot: consuming ConnectionSlot?
+    ) throws {
+        let configuration = self.http2Configuration()
+        let streamLoop = NIOLoopBound(loop, eventLoop: channel.eventLoop)
+        let http2 = NIOHTTP2Handler(
+            mode: .server,
+            eventLoop: channel.eventLoop,
+            connectionConfiguration: configuration.connection,
+            streamConfiguration: configuration.stream
+        ) { stream in
+            let loop = streamLoop.value
+            do {
+                let bridge = HTTP2StreamBridge()
+                loop.lifetimeObserver?.track(bridge)
+                try stream.pipeline.syncOperations.addHandler(bridge)
+                try stream.pipeline.syncOperations.addHandler(
+                    HTTPConnectionHandler(server: self, loop: loop, listener: listener, slot: nil)
+                )
+                return stream.eventLoop.makeSucceededVoidFuture()
+            } catch {
+                return stream.eventLoop.makeFailedFuture(error)
+            }
+        }
+        try channel.pipeline.syncOperations.addHandler(http2)
+        try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionHandler(loop: loop, slot: slot))
+    }
+}

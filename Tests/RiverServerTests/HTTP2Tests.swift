@@ -1,0 +1,201 @@
+import RiverTesting
+import Testing
+
+@testable import RiverServer
+
+/// HTTP/2: every transport on streams of one connection, through the same
+/// dispatcher and subscribers as HTTP/1.1; the settings River announces;
+/// streams beyond `max_concurrent_streams`; rapid reset; a slow stream cut
+/// while its sibling goes on; nothing a stream made outlives it.
+/// h2c by prior knowledge in-process and live; over TLS in `TLSHTTP2Tests`.
+@Suite struct HTTP2Tests {
+    static let cleartext = configured { $0.http2Cleartext = true }
+
+    /// Every transport on one connection: SSE, streaming, publish, long-poll, JSONP, admin, static files, HEAD.
+    @Test(arguments: TestRiver.Mode.allCases)
+    func everyTransportOnStreamsOfOneConnection(_ mode: TestRiver.Mode) async throws {
+        try await withRiver(mode, Self.cleartext) { river in
+            try await Self.everyTransport(try await river.connectHTTP2())
+        }
+    }
+
+    /// The exchange of `everyTransportOnStreamsOfOneConnection`, for TLS too.
+    static func everyTransport(_ h2: TestHTTP2Connection) async throws {
+        try await h2.request(stream: 1, "GET", "/sse?name=feed&hello=1")
+        let sse = try await h2.head(stream: 1)
+        #expect(sse.status == 200)
+        #expect(sse.headers.contains { $0 == ("content-type", "text/event-stream; charset=utf-8") })
+        #expect(!sse.headers.contains { $0.0 == "transfer-encoding" || $0.0 == "connection" })
+        _ = try await h2.data(stream: 1, containing: "event: live")
+        try await h2.request(stream: 3, "GET", "/subscribe?name=feed&hello=1")
+        #expect(try await h2.head(stream: 3).status == 200)
+        _ = try await h2.data(stream: 3, containing: "[\"live\"")
+
+        try await h2.request(
+            stream: 5, "POST", "/publish?name=feed", headers: [("content-type", "text/plain")], body: "hello")
+        let published = try await h2.response(stream: 5)
+        #expect(published.status == 200)
+        #expect(published.body.contains("{\"channel\": \"feed\", \"seq\": 1}"), "\(published.body)")
+        let message = riverMessage("feed", 1, "\"hello\"")
+        _ = try await h2.data(stream: 1, containing: "id: 1\ndata: hello\n\n")
+        let streamed = try await h2.data(stream: 3, containing: message)
+        #expect(!streamed.contains("\r\n" + String(message.utf8.count, radix: 16)), "chunk framing stays off the stream")
+
+        try await h2.request(stream: 7, "GET", "/subscribe?name=feed&seq=0&keep=0")
+        #expect(try await h2.response(stream: 7).body == message)
+        try await h2.request(stream: 9, "GET", "/subscribe?name=feed&seq=0&keep=0&callback=show")
+        #expect(try await h2.response(stream: 9).body == "show(\(message));\r\n")
+        try await h2.request(stream: 11, "GET", "/channels/feed")
+        let channel = try await h2.response(stream: 11)
+        #expect(channel.status == 200)
+        #expect(channel.body.contains("\"subscribers\": 2"), "\(channel.body)")
+        try await h2.request(stream: 13, "GET", "/lib.js")
+        let lib = try await h2.response(stream: 13)
+        #expect(lib.status == 200)
+        #expect(lib.header("content-length") == String(lib.body.utf8.count))
+        try await h2.request(stream: 15, "HEAD", "/health")
+        let head = try await h2.response(stream: 15)
+        #expect(head.status == 200 && head.body.isEmpty)
+        try await h2.request(stream: 17, "GET", "/publish?name=feed&data=%")
+        #expect(try await h2.response(stream: 17).status == 400)
+        await h2.close()
+    }
+
+    /// The reason for HTTP/2 in a browser: past six subscriptions to one origin.
+    @Test func twelveEventStreamsOnOneConnection() async throws {
+        try await withRiver(Self.cleartext) { river in
+            let h2 = try await river.connectHTTP2()
+            let streams = (0..<12).map { UInt32(2 * $0 + 1) }
+            for stream in streams {
+                try await h2.request(stream: stream, "GET", "/sse?name=c\(stream)&name=all&hello=1")
+            }
+            for stream in streams {
+                #expect(try await h2.head(stream: stream).status == 200)
+                _ = try await h2.data(stream: stream, containing: "event: live")
+            }
+            _ = try await river.publish("all", "to every stream")
+            for stream in streams {
+                _ = try await h2.data(stream: stream, containing: "\"data\": \"to every stream\"")
+            }
+            await h2.close()
+        }
+    }
+
+    /// A client past the announced `max_concurrent_streams` (once it has
+    /// acknowledged it) loses the connection: swift-nio-http2 answers GOAWAY PROTOCOL_ERROR.
+    @Test func settingsAnnounceTheLimitsAndAStreamPastThemEndsTheConnection() async throws {
+        let configuration = configured {
+            $0.http2Cleartext = true
+            $0.maxConcurrentStreams = 3
+        }
+        try await withRiver(configuration) { river in
+            let h2 = try await river.connectHTTP2()
+            try await h2.awaitSettings()
+            #expect(h2.serverSettings[0x3] == 3, "SETTINGS_MAX_CONCURRENT_STREAMS")
+            #expect(h2.serverSettings[0x6] == 16384, "SETTINGS_MAX_HEADER_LIST_SIZE: the HTTP/1.1 parser's limit")
+            #expect(h2.serverSettings[0x8] == nil, "no SETTINGS_ENABLE_CONNECT_PROTOCOL: no WebSocket over HTTP/2")
+            for stream: UInt32 in [1, 3, 5] {
+                try await h2.request(stream: stream, "GET", "/subscribe?name=s\(stream)&hello=1")
+                #expect(try await h2.head(stream: stream).status == 200)
+            }
+            try await h2.request(stream: 7, "GET", "/subscribe?name=s7&hello=1")
+            let goAway = try await h2.nextFrame(on: 0, ofType: TestHTTP2Connection.FrameType.goAway)
+            #expect(Array(goAway.payload[4..<8]) == [0, 0, 0, 0x1], "PROTOCOL_ERROR")
+            #expect(try await h2.connection.waitForClose())
+        }
+    }
+
+    /// CVE-2023-44487: a client that opens and cancels streams in a loop is sent GOAWAY and cut.
+    @Test(arguments: TestRiver.Mode.allCases)
+    func rapidResetIsCutWithGoAway(_ mode: TestRiver.Mode) async throws {
+        try await withRiver(mode, Self.cleartext) { river in
+            let h2 = try await river.connectHTTP2()
+            try await h2.awaitSettings()
+            // One reset past the limit: nothing is left unread when the server closes.
+            for index in 0...ServerContext.http2ResetLimit.count {
+                let stream = UInt32(2 * index + 1)
+                try await h2.request(stream: stream, "GET", "/sse?name=reset&hello=1")
+                try await h2.reset(stream: stream)
+            }
+            let goAway = try await h2.nextFrame(on: 0, ofType: TestHTTP2Connection.FrameType.goAway)
+            #expect(Array(goAway.payload[4..<8]) == [0, 0, 0, 0xB], "ENHANCE_YOUR_CALM")
+            #expect(try await h2.connection.waitForClose())
+        }
+    }
+
+    /// A stream whose window never opens is cut (its backlog passed
+    /// `max_subscriber_backlog`) while a sibling stream on the same connection
+    /// receives every message.
+    @Test(arguments: TestRiver.Mode.allCases)
+    func aSlowStreamIsCutWithoutStallingItsSibling(_ mode: TestRiver.Mode) async throws {
+        let configuration = configured {
+            $0.http2Cleartext = true
+            $0.maxSubscriberBacklog = 16 * 1024
+        }
+        try await withRiver(mode, configuration) { river in
+            // SETTINGS_INITIAL_WINDOW_SIZE 0: no stream may send DATA until its window is opened.
+            let h2 = try await river.connectHTTP2(settings: [(0x4, 0)])
+            try await h2.windowUpdate(stream: 0, increment: 1 << 30)
+            try await h2.request(stream: 1, "GET", "/subscribe?name=flood&format=raw&hello=1")
+            try await h2.request(stream: 3, "GET", "/subscribe?name=flood&format=raw&hello=1")
+            #expect(try await h2.head(stream: 1).status == 200)
+            #expect(try await h2.head(stream: 3).status == 200)
+            try await h2.windowUpdate(stream: 3, increment: 1 << 30)
+            _ = try await h2.data(stream: 3, containing: "\"live\"")
+            // Each message is read off the sibling before the next is published: the
+            // connection itself never backs up, only stream 1's window is shut.
+            let payload = String(repeating: "x", count: 2000)
+            let count = 100
+            var received = 0
+            for index in 1...count {
+                _ = try await river.publish("flood", payload)
+                while received < index * payload.utf8.count {
+                    received += try await h2.data(stream: 3).filter { $0 == "x" }.count
+                }
+            }
+            #expect(received == count * payload.utf8.count)
+            let cut = try await h2.nextFrame(on: 1)
+            #expect(cut.type == TestHTTP2Connection.FrameType.rstStream, "the slow stream is reset")
+            try await h2.request(stream: 5, "GET", "/health")
+            #expect(try await h2.response(stream: 5).status == 200, "the connection goes on")
+            await h2.close()
+        }
+    }
+
+    /// Each stream's bridge, handler and subscriber are freed when the stream
+    /// closes, while the connection stays open; the rest when it closes.
+    @Test func nothingAStreamMadeOutlivesIt() async throws {
+        let probe = LifetimeProbe()
+        try await withRiver(.live, Self.cleartext, lifetimeObserver: probe) { river in
+            let h2 = try await river.connectHTTP2()
+            try await h2.request(stream: 1, "GET", "/sse?name=life&hello=1")
+            #expect(try await h2.head(stream: 1).status == 200)
+            _ = try await h2.data(stream: 1, containing: "event: live")
+            try await h2.request(stream: 3, "GET", "/health")
+            _ = try await h2.response(stream: 3)
+            try await h2.reset(stream: 1)
+            try await h2.request(stream: 5, "GET", "/health")
+            _ = try await h2.response(stream: 5)
+            try await eventually("the closed streams' objects are freed: \(probe.survivors)") {
+                Self.onlyTheConnectionIsAlive(probe.survivors)
+            }
+            await h2.close()
+            try await eventually("everything is freed: \(probe.survivors)") { probe.survivors.isEmpty }
+            let made = probe.trackedKinds
+            #expect(made["HTTP2StreamBridge"] == 3 && made["StreamSubscriber"] == 1, "\(made)")
+            #expect(made["ProtocolSelector"] == 1 && made["HTTP2ConnectionHandler"] == 1, "\(made)")
+        }
+    }
+
+    static func onlyTheConnectionIsAlive(_ alive: [String: Int]) -> Bool {
+        alive["HTTP2StreamBridge"] == nil && alive["StreamSubscriber"] == nil && alive["HTTP2ConnectionHandler"] == 1
+    }
+
+    @Test func withoutCleartextHTTP2ThePrefaceIsRefused() async throws {
+        try await withRiver { river in
+            let connection = try await river.connect()
+            try await connection.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            #expect(try await connection.readResponse().status == 505)
+        }
+    }
+}
