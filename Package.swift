@@ -151,7 +151,7 @@ let package = Package(
         .testTarget(
             name: "RiverMemoryEngineTests",
             dependencies: [
-                "RiverCore", "RiverMemoryEngine",
+                "RiverCore", "RiverMemoryEngine", "RiverTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

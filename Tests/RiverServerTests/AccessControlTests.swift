@@ -244,11 +244,12 @@ import Testing
     }
 
     @Test func secretsCanComeFromTheEnvironment() async throws {
-        let river = try RiverProcess(["--threads", "1"], environment: ["RIVER_PUBLISH_SECRET": Self.secret])
-        defer {
-            river.signal(SIGTERM)
-            _ = river.waitForExit()
+        try await RiverProcess.with(["--threads", "1"], environment: ["RIVER_PUBLISH_SECRET": Self.secret]) { river in
+            try await self.checkSecretFromTheEnvironment(river)
         }
+    }
+
+    func checkSecretFromTheEnvironment(_ river: RiverProcess) async throws {
         #expect(try await TestConnection.request(port: river.port, "GET", "/publish?name=e&data=x").status == 401)
         let withSecret = try await TestConnection.request(
             port: river.port,
@@ -256,7 +257,7 @@ import Testing
             "/publish?name=e&data=x&secret=\(Self.secret)"
         )
         #expect(withSecret.status == 200)
-        #expect(try river.waitForLine(containing: "access control:").contains("publish_secret on"))
+        #expect(try await river.line(containing: "access control:").contains("publish_secret on"))
         #expect(!river.standardError.contains(Self.secret))
     }
 
