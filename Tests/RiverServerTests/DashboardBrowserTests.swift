@@ -25,15 +25,15 @@ import Testing
                 #expect(try connection.readHead().status == 200)
                 subscribers.append(connection)
             }
-            let browser = try WebDriver()
-            try browser.resizeWindow(width: 1400, height: 1250)
-            try browser.open("http://127.0.0.1:\(server.port)/dashboard?secret=\(Self.secret)")
-            #expect(try browser.waitUntil("return window.riverDashboard !== undefined;"))
-            #expect(try browser.execute("return location.search;") as? String == "")
+            let browser = try await WebDriver.start()
+            try await browser.resizeWindow(width: 1400, height: 1250)
+            try await browser.open("http://127.0.0.1:\(server.port)/dashboard?secret=\(Self.secret)")
+            await #expect(try browser.waitUntil("return window.riverDashboard !== undefined;"))
+            await #expect(try browser.execute("return location.search;") as? String == "")
 
             // The first sample is drawn before anything is published.
-            #expect(try browser.waitUntil("return window.riverDashboard.updates > 0;"))
-            let quietChart = try browser.execute(
+            await #expect(try browser.waitUntil("return window.riverDashboard.updates > 0;"))
+            let quietChart = try await browser.execute(
                 "return document.querySelector('#chart-published polyline').getAttribute('points');"
             ) as? String
 
@@ -45,7 +45,7 @@ import Testing
                 }
                 usleep(100_000)  // (pacing)
             }
-            #expect(
+            await #expect(
                 try browser.waitUntil(
                     """
                     var s = window.riverDashboard.samples;
@@ -54,11 +54,11 @@ import Testing
                     """
                 )
             )
-            let busyChart = try browser.execute(
+            let busyChart = try await browser.execute(
                 "return document.querySelector('#chart-published polyline').getAttribute('points');"
             ) as? String
             #expect(busyChart != nil && busyChart != quietChart)
-            let shown = try browser.execute(
+            let shown = try await browser.execute(
                 """
                 var s = window.riverDashboard.samples[window.riverDashboard.samples.length - 1];
                 return [s.connections.sse, s.connections.stats_stream, document.getElementById('tile-open').textContent,
@@ -76,9 +76,9 @@ import Testing
             // Within a loose tolerance of the rate the test paced (40 per 100 ms plus the requests' own time).
             let peak = (shown?[4] as? NSNumber)?.doubleValue ?? 0
             #expect(peak > 50 && peak < 1000, "published/s peak \(peak)")
-            #expect(try browser.execute("return window.riverDashboard.errors;") as? [String] == [])
+            await #expect(try browser.execute("return window.riverDashboard.errors;") as? [String] == [])
 
-            let png = try browser.screenshot()
+            let png = try await browser.screenshot()
             #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
             if let path = ProcessInfo.processInfo.environment["RIVER_DASHBOARD_SCREENSHOT"] {
                 try png.write(to: URL(fileURLWithPath: path))

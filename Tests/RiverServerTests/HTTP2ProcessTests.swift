@@ -18,13 +18,13 @@ import Testing
         let h2 = ["--http2", "--cacert", ca]
 
         let stream = try Curl(h2 + ["-N", "\(base)/subscribe?name=feed&hello=1"])
-        defer { stream.stop() }
-        try stream.waitForOutput(containing: "[\"live\"")
+        defer { stream.process.signal(SIGTERM) }
+        try await stream.waitForOutput(containing: "[\"live\"")
         let events = try Curl(h2 + ["-N", "\(base)/sse?name=feed&hello=1"])
-        defer { events.stop() }
-        try events.waitForOutput(containing: "event: live")
+        defer { events.process.signal(SIGTERM) }
+        try await events.waitForOutput(containing: "event: live")
 
-        let published = try Curl.run(
+        let published = try await Curl.run(
             h2 + ["-v", "-H", "Content-Type: text/plain", "--data-binary", "hello", "\(base)/publish?name=feed"]
         )
         #expect(published.status == 0, "\(published.output)")
@@ -32,21 +32,21 @@ import Testing
         #expect(published.output.contains("< HTTP/2 200"), "\(published.output)")
         #expect(published.output.contains("{\"channel\": \"feed\", \"seq\": 1}"))
         let message = riverMessage("feed", 1, "\"hello\"")
-        try stream.waitForOutput(containing: message)
-        try events.waitForOutput(containing: "id: 1\ndata: hello\n\n")
+        try await stream.waitForOutput(containing: message)
+        try await events.waitForOutput(containing: "id: 1\ndata: hello\n\n")
 
-        let longPoll = try Curl.run(h2 + ["\(base)/subscribe?name=feed&seq=0&keep=0"])
+        let longPoll = try await Curl.run(h2 + ["\(base)/subscribe?name=feed&seq=0&keep=0"])
         #expect(longPoll.output == message)
-        let jsonp = try Curl.run(h2 + ["\(base)/subscribe?name=feed&seq=0&keep=0&callback=show"])
+        let jsonp = try await Curl.run(h2 + ["\(base)/subscribe?name=feed&seq=0&keep=0&callback=show"])
         #expect(jsonp.output == "show(\(message));\r\n")
         for path in ["/health", "/lib.js", "/iframe", "/crossdomain.xml", "/chat/"] {
-            let answer = try Curl.run(h2 + ["-o", "/dev/null", "-w", "%{http_version} %{http_code}", "\(base)\(path)"])
+            let answer = try await Curl.run(h2 + ["-o", "/dev/null", "-w", "%{http_version} %{http_code}", "\(base)\(path)"])
             #expect(answer.output == "2 200", "\(path): \(answer.output)")
         }
-        let stats = try Curl.run(h2 + ["-w", "\n%{http_version}", "https://127.0.0.1:\(adminPort)/stats"])
+        let stats = try await Curl.run(h2 + ["-w", "\n%{http_version}", "https://127.0.0.1:\(adminPort)/stats"])
         #expect(stats.output.contains("uptime_seconds") && stats.output.hasSuffix("\n2"), "\(stats.output)")
         // A client that offers only HTTP/1.1 still gets it.
-        let http1 = try Curl.run(["--cacert", ca, "-w", "%{http_version}", "-o", "/dev/null", "\(base)/health"])
+        let http1 = try await Curl.run(["--cacert", ca, "-w", "%{http_version}", "-o", "/dev/null", "\(base)/health"])
         #expect(http1.output == "1.1")
     }
 
@@ -55,11 +55,11 @@ import Testing
         defer { river.signal(SIGTERM) }
         let base = "http://127.0.0.1:\(river.port)"
         let stream = try Curl(["--http2-prior-knowledge", "-N", "\(base)/subscribe?name=load&hello=1"])
-        defer { stream.stop() }
-        try stream.waitForOutput(containing: "[\"live\"")
-        let health = try Curl.run(["--http2-prior-knowledge", "-w", " %{http_version}", "\(base)/health"])
+        defer { stream.process.signal(SIGTERM) }
+        try await stream.waitForOutput(containing: "[\"live\"")
+        let health = try await Curl.run(["--http2-prior-knowledge", "-w", " %{http_version}", "\(base)/health"])
         #expect(health.output.hasSuffix(" 2"), "\(health.output)")
-        let plain = try Curl.run(["-w", " %{http_version}", "\(base)/health"])
+        let plain = try await Curl.run(["-w", " %{http_version}", "\(base)/health"])
         #expect(plain.output.hasSuffix(" 1.1"), "HTTP/1.1 on the same port: \(plain.output)")
 
         // 2,000 publishes on 100 concurrent streams of 2 connections.
@@ -73,7 +73,7 @@ import Testing
         let report = String(decoding: load.output?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
         #expect(report.contains("2000 succeeded, 0 failed, 0 errored"), "\(report)")
         #expect(report.contains("status codes: 2000 2xx"), "\(report)")
-        try stream.waitForOutput(containing: riverMessage("load", 2000, "\"x\""))
+        try await stream.waitForOutput(containing: riverMessage("load", 2000, "\"x\""))
     }
 
     /// The in-process exchange of every transport, over TLS with ALPN `h2`.

@@ -20,7 +20,7 @@ import Testing
             total + (0..<5).reduce(0) { sum, offset in sum + ((connection + offset) % 8 < 3 ? 6 : 5) }
         }
         try await withServer { server in
-            let report = try runBench(
+            let report = try await runBench(
                 [
                     "multi-fanout", "--connections", "12", "--per-connection", "5", "--channels", "8",
                     "--publishes", "43", "--depth", "4", "--transport", transport, "--stall", "5",
@@ -42,7 +42,7 @@ import Testing
     /// to both.
     @Test func multiFanoutOverlappingSetsCountEachDeliveryOnce() async throws {
         try await withServer { server in
-            let report = try runBench(
+            let report = try await runBench(
                 ["multi-fanout", "--connections", "2", "--per-connection", "2", "--channels", "2", "--publishes", "10"],
                 port: server.port
             )
@@ -55,7 +55,7 @@ import Testing
     @Test(arguments: ["stream", "websocket"])
     func idleReadsMemoryPerMultiChannelConnection(transport: String) async throws {
         let river = try RiverProcess(["--threads", "1"])
-        let report = try runBench(
+        let report = try await runBench(
             [
                 "idle", "--subscribers", "100", "--channels", "40", "--per-connection", "20", "--transport", transport,
                 "--server-pid", String(river.process.processIdentifier), "--settle", "0.2",
@@ -84,7 +84,7 @@ import Testing
     /// end only the watchers are left on the channels.
     @Test func presenceChurnDeliversEveryJoinAndLeaveAndLeavesNobodyListed() async throws {
         try await withServer(Self.presenceChurnConfiguration) { server in
-            let report = try runBench(
+            let report = try await runBench(
                 [
                     "presence-churn", "--channels", "3", "--watchers", "2", "--clients", "4", "--joins", "50",
                     "--server-pid", String(getpid()), "--settle", "0.1",
@@ -106,7 +106,7 @@ import Testing
     /// 0.15 s (each of 4 clients starts its tenth cycle 9 × 20 ms after its first).
     @Test func presenceChurnHoldsItsRate() async throws {
         try await withServer(Self.presenceChurnConfiguration) { server in
-            let report = try runBench(
+            let report = try await runBench(
                 [
                     "presence-churn", "--channels", "2", "--watchers", "1", "--clients", "4", "--joins", "40",
                     "--rate", "200",
@@ -122,8 +122,8 @@ import Testing
     /// Without self-named presence the server refuses the clients' names: the run fails, it does not hang.
     @Test func presenceChurnFailsWhenTheServerRefusesNames() async throws {
         try await withServer { server in
-            #expect(throws: SocketConnection.Failure.self) {
-                _ = try runBench(
+            await #expect(throws: BenchFailure.self) {
+                _ = try await runBench(
                     ["presence-churn", "--channels", "1", "--clients", "1", "--joins", "1"],
                     port: server.port
                 )

@@ -50,28 +50,28 @@ import Testing
             }
             let pages = try TestPageServer(pages: ["/many.html": Self.page(riverPort: server.port, channels: channels)])
             defer { pages.stop() }
-            let browser = try WebDriver()
-            try browser.open("http://127.0.0.1:\(pages.port)/many.html")
-            #expect(try browser.waitUntil("return window.received.length === 10;"), "the history of all ten")
+            let browser = try await WebDriver.start()
+            try await browser.open("http://127.0.0.1:\(pages.port)/many.html")
+            await #expect(try browser.waitUntil("return window.received.length === 10;"), "the history of all ten")
             for channel in channels {
                 _ = try httpRequest(port: server.port, "GET", "/publish?name=\(channel)&data=after")
             }
-            #expect(try browser.waitUntil("return window.received.length === 20;"))
-            let received = try browser.execute("return window.received;") as? [String] ?? []
+            await #expect(try browser.waitUntil("return window.received.length === 20;"))
+            let received = try await browser.execute("return window.received;") as? [String] ?? []
             for channel in channels {
                 #expect(received.filter { $0.hasPrefix(channel + ":") } == ["\(channel):1:before", "\(channel):2:after"])
             }
-            #expect(try browser.execute("return Comet.transport + ' ' + client.mux.opens;") as? String == "websocket 1")
+            await #expect(try browser.execute("return Comet.transport + ' ' + client.mux.opens;") as? String == "websocket 1")
             let stats = try self.stats(server)
             #expect(stats.contains("\"stream\": 0, \"long_poll\": 0, \"sse\": 0, \"websocket\": 1}"), "\(stats)")
 
             // Leaving a channel is an unsubscribe on the same connection.
-            _ = try browser.execute("client.disconnect('ticker-0'); return 0;")
+            _ = try await browser.execute("client.disconnect('ticker-0'); return 0;")
             _ = try httpRequest(port: server.port, "GET", "/publish?name=ticker-0&data=gone")
             _ = try httpRequest(port: server.port, "GET", "/publish?name=ticker-1&data=still")
-            #expect(try browser.waitUntil("return window.received.length === 21;"))
-            #expect(try browser.execute("return window.received[20];") as? String == "ticker-1:3:still")
-            #expect(try browser.execute("return client.mux.opens;") as? Int == 1)
+            await #expect(try browser.waitUntil("return window.received.length === 21;"))
+            await #expect(try browser.execute("return window.received[20];") as? String == "ticker-1:3:still")
+            await #expect(try browser.execute("return client.mux.opens;") as? Int == 1)
         }
     }
 
@@ -91,18 +91,18 @@ import Testing
             let page = Self.page(riverPort: server.port, channels: channels, prelude: prelude)
             let pages = try TestPageServer(pages: ["/feeds.html": page])
             defer { pages.stop() }
-            let browser = try WebDriver()
-            try browser.open("http://127.0.0.1:\(pages.port)/feeds.html")
-            #expect(try browser.waitUntil("return window.received.length === 12;"), "the history of all twelve")
+            let browser = try await WebDriver.start()
+            try await browser.open("http://127.0.0.1:\(pages.port)/feeds.html")
+            await #expect(try browser.waitUntil("return window.received.length === 12;"), "the history of all twelve")
             for channel in channels {
                 _ = try httpRequest(port: server.port, "GET", "/publish?name=\(channel)&data=after")
             }
-            #expect(try browser.waitUntil("return window.received.length === 24;"))
-            let received = try browser.execute("return window.received;") as? [String] ?? []
+            await #expect(try browser.waitUntil("return window.received.length === 24;"))
+            let received = try await browser.execute("return window.received;") as? [String] ?? []
             for channel in channels {
                 #expect(received.filter { $0.hasPrefix(channel + ":") } == ["\(channel):1:before", "\(channel):2:after"])
             }
-            #expect(try browser.execute("return Comet.transport;") as? String == transport)
+            await #expect(try browser.execute("return Comet.transport;") as? String == transport)
             let stats = try self.stats(server)
             #expect(stats.contains(count), "one stream for twelve channels: \(stats)")
         }
@@ -144,18 +144,18 @@ import Testing
             _ = try httpRequest(port: server.port, "GET", "/publish?name=chat-2011&data=earlier")
             let pages = try TestPageServer(pages: ["/chat.html": Self.chat2011Page(riverPort: server.port)])
             defer { pages.stop() }
-            let browser = try WebDriver()
-            try browser.open("http://127.0.0.1:\(pages.port)/chat.html")
-            let first = try browser.currentWindow()
-            #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';"))
-            _ = try browser.newWindow()
-            try browser.open("http://127.0.0.1:\(pages.port)/chat.html")
-            #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';"))
-            try browser.type("hello from 2011\u{E007}", into: "#msg")  // E007: the Enter key
-            #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"))
-            try browser.switchTo(first)
-            #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"))
-            #expect(try browser.execute("return Comet.transport;") as? String == "websocket")
+            let browser = try await WebDriver.start()
+            try await browser.open("http://127.0.0.1:\(pages.port)/chat.html")
+            let first = try await browser.currentWindow()
+            await #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';"))
+            _ = try await browser.newWindow()
+            try await browser.open("http://127.0.0.1:\(pages.port)/chat.html")
+            await #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';"))
+            try await browser.type("hello from 2011\u{E007}", into: "#msg")  // E007: the Enter key
+            await #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"))
+            try await browser.switchTo(first)
+            await #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"))
+            await #expect(try browser.execute("return Comet.transport;") as? String == "websocket")
         }
     }
 
@@ -164,28 +164,28 @@ import Testing
         try await withServer(Self.presence) { server in
             let pages = try TestPageServer(pages: ["/room.html": Self.page(riverPort: server.port, channels: ["room", "other"])])
             defer { pages.stop() }
-            let browser = try WebDriver()
-            try browser.open("http://127.0.0.1:\(pages.port)/room.html?user=ann")
-            let ann = try browser.currentWindow()
-            #expect(try browser.waitUntil("return window.client && client.mux && client.mux.isOpen;"))
-            let ben = try browser.newWindow()
-            try browser.open("http://127.0.0.1:\(pages.port)/room.html?user=ben")
-            try browser.switchTo(ann)
-            #expect(try browser.waitUntil("return window.events.indexOf('join:room:ben') >= 0 && window.events.indexOf('join:other:ben') >= 0;"))
-            _ = try browser.execute(
+            let browser = try await WebDriver.start()
+            try await browser.open("http://127.0.0.1:\(pages.port)/room.html?user=ann")
+            let ann = try await browser.currentWindow()
+            await #expect(try browser.waitUntil("return window.client && client.mux && client.mux.isOpen;"))
+            let ben = try await browser.newWindow()
+            try await browser.open("http://127.0.0.1:\(pages.port)/room.html?user=ben")
+            try await browser.switchTo(ann)
+            await #expect(try browser.waitUntil("return window.events.indexOf('join:room:ben') >= 0 && window.events.indexOf('join:other:ben') >= 0;"))
+            _ = try await browser.execute(
                 "client.presence('room').then(function (p) { window.snapshot = p.users + ' ' + p.members.map(function (m) { return m.user + (m.unverified ? '?' : ''); }).join(','); }); return 0;"
             )
-            #expect(try browser.waitUntil("return window.snapshot === '2 ann?,ben?';"))
+            await #expect(try browser.waitUntil("return window.snapshot === '2 ann?,ben?';"))
 
-            try browser.switchTo(ben)
-            try browser.closeWindow()  // ben's page goes, and its connection with it
-            try browser.switchTo(ann)
-            #expect(
+            try await browser.switchTo(ben)
+            try await browser.closeWindow()  // ben's page goes, and its connection with it
+            try await browser.switchTo(ann)
+            await #expect(
                 try browser.waitUntil(
                     "return window.events.indexOf('leave:room:ben') >= 0 && window.events.indexOf('leave:other:ben') >= 0;"
                 )
             )
-            let events = try browser.execute("return window.events.slice().sort().join(' ');") as? String
+            let events = try await browser.execute("return window.events.slice().sort().join(' ');") as? String
             #expect(events == "join:other:ben join:room:ben leave:other:ben leave:room:ben", "each once")
         }
     }
@@ -194,30 +194,30 @@ import Testing
     @Test func theChatListsWhoIsHereAndSwitchesRoomsOnItsOneConnection() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
         try await withServer(Self.presence) { server in
-            let browser = try WebDriver()
+            let browser = try await WebDriver.start()
             let chat = "http://127.0.0.1:\(server.port)/chat"
-            try browser.open(chat)
-            let alice = try browser.currentWindow()
-            try browser.type("alice", into: "#name")
-            try browser.click("#join")
-            let bob = try browser.newWindow()
-            try browser.open(chat)
-            try browser.type("bob", into: "#name")
-            try browser.click("#join")
+            try await browser.open(chat)
+            let alice = try await browser.currentWindow()
+            try await browser.type("alice", into: "#name")
+            try await browser.click("#join")
+            let bob = try await browser.newWindow()
+            try await browser.open(chat)
+            try await browser.type("bob", into: "#name")
+            try await browser.click("#join")
 
-            try browser.switchTo(alice)
-            #expect(try browser.waitUntil("return document.querySelector('#members').textContent === 'alice (you)bob';"))
+            try await browser.switchTo(alice)
+            await #expect(try browser.waitUntil("return document.querySelector('#members').textContent === 'alice (you)bob';"))
 
-            try browser.click("#rooms button[data-room='lobby']")
-            try browser.switchTo(bob)
-            try browser.click("#rooms button[data-room='lobby']")
-            try browser.type("hello lobby", into: "#message")
-            try browser.click("#send")
-            try browser.switchTo(alice)
-            #expect(try browser.waitUntil("return document.querySelector('#log').textContent.indexOf('hello lobby') >= 0;"))
-            #expect(try browser.waitUntil("return document.querySelector('#members').textContent === 'alice (you)bob';"))
-            #expect(try browser.execute("return document.querySelector('#room').textContent;") as? String == "#lobby")
-            #expect(try browser.execute("return chatClient.mux.opens;") as? Int == 1, "the same connection")
+            try await browser.click("#rooms button[data-room='lobby']")
+            try await browser.switchTo(bob)
+            try await browser.click("#rooms button[data-room='lobby']")
+            try await browser.type("hello lobby", into: "#message")
+            try await browser.click("#send")
+            try await browser.switchTo(alice)
+            await #expect(try browser.waitUntil("return document.querySelector('#log').textContent.indexOf('hello lobby') >= 0;"))
+            await #expect(try browser.waitUntil("return document.querySelector('#members').textContent === 'alice (you)bob';"))
+            await #expect(try browser.execute("return document.querySelector('#room').textContent;") as? String == "#lobby")
+            await #expect(try browser.execute("return chatClient.mux.opens;") as? Int == 1, "the same connection")
             let stats = try self.stats(server)
             #expect(stats.contains("\"websocket\": 2}"), "one connection per window: \(stats)")
         }

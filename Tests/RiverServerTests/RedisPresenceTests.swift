@@ -31,33 +31,33 @@ import Testing
     @Test func aMemberOnOneNodeIsSeenOnAnotherAndJoinsAndLeavesOnce() async throws {
         let redis = try RedisServerProcess()
         let (a, b) = (try self.node(redis), try self.node(redis))
-        defer { self.stop(a, b) }
-        let watcher = try self.stream(b, "name=room&presence=1")
-        let carolOnA = try self.stream(a, "name=room&user=carol")
-        #expect(try watcher.readChunk() == self.event("join", "room", "carol"))
+        defer { for node in [a, b] { node.signal(SIGTERM) } }
+        let watcher = try await self.stream(b, "name=room&presence=1")
+        let carolOnA = try await self.stream(a, "name=room&user=carol")
+        await #expect(try watcher.readChunk() == self.event("join", "room", "carol"))
         try await eventually("node b lists carol, on node a") {
             try self.presence(b, "room")
                 == "{\"channel\": \"room\", \"connections\": 2, \"users\": 1, \"members\": ["
                 + "{\"user\": \"carol\", \"unverified\": true, \"connections\": 1}]}"
         }
 
-        let carolOnB = try self.stream(b, "name=room&user=carol")
+        let carolOnB = try await self.stream(b, "name=room&user=carol")
         try await eventually("carol's second connection, on the other node, counts") {
             try self.presence(a, "room").contains("\"connections\": 3, \"users\": 1")
         }
-        carolOnA.close()
+        await carolOnA.close()
         try await eventually("carol's connection on node a drops") {
             try self.presence(b, "room").contains("\"connections\": 2, \"users\": 1")
         }
         // A probe whose leave comes due after carol's on node a would have: the watcher
         // sees the probe come and go, and nothing of carol in between.
-        let probe = try self.stream(a, "name=room&user=probe")
-        #expect(try watcher.readChunk() == self.event("join", "room", "probe"))
-        probe.close()
-        #expect(try watcher.readChunk() == self.event("leave", "room", "probe"))
+        let probe = try await self.stream(a, "name=room&user=probe")
+        await #expect(try watcher.readChunk() == self.event("join", "room", "probe"))
+        await probe.close()
+        await #expect(try watcher.readChunk() == self.event("leave", "room", "probe"))
 
-        carolOnB.close()
-        #expect(try watcher.readChunk() == self.event("leave", "room", "carol"))
+        await carolOnB.close()
+        await #expect(try watcher.readChunk() == self.event("leave", "room", "carol"))
         #expect(
             try self.presence(a, "room")
                 == "{\"channel\": \"room\", \"connections\": 1, \"users\": 0, \"members\": []}"
@@ -67,18 +67,18 @@ import Testing
     @Test func theMembersOfANodeThatDiesLeaveWithinPresenceTTL() async throws {
         let redis = try RedisServerProcess()
         let (a, b) = (try self.node(redis), try self.node(redis))
-        defer { self.stop(b) }
-        let watcher = try self.stream(b, "name=hall&presence=1")
-        let erin = try self.stream(a, "name=hall&user=erin")
-        #expect(try watcher.readChunk() == self.event("join", "hall", "erin"))
+        defer { for node in [b] { node.signal(SIGTERM) } }
+        let watcher = try await self.stream(b, "name=hall&presence=1")
+        let erin = try await self.stream(a, "name=hall&user=erin")
+        await #expect(try watcher.readChunk() == self.event("join", "hall", "erin"))
         try await eventually("erin's share is written") { try self.presence(b, "hall").contains("\"users\": 1") }
 
         a.signal(SIGKILL)
         let killed = ContinuousClock.now
         _ = a.waitForExit()
-        erin.close()
+        await erin.close()
         #expect(try self.presence(b, "hall").contains("\"users\": 1"), "listed while the dead node's heartbeat lasts")
-        #expect(try watcher.readChunk() == self.event("leave", "hall", "erin"))
+        await #expect(try watcher.readChunk() == self.event("leave", "hall", "erin"))
         let after = ContinuousClock.now - killed
         // presence_ttl (3 s) after the last heartbeat, reaped at the next beat of node b (every second), with room for a loaded machine.
         #expect(after < .seconds(7), "\(after)")
@@ -89,14 +89,14 @@ import Testing
     @Test func aNodeThatStopsTakesItsMembersAlongAtOnce() async throws {
         let redis = try RedisServerProcess()
         let (a, b) = (try self.node(redis), try self.node(redis))
-        defer { self.stop(b) }
-        let watcher = try self.stream(b, "name=lounge&presence=1")
-        let frank = try self.stream(a, "name=lounge&user=frank")
-        #expect(try watcher.readChunk() == self.event("join", "lounge", "frank"))
+        defer { for node in [b] { node.signal(SIGTERM) } }
+        let watcher = try await self.stream(b, "name=lounge&presence=1")
+        let frank = try await self.stream(a, "name=lounge&user=frank")
+        await #expect(try watcher.readChunk() == self.event("join", "lounge", "frank"))
         let stopping = ContinuousClock.now
-        self.stop(a)
-        frank.close()
-        #expect(try watcher.readChunk() == self.event("leave", "lounge", "frank"))
+        await self.stop([a])
+        await frank.close()
+        await #expect(try watcher.readChunk() == self.event("leave", "lounge", "frank"))
         #expect(ContinuousClock.now - stopping < .seconds(3), "well before presence_ttl")
         let nodes = try redis.command("ZCARD", "river:presence:nodes")
         #expect(nodes == ":2", "node b's two loops are left: \(nodes)")

@@ -43,7 +43,7 @@ final class WebDriver: @unchecked Sendable {
         }
     }
 
-    private static func start() async throws -> WebDriver {
+    static func start() async throws -> WebDriver {
         let port = try RedisServerProcess.freePort()
         let driver = try ChildProcess(Self.chromedriver, ["--port=\(port)", "--allowed-ips=127.0.0.1"])
         do {
@@ -103,13 +103,13 @@ final class WebDriver: @unchecked Sendable {
     }
 
     /// The current window's size in CSS pixels.
-    func resizeWindow(width: Int, height: Int) throws {
-        _ = try self.command("POST", "/window/rect", ["width": width, "height": height])
+    func resizeWindow(width: Int, height: Int) async throws {
+        _ = try await self.command("POST", "/window/rect", ["width": width, "height": height])
     }
 
     /// A PNG of the current window.
-    func screenshot() throws -> Data {
-        guard let encoded = try self.command("GET", "/screenshot") as? String, let png = Data(base64Encoded: encoded)
+    func screenshot() async throws -> Data {
+        guard let encoded = try await self.command("GET", "/screenshot") as? String, let png = Data(base64Encoded: encoded)
         else { throw Failure(description: "no screenshot") }
         return png
     }
@@ -134,8 +134,8 @@ final class WebDriver: @unchecked Sendable {
     }
 
     /// Closes the current window (its page and connections go); switch to another next.
-    func closeWindow() throws {
-        _ = try self.command("DELETE", "/window")
+    func closeWindow() async throws {
+        _ = try await self.command("DELETE", "/window")
     }
 
     /// Types into the element matching `selector`.
