@@ -25,7 +25,8 @@ public enum ParserDifferentialCheck {
         "chunk size is too large", "line ends with LF without CR", "ends with LF without CR",
         "HTTP/1.1 request without a Host header", "request with more than one Host header",
         "method not implemented", "only HTTP/1.0 and HTTP/1.1", "trailer section is larger",
-        "malformed request line", "malformed method", "field in the trailer section", "malformed HTTP version", "malformed request target",
+        "malformed request line", "malformed method", "field in the trailer section", "malformed HTTP version",
+        "malformed request target",
         "request target must be ASCII", "transfer coding not supported", "HTTP/1.0 request uses Transfer-Encoding",
     ]
 

@@ -24,7 +24,9 @@ public enum RequestParsingCheck {
         if Self.parse(bytes, splitAt: [split], violation: &violation) != whole {
             return "a split at \(split) changed the result"
         }
-        if bytes.count <= 512 && Self.parse(bytes, splitAt: Array(1..<max(bytes.count, 1)), violation: &violation) != whole {
+        if bytes.count <= 512
+            && Self.parse(bytes, splitAt: Array(1..<max(bytes.count, 1)), violation: &violation) != whole
+        {
             return "byte-by-byte differs"
         }
         return violation

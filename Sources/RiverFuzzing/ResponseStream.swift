@@ -54,7 +54,9 @@ enum ResponseStream {
             } else {
                 return nil  // an HTTP/1.0 or SSE stream: everything else is its body
             }
-            if status >= 400, !isAnswerToHead, let problem = Self.refusalViolation(status, headers, body) { return problem }
+            if status >= 400, !isAnswerToHead, let problem = Self.refusalViolation(status, headers, body) {
+                return problem
+            }
         }
         return nil
     }
@@ -91,7 +93,9 @@ enum ResponseStream {
             index = lineEnd + 2
             if size == 0 {
                 guard index + 2 <= output.count else { return .open }
-                guard output[index] == 13, output[index + 1] == 10 else { return .malformed("no CRLF after the last chunk") }
+                guard output[index] == 13, output[index + 1] == 10 else {
+                    return .malformed("no CRLF after the last chunk")
+                }
                 index += 2
                 return .ended
             }

@@ -77,7 +77,10 @@ extension RedisChannelStore {
             arguments: arguments
         ).assumeIsolated().map { _ in }
         written.whenFailure { error in
-            self.logger.debug("presence not written yet", metadata: ["channel": "\(channel.name)", "error": "\(error)"])
+            self.logger.debug(
+                "presence not written yet",
+                metadata: ["channel": "\(channel.name)", "error": "\(error)"]
+            )
             for member in changes { channel.presenceChanged(member) }
             self.queuePresence(of: channel)
         }

@@ -3,10 +3,19 @@
 public final class CommandWebSocket: @unchecked Sendable {
     public let socket: TestWebSocket
 
-    public init(_ river: TestRiver, path: String = "/websocket", headers: [String] = [], from peer: String = "127.0.0.1")
+    public init(
+        _ river: TestRiver,
+        path: String = "/websocket",
+        headers: [String] = [],
+        from peer: String = "127.0.0.1"
+    )
         async throws
     {
-        self.socket = try await river.webSocket(path, headers: ["Sec-WebSocket-Protocol: river.v2"] + headers, from: peer)
+        self.socket = try await river.webSocket(
+            path,
+            headers: ["Sec-WebSocket-Protocol: river.v2"] + headers,
+            from: peer
+        )
     }
 
     /// Sends `json` as one text frame.

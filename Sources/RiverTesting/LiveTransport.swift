@@ -64,7 +64,9 @@ final class LiveTransport: TestTransport {
         } catch {
             // Say what the server said before it closed (a 503 at accept, say).
             let inbound = self.inbound
-            let (before, closing) = (try? await self.channel.eventLoop.submit { (inbound.value.peek(), inbound.value.closingError) }.get()) ?? ([], nil)
+            let (before, closing) =
+                (try? await self.channel.eventLoop.submit { (inbound.value.peek(), inbound.value.closingError) }.get())
+                ?? ([], nil)
             throw TestFailure(
                 "send failed (\(error)); the server had sent: \(String(decoding: before.prefix(300), as: UTF8.self).debugDescription); closed by: \(closing.map { "\($0)" } ?? "no error")"
             )

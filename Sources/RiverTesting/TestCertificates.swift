@@ -1,9 +1,9 @@
 import Crypto
+import CryptoExtras
 import Foundation
 import RiverServer
 import SwiftASN1
 import X509
-import CryptoExtras
 
 /// A certificate authority made at run time for one test run (swift-certificates
 /// and swift-crypto, P-256): it issues server certificates (P-256 or RSA keys) for `localhost`

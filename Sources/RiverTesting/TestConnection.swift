@@ -53,21 +53,36 @@ public final class TestConnection: @unchecked Sendable {
     }
 
     /// Sends an HTTP/1.1 request (with `Host`, and `Content-Length` when there is a body).
-    public func sendRequest(_ method: String, _ target: String, headers: [String] = [], body: String? = nil)
+    public func sendRequest(
+        _ method: String,
+        _ target: String,
+        headers: [String] = [],
+        body: String? = nil
+    )
         async throws
     {
         try await self.sendRequest(method, target, headers: headers, bodyBytes: body.map { Array($0.utf8) })
     }
 
     /// Sends an HTTP/1.1 request whose body is any bytes.
-    public func sendRequest(_ method: String, _ target: String, headers: [String] = [], bodyBytes: [UInt8]?)
+    public func sendRequest(
+        _ method: String,
+        _ target: String,
+        headers: [String] = [],
+        bodyBytes: [UInt8]?
+    )
         async throws
     {
         try await self.send(Self.request(method, target, headers: headers, bodyBytes: bodyBytes))
     }
 
     /// The bytes of an HTTP/1.1 request.
-    public static func request(_ method: String, _ target: String, headers: [String] = [], bodyBytes: [UInt8]? = nil)
+    public static func request(
+        _ method: String,
+        _ target: String,
+        headers: [String] = [],
+        bodyBytes: [UInt8]? = nil
+    )
         -> [UInt8]
     {
         var text = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"

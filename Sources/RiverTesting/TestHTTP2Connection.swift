@@ -79,7 +79,12 @@ public final class TestHTTP2Connection {
         var block = ByteBuffer()
         try self.encoder.encode(headers: fields, to: &block)
         let flags: UInt8 = 0x4 | (body == nil ? 0x1 : 0)
-        try await self.send(type: FrameType.headers, flags: flags, stream: stream, payload: Array(block.readableBytesView))
+        try await self.send(
+            type: FrameType.headers,
+            flags: flags,
+            stream: stream,
+            payload: Array(block.readableBytesView)
+        )
         if let body {
             try await self.send(type: FrameType.data, flags: 0x1, stream: stream, payload: Array(body.utf8))
         }
@@ -92,7 +97,12 @@ public final class TestHTTP2Connection {
 
     /// WINDOW_UPDATE of `increment` bytes (stream 0: the connection's window).
     public func windowUpdate(stream: UInt32, increment: UInt32) async throws {
-        try await self.send(type: FrameType.windowUpdate, flags: 0, stream: stream, payload: Self.bytes(increment, count: 4))
+        try await self.send(
+            type: FrameType.windowUpdate,
+            flags: 0,
+            stream: stream,
+            payload: Self.bytes(increment, count: 4)
+        )
     }
 
     /// The next frame from the server: one left unclaimed first, then the wire.
@@ -151,7 +161,9 @@ public final class TestHTTP2Connection {
             throw TestFailure("stream \(stream): frame type \(frame.type) before HEADERS")
         }
         let decoded = try self.decode(frame)
-        if frame.endStream { self.unclaimed.insert(Frame(type: FrameType.data, flags: 0x1, stream: stream, payload: []), at: 0) }
+        if frame.endStream {
+            self.unclaimed.insert(Frame(type: FrameType.data, flags: 0x1, stream: stream, payload: []), at: 0)
+        }
         return decoded
     }
 
@@ -192,7 +204,9 @@ public final class TestHTTP2Connection {
         if frame.type == FrameType.settings, frame.flags & 0x1 == 0 {
             for offset in stride(from: 0, to: payload.count - 5, by: 6) {
                 let identifier = UInt16(payload[offset]) << 8 | UInt16(payload[offset + 1])
-                self.serverSettings[identifier] = payload[(offset + 2)..<(offset + 6)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                self.serverSettings[identifier] = payload[(offset + 2)..<(offset + 6)].reduce(UInt32(0)) {
+                    $0 << 8 | UInt32($1)
+                }
             }
             // (An acknowledgement may meet a connection the server has closed: the frames read still count.)
             try? await self.send(type: FrameType.settings, flags: 0x1, stream: 0, payload: [])

@@ -51,9 +51,10 @@ public final class TestRiver: Sendable {
             configuration.threads = threads
             var logger = Logger(label: "river-test")
             // (RIVER_TEST_LOG_LEVEL=debug shows what a live server does, for a failing run.)
-            logger.logLevel = ProcessInfo.processInfo.environment["RIVER_TEST_LOG_LEVEL"].flatMap {
-                Logger.Level(rawValue: $0)
-            } ?? .warning
+            logger.logLevel =
+                ProcessInfo.processInfo.environment["RIVER_TEST_LOG_LEVEL"].flatMap {
+                    Logger.Level(rawValue: $0)
+                } ?? .warning
             let server = try await RiverServer.start(
                 configuration: configuration,
                 logger: logger,
@@ -89,7 +90,10 @@ public final class TestRiver: Sendable {
     /// server sees it (`203.0.113.7` is not local); live, it is always 127.0.0.1,
     /// over TLS when the River has `tls_certificate` (trusting that file's certificates).
     /// `receiveBufferBytes` (live) shrinks the client's socket buffer.
-    public func connect(from peer: String = "127.0.0.1", receiveBufferBytes: Int? = nil) async throws
+    public func connect(
+        from peer: String = "127.0.0.1",
+        receiveBufferBytes: Int? = nil
+    ) async throws
         -> TestConnection
     {
         switch self.mode {
@@ -154,7 +158,11 @@ public final class TestRiver: Sendable {
     }
 
     /// A WebSocket on a fresh connection; throws unless the handshake answers 101.
-    public func webSocket(_ path: String, headers: [String] = [], from peer: String = "127.0.0.1") async throws
+    public func webSocket(
+        _ path: String,
+        headers: [String] = [],
+        from peer: String = "127.0.0.1"
+    ) async throws
         -> TestWebSocket
     {
         try await TestWebSocket(on: try await self.connect(from: peer), path: path, headers: headers)

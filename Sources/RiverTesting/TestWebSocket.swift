@@ -43,7 +43,13 @@ public final class TestWebSocket: @unchecked Sendable {
 
     /// Sends one frame; client frames are masked unless `masked` is false.
     /// `reserved` is ORed into the first byte (RSV1 0x40, RSV2 0x20, RSV3 0x10).
-    public func send(opcode: UInt8, _ payload: [UInt8], fin: Bool = true, masked: Bool = true, reserved: UInt8 = 0)
+    public func send(
+        opcode: UInt8,
+        _ payload: [UInt8],
+        fin: Bool = true,
+        masked: Bool = true,
+        reserved: UInt8 = 0
+    )
         async throws
     {
         try await self.connection.send(

@@ -62,9 +62,12 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "When set, a token's iss must be this. Default: not checked.") var tokenIssuer: String?
     @Option(help: "When set, a token's aud must name this. Default: not checked.") var tokenAudience: String?
     @Option(help: "Channels starting with this need a token to subscribe. Default: none.") var privatePrefix: String?
-    @Option(help: "Ask the application at this URL before subscribes, publishes and river.v2 connections. Default: none.")
+    @Option(
+        help: "Ask the application at this URL before subscribes, publishes and river.v2 connections. Default: none."
+    )
     var authUrl: String?
-    @Option(help: "Request header fields forwarded to auth_url. Default: Cookie Authorization.") var authHeaders: String?
+    @Option(help: "Request header fields forwarded to auth_url. Default: Cookie Authorization.") var authHeaders:
+        String?
     @Option(help: "How long to wait for auth_url's answer (503 beyond). Default 1s.") var authTimeout: String?
     @Option(help: "Questions to auth_url in flight at once (503 beyond). Default 64.") var authMaxInFlight: String?
     @Option(help: "How long a subscription outlives an unreachable auth_url. Default 60s.") var authRenewGrace: String?

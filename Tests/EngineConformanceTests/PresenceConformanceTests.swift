@@ -35,7 +35,8 @@ extension EngineConformanceTests {
 
     @Test(arguments: Kind.allCases)
     func joinsAndLeavesFollowUsersNotConnections(kind: Kind) async throws {
-        try await withEngine(kind, leaveDelay: .seconds(4)) { engine, fanOut, group in  // (room for a loaded machine between unsubscribing and the snapshot)
+        // (A 4 s delay leaves room for a loaded machine between unsubscribing and the snapshot.)
+        try await withEngine(kind, leaveDelay: .seconds(4)) { engine, fanOut, group in
             let channel = self.name("room")
             let loop = group.next()
             let (watcher, _) = try await self.join(engine, fanOut, hub: 1, to: channel, as: nil)
@@ -55,7 +56,9 @@ extension EngineConformanceTests {
             }
             snapshot = try await engine.presence(of: channel, limit: 10, on: loop).get()
             #expect(snapshot.users == 1, "listed until the leave delay passes")
-            try await RiverTesting.eventually("u1 leaves after the delay") { try await self.events(watcher) == ["join u1", "leave u1"] }
+            try await RiverTesting.eventually("u1 leaves after the delay") {
+                try await self.events(watcher) == ["join u1", "leave u1"]
+            }
             #expect(try await engine.presence(of: channel, limit: 10, on: loop).get().users == 0)
         }
     }

@@ -79,8 +79,14 @@ import Testing
         )
         #expect(String(buffer: encoded.bytes(.eventStream)) == "event: binary\nid: 3\ndata: AP8K\n\n")
         #expect(Array(encoded.bytes(.webSocketRaw).readableBytesView) == [0x82, 0x03, 0x00, 0xFF, 0x0A])
-        #expect(Array(encoded.bytes(.rawChunk).readableBytesView) == Array("3\r\n".utf8) + [0x00, 0xFF, 0x0A, 0x0D, 0x0A])
-        let text = EncodedMessage(self.message(4, "hi"), allocator: ByteBufferAllocator(), deflater: PerMessageDeflater())
+        #expect(
+            Array(encoded.bytes(.rawChunk).readableBytesView) == Array("3\r\n".utf8) + [0x00, 0xFF, 0x0A, 0x0D, 0x0A]
+        )
+        let text = EncodedMessage(
+            self.message(4, "hi"),
+            allocator: ByteBufferAllocator(),
+            deflater: PerMessageDeflater()
+        )
         #expect(Array(text.bytes(.webSocketRaw).readableBytesView) == [0x81, 0x02] + Array("hi".utf8))
         // Compressed once: the same buffer again, and a frame per window.
         let deflated = text.bytes(.webSocketDeflated(raw: true, windowBits: 15))
@@ -154,7 +160,9 @@ import Testing
     func closeFrameReasonsFitAControlFrame(length: Int, kept: Int) {
         let reason = String(repeating: "r", count: length)
         let frame = WebSocketFraming.closeFrame(code: 1011, reason: reason, allocator: ByteBufferAllocator())
-        #expect(Array(frame.readableBytesView) == [0x88, UInt8(2 + kept), 0x03, 0xF3] + Array(reason.utf8.prefix(kept)))
+        #expect(
+            Array(frame.readableBytesView) == [0x88, UInt8(2 + kept), 0x03, 0xF3] + Array(reason.utf8.prefix(kept))
+        )
         // 122 ASCII bytes then "é" (2 bytes): the "é" would end at byte 124, so it goes.
         let accented = WebSocketFraming.closeFrame(
             code: 1011,

@@ -49,7 +49,9 @@ import Testing
     @Test func oneQuestionPerCredentialThenTheCache() async throws {
         try await self.withBackend { river, backend async throws in
             for _ in 0..<10 {
-                #expect(try await river.request("GET", "/presence?name=room", headers: ["Cookie: user=u1"]).status == 200)
+                #expect(
+                    try await river.request("GET", "/presence?name=room", headers: ["Cookie: user=u1"]).status == 200
+                )
             }
             #expect(try await backend.count() == 1)
             #expect(try await river.request("GET", "/presence?name=room", headers: ["Cookie: user=u2"]).status == 200)
@@ -135,7 +137,11 @@ import Testing
             let headers = ["Cookie: user=u1", "Origin: https://app.example"]
             #expect(try await river.request("GET", "/presence?name=p", headers: headers).status == 200)
             #expect(try await backend.lastQuestion()["headers"]?["cookie"] == .string("user=u1"))
-            _ = try await river.request("GET", "/presence?name=p", headers: ["Cookie: user=u1", "Origin: https://evil.example"])
+            _ = try await river.request(
+                "GET",
+                "/presence?name=p",
+                headers: ["Cookie: user=u1", "Origin: https://evil.example"]
+            )
             // (An origin not allowed is refused by River before the application is asked.)
             #expect(try await backend.count() == 1)
             let script = try await river.connect()
@@ -175,10 +181,14 @@ import Testing
             #expect(head.status == 403)
             #expect(head.body.hasPrefix("revoked by the application"))
             let client = try await CommandWebSocket(river, headers: ["Cookie: user=ada"])
-            #expect(try await client.command(#"["subscribe", {"id": 1, "channel": "deny-x"}]"#)
-                == #"["error", {"id": 1, "status": 403, "reason": "deny-x: not a member"}]"#)
-            #expect(try await client.command(#"["subscribe", {"id": 2, "channel": "a"}]"#)
-                .hasPrefix(#"["ok", {"id": 2, "channel": "a""#))
+            #expect(
+                try await client.command(#"["subscribe", {"id": 1, "channel": "deny-x"}]"#)
+                    == #"["error", {"id": 1, "status": 403, "reason": "deny-x: not a member"}]"#
+            )
+            #expect(
+                try await client.command(#"["subscribe", {"id": 2, "channel": "a"}]"#)
+                    .hasPrefix(#"["ok", {"id": 2, "channel": "a""#)
+            )
             #expect(try await backend.lastQuestion()["client"]?["transport"] == .string("river.v2"))
         }
     }
@@ -205,7 +215,9 @@ import Testing
             #expect(try await streams[1].waitForClose())
             #expect(try await client.socket.connection.waitForClose())
             #expect(try await streams[2].unreadBytesNow() == [], "bob stays")
-            #expect(try await river.request("POST", "/users/ada/disconnect").body == #"{"user": "ada", "connections": 0}"#)
+            #expect(
+                try await river.request("POST", "/users/ada/disconnect").body == #"{"user": "ada", "connections": 0}"#
+            )
         }
     }
 
@@ -247,7 +259,12 @@ import Testing
             try await backend.revoke("eve")
             await river.advance(by: .seconds(3))
             let rest = String(decoding: try await stream.readToEnd(), as: UTF8.self)
-            #expect(rest.hasSuffix("event: revoked\ndata: {\"channel\": \"news\", \"reason\": \"revoked by the application\"}\n\n"), "\(rest)")
+            #expect(
+                rest.hasSuffix(
+                    "event: revoked\ndata: {\"channel\": \"news\", \"reason\": \"revoked by the application\"}\n\n"
+                ),
+                "\(rest)"
+            )
         }
     }
 }

@@ -175,7 +175,9 @@ import Testing
     }
 
     @Test func aPublishsReplacementIsReadAndNotCached() async throws {
-        let application = FakeApplication { _ in (200, #"{"allow": true, "ttl": 60, "data": "aGk=", "encoding": "base64"}"#) }
+        let application = FakeApplication { _ in
+            (200, #"{"allow": true, "ttl": 60, "data": "aGk=", "encoding": "base64"}"#)
+        }
         let authorizer = Self.authorizer(application)
         let outcome = try await authorizer.decide(Self.question(.publish, data: "hello")).get()
         #expect(outcome.replacement.map { String(buffer: $0.data) } == "hi")
@@ -194,7 +196,10 @@ import Testing
         (200, #"{"allow": "yes"}"#, "no 'allow'"),
         (200, String(repeating: "[", count: 20_000), "not JSON"),
         (200, #"{"allow": true, "reason": ""# + String(repeating: "x", count: 1 << 20) + #""}"#, "larger than"),
-        (200, #"{"allow": true, "user": "u", "info": {"a": ""# + String(repeating: "x", count: 2000) + #""}}"#, "'info'"),
+        (
+            200, #"{"allow": true, "user": "u", "info": {"a": ""# + String(repeating: "x", count: 2000) + #""}}"#,
+            "'info'"
+        ),
     ])
     func anUnreadableAnswerRefusesWith503(status: Int, body: String, reason: String) async throws {
         let application = FakeApplication { _ in (status, body) }

@@ -55,7 +55,11 @@ import Testing
     /// 10,000 more rounds stays within 8 MiB of what it was after a warm-up.
     @Test func tenThousandRoundsKeepTheProcessResidentMemoryFlat() async throws {
         let path = NSTemporaryDirectory() + "river-churn-\(UUID().uuidString).conf"
-        try "max_commands_per_second 1000000\npresence_self_names on\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "max_commands_per_second 1000000\npresence_self_names on\n".write(
+            toFile: path,
+            atomically: true,
+            encoding: .utf8
+        )
         defer { try? FileManager.default.removeItem(atPath: path) }
         let river = try RiverProcess(["--config", path, "--port", "0", "--threads", "1"])
         defer {
@@ -70,7 +74,10 @@ import Testing
         func rounds(_ range: Range<Int>) throws {
             for round in range {
                 let channel = "churn\(round % 500)"
-                try socket.send(text: #"["subscribe", {"id": \#(round), "channel": "\#(channel)", "presence": true, "user": "u\#(round % 7)"}]"#)
+                try socket.send(
+                    text:
+                        #"["subscribe", {"id": \#(round), "channel": "\#(channel)", "presence": true, "user": "u\#(round % 7)"}]"#
+                )
                 try socket.send(text: #"["unsubscribe", {"id": \#(round), "channel": "\#(channel)"}]"#)
                 guard try socket.readText().hasPrefix(#"["ok""#), try socket.readText().hasPrefix(#"["ok""#) else {
                     throw SocketConnection.Failure(description: "round \(round) refused")
@@ -86,7 +93,10 @@ import Testing
 
     /// A token whose `info` claim is `bytes` bytes of canonical JSON (`{"p":"…"}`), for user `u1`.
     func token(infoBytes bytes: Int) -> String {
-        signedToken(channels: #"["room"]"#, extra: #", "sub": "u1", "info": {"p": "\#(String(repeating: "i", count: bytes - 8))"}"#)
+        signedToken(
+            channels: #"["room"]"#,
+            extra: #", "sub": "u1", "info": {"p": "\#(String(repeating: "i", count: bytes - 8))"}"#
+        )
     }
 
     static let tokens = configured {
@@ -97,7 +107,10 @@ import Testing
     @Test func presenceInfoOverOneKiBIsRefusedWith400AndAReason() async throws {
         try await withRiver(Self.tokens) { river in
             let reason = "the token's info is 1025 bytes: presence takes at most 1024"
-            let overHTTP = try await river.request("GET", "/subscribe?name=room&keep=0&token=\(self.token(infoBytes: 1025))")
+            let overHTTP = try await river.request(
+                "GET",
+                "/subscribe?name=room&keep=0&token=\(self.token(infoBytes: 1025))"
+            )
             #expect(overHTTP.status == 400)
             #expect(overHTTP.body == reason + "\n" || overHTTP.body == reason, "\(overHTTP.body)")
 
@@ -109,7 +122,10 @@ import Testing
             let fits = try await client.command(
                 #"["subscribe", {"id": 2, "channel": "room", "token": "\#(self.token(infoBytes: 1024))"}]"#
             )
-            #expect(fits.hasPrefix(#"["ok", {"id": 2, "channel": "room""#), "exactly 1 KiB is taken; the connection lived on")
+            #expect(
+                fits.hasPrefix(#"["ok", {"id": 2, "channel": "room""#),
+                "exactly 1 KiB is taken; the connection lived on"
+            )
             let presence = try await river.request("GET", "/presence?name=room&token=\(self.token(infoBytes: 10))")
             #expect(presence.body.contains(#""user": "u1", "info": {"p":"iii"#), "\(presence.body)")
         }

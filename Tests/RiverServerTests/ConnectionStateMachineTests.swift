@@ -139,7 +139,9 @@ import Testing
 
     @Test func streamsEndByTheirKindAndTheirHeadsSayWhetherTheConnectionStays() {
         var http10 = self.answering()
-        #expect(http10.streamStarting(ignoresInput: false, chunked: false) == .start(keepAlive: false, dropParser: false))
+        #expect(
+            http10.streamStarting(ignoresInput: false, chunked: false) == .start(keepAlive: false, dropParser: false)
+        )
         #expect(http10.streamEnded(.completed(reusable: true), tick: 12) == .closeAfterWrites)
 
         var closeRequested = self.answering(keepAlive: false)
@@ -204,7 +206,9 @@ import Testing
 
         var starting = self.answering()
         _ = starting.quiesce()
-        #expect(starting.streamStarting(ignoresInput: true, chunked: true) == .start(keepAlive: false, dropParser: true))
+        #expect(
+            starting.streamStarting(ignoresInput: true, chunked: true) == .start(keepAlive: false, dropParser: true)
+        )
     }
 
     @Test func anUnreadableRequestClosesAndClosingHappensOnce() {

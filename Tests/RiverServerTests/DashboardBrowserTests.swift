@@ -18,7 +18,7 @@ import Testing
         try await withServer(configured { $0.adminSecret = Secret(Self.secret) }) { server in
             // Twenty SSE subscribers on four channels, the heaviest with eight.
             var subscribers: [SocketConnection] = []
-            defer { subscribers.forEach { $0.close() } }
+            defer { for subscriber in subscribers { subscriber.close() } }
             for index in 0..<20 {
                 let connection = try server.connect()
                 try connection.sendRequest("GET", "/sse?name=room-\(index < 8 ? 0 : index % 4)&hello=1")
@@ -33,9 +33,10 @@ import Testing
 
             // The first sample is drawn before anything is published.
             await #expect(try browser.waitUntil("return window.riverDashboard.updates > 0;"))
-            let quietChart = try await browser.execute(
-                "return document.querySelector('#chart-published polyline').getAttribute('points');"
-            ) as? String
+            let quietChart =
+                try await browser.execute(
+                    "return document.querySelector('#chart-published polyline').getAttribute('points');"
+                ) as? String
 
             // Messages flow for about eight seconds (paced: a few hundred publishes a second).
             for round in 0..<80 {
@@ -54,18 +55,20 @@ import Testing
                     """
                 )
             )
-            let busyChart = try await browser.execute(
-                "return document.querySelector('#chart-published polyline').getAttribute('points');"
-            ) as? String
+            let busyChart =
+                try await browser.execute(
+                    "return document.querySelector('#chart-published polyline').getAttribute('points');"
+                ) as? String
             #expect(busyChart != nil && busyChart != quietChart)
-            let shown = try await browser.execute(
-                """
-                var s = window.riverDashboard.samples[window.riverDashboard.samples.length - 1];
-                return [s.connections.sse, s.connections.stats_stream, document.getElementById('tile-open').textContent,
-                        document.querySelector('#top-subscribed tbody td').textContent,
-                        Math.max.apply(null, window.riverDashboard.samples.map(function (x) { return x.rates.published; }))];
-                """
-            ) as? [Any]
+            let shown =
+                try await browser.execute(
+                    """
+                    var s = window.riverDashboard.samples[window.riverDashboard.samples.length - 1];
+                    return [s.connections.sse, s.connections.stats_stream, document.getElementById('tile-open').textContent,
+                            document.querySelector('#top-subscribed tbody td').textContent,
+                            Math.max.apply(null, window.riverDashboard.samples.map(function (x) { return x.rates.published; }))];
+                    """
+                ) as? [Any]
             let stats = try httpRequest(port: server.port, "GET", "/stats", headers: ["X-River-Secret: \(Self.secret)"])
             let figures = try JSONSerialization.jsonObject(with: Data(stats.body.utf8)) as? [String: Any]
             let connections = figures?["connections"] as? [String: Any]

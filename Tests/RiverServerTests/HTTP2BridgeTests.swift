@@ -19,7 +19,8 @@ import Testing
     }
 
     @Test func aChunkedStreamBecomesItsChunksDataWhateverTheWriteBoundaries() throws {
-        let response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+        let response =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
             + "Connection: keep-alive\r\n\r\n5;river-notice\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"
         let whole = try self.events([response])
         #expect(

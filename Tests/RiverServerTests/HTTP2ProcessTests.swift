@@ -40,7 +40,9 @@ import Testing
         let jsonp = try await Curl.run(h2 + ["\(base)/subscribe?name=feed&seq=0&keep=0&callback=show"])
         #expect(jsonp.output == "show(\(message));\r\n")
         for path in ["/health", "/lib.js", "/iframe", "/crossdomain.xml", "/chat/"] {
-            let answer = try await Curl.run(h2 + ["-o", "/dev/null", "-w", "%{http_version} %{http_code}", "\(base)\(path)"])
+            let answer = try await Curl.run(
+                h2 + ["-o", "/dev/null", "-w", "%{http_version} %{http_code}", "\(base)\(path)"]
+            )
             #expect(answer.output == "2 200", "\(path): \(answer.output)")
         }
         let stats = try await Curl.run(h2 + ["-w", "\n%{http_version}", "https://127.0.0.1:\(adminPort)/stats"])

@@ -32,14 +32,22 @@ import Testing
         _ = try await h2.data(stream: 3, containing: "[\"live\"")
 
         try await h2.request(
-            stream: 5, "POST", "/publish?name=feed", headers: [("content-type", "text/plain")], body: "hello")
+            stream: 5,
+            "POST",
+            "/publish?name=feed",
+            headers: [("content-type", "text/plain")],
+            body: "hello"
+        )
         let published = try await h2.response(stream: 5)
         #expect(published.status == 200)
         #expect(published.body.contains("{\"channel\": \"feed\", \"seq\": 1}"), "\(published.body)")
         let message = riverMessage("feed", 1, "\"hello\"")
         _ = try await h2.data(stream: 1, containing: "id: 1\ndata: hello\n\n")
         let streamed = try await h2.data(stream: 3, containing: message)
-        #expect(!streamed.contains("\r\n" + String(message.utf8.count, radix: 16)), "chunk framing stays off the stream")
+        #expect(
+            !streamed.contains("\r\n" + String(message.utf8.count, radix: 16)),
+            "chunk framing stays off the stream"
+        )
 
         try await h2.request(stream: 7, "GET", "/subscribe?name=feed&seq=0&keep=0")
         #expect(try await h2.response(stream: 7).body == message)

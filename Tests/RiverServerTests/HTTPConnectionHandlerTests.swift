@@ -1,11 +1,9 @@
 import NIOCore
 import NIOEmbedded
 import RiverCore
-import RiverTesting
-import Testing
-
 import RiverServer
 import RiverTesting
+import Testing
 
 /// `HTTPConnectionHandler` in an `EmbeddedChannel`, on exact bytes: what goes
 /// in, what comes out, and when the connection closes.
@@ -127,7 +125,10 @@ import RiverTesting
     @Test func theFlashPolicyIsAnsweredToARawRequest() throws {
         let connection = try Connection()
         let output = try connection.exchange("<policy-file-request/>\0")
-        #expect(output.hasPrefix("<?xml") || output.hasPrefix("<cross-domain-policy") || output.contains("cross-domain-policy"))
+        #expect(
+            output.hasPrefix("<?xml") || output.hasPrefix("<cross-domain-policy")
+                || output.contains("cross-domain-policy")
+        )
         #expect(output.hasSuffix("\0"))
     }
 }

@@ -27,7 +27,10 @@ import Testing
             #expect(publish.body == reason)
             let subscribe = try await river.request("GET", "/subscribe?name=d")
             #expect(subscribe.status == 503)
-            #expect(subscribe.body == "cannot subscribe to d: " + reason, "the refused channel is named (several may be asked for)")
+            #expect(
+                subscribe.body == "cannot subscribe to d: " + reason,
+                "the refused channel is named (several may be asked for)"
+            )
             // Existing channels still work.
             #expect(try await river.request("GET", "/publish?name=a&data=still").status == 200)
             #expect(try await streams[0].readChunk() == riverMessage("a", 1, "\"still\""))

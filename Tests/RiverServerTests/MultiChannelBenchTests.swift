@@ -43,7 +43,10 @@ import Testing
     @Test func multiFanoutOverlappingSetsCountEachDeliveryOnce() async throws {
         try await withServer { server in
             let report = try await runBench(
-                ["multi-fanout", "--connections", "2", "--per-connection", "2", "--channels", "2", "--publishes", "10"],
+                [
+                    "multi-fanout", "--connections", "2", "--per-connection", "2", "--channels", "2", "--publishes",
+                    "10",
+                ],
                 port: server.port
             )
             #expect(report["deliveries"] as? Int == 20)

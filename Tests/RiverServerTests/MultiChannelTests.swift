@@ -6,7 +6,12 @@ import Testing
 /// resumes all of them; bad requests are refused with a reason.
 @Suite struct MultiChannelTests {
     /// Subscribes with `target` and reads the head and the `live` notices of `hello=1`.
-    func subscribe(_ river: TestRiver, _ target: String, headers: [String] = [], notices: Int = 0) async throws
+    func subscribe(
+        _ river: TestRiver,
+        _ target: String,
+        headers: [String] = [],
+        notices: Int = 0
+    ) async throws
         -> TestConnection
     {
         let connection = try await river.connect()
@@ -100,7 +105,9 @@ import Testing
                 headers: ["Last-Event-ID: s1:1:\(epochs[0]),s2:1:\(epochs[1])"]
             )
             let again = String(decoding: try await resumed.readSome(), as: UTF8.self)
-            #expect(again == "id: s1:2:\(epochs[0]),s2:1:\(epochs[1])\ndata: \(riverMessage("s1", 2, "\"missed\""))\n\n")
+            #expect(
+                again == "id: s1:2:\(epochs[0]),s2:1:\(epochs[1])\ndata: \(riverMessage("s1", 2, "\"missed\""))\n\n"
+            )
         }
     }
 

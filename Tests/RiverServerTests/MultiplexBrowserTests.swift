@@ -59,9 +59,13 @@ import Testing
             await #expect(try browser.waitUntil("return window.received.length === 20;"))
             let received = try await browser.execute("return window.received;") as? [String] ?? []
             for channel in channels {
-                #expect(received.filter { $0.hasPrefix(channel + ":") } == ["\(channel):1:before", "\(channel):2:after"])
+                #expect(
+                    received.filter { $0.hasPrefix(channel + ":") } == ["\(channel):1:before", "\(channel):2:after"]
+                )
             }
-            await #expect(try browser.execute("return Comet.transport + ' ' + client.mux.opens;") as? String == "websocket 1")
+            await #expect(
+                try browser.execute("return Comet.transport + ' ' + client.mux.opens;") as? String == "websocket 1"
+            )
             let stats = try self.stats(server)
             #expect(stats.contains("\"stream\": 0, \"long_poll\": 0, \"sse\": 0, \"websocket\": 1}"), "\(stats)")
 
@@ -100,7 +104,9 @@ import Testing
             await #expect(try browser.waitUntil("return window.received.length === 24;"))
             let received = try await browser.execute("return window.received;") as? [String] ?? []
             for channel in channels {
-                #expect(received.filter { $0.hasPrefix(channel + ":") } == ["\(channel):1:before", "\(channel):2:after"])
+                #expect(
+                    received.filter { $0.hasPrefix(channel + ":") } == ["\(channel):1:before", "\(channel):2:after"]
+                )
             }
             await #expect(try browser.execute("return Comet.transport;") as? String == transport)
             let stats = try self.stats(server)
@@ -147,14 +153,26 @@ import Testing
             let browser = try await WebDriver.start()
             try await browser.open("http://127.0.0.1:\(pages.port)/chat.html")
             let first = try await browser.currentWindow()
-            await #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';"))
+            await #expect(
+                try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';")
+            )
             _ = try await browser.newWindow()
             try await browser.open("http://127.0.0.1:\(pages.port)/chat.html")
-            await #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';"))
+            await #expect(
+                try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>';")
+            )
             try await browser.type("hello from 2011\u{E007}", into: "#msg")  // E007: the Enter key
-            await #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"))
+            await #expect(
+                try browser.waitUntil(
+                    "return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"
+                )
+            )
             try await browser.switchTo(first)
-            await #expect(try browser.waitUntil("return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"))
+            await #expect(
+                try browser.waitUntil(
+                    "return document.getElementById('chatLog').innerHTML === 'earlier<br>hello from 2011<br>';"
+                )
+            )
             await #expect(try browser.execute("return Comet.transport;") as? String == "websocket")
         }
     }
@@ -162,7 +180,9 @@ import Testing
     @Test func twoWindowsSeeEachOtherJoinAndLeave() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
         try await withServer(Self.presence) { server in
-            let pages = try TestPageServer(pages: ["/room.html": Self.page(riverPort: server.port, channels: ["room", "other"])])
+            let pages = try TestPageServer(pages: [
+                "/room.html": Self.page(riverPort: server.port, channels: ["room", "other"])
+            ])
             defer { pages.stop() }
             let browser = try await WebDriver.start()
             try await browser.open("http://127.0.0.1:\(pages.port)/room.html?user=ann")
@@ -171,7 +191,11 @@ import Testing
             let ben = try await browser.newWindow()
             try await browser.open("http://127.0.0.1:\(pages.port)/room.html?user=ben")
             try await browser.switchTo(ann)
-            await #expect(try browser.waitUntil("return window.events.indexOf('join:room:ben') >= 0 && window.events.indexOf('join:other:ben') >= 0;"))
+            await #expect(
+                try browser.waitUntil(
+                    "return window.events.indexOf('join:room:ben') >= 0 && window.events.indexOf('join:other:ben') >= 0;"
+                )
+            )
             _ = try await browser.execute(
                 "client.presence('room').then(function (p) { window.snapshot = p.users + ' ' + p.members.map(function (m) { return m.user + (m.unverified ? '?' : ''); }).join(','); }); return 0;"
             )
@@ -206,7 +230,9 @@ import Testing
             try await browser.click("#join")
 
             try await browser.switchTo(alice)
-            await #expect(try browser.waitUntil("return document.querySelector('#members').textContent === 'alice (you)bob';"))
+            await #expect(
+                try browser.waitUntil("return document.querySelector('#members').textContent === 'alice (you)bob';")
+            )
 
             try await browser.click("#rooms button[data-room='lobby']")
             try await browser.switchTo(bob)
@@ -214,9 +240,15 @@ import Testing
             try await browser.type("hello lobby", into: "#message")
             try await browser.click("#send")
             try await browser.switchTo(alice)
-            await #expect(try browser.waitUntil("return document.querySelector('#log').textContent.indexOf('hello lobby') >= 0;"))
-            await #expect(try browser.waitUntil("return document.querySelector('#members').textContent === 'alice (you)bob';"))
-            await #expect(try browser.execute("return document.querySelector('#room').textContent;") as? String == "#lobby")
+            await #expect(
+                try browser.waitUntil("return document.querySelector('#log').textContent.indexOf('hello lobby') >= 0;")
+            )
+            await #expect(
+                try browser.waitUntil("return document.querySelector('#members').textContent === 'alice (you)bob';")
+            )
+            await #expect(
+                try browser.execute("return document.querySelector('#room').textContent;") as? String == "#lobby"
+            )
             await #expect(try browser.execute("return chatClient.mux.opens;") as? Int == 1, "the same connection")
             let stats = try self.stats(server)
             #expect(stats.contains("\"websocket\": 2}"), "one connection per window: \(stats)")

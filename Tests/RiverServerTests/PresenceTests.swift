@@ -47,13 +47,19 @@ import Testing
             let watcher = try await self.stream(river, "name=lobby&presence=1")
             let quiet = try await self.stream(river, "name=lobby")
             let carol = try await self.stream(river, "name=lobby&presence=1&user=carol")
-            #expect(try await watcher.readChunk() == "[\"join\", {\"channel\": \"lobby\", \"user\": \"carol\", \"unverified\": true}]")
+            #expect(
+                try await watcher.readChunk()
+                    == "[\"join\", {\"channel\": \"lobby\", \"user\": \"carol\", \"unverified\": true}]"
+            )
             await carol.close()
             if mode == .inProcess {
                 #expect(try await watcher.unreadBytesNow() == [], "carol stays listed for the leave delay")
                 await river.advance(by: .seconds(5))
             }
-            #expect(try await watcher.readChunk() == "[\"leave\", {\"channel\": \"lobby\", \"user\": \"carol\", \"unverified\": true}]")
+            #expect(
+                try await watcher.readChunk()
+                    == "[\"leave\", {\"channel\": \"lobby\", \"user\": \"carol\", \"unverified\": true}]"
+            )
             if mode == .inProcess {
                 #expect(try await quiet.unreadBytesNow() == [], "no presence=1, no events")
             }

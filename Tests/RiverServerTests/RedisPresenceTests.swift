@@ -82,7 +82,9 @@ import Testing
         let after = ContinuousClock.now - killed
         // presence_ttl (3 s) after the last heartbeat, reaped at the next beat of node b (every second), with room for a loaded machine.
         #expect(after < .seconds(7), "\(after)")
-        #expect(try self.presence(b, "hall") == "{\"channel\": \"hall\", \"connections\": 1, \"users\": 0, \"members\": []}")
+        #expect(
+            try self.presence(b, "hall") == "{\"channel\": \"hall\", \"connections\": 1, \"users\": 0, \"members\": []}"
+        )
         #expect(try redis.command("ZCARD", "river:presence:nodes") == ":2", "node b's two loops are left")
     }
 

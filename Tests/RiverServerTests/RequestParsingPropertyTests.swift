@@ -104,13 +104,25 @@ import Testing
             violation("HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 3\r\n\r\nno\n")
                 == "400 is not text/plain"
         )
-        #expect(violation("HTTP/1.1 400 Bad Request\r\n\(plain)Content-Length: 4\r\n\r\na\rb\n")?.hasPrefix("400's reason") == true)
-        #expect(violation("HTTP/1.1 200 OK\r\nX-Name: a\u{1}b\r\nContent-Length: 0\r\n\r\n")?.hasPrefix("malformed header") == true)
+        #expect(
+            violation("HTTP/1.1 400 Bad Request\r\n\(plain)Content-Length: 4\r\n\r\na\rb\n")?.hasPrefix("400's reason")
+                == true
+        )
+        #expect(
+            violation("HTTP/1.1 200 OK\r\nX-Name: a\u{1}b\r\nContent-Length: 0\r\n\r\n")?.hasPrefix("malformed header")
+                == true
+        )
         let credentials = "Access-Control-Allow-Credentials: true\r\nContent-Length: 0\r\n\r\n"
         #expect(violation("HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: \(origin)\r\n\(credentials)") == nil)
-        #expect(violation("HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\n\(credentials)") == "credentials allowed for origin *")
+        #expect(
+            violation("HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\n\(credentials)")
+                == "credentials allowed for origin *"
+        )
         #expect(violation("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n") == nil)
-        #expect(violation("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")?.hasPrefix("bad chunk size") == true)
+        #expect(
+            violation("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")?.hasPrefix("bad chunk size")
+                == true
+        )
     }
 
     /// The differential check sees both parsers' messages, and forgives only River's deliberate strictness.
@@ -119,7 +131,9 @@ import Testing
         let bareLF = Array("GET / HTTP/1.1\nHost: x\n\n".utf8)
         #expect(bareLF.withUnsafeBytes { ParserDifferentialCheck.disagreement($0) } == nil)
         // After `Connection: close` neither reads on.
-        let closed = Array("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        let closed = Array(
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8
+        )
         #expect(closed.withUnsafeBytes { ParserDifferentialCheck.disagreement($0) } == nil)
         // Two agreeing requests, the second with a chunked body.
         let two = Array(

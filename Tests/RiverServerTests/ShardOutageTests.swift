@@ -169,7 +169,8 @@ import Testing
     /// nothing answers. What needs it answers 503 once River gives up on the
     /// shard (`replyTimeout`, 5 s, checked every second); the rest at once.
     @Test func aFrozenShard() async throws {
-        let shards = [try await RedisServerProcess.launch(), try await RedisServerProcess.launch()]  // (the frozen one is killed with the rest)
+        // (The frozen one is killed with the rest.)
+        let shards = [try await RedisServerProcess.launch(), try await RedisServerProcess.launch()]
         try await withRiver(.live, try self.redis(shards), threads: 2) { river in
             let placed = try await self.channels(on: shards, in: river)
             let (up, down) = (Array(placed[0].prefix(2)), try #require(placed[1].first))

@@ -56,7 +56,11 @@ import Testing
         }
 
         func publish(_ payload: String, to channel: String) throws {
-            _ = self.context.engine.publish(ByteBuffer(string: payload), to: try self.channel(channel), on: self.eventLoop)
+            _ = self.context.engine.publish(
+                ByteBuffer(string: payload),
+                to: try self.channel(channel),
+                on: self.eventLoop
+            )
             self.eventLoop.run()
         }
 

@@ -116,7 +116,9 @@ import Testing
         let base = "https://127.0.0.1:\(river.port)"
         let announced = try await river.line(containing: "TLS on every listener")
         #expect(
-            announced.contains("TLS on every listener (TLS 1.2+, ALPN h2, http/1.1): \(directory.certificate) — CN=river-1")
+            announced.contains(
+                "TLS on every listener (TLS 1.2+, ALPN h2, http/1.1): \(directory.certificate) — CN=river-1"
+            )
         )
 
         let (stream, before) = try await TestConnection.liveTLS(

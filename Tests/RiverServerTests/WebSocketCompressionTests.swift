@@ -30,21 +30,23 @@ import Testing
         return String(buffer: bytes)
     }
 
-    @Test(arguments: [
-        ("permessage-deflate", "permessage-deflate; server_no_context_takeover"),
-        (
-            "permessage-deflate; client_max_window_bits; server_max_window_bits=10",
-            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
-        ),
-        (
-            "permessage-deflate; server_max_window_bits=8, permessage-deflate",
-            "permessage-deflate; server_no_context_takeover"
-        ),
-        ("x-webkit-deflate-frame", nil),
-        ("permessage-deflate; server_max_window_bits=16", nil),
-        ("permessage-deflate; server_no_context_takeover; server_no_context_takeover", nil),
-        ("permessage-deflate; mystery=1", nil),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("permessage-deflate", "permessage-deflate; server_no_context_takeover"),
+            (
+                "permessage-deflate; client_max_window_bits; server_max_window_bits=10",
+                "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+            ),
+            (
+                "permessage-deflate; server_max_window_bits=8, permessage-deflate",
+                "permessage-deflate; server_no_context_takeover"
+            ),
+            ("x-webkit-deflate-frame", nil),
+            ("permessage-deflate; server_max_window_bits=16", nil),
+            ("permessage-deflate; server_no_context_takeover; server_no_context_takeover", nil),
+            ("permessage-deflate; mystery=1", nil),
+        ] as [(String, String?)]
+    )
     func negotiationAcceptsTheFirstOfferRiverCanHonour(offer: String, answer: String?) {
         #expect(PerMessageDeflateNegotiation(offers: offer)?.response == answer)
     }

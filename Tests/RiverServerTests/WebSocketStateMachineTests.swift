@@ -23,14 +23,19 @@ import Testing
             machine.received(self.frame(.text, Array("hi".utf8)), tick: 1)
                 == .publish(ByteBuffer(string: "hi"), binary: false)
         )
-        #expect(machine.received(self.frame(.binary, [0xFF]), tick: 1) == .publish(ByteBuffer(bytes: [0xFF]), binary: true))
+        #expect(
+            machine.received(self.frame(.binary, [0xFF]), tick: 1) == .publish(ByteBuffer(bytes: [0xFF]), binary: true)
+        )
         #expect(machine.state == .open)
     }
 
     @Test func compressedMessagesAreInflatedThenJudgedLikeAnyOther() {
         var machine = self.machine()
         let compressed = ByteBuffer(bytes: [0x01])
-        #expect(machine.received(self.frame(.text, [0x01], compressed: true), tick: 1) == .inflate(compressed, binary: false))
+        #expect(
+            machine.received(self.frame(.text, [0x01], compressed: true), tick: 1)
+                == .inflate(compressed, binary: false)
+        )
         #expect(
             machine.inflated(.success(ByteBuffer(bytes: [0xC3, 0x28])), binary: false, tick: 1)
                 == .close(code: 1007, reason: "text message is not valid UTF-8")
@@ -121,7 +126,10 @@ import Testing
             settled == .replayNextTurn([self.frame(.text, Array("a".utf8)), self.frame(.ping, [7])])
         )
         #expect(machine.readRequested() == .hold, "still held until the frames are handled")
-        #expect(machine.frameArrived(self.frame(.text, Array("b".utf8)), tick: 2) == .publish(ByteBuffer(string: "b"), binary: false))
+        #expect(
+            machine.frameArrived(self.frame(.text, Array("b".utf8)), tick: 2)
+                == .publish(ByteBuffer(string: "b"), binary: false)
+        )
         #expect(machine.replayed() == .resumeReading)
         #expect(machine.readRequested() == .read)
         #expect(machine.subscriptionSettled() == .none, "a stream that ends later settles nothing more")
@@ -152,7 +160,9 @@ import Testing
         var machine = Machine(maxMessageSize: 4, messages: .commands)
         _ = machine.subscriptionSettled()
         let long = ByteBuffer(string: "[\"publish\"]")
-        #expect(machine.received(self.frame(.text, Array(long.readableBytesView)), tick: 1) == .command(long, binary: false))
+        #expect(
+            machine.received(self.frame(.text, Array(long.readableBytesView)), tick: 1) == .command(long, binary: false)
+        )
         #expect(machine.received(self.frame(.binary, [1]), tick: 1) == .command(ByteBuffer(bytes: [1]), binary: true))
         #expect(
             machine.received(self.frame(.text, [0xC3, 0x28]), tick: 1)

@@ -14,7 +14,8 @@ public enum WebSocketFraming {
 
     /// Writes a frame header for a final frame of `length` payload bytes;
     /// `compressed` sets RSV1, permessage-deflate's mark (RFC 7692 section 6).
-    public static func writeHeader(opcode: Opcode, length: Int, compressed: Bool = false, into buffer: inout ByteBuffer) {
+    public static func writeHeader(opcode: Opcode, length: Int, compressed: Bool = false, into buffer: inout ByteBuffer)
+    {
         buffer.writeInteger(0x80 | (compressed ? 0x40 : 0) | opcode.rawValue)
         if length < 126 {
             buffer.writeInteger(UInt8(length))

@@ -65,7 +65,11 @@ public protocol Engine: AnyObject, Sendable {
 
 extension Engine {
     /// Subscribes without a presence member (an anonymous subscription still counts).
-    public func subscribe(to channel: ChannelName, from point: ResumePoint, hubIndex: Int)
+    public func subscribe(
+        to channel: ChannelName,
+        from point: ResumePoint,
+        hubIndex: Int
+    )
         -> EventLoopFuture<SubscribeResult>
     {
         self.subscribe(to: channel, from: point, hubIndex: hubIndex, member: nil)

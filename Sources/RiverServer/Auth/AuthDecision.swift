@@ -62,7 +62,12 @@ enum AuthAnswer {
     static let maxReason = 200
 
     /// The outcome of `status` and `body` for `question`.
-    static func read(status: Int, body: [UInt8], for question: AuthQuestion, maxMessageSize: Int)
+    static func read(
+        status: Int,
+        body: [UInt8],
+        for question: AuthQuestion,
+        maxMessageSize: Int
+    )
         throws(RequestError) -> AuthOutcome
     {
         switch status {
@@ -91,7 +96,11 @@ enum AuthAnswer {
         return ChannelDecision(allowed: false, reason: reason.isEmpty ? nil : reason)
     }
 
-    private static func readAllowance(_ body: [UInt8], for question: AuthQuestion, maxMessageSize: Int)
+    private static func readAllowance(
+        _ body: [UInt8],
+        for question: AuthQuestion,
+        maxMessageSize: Int
+    )
         throws(RequestError) -> AuthOutcome
     {
         let object: JSONValue
@@ -111,7 +120,11 @@ enum AuthAnswer {
         }
         for channel in question.channels {
             if let override = overrides.first(where: { $0.name.utf8.elementsEqual(channel.value.utf8) }) {
-                outcome.decisions[channel] = try Self.decision(override.value, inherited: overall, what: "channel \(channel)")
+                outcome.decisions[channel] = try Self.decision(
+                    override.value,
+                    inherited: overall,
+                    what: "channel \(channel)"
+                )
             } else {
                 outcome.decisions[channel] = overall
             }
@@ -123,7 +136,11 @@ enum AuthAnswer {
     }
 
     /// One decision object; what it leaves out comes from `inherited` (the top level).
-    private static func decision(_ value: JSONValue, inherited: ChannelDecision?, what: String)
+    private static func decision(
+        _ value: JSONValue,
+        inherited: ChannelDecision?,
+        what: String
+    )
         throws(RequestError) -> ChannelDecision
     {
         guard case .object = value else { throw Self.unreadable("\(what) is not an object") }
@@ -155,7 +172,9 @@ enum AuthAnswer {
         guard case .object = value else { throw Self.unreadable("'info' is not a JSON object") }
         let info = TokenInfo(value)
         guard info.isWithinPresenceLimit else {
-            throw Self.unreadable("'info' is \(info.byteCount) bytes: presence takes at most \(TokenInfo.presenceLimit)")
+            throw Self.unreadable(
+                "'info' is \(info.byteCount) bytes: presence takes at most \(TokenInfo.presenceLimit)"
+            )
         }
         return ByteBuffer(bytes: info.json)
     }
@@ -170,7 +189,11 @@ enum AuthAnswer {
     }
 
     /// A publish's replacement `data`, text or base64 bytes, within `max_message_size`.
-    private static func replacement(_ value: JSONValue, encoding: JSONValue?, maxSize: Int)
+    private static func replacement(
+        _ value: JSONValue,
+        encoding: JSONValue?,
+        maxSize: Int
+    )
         throws(RequestError) -> (data: ByteBuffer, isBinary: Bool)?
     {
         if value == .null { return nil }

@@ -11,10 +11,12 @@ extension HTTPConnectionHandler {
             self.respond(.refusal(.unavailable("\(limit) stats streams are open (max_stats_streams)")), to: head)
             return
         }
-        guard case .start(let keepAlive, let dropParser) = self.machine.streamStarting(
-            ignoresInput: true,
-            chunked: false
-        ) else {
+        guard
+            case .start(let keepAlive, let dropParser) = self.machine.streamStarting(
+                ignoresInput: true,
+                chunked: false
+            )
+        else {
             place.release()
             return
         }

@@ -7,10 +7,12 @@ import RiverCore
 extension HTTPConnectionHandler: StreamOutput {
     func startStream(_ plan: StreamPlan, _ head: ParsedRequestHead) {
         let chunked = plan.framing.isChunked
-        guard case .start(let keepAlive, let dropParser) = self.machine.streamStarting(
-            ignoresInput: !plan.endsAfterFirstBatch,
-            chunked: chunked
-        ) else { return }
+        guard
+            case .start(let keepAlive, let dropParser) = self.machine.streamStarting(
+                ignoresInput: !plan.endsAfterFirstBatch,
+                chunked: chunked
+            )
+        else { return }
         let subscriber = StreamSubscriber(
             framing: plan.framing,
             endsAfterFirstBatch: plan.endsAfterFirstBatch,

@@ -243,10 +243,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// Writes a complete answer; the connection then waits for the next request or closes.
     func respond(_ response: CompleteResponse, to head: ParsedRequestHead) {
-        guard case .write(let keepAlive) = self.machine.answerReady(
-            closesConnection: response.closesConnection,
-            tick: self.loop.tick
-        ) else { return }
+        guard
+            case .write(let keepAlive) = self.machine.answerReady(
+                closesConnection: response.closesConnection,
+                tick: self.loop.tick
+            )
+        else { return }
         self.writeResponse(response, isHTTP10: head.isHTTP10, omitsBody: head.method == .head, keepAlive: keepAlive)
         if !keepAlive { self.closeAfterWrites() }
     }

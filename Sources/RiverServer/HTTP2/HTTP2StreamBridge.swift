@@ -155,7 +155,10 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
             ":status": "400", "content-type": "text/plain; charset=utf-8", "content-length": "\(body.readableBytes)",
         ]
         context.write(self.wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
-        context.writeAndFlush(self.wrapOutboundOut(.data(.init(data: .byteBuffer(body), endStream: true))), promise: nil)
+        context.writeAndFlush(
+            self.wrapOutboundOut(.data(.init(data: .byteBuffer(body), endStream: true))),
+            promise: nil
+        )
     }
 
     // MARK: - Outbound: the response

@@ -37,7 +37,13 @@ final class ProtocolSelector: ChannelInboundHandler, RemovableChannelHandler {
     private let acceptedAt: UInt64
     private var chosen = false
 
-    init(source: Source, server: ServerContext, listener: ListenerRole, loop: ServerLoop, slot: consuming ConnectionSlot) {
+    init(
+        source: Source,
+        server: ServerContext,
+        listener: ListenerRole,
+        loop: ServerLoop,
+        slot: consuming ConnectionSlot
+    ) {
         self.source = source
         self.server = server
         self.listener = listener

@@ -30,7 +30,11 @@ extension RequestDispatcher {
     }
 
     /// Who asks, as `request` on `transport` presents itself.
-    func asker(_ request: ParsedRequest, _ transport: String, _ verified: AccessToken?) throws(RequestError) -> AuthAsker {
+    func asker(
+        _ request: ParsedRequest,
+        _ transport: String,
+        _ verified: AccessToken?
+    ) throws(RequestError) -> AuthAsker {
         try AuthAsker(
             request,
             transport: transport,

@@ -68,15 +68,19 @@ struct RequestDispatcher {
                     verified: verified
                 )
                 if let next = try Self.gate(access) { return next }
-                switch try self.consult(decided, verified: verified, {
-                    () throws(RequestError) -> AuthQuestion in
-                    try self.asker(request, "publish", verified).question(
-                        .publish,
-                        channels: [publish.channel],
-                        data: publish.payload,
-                        isBinary: publish.isBinary
-                    )
-                }) {
+                switch try self.consult(
+                    decided,
+                    verified: verified,
+                    {
+                        () throws(RequestError) -> AuthQuestion in
+                        try self.asker(request, "publish", verified).question(
+                            .publish,
+                            channels: [publish.channel],
+                            data: publish.payload,
+                            isBinary: publish.isBinary
+                        )
+                    }
+                ) {
                 case .ask(let next): return next
                 case .notConfigured: return .publish(publish, headers: cors)
                 case .decided(let outcome):
@@ -108,10 +112,17 @@ struct RequestDispatcher {
                 }
                 var member = try verified?.presenceMember()
                 let channels = subscribe.channels.map(\.channel)
-                switch try self.consult(decided, verified: verified, {
-                    () throws(RequestError) -> AuthQuestion in
-                    try self.asker(request, subscribe.authTransport, verified).question(.subscribe, channels: channels)
-                }) {
+                switch try self.consult(
+                    decided,
+                    verified: verified,
+                    {
+                        () throws(RequestError) -> AuthQuestion in
+                        try self.asker(request, subscribe.authTransport, verified).question(
+                            .subscribe,
+                            channels: channels
+                        )
+                    }
+                ) {
                 case .ask(let next): return next
                 case .notConfigured: break
                 case .decided(let outcome):
@@ -131,12 +142,21 @@ struct RequestDispatcher {
             case .presence:
                 // Whoever may subscribe to a channel may see its presence; nobody else.
                 let channel = try PresenceResponder.validate(request, configuration: self.server.configuration)
-                let access = try self.server.access.decide(.subscribe, channel: channel, request: request, verified: verified)
+                let access = try self.server.access.decide(
+                    .subscribe,
+                    channel: channel,
+                    request: request,
+                    verified: verified
+                )
                 if let next = try Self.gate(access) { return next }
-                switch try self.consult(decided, verified: verified, {
-                    () throws(RequestError) -> AuthQuestion in
-                    try self.asker(request, "presence", verified).question(.subscribe, channels: [channel])
-                }) {
+                switch try self.consult(
+                    decided,
+                    verified: verified,
+                    {
+                        () throws(RequestError) -> AuthQuestion in
+                        try self.asker(request, "presence", verified).question(.subscribe, channels: [channel])
+                    }
+                ) {
                 case .ask(let next): return next
                 case .notConfigured: break
                 case .decided(let outcome):

@@ -134,7 +134,10 @@ extension RequestParameters {
             let name = try Self.channelName(value, maxBytes: maxBytes)
             guard seen.insert(name).inserted else { continue }
             guard names.count < max else {
-                throw .invalidParameter("name", "more than \(max) channels in one request (max_channels_per_connection)")
+                throw .invalidParameter(
+                    "name",
+                    "more than \(max) channels in one request (max_channels_per_connection)"
+                )
             }
             names.append(name)
         }

@@ -11,7 +11,8 @@ extension RiverConfiguration {
         "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "max_channels", "channel_idle_ttl",
         "max_channels_per_connection", "max_commands_per_second", "presence_leave_delay", "presence_ttl",
-        "max_presence_members", "presence_self_names", "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
+        "max_presence_members", "presence_self_names", "max_subscriber_backlog", "read_timeout", "keepalive_timeout",
+        "tcp_keepalive", "shutdown_timeout", "heartbeat",
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_public_key",
         "token_issuer",
         "token_audience", "private_prefix", "auth_url", "auth_headers", "auth_timeout", "auth_max_in_flight",
@@ -170,7 +171,7 @@ extension RiverConfiguration {
     private static func integer(_ value: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
         do {
             return try CheckedNumber.parse(value, in: range)
-        } catch where error.isOutOfRange {
+        } catch  where error.isOutOfRange {
             throw ConfigurationError(error.description)
         } catch {
             throw ConfigurationError("expected an integer, got '\(value)'")
@@ -191,7 +192,7 @@ extension RiverConfiguration {
         let number: Int
         do {
             number = try CheckedNumber.parse(digits, in: 0...Int.max)
-        } catch where error.isOutOfRange {
+        } catch  where error.isOutOfRange {
             throw ConfigurationError("\(value) is out of range \(range.lowerBound)...\(range.upperBound) bytes")
         } catch {
             throw ConfigurationError("expected a size in bytes (suffix k, m or g allowed), got '\(value)'")

@@ -94,7 +94,9 @@ public final class RiverServer: Sendable {
             logger.info("access control: \(context.access.summary)")
             if context.authorizer != nil {
                 let timeout = configuration.authTimeout.nanoseconds / 1_000_000
-                logger.info("auth_url on: every subscribe, publish and river.v2 connection asks the application (auth_timeout \(timeout) ms)")
+                logger.info(
+                    "auth_url on: every subscribe, publish and river.v2 connection asks the application (auth_timeout \(timeout) ms)"
+                )
             }
             logger.debug("static files", metadata: ["directory": "\(context.staticFiles.directory ?? "none")"])
             return RiverServer(
@@ -110,8 +112,11 @@ public final class RiverServer: Sendable {
         }
     }
 
-    private static func bootstrap(group: EventLoopGroup, context: ServerContext, listener: ListenerRole) -> ServerBootstrap
-    {
+    private static func bootstrap(
+        group: EventLoopGroup,
+        context: ServerContext,
+        listener: ListenerRole
+    ) -> ServerBootstrap {
         let configuration = context.configuration
         // The output a connection may have unsent before it stops reading requests and a
         // subscriber waits for the socket to drain: the same budget for every kind of output.

@@ -13,7 +13,10 @@ enum MessageFormat: Equatable {
         case nil, "river"?: self = .river
         case "raw"?: self = .raw
         case let other?:
-            throw .invalidParameter("format", "expected river or raw, got '\(other.prefix(CheckedNumber.quotedLength))'")
+            throw .invalidParameter(
+                "format",
+                "expected river or raw, got '\(other.prefix(CheckedNumber.quotedLength))'"
+            )
         }
     }
 }

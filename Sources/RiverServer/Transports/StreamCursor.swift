@@ -52,7 +52,10 @@ struct StreamCursor: Equatable {
         }
     }
 
-    private static func number(_ bytes: Substring.UTF8View.SubSequence, _ parameter: String) throws(RequestError)
+    private static func number(
+        _ bytes: Substring.UTF8View.SubSequence,
+        _ parameter: String
+    ) throws(RequestError)
         -> UInt64
     {
         do {

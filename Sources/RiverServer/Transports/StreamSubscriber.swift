@@ -105,17 +105,25 @@ final class StreamSubscriber {
                 self.stop(.refused(.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)")))
             case .report:
                 self.drop(subscription)
-                addition?.failed(RequestError.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)").reason)
+                addition?.failed(
+                    RequestError.engineFailure(error, doing: "cannot subscribe to \(subscription.channel)").reason
+                )
             }
         case .success(let subscribed):
             // (Unsubscribed before the engine answered: withdraw at once.)
-            let action = subscription.phase == .left ? .release : self.machine.channelSubscribed(hasCatchUp: !subscribed.catchUp.isEmpty)
+            let action =
+                subscription.phase == .left
+                ? .release : self.machine.channelSubscribed(hasCatchUp: !subscribed.catchUp.isEmpty)
             switch action {
             case .release:
                 self.loop.engine.unsubscribe(subscribed.interest)
             case .joinAndWrite:
                 subscription.join(subscribed, hub: self.loop.hub)
-                self.writeAddition(subscription, subscribed.catchUp, acknowledgement: addition?.acknowledgement(subscribed.catchUp))
+                self.writeAddition(
+                    subscription,
+                    subscribed.catchUp,
+                    acknowledgement: addition?.acknowledgement(subscribed.catchUp)
+                )
             case .join:
                 subscription.join(subscribed, hub: self.loop.hub)
                 self.pendingCatchUps[ObjectIdentifier(subscription)] = subscribed.catchUp
@@ -218,7 +226,11 @@ final class StreamSubscriber {
 
     /// Writes one message of `subscription`'s channel; returns the bytes written.
     @discardableResult
-    func write(_ message: EncodedMessage, on subscription: ChannelSubscription, to output: StreamOutput)
+    func write(
+        _ message: EncodedMessage,
+        on subscription: ChannelSubscription,
+        to output: StreamOutput
+    )
         -> Int
     {
         subscription.writtenSeq = message.seq

@@ -129,7 +129,9 @@ struct SubscribeRequest {
         }
         guard let cursorText else {
             if names.count == 1 {
-                return [ChannelStart(names[0], try Self.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters))]
+                return [
+                    ChannelStart(names[0], try Self.resumePoint(seq: try parameters.unsignedInteger("seq"), parameters))
+                ]
             }
             return names.map { ChannelStart($0, ResumePoint(hello: hello)) }
         }
@@ -184,7 +186,8 @@ struct SubscribeRequest {
         guard configuration.presenceSelfNames else {
             throw .invalidParameter("user", "self-named presence is off (presence_self_names)")
         }
-        guard !user.isEmpty, user.utf8.count <= 64, !user.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        guard !user.isEmpty, user.utf8.count <= 64,
+            !user.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
         else {
             throw .invalidParameter("user", "a name of 1 to 64 bytes without control characters")
         }

@@ -115,13 +115,17 @@ struct RiverCommand {
 
     private static func bool(_ fields: JSONValue, _ name: String, _ id: Int64) throws(Refusal) -> Bool? {
         guard let value = fields[name], value != .null else { return nil }
-        guard case .bool(let flag) = value else { throw Refusal(id: id, status: 400, reason: "'\(name)' must be true or false") }
+        guard case .bool(let flag) = value else {
+            throw Refusal(id: id, status: 400, reason: "'\(name)' must be true or false")
+        }
         return flag
     }
 
     private static func string(_ fields: JSONValue, _ name: String, _ id: Int64) throws(Refusal) -> String? {
         guard let value = fields[name], value != .null else { return nil }
-        guard case .string(let text) = value else { throw Refusal(id: id, status: 400, reason: "'\(name)' must be a string") }
+        guard case .string(let text) = value else {
+            throw Refusal(id: id, status: 400, reason: "'\(name)' must be a string")
+        }
         return text
     }
 }

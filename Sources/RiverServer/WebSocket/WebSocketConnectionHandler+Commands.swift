@@ -12,7 +12,9 @@ extension WebSocketConnectionHandler {
         guard case .commands(let session) = self.subscriptions else { return }
         guard self.rateLimit?.admit(now: self.loop.eventLoop.now) ?? true else {
             let limit = self.server.configuration.maxCommandsPerSecond
-            return self.reply(CommandReply.error(id: nil, status: 429, reason: "more than \(limit) commands per second"))
+            return self.reply(
+                CommandReply.error(id: nil, status: 429, reason: "more than \(limit) commands per second")
+            )
         }
         guard !binary else {
             return self.reply(CommandReply.error(id: nil, status: 400, reason: "commands are text frames of JSON"))
@@ -97,7 +99,12 @@ extension WebSocketConnectionHandler {
         let commandAsker = asker.presenting(command.token, claims: identity?.claims)
         let question =
             command.kind == .publish
-            ? commandAsker.question(.publish, channels: [command.channel], data: command.data, isBinary: command.isBinary)
+            ? commandAsker.question(
+                .publish,
+                channels: [command.channel],
+                data: command.data,
+                isBinary: command.isBinary
+            )
             : commandAsker.question(.subscribe, channels: [command.channel])
         if let cached = authorizer.cachedOutcome(question) {
             return self.perform(command, identity: identity, decided: cached, session)
@@ -151,7 +158,11 @@ extension WebSocketConnectionHandler {
             } else if let verified = try identity?.presenceMember() {
                 member = verified
             } else {
-                member = try SubscribeRequest.selfNamedMember(command.user, channels: [channel], self.server.configuration)
+                member = try SubscribeRequest.selfNamedMember(
+                    command.user,
+                    channels: [channel],
+                    self.server.configuration
+                )
             }
         } catch {
             return self.refuse(command, Int(error.status.code), error.reason)

@@ -69,8 +69,13 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             messages = .publish(allowed: mayPublish)
         case .commands(let session):
             self.subscriptions = .commands(session)
-            self.format = StreamFraming.WebSocketFormat(deflateWindowBits: upgrade.deflate.map { UInt8($0.serverWindowBits) })
-            self.rateLimit = CommandRateLimit(perSecond: server.configuration.maxCommandsPerSecond, now: loop.eventLoop.now)
+            self.format = StreamFraming.WebSocketFormat(
+                deflateWindowBits: upgrade.deflate.map { UInt8($0.serverWindowBits) }
+            )
+            self.rateLimit = CommandRateLimit(
+                perSecond: server.configuration.maxCommandsPerSecond,
+                now: loop.eventLoop.now
+            )
             messages = .commands
         }
         self.machine = StateMachine(maxMessageSize: server.configuration.maxMessageSize, messages: messages)
@@ -327,7 +332,11 @@ extension WebSocketConnectionHandler: StreamOutput {
             self.context?.close(promise: nil)
         case .refused(let error):
             self.perform(
-                self.machine.fail(code: WebSocketClose.unexpectedServerError, reason: error.reason, tick: self.loop.tick)
+                self.machine.fail(
+                    code: WebSocketClose.unexpectedServerError,
+                    reason: error.reason,
+                    tick: self.loop.tick
+                )
             )
         }
     }

@@ -60,15 +60,24 @@ extension RequestDispatcher {
             if self.server.authorizer != nil {
                 asker = try self.asker(request, "river.v2", verified)
             }
-            switch try self.consult(decided, verified: verified, { () throws(RequestError) -> AuthQuestion in
-                asker!.question(.connect, channels: [])
-            }) {
+            switch try self.consult(
+                decided,
+                verified: verified,
+                { () throws(RequestError) -> AuthQuestion in
+                    asker!.question(.connect, channels: [])
+                }
+            ) {
             case .ask(let next): return next
             case .notConfigured: break
             case .decided(let outcome):
                 if let decision = outcome.connection, !decision.allowed { throw decision.refusal(nil) }
             }
-            let session = CommandSession(credentials: credentials, origin: head.origin, verified: verified, asker: asker)
+            let session = CommandSession(
+                credentials: credentials,
+                origin: head.origin,
+                verified: verified,
+                asker: asker
+            )
             return .upgrade(
                 WebSocketUpgrade(
                     key: key,
@@ -94,9 +103,13 @@ extension RequestDispatcher {
         default:
             break
         }
-        switch try self.consult(decided, verified: verified, { () throws(RequestError) -> AuthQuestion in
-            try self.asker(request, "websocket", verified).question(.subscribe, channels: [channel])
-        }) {
+        switch try self.consult(
+            decided,
+            verified: verified,
+            { () throws(RequestError) -> AuthQuestion in
+                try self.asker(request, "websocket", verified).question(.subscribe, channels: [channel])
+            }
+        ) {
         case .ask(let next): return next
         case .notConfigured: break
         case .decided(let outcome):

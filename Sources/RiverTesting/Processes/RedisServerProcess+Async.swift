@@ -79,7 +79,11 @@ extension RedisSentinelProcess {
     ) async throws
         -> RedisSentinelProcess
     {
-        let sentinel = try RedisSentinelProcess(monitoring: masterPort, masterName: masterName, waitingUntilReady: false)
+        let sentinel = try RedisSentinelProcess(
+            monitoring: masterPort,
+            masterName: masterName,
+            waitingUntilReady: false
+        )
         do {
             try await eventually("redis-sentinel answers on port \(sentinel.port)") {
                 (try? await RedisServerProcess.exchange(port: sentinel.port, ["PING"])) == "+PONG\r\n"

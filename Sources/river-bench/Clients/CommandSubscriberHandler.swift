@@ -53,7 +53,12 @@ final class CommandSubscriberHandler: ChannelInboundHandler {
             self.open = true
             guard self.framing.status == 101 else { return self.fail(context: context) }
             for (index, channel) in self.channels.enumerated() {
-                context.write(self.wrapOutboundOut(CommandFrame.command("subscribe", id: index, channel: channel, fields: self.fields)), promise: nil)
+                context.write(
+                    self.wrapOutboundOut(
+                        CommandFrame.command("subscribe", id: index, channel: channel, fields: self.fields)
+                    ),
+                    promise: nil
+                )
             }
             context.flush()
         }

@@ -3,7 +3,8 @@ import ArgumentParser
 struct ChurnCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "churn",
-        abstract: "Connections of every transport opened, used and closed at a set rate; the server's RSS per closed connection."
+        abstract:
+            "Connections of every transport opened, used and closed at a set rate; the server's RSS per closed connection."
     )
     @OptionGroup var common: CommonOptions
     @Option(help: "Connections opened per second.") var rate = 2000

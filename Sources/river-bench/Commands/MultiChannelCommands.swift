@@ -22,12 +22,20 @@ struct MultiFanoutCommand: AsyncParsableCommand {
     @Option(help: "Seconds without a delivery after which the missing ones count as lost.") var stall = 10.0
 
     func validate() throws {
-        guard self.transport != .longPoll else { throw ValidationError("multi-fanout runs over stream, sse or websocket") }
-        guard self.publishes >= 1, self.depth >= 1 else { throw ValidationError("--publishes and --depth must be >= 1") }
+        guard self.transport != .longPoll else {
+            throw ValidationError("multi-fanout runs over stream, sse or websocket")
+        }
+        guard self.publishes >= 1, self.depth >= 1 else {
+            throw ValidationError("--publishes and --depth must be >= 1")
+        }
     }
 
     func run() async throws {
-        let plan = try ChannelPlan(connections: self.connections, perConnection: self.perConnection, pool: self.channels)
+        let plan = try ChannelPlan(
+            connections: self.connections,
+            perConnection: self.perConnection,
+            pool: self.channels
+        )
         try await self.common.run {
             try await $0.multiFanout(
                 plan: plan,
@@ -62,7 +70,9 @@ struct PresenceChurnCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard self.channels >= 1, self.watchers >= 0 else { throw ValidationError("--channels >= 1, --watchers >= 0") }
-        guard self.clients >= 1, self.joins >= self.clients else { throw ValidationError("need 1 <= --clients <= --joins") }
+        guard self.clients >= 1, self.joins >= self.clients else {
+            throw ValidationError("need 1 <= --clients <= --joins")
+        }
         if let rate = self.rate, rate < 1 { throw ValidationError("--rate must be >= 1") }
     }
 

@@ -30,7 +30,10 @@ struct ReferenceServerCommand: AsyncParsableCommand {
         case "default":
             break
         case "fixed256":
-            bootstrap = bootstrap.childChannelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 256))
+            bootstrap = bootstrap.childChannelOption(
+                .recvAllocator,
+                value: FixedSizeRecvByteBufferAllocator(capacity: 256)
+            )
         case "river":
             bootstrap = bootstrap.childChannelOption(
                 .recvAllocator,

@@ -33,7 +33,8 @@ enum ChurnKind: CaseIterable {
         case .publishBody:
             let body = String(repeating: "b", count: 1024)
             return ByteBuffer(
-                string: "POST /publish?name=\(name)-b\(head)Content-Type: text/plain\r\nContent-Length: 1024\r\n\r\n\(body)"
+                string:
+                    "POST /publish?name=\(name)-b\(head)Content-Type: text/plain\r\nContent-Length: 1024\r\n\r\n\(body)"
             )
         case .badRequest: return ByteBuffer(string: "NOT HTTP\r\n\r\n")
         case .longPoll: return ByteBuffer(string: "GET /subscribe?name=\(name)&seq=0&keep=0\(head)\r\n")
@@ -78,7 +79,9 @@ extension LoadGenerator {
         let channel = self.channelName(0)
         let host = self.target.host
         // One retained message, so every catch-up answers at once.
-        let seed = ByteBuffer(string: "GET /publish?name=\(channel.formEncoded)&data=seed HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+        let seed = ByteBuffer(
+            string: "GET /publish?name=\(channel.formEncoded)&data=seed HTTP/1.1\r\nHost: \(host)\r\n\r\n"
+        )
         guard try await self.churnOnce(seed, .responses(1)).get() else { throw BenchError("the first publish failed") }
 
         let kinds = ChurnKind.allCases

@@ -173,7 +173,11 @@ extension LoadGenerator {
     ) async throws -> Report {
         _ = try Self.residentBytes(serverPIDs)
         // Warm the server's code paths and allocator first, then measure from there.
-        let warmPlan = try ChannelPlan(connections: min(100, plan.connections), perConnection: plan.perConnection, pool: plan.pool)
+        let warmPlan = try ChannelPlan(
+            connections: min(100, plan.connections),
+            perConnection: plan.perConnection,
+            pool: plan.pool
+        )
         let warmNames = (0..<plan.pool).map { "warm-\(self.runID)-\($0)" }
         let warm = try await self.subscribe(plan: warmPlan, transport: transport, names: warmNames)
         try await Self.close(warm)

@@ -77,10 +77,11 @@ struct Target: Sendable {
             headers = []
         case .webSocket:
             path = self.webSocketPath
-            headers = [
-                "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-            ] + self.webSocketHeaders
+            headers =
+                [
+                    "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                ] + self.webSocketHeaders
         }
         let target = path.replacingChannel(with: channel).replacingOccurrences(of: "{seq}", with: String(seq))
         var request = "GET \(target) HTTP/1.1\r\nHost: \(self.host)\r\n"

@@ -59,7 +59,12 @@ extension MachineLoadTests {
 
             var open = -1
             _ = try? await eventually("the server forgets the dropped connections", interval: .milliseconds(50)) {
-                let stats = try await TestConnection.request(port: port, "GET", "/stats", readTimeout: HostileInputTests.patience).body
+                let stats = try await TestConnection.request(
+                    port: port,
+                    "GET",
+                    "/stats",
+                    readTimeout: HostileInputTests.patience
+                ).body
                 let object = try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any]
                 open = (object?["connections"] as? [String: Any])?["open"] as? Int ?? -1
                 return open == 1

@@ -56,7 +56,8 @@ extension MachineLoadTests {
                 for (index, connection) in connections.enumerated() {
                     var requests = ""
                     for offset in stride(from: index, to: batch, by: connections.count) {
-                        requests += "GET /publish?name=\(prefix)\(next + offset)&data=\(payload) HTTP/1.1\r\nHost: x\r\n\r\n"
+                        requests +=
+                            "GET /publish?name=\(prefix)\(next + offset)&data=\(payload) HTTP/1.1\r\nHost: x\r\n\r\n"
                     }
                     try await connection.send(requests)
                 }

@@ -29,8 +29,7 @@ struct RouteSweep {
     var readTimeout: Duration = .seconds(10)
 
     /// `METHOD TARGET` answered as a whole (`Content-Length`).
-    mutating func request(_ method: String, _ target: String, body: String? = nil, _ status: Int, says: [String] = [])
-    {
+    mutating func request(_ method: String, _ target: String, body: String? = nil, _ status: Int, says: [String] = []) {
         self.probes.append(
             Probe(label: "\(method) \(target)", status: status, says: says) { river, timeout in
                 try await Self.withConnection(to: river, timeout: timeout) { connection in

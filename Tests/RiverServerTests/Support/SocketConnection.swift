@@ -279,4 +279,3 @@ extension SocketConnection {
         return self.takePending()
     }
 }
-

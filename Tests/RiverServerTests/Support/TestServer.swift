@@ -54,4 +54,3 @@ func withServer<T>(
         throw error
     }
 }
-

@@ -109,7 +109,8 @@ final class WebDriver: @unchecked Sendable {
 
     /// A PNG of the current window.
     func screenshot() async throws -> Data {
-        guard let encoded = try await self.command("GET", "/screenshot") as? String, let png = Data(base64Encoded: encoded)
+        guard let encoded = try await self.command("GET", "/screenshot") as? String,
+            let png = Data(base64Encoded: encoded)
         else { throw Failure(description: "no screenshot") }
         return png
     }

@@ -202,7 +202,9 @@ extension AccessToken {
         guard let subject = self.subject else { return nil }
         guard let info = self.info else { return PresenceMember(user: subject) }
         guard info.isWithinPresenceLimit else {
-            throw .badRequest("the token's info is \(info.byteCount) bytes: presence takes at most \(TokenInfo.presenceLimit)")
+            throw .badRequest(
+                "the token's info is \(info.byteCount) bytes: presence takes at most \(TokenInfo.presenceLimit)"
+            )
         }
         return PresenceMember(user: subject, info: ByteBuffer(bytes: info.json))
     }

@@ -100,7 +100,9 @@ extension HTTPRequestParser {
             guard contentLength == nil else {
                 throw RequestParseError(.badRequest, "request has both Content-Length and Transfer-Encoding")
             }
-            guard !head.isHTTP10 else { throw RequestParseError(.badRequest, "HTTP/1.0 request uses Transfer-Encoding") }
+            guard !head.isHTTP10 else {
+                throw RequestParseError(.badRequest, "HTTP/1.0 request uses Transfer-Encoding")
+            }
             let codings = transferEncoding.split(separator: ",").map { $0.trimmingSpaces }
             guard codings == ["chunked"] else {
                 throw RequestParseError(.notImplemented, "transfer coding not supported (only chunked)")
@@ -130,7 +132,10 @@ extension HTTPRequestParser {
         var isAsterisk = false
     }
 
-    private static func parseRequestLine(_ line: ByteBuffer, into head: inout ParsedRequestHead) throws(RequestParseError) {
+    private static func parseRequestLine(
+        _ line: ByteBuffer,
+        into head: inout ParsedRequestHead
+    ) throws(RequestParseError) {
         let result: Result<RequestLineLayout, RequestParseError> = line.withUnsafeReadableBytes { bytes in
             var layout = RequestLineLayout()
             guard let firstSpace = Self.find(UInt8(ascii: " "), in: bytes, from: 0, to: bytes.count),
@@ -150,7 +155,9 @@ extension HTTPRequestParser {
             } else if version.elementsEqual("HTTP/1.0".utf8) {
                 layout.isHTTP10 = true
             } else if version.starts(with: "HTTP/".utf8) {
-                return .failure(RequestParseError(.versionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported here"))
+                return .failure(
+                    RequestParseError(.versionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported here")
+                )
             } else {
                 return .failure(RequestParseError(.badRequest, "malformed HTTP version"))
             }
@@ -162,7 +169,9 @@ extension HTTPRequestParser {
             }
             // RFC 9112 section 3.2: the target is visible ASCII; other bytes are percent-encoded.
             guard Self.all(bytes, targetStart, targetEnd, { $0 > 0x20 && $0 < 0x7F }) else {
-                return .failure(RequestParseError(.badRequest, "request target must be ASCII (percent-encode other bytes)"))
+                return .failure(
+                    RequestParseError(.badRequest, "request target must be ASCII (percent-encode other bytes)")
+                )
             }
             var pathStart = targetStart
             if bytes[targetStart] != UInt8(ascii: "/") {
@@ -252,7 +261,12 @@ extension HTTPRequestParser {
 
     /// Splits `name: value`, checking the name is a token and the value has no control bytes.
     /// Keeps a field `keptFields` names (the caller has checked its syntax).
-    private static func keep(_ line: ByteBuffer, _ value: ByteBuffer, _ keptFields: Set<String>, in head: inout ParsedRequestHead) {
+    private static func keep(
+        _ line: ByteBuffer,
+        _ value: ByteBuffer,
+        _ keptFields: Set<String>,
+        in head: inout ParsedRequestHead
+    ) {
         guard let colon = line.readableBytesView.firstIndex(of: UInt8(ascii: ":")) else { return }
         let name = String(decoding: line.readableBytesView[..<colon], as: UTF8.self).lowercased()
         guard keptFields.contains(name) else { return }

@@ -300,7 +300,9 @@ public final class HTTPRequestParser {
             var size = 0
             var index = 0
             while index < bytes.count, let value = Self.hexValue(bytes[index]) {
-                guard index < 15 else { return .failure(RequestParseError(.contentTooLarge, "chunk size is too large")) }
+                guard index < 15 else {
+                    return .failure(RequestParseError(.contentTooLarge, "chunk size is too large"))
+                }
                 size = size << 4 | value
                 index += 1
             }

@@ -2,7 +2,13 @@ import NIOCore
 
 /// The HTTP methods River knows; a request with any other is refused with 501.
 public enum RequestMethod: String, Sendable, Equatable {
-    case get = "GET", head = "HEAD", post = "POST", put = "PUT", delete = "DELETE", options = "OPTIONS", patch = "PATCH"
+    case get = "GET"
+    case head = "HEAD"
+    case post = "POST"
+    case put = "PUT"
+    case delete = "DELETE"
+    case options = "OPTIONS"
+    case patch = "PATCH"
 }
 
 /// A parsed request line and the header fields River acts on. Other fields are

@@ -7,7 +7,10 @@ import RiverCore
 /// `"truncated": true`); a channel nobody is on answers zeros.
 enum PresenceResponder {
     /// The channel asked about; 400 when the request is not a presence question.
-    static func validate(_ request: ParsedRequest, configuration: RiverConfiguration) throws(RequestError)
+    static func validate(
+        _ request: ParsedRequest,
+        configuration: RiverConfiguration
+    ) throws(RequestError)
         -> ChannelName
     {
         let head = request.head

@@ -67,10 +67,14 @@ public struct RequestError: Error, Equatable, Sendable, CustomStringConvertible 
     public static func forbidden(_ why: String) -> RequestError { RequestError(.forbidden, why) }
 
     /// The bytes received are not a request River can read (the parser's status and reason).
-    public static func unreadable(_ error: RequestParseError) -> RequestError { RequestError(error.status, error.reason) }
+    public static func unreadable(_ error: RequestParseError) -> RequestError {
+        RequestError(error.status, error.reason)
+    }
 
     /// 408: the request did not arrive completely within `read_timeout`.
-    public static func requestTimeout() -> RequestError { RequestError(.requestTimeout, "request not received in time") }
+    public static func requestTimeout() -> RequestError {
+        RequestError(.requestTimeout, "request not received in time")
+    }
 
     public static func internalError() -> RequestError { RequestError(.internalServerError, "internal server error") }
 }
