@@ -1,4 +1,5 @@
 import NIOCore
+import RiverCore
 
 /// How River writes a message into Redis, compactly and byte for byte.
 ///
@@ -7,7 +8,8 @@ import NIOCore
 ///   and it has one field whose name is the message's kind: `t` for text,
 ///   `b` for binary, its value the payload.
 /// - On the pub/sub channel, a message is `KIND EPOCH SEQ\n` followed by the
-///   payload; `d` alone announces the channel's deletion.
+///   payload; `d` alone announces the channel's deletion; `j`/`l` a presence
+///   join or leave (`PresenceScripts`).
 enum MessageKind: UInt8 {
     case text = 0x74  // "t"
     case binary = 0x62  // "b"
@@ -24,12 +26,18 @@ enum MessageKind: UInt8 {
 enum LiveMessage {
     case message(epoch: UInt64, seq: UInt64, kind: MessageKind, payload: ByteBuffer)
     case deleted
+    case presence(PresenceEvent.Kind, PresenceMember)
 
     init?(_ bytes: ByteBuffer) {
         var bytes = bytes
         guard let first = bytes.readInteger(as: UInt8.self) else { return nil }
         if first == UInt8(ascii: "d") && bytes.readableBytes == 0 {
             self = .deleted
+            return
+        }
+        if first == UInt8(ascii: "j") || first == UInt8(ascii: "l") {
+            guard let member = PresenceMember(redisEvent: &bytes) else { return nil }
+            self = .presence(first == UInt8(ascii: "j") ? .join : .leave, member)
             return
         }
         guard let kind = MessageKind(rawValue: first), bytes.readInteger(as: UInt8.self) == UInt8(ascii: " "),
@@ -42,6 +50,40 @@ enum LiveMessage {
         else { return nil }
         bytes.moveReaderIndex(to: newline + 1)
         self = .message(epoch: epoch, seq: seq, kind: kind, payload: bytes)
+    }
+}
+
+extension PresenceMember {
+    /// The member's key in Redis: `v` (verified) or `u` (self-named), then the user's bytes.
+    var redisKey: ByteBuffer {
+        var key = ByteBuffer()
+        key.writeInteger(self.isVerified ? UInt8(ascii: "v") : UInt8(ascii: "u"))
+        key.writeString(self.user)
+        return key
+    }
+
+    /// A member from the rest of a pub/sub presence event, ` LEN KEY INFO`.
+    convenience init?(redisEvent bytes: inout ByteBuffer) {
+        guard bytes.readInteger(as: UInt8.self) == UInt8(ascii: " ") else { return nil }
+        let view = bytes.readableBytesView
+        guard let space = view.firstIndex(of: UInt8(ascii: " ")),
+            let length = UInt64(decimal: view[view.startIndex..<space]), length >= 1,
+            length <= UInt64(bytes.readableBytes)
+        else { return nil }
+        bytes.moveReaderIndex(to: space + 1)
+        guard var key = bytes.readSlice(length: Int(length)), let flag = key.readInteger(as: UInt8.self),
+            flag == UInt8(ascii: "v") || flag == UInt8(ascii: "u")
+        else { return nil }
+        self.init(redisKey: key, flag: flag, info: bytes)
+    }
+
+    /// A member from its key's parts and its info bytes (none when empty).
+    convenience init(redisKey user: ByteBuffer, flag: UInt8, info: ByteBuffer) {
+        self.init(
+            user: String(buffer: user),
+            info: info.readableBytes > 0 ? info : nil,
+            isVerified: flag == UInt8(ascii: "v")
+        )
     }
 }
 

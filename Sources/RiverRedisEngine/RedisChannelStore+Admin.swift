@@ -92,8 +92,9 @@ extension RedisChannelStore {
         EventLoopFuture.andAllComplete(self.links.map { $0.reportPublishes() }, on: self.eventLoop)
     }
 
-    /// Every second: close connections Redis stopped answering, let go of
-    /// channels nobody here has wanted for a while, retry gap fills that
+    /// Every second: close connections Redis stopped answering, beat the
+    /// presence heartbeat, let go of channels nobody here has wanted for a
+    /// while (and whose presence is written), retry gap fills that
     /// failed, report publishes, and (every 30 s) keep followed channels from
     /// expiring while nobody publishes.
     func sweep() {
@@ -105,8 +106,11 @@ extension RedisChannelStore {
         }
         self.published.sweep(now: now)
         _ = self.reportPublishes()
+        self.presenceHeartbeat()
         for channel in Array(self.channels.values) {
-            if channel.subscriberTotal == 0, let since = channel.idleSince, since + self.settings.linger <= now {
+            if channel.subscriberTotal == 0, let since = channel.idleSince, since + self.settings.linger <= now,
+                channel.presence.isEmpty, !channel.isPresenceQueued
+            {
                 self.channels[channel.name] = nil
                 if case .active = channel.subscription {
                     let subscriptions = self.links[channel.shard].subscriptions

@@ -12,6 +12,8 @@ extension RedisChannelStore {
             let channel = self.channels[name], let live = LiveMessage(payload)
         else { return }
         switch live {
+        case .presence(let kind, let member):
+            self.receivedPresence(kind, member, in: channel)
         case .deleted:
             self.endSubscribers(of: channel, reason: .channelDeleted)
             channel.epoch = nil

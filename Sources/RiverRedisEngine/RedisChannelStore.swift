@@ -12,7 +12,8 @@ import RiverCore
 /// empty, the channel expired or was deleted).
 ///
 /// Facets: `+Publish` (the hot path), `+LiveFeed` (ordering the pub/sub
-/// feed, refills), `+Admin` (info, delete, listing, statistics, upkeep).
+/// feed, refills), `+Presence` (this node's share of presence, across
+/// nodes), `+Admin` (info, delete, listing, statistics, upkeep).
 final class RedisChannelStore {
     let index: Int
     let eventLoop: EventLoop
@@ -28,6 +29,11 @@ final class RedisChannelStore {
     var nextToken: UInt64 = 1
     var sweeps: UInt64 = 0
     var epochs = EpochGenerator()
+    /// This loop's name as a presence node in Redis (`PresenceScripts`).
+    let presenceNode: String
+    /// Channels whose presence share waits to be written, and whether a write is scheduled.
+    var presenceQueue: [RemoteChannel] = []
+    var presenceWriteScheduled = false
 
     /// A subscriber's catch-up raced live messages it could not be given: read it again.
     struct StaleCatchUp: Error, CustomStringConvertible {
@@ -50,6 +56,7 @@ final class RedisChannelStore {
         self.shardMap = ShardMap(count: targets.count)
         self.outboxes = HubOutboxes(fanOut: fanOut, eventLoop: eventLoop)
         self.published = PublishedChannels(refreshInterval: settings.expiryRefreshInterval)
+        self.presenceNode = String(UInt64.random(in: .min ... .max) | (1 << 63), radix: 16)
         self.links = targets.enumerated().map { shard, target in
             RedisShardLink(shard: shard, of: targets.count, target: target, eventLoop: eventLoop, logger: logger)
         }
@@ -62,12 +69,18 @@ final class RedisChannelStore {
         }
     }
 
+    /// Connects to every shard, then beats the first presence heartbeat (the sweep beats the next ones).
     func start() -> EventLoopFuture<Void> {
-        EventLoopFuture.andAllComplete(self.links.map { $0.start() }, on: self.eventLoop)
+        EventLoopFuture.andAllComplete(self.links.map { $0.start() }, on: self.eventLoop).assumeIsolated().map {
+            self.presenceHeartbeat()
+        }.nonisolated()
     }
 
+    /// Takes this node's presence out of Redis (its members leave at once), then closes the connections.
     func stop() -> EventLoopFuture<Void> {
-        EventLoopFuture.andAllComplete(self.links.map { $0.stop() }, on: self.eventLoop)
+        self.leavePresence().assumeIsolated().flatMap {
+            EventLoopFuture.andAllComplete(self.links.map { $0.stop() }, on: self.eventLoop)
+        }.nonisolated()
     }
 
     func link(for name: ChannelName) -> RedisShardLink {
@@ -90,9 +103,8 @@ final class RedisChannelStore {
         channel.subscriberTotal += 1
         channel.idleSince = nil
         let subscription = Interest(channel: name, hubIndex: hubIndex, token: channel.token, member: member)
-        if channel.presence.subscribed(member), let member {
-            self.announce(PresenceEvent(.join, channel: name, member: member), in: channel)
-        }
+        _ = channel.presence.subscribed(member)
+        self.presenceChanged(member, in: channel)
         return self.catchUp(channel, from: point, attempts: 3)
             .map { SubscribeResult(interest: subscription, catchUp: $0) }
             .flatMapErrorThrowing { error in
@@ -231,32 +243,7 @@ final class RedisChannelStore {
         channel.subscribersPerHub[subscription.hubIndex] -= 1
         channel.subscriberTotal -= 1
         if channel.subscriberTotal == 0 { channel.idleSince = .now() }
-        let due = NIODeadline.now() + self.settings.presenceLeaveDelay
-        if channel.presence.unsubscribed(subscription.member, leaveDue: due), let member = subscription.member {
-            let store = NIOLoopBound(self, eventLoop: self.eventLoop)
-            self.eventLoop.scheduleTask(deadline: due) { store.value.leaveDue(member, at: due, from: channel) }
-        }
-    }
-
-    // MARK: - Presence
-
-    func presence(of name: ChannelName, limit: Int) -> PresenceSnapshot {
-        guard let channel = self.channels[name] else { return PresenceSnapshot(channel: name) }
-        return channel.presence.snapshot(of: name, limit: limit)
-    }
-
-    private func leaveDue(_ member: PresenceMember, at due: NIODeadline, from channel: RemoteChannel) {
-        guard self.channels[channel.name] === channel, let left = channel.presence.leave(member, dueAt: due) else {
-            return
-        }
-        self.announce(PresenceEvent(.leave, channel: channel.name, member: left), in: channel)
-    }
-
-    /// Hands a join or leave to every hub with subscribers to the channel.
-    private func announce(_ event: PresenceEvent, in channel: RemoteChannel) {
-        for hub in channel.subscribersPerHub.indices where channel.subscribersPerHub[hub] > 0 {
-            self.fanOut.send(event, toHub: hub)
-        }
+        self.presenceUnsubscribed(subscription.member, from: channel)
     }
 
     private func channel(named name: ChannelName) -> RemoteChannel {

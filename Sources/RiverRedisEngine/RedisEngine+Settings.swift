@@ -38,6 +38,8 @@ extension RedisEngine {
         public var presenceLeaveDelay: TimeAmount = .seconds(5)
         /// `presence_ttl`: how long a node's presence outlives the node (it refreshes it well within).
         public var presenceTTL: TimeAmount = .seconds(30)
+        /// How long presence changes gather before a loop writes them to Redis (one call per channel).
+        public var presenceWriteDelay: TimeAmount = .milliseconds(20)
 
         public init(
             shards: [RedisShardLocation],

@@ -126,7 +126,7 @@ public final class RedisEngine: Engine {
     public func presence(of channel: ChannelName, limit: Int, on loop: EventLoop) -> EventLoopFuture<PresenceSnapshot> {
         let home = self.home(of: channel)
         return home.eventLoop.submit(replyingOn: loop) {
-            home.eventLoop.makeSucceededFuture(home.value.presence(of: channel, limit: limit))
+            home.value.presence(of: channel, limit: limit)
         }
     }
 

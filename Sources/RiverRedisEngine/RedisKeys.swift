@@ -9,14 +9,21 @@ enum RedisKeys {
     static let metaSuffix: StaticString = ":meta"
     static let historySuffix: StaticString = ":history"
     static let pubSubSuffix: StaticString = ""
+    static let presenceSuffix: StaticString = ":presence"
     /// Per shard: a sorted set of the shard's channel names (the listing).
     static let channelIndex = "river:channels"
     /// Per shard: a hash of counters (`published`).
     static let statistics = "river:stats"
+    /// Per shard: the presence nodes, scored by when their heartbeat expires (`PresenceScripts`).
+    static let presenceNodes = "river:presence:nodes"
+
+    /// Per shard: the channels where presence node `node` holds a share.
+    static func presenceChannels(of node: String) -> String { "river:presence:node:" + node }
 
     static func meta(_ channel: ChannelName) -> RESPCommand.Argument { .key(channel, suffix: Self.metaSuffix) }
     static func history(_ channel: ChannelName) -> RESPCommand.Argument { .key(channel, suffix: Self.historySuffix) }
     static func pubSub(_ channel: ChannelName) -> RESPCommand.Argument { .key(channel, suffix: Self.pubSubSuffix) }
+    static func presence(_ channel: ChannelName) -> RESPCommand.Argument { .key(channel, suffix: Self.presenceSuffix) }
 
     /// The channel a pub/sub channel name (`river:{NAME}`) belongs to, read from its bytes.
     static func channel(fromPubSub name: ByteBuffer) -> ChannelName? {

@@ -23,6 +23,11 @@ final class RemoteChannel {
     var subscriberTotal = 0
     /// This node's share of the channel's presence.
     var presence = ChannelPresence()
+    /// Members whose subscriptions here changed since the share was last written to Redis, in order.
+    var presenceChanges: [PresenceMember] = []
+    var presenceChangeSet: Set<PresenceMember> = []
+    /// Waiting in the store's queue of shares to write.
+    var isPresenceQueued = false
     /// Since when nobody here subscribes (the Redis subscription lingers a while).
     var idleSince: NIODeadline?
     var subscription = SubscriptionState.none
@@ -49,6 +54,21 @@ final class RemoteChannel {
         self.shard = shard
         self.token = token
         self.subscribersPerHub = Array(repeating: 0, count: hubCount)
+    }
+
+    /// Notes that `member`'s subscriptions here changed (nil: an anonymous one).
+    func presenceChanged(_ member: PresenceMember?) {
+        guard let member, self.presenceChangeSet.insert(member).inserted else { return }
+        self.presenceChanges.append(member)
+    }
+
+    /// Takes the noted changes, to write them.
+    func takePresenceChanges() -> [PresenceMember] {
+        defer {
+            self.presenceChanges = []
+            self.presenceChangeSet = []
+        }
+        return self.presenceChanges
     }
 
     /// Starts following `epoch` after `seq`, forgetting the old feed.

@@ -12,6 +12,11 @@ public struct TimedOut: Error, CustomStringConvertible {
 /// deadline. The one way tests wait for something the server does in its own
 /// time (a process starting, a node reconnecting to Redis, a count settling)
 /// when no event announces it.
+///
+/// Disfavoured: a condition that returns `Bool` takes the overload below. A
+/// multi-statement closure returning `Bool` could otherwise be taken as one
+/// returning `Bool?` — never nil, so the wait would end at once with `false`.
+@_disfavoredOverload
 @discardableResult
 public func eventually<Value>(
     _ what: @autoclosure () -> String,

@@ -67,6 +67,7 @@ public final class InProcessRiver: Sendable {
         await self.eventLoop.run()
         await self.context.terminate()
         for sweeper in self.sweepers { sweeper.cancel() }
+        await self.context.stopAuthorizer()
         await self.context.engine.shutdown()
         await self.eventLoop.run()
         await self.eventLoop.shutdownGracefully()

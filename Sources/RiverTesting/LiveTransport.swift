@@ -27,33 +27,40 @@ final class LiveTransport: TestTransport {
         if let receiveBufferBytes {
             bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
         }
-        // The collector is handed out as the pipeline is set up: a server that
-        // closes at once leaves it in place with what arrived, not a pipeline to search.
-        let collector = NIOLockedValueBox<NIOLoopBound<InboundCollector>?>(nil)
-        let channel = try await bootstrap.channelInitializer { channel in
+        // The collector is handed out as it is added: a server that answers and
+        // closes at once (a 503 at accept) may have torn the pipeline down
+        // before a later lookup of the handler.
+        let (channel, inbound) = try await bootstrap.connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try below?(channel)
-                let handler = InboundCollector()
-                try channel.pipeline.syncOperations.addHandler(handler)
-                collector.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
+                let collector = InboundCollector()
+                try channel.pipeline.syncOperations.addHandler(collector)
+                return (channel, NIOLoopBound(collector, eventLoop: channel.eventLoop))
             }
-        }.connect(host: "127.0.0.1", port: port).get()
-        guard let inbound = collector.withLockedValue({ $0 }) else {
-            throw TestFailure("no connection to 127.0.0.1:\(port)")
         }
         return LiveTransport(channel: channel, inbound: inbound)
     }
 
     func send(_ bytes: [UInt8]) async throws {
+        try await self.send(bytes, timeout: .seconds(10))
+    }
+
+    /// Sends `bytes`; throws `TimedOut` if the kernel has not taken them all
+    /// within `timeout` (what was not sent stays queued).
+    func send(_ bytes: [UInt8], timeout: Duration) async throws {
         // A server that stopped reading must not hold the test: bounded like every wait.
         let sent = self.channel.eventLoop.makePromise(of: Void.self)
         self.channel.writeAndFlush(ByteBuffer(bytes: bytes)).cascade(to: sent)
-        let timeout = self.channel.eventLoop.scheduleTask(in: .seconds(10)) {
-            sent.fail(TimedOut("send of \(bytes.count) bytes not done within 10 s"))
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let timer = self.channel.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            sent.fail(TimedOut("send of \(bytes.count) bytes not done within \(timeout)"))
         }
-        defer { timeout.cancel() }
+        defer { timer.cancel() }
         do {
             try await sent.futureResult.get()
+        } catch let timedOut as TimedOut {
+            throw timedOut  // the server stopped reading: callers may expect exactly that
         } catch {
             // Say what the server said before it closed (a 503 at accept, say).
             let inbound = self.inbound

@@ -266,9 +266,10 @@ extension TestConnection {
         _ method: String,
         _ target: String,
         headers: [String] = [],
-        body: String? = nil
+        body: String? = nil,
+        readTimeout: Duration = .seconds(10)
     ) async throws -> Response {
-        let connection = try await TestConnection.live(port: port)
+        let connection = try await TestConnection.live(port: port, readTimeout: readTimeout)
         try await connection.sendRequest(method, target, headers: headers, body: body)
         let response = try await connection.readResponse(forHEAD: method == "HEAD")
         await connection.close()

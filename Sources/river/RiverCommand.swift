@@ -62,9 +62,17 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "When set, a token's iss must be this. Default: not checked.") var tokenIssuer: String?
     @Option(help: "When set, a token's aud must name this. Default: not checked.") var tokenAudience: String?
     @Option(help: "Channels starting with this need a token to subscribe. Default: none.") var privatePrefix: String?
+    @Option(help: "Ask the application at this URL before subscribes, publishes and river.v2 connections. Default: none.")
+    var authUrl: String?
+    @Option(help: "Request header fields forwarded to auth_url. Default: Cookie Authorization.") var authHeaders: String?
+    @Option(help: "How long to wait for auth_url's answer (503 beyond). Default 1s.") var authTimeout: String?
+    @Option(help: "Questions to auth_url in flight at once (503 beyond). Default 64.") var authMaxInFlight: String?
+    @Option(help: "How long a subscription outlives an unreachable auth_url. Default 60s.") var authRenewGrace: String?
+    @Option(help: "Decisions of auth_url remembered. Default 65536.") var authCacheSize: String?
     @Option(help: "Address of the admin listener. Default 127.0.0.1.") var adminHost: String?
     @Option(help: "Serve /channels, /stats and /metrics only on this port. Default: on the main port.")
     var adminPort: String?
+    @Option(help: "on or off: /dashboard, /stats/stream and what they measure. Default on.") var dashboard: String?
     @Option(help: "memory (this process) or redis (channels shared by every node on the Redis). Default memory.")
     var engine: String?
     @Option(help: "A Redis shard of the redis engine, redis://HOST:PORT[/DB]; repeat for more. Default 127.0.0.1:6379.")
@@ -106,8 +114,13 @@ struct RiverCommand: AsyncParsableCommand {
             ("token_public_key", "token-public-key", self.tokenPublicKey),
             ("token_issuer", "token-issuer", self.tokenIssuer),
             ("token_audience", "token-audience", self.tokenAudience),
-            ("private_prefix", "private-prefix", self.privatePrefix), ("admin_ip", "admin-host", self.adminHost),
-            ("admin_port", "admin-port", self.adminPort), ("engine", "engine", self.engine),
+            ("private_prefix", "private-prefix", self.privatePrefix), ("auth_url", "auth-url", self.authUrl),
+            ("auth_headers", "auth-headers", self.authHeaders), ("auth_timeout", "auth-timeout", self.authTimeout),
+            ("auth_max_in_flight", "auth-max-in-flight", self.authMaxInFlight),
+            ("auth_renew_grace", "auth-renew-grace", self.authRenewGrace),
+            ("auth_cache_size", "auth-cache-size", self.authCacheSize), ("admin_ip", "admin-host", self.adminHost),
+            ("admin_port", "admin-port", self.adminPort), ("dashboard", "dashboard", self.dashboard),
+            ("engine", "engine", self.engine),
             ("redis", "redis", Self.joined(self.redis)),
             ("redis_sentinel", "redis-sentinel", Self.joined(self.redisSentinel)),
             ("redis_master", "redis-master", Self.joined(self.redisMaster)),

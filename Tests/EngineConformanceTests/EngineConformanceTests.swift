@@ -34,7 +34,7 @@ import Testing
         case .memory:
             engine = MemoryEngine(fanOut: fanOut, limits: limits, presenceLeaveDelay: leaveDelay)
         case .redis:
-            let server = try RedisServerProcess()
+            let server = try await RedisServerProcess.launch()
             redis = server
             var logger = Logger(label: "redis-engine-test")
             logger.logLevel = .critical
@@ -51,7 +51,7 @@ import Testing
         }
         await engine.shutdown()
         try await group.shutdownGracefully()
-        redis?.stop()
+        try await redis?.halt()
     }
 
     func name(_ text: String) -> ChannelName { try! ChannelName(validating: text, maxBytes: 64) }
@@ -95,13 +95,21 @@ import Testing
         try await subscriber.eventLoop.submit { subscriber.value.messages }.get()
     }
 
-    /// Polls `condition` for up to five seconds.
-    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<500 {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(10))
+    /// Waits until `channel` has a message: publishing is under way.
+    func publishingHasBegun(_ engine: Engine, _ channel: ChannelName, on loop: EventLoop) async throws {
+        try await RiverTesting.eventually("publishing to \(channel.value) has begun") {
+            (try await engine.info(channel, on: loop).get()?.seq ?? 0) > 0
         }
-        return false
+    }
+
+    /// Whether `condition` holds within five seconds (the shared `eventually`, as a Bool for `#expect`).
+    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        do {
+            try await RiverTesting.eventually("the condition holds", timeout: .seconds(5), condition)
+            return true
+        } catch is TimedOut {
+            return false
+        }
     }
 
     @Test(arguments: Kind.allCases)
@@ -209,7 +217,7 @@ import Testing
                         .get()
                 }
             }
-            try await Task.sleep(for: .milliseconds(5))
+            try await self.publishingHasBegun(engine, channel, on: group.next())
             let (first, _) = try await self.subscribe(engine, fanOut, hub: 1, to: channel, from: .init(seq: 0))
             let (second, _) = try await self.subscribe(engine, fanOut, hub: 0, to: channel, from: .init(seq: 0))
             try await publishing.value
@@ -348,6 +356,8 @@ final class RecordingSubscriber: Subscriber {
     var finished: FinishReason?
     /// The joins and leaves received, as `join USER`.
     var presence: [String] = []
+    /// Who subscribed: as a transport does, it is not told of its own joins and leaves.
+    var member: PresenceMember?
 
     var deliveredSeq: UInt64 { self.cursor }
 
@@ -376,6 +386,7 @@ final class RecordingSubscriber: Subscriber {
     func finish(_ reason: FinishReason) { self.finished = reason }
 
     func presenceChanged(_ event: EncodedPresenceEvent) {
+        guard event.event.member != self.member else { return }
         self.presence.append("\(event.event.kind) \(event.event.member)")
     }
 }

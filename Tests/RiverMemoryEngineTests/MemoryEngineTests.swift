@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import RiverCore
+import RiverTesting
 import Synchronization
 import Testing
 
@@ -38,13 +39,15 @@ import Testing
 
     func name(_ text: String) -> ChannelName { try! ChannelName(validating: text, maxBytes: 64) }
 
-    /// Polls `condition` (the reaper runs every few milliseconds) for up to five seconds.
+    /// Whether `condition` holds within five seconds (the reaper runs every few milliseconds):
+    /// the shared `eventually`, as a Bool for `#expect`.
     func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<500 {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(10))
+        do {
+            try await RiverTesting.eventually("the condition holds", timeout: .seconds(5), condition)
+            return true
+        } catch is TimedOut {
+            return false
         }
-        return false
     }
 
     @Test func historyIsBoundedByCountAndExpiresByAge() async throws {

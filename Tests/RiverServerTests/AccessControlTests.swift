@@ -224,7 +224,7 @@ import Testing
         try await withRiver(.live, configured { $0.adminPort = 0 }) { river in
             let adminPort = try #require(river.server.adminAddress?.port)
             #expect(adminPort != river.port)
-            for path in ["/stats", "/metrics", "/channels", "/channels/x"] {
+            for path in ["/stats", "/metrics", "/channels", "/channels/x", "/dashboard", "/stats/stream"] {
                 #expect(try await river.request("GET", path).status == 404)
             }
             #expect(try await river.request("GET", "/publish?name=x&data=1").status == 200)
@@ -237,17 +237,19 @@ import Testing
             #expect(try await admin("/metrics").body.contains("river_messages_published_total"))
             #expect(try await admin("/channels/x").status == 200)
             #expect(try await admin("/health").status == 200)
+            #expect(try await admin("/dashboard").body.contains("<title>River dashboard</title>"))
             #expect(try await admin("/publish?name=x&data=2").status == 404)
             #expect(try await admin("/subscribe?name=x").status == 404)
         }
     }
 
     @Test func secretsCanComeFromTheEnvironment() async throws {
-        let river = try RiverProcess(["--threads", "1"], environment: ["RIVER_PUBLISH_SECRET": Self.secret])
-        defer {
-            river.signal(SIGTERM)
-            _ = river.waitForExit()
+        try await RiverProcess.with(["--threads", "1"], environment: ["RIVER_PUBLISH_SECRET": Self.secret]) { river in
+            try await self.checkSecretFromTheEnvironment(river)
         }
+    }
+
+    func checkSecretFromTheEnvironment(_ river: RiverProcess) async throws {
         #expect(try await TestConnection.request(port: river.port, "GET", "/publish?name=e&data=x").status == 401)
         let withSecret = try await TestConnection.request(
             port: river.port,
@@ -255,7 +257,7 @@ import Testing
             "/publish?name=e&data=x&secret=\(Self.secret)"
         )
         #expect(withSecret.status == 200)
-        #expect(try river.waitForLine(containing: "access control:").contains("publish_secret on"))
+        #expect(try await river.line(containing: "access control:").contains("publish_secret on"))
         #expect(!river.standardError.contains(Self.secret))
     }
 

@@ -13,7 +13,7 @@ import Testing
     static let adminSecret = "admin-secret-0123456789"
     static let adminRequests = [
         ("GET", "/channels"), ("GET", "/channels/private-room"), ("DELETE", "/channels/private-room"),
-        ("GET", "/stats"), ("GET", "/metrics"),
+        ("GET", "/stats"), ("GET", "/metrics"), ("GET", "/dashboard"),
     ]
 
     @Test func tokensAloneCloseTheAdminRoutes() async throws {

@@ -112,8 +112,8 @@ import Testing
                             try await connection.sendRequest("GET", "/publish?name=race&data=p\(index)-\(counter)")
                             let response = try await connection.readResponse()
                             guard response.status == 200 else { throw TestFailure(response.body) }
-                            // (pacing: lets the subscriber's reconnects interleave with the publishes)
-                            if counter % 50 == 0 { try await Task.sleep(for: .milliseconds(1)) }
+                            // Lets the subscriber's reconnects interleave with the publishes.
+                            if counter % 50 == 0 { try await Task.sleep(for: .milliseconds(1)) }  // (pacing)
                         }
                         await connection.close()
                         return []

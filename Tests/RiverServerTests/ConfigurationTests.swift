@@ -51,6 +51,12 @@ import Testing
             token_audience river
             max_channels 5000
             private_prefix private-
+            auth_url http://127.0.0.1:8080/river/auth
+            auth_headers Cookie X-Session authorization
+            auth_timeout 250ms
+            auth_max_in_flight 16
+            auth_renew_grace 2m
+            auth_cache_size 100
             admin_ip 127.0.0.3
             admin_port 9273
             engine redis
@@ -106,7 +112,20 @@ import Testing
         #expect(configuration.redisWait == 1)
         #expect(try configuration.redisShards().count == 2)
         #expect(configuration.tokenPublicKey?.algorithm == .es256)
-        #expect(RiverConfiguration.keys.count == 47)
+        #expect(configuration.authURL == "http://127.0.0.1:8080/river/auth")
+        #expect(configuration.authHeaders == ["authorization", "cookie", "x-session"])
+        #expect(configuration.authTimeout == .milliseconds(250))
+        #expect(configuration.authMaxInFlight == 16)
+        #expect(configuration.authRenewGrace == .seconds(120))
+        #expect(configuration.authCacheSize == 100)
+        for (key, value) in [
+            ("auth_url", "ftp://x"), ("auth_url", "http://"), ("auth_headers", "Cookie: x"),
+            ("auth_timeout", "5ms"), ("auth_max_in_flight", "0"),
+        ] {
+            var refused = RiverConfiguration()
+            #expect(throws: ConfigurationError.self, "\(key) \(value)") { try refused.set(key, to: value) }
+        }
+        #expect(RiverConfiguration.keys.count == 56)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.

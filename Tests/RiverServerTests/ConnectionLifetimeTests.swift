@@ -7,144 +7,192 @@ import Testing
 /// Nothing a connection made outlives it: the server records a weak
 /// reference to every NIO channel, connection handler and subscriber it
 /// makes, and once the client is done every one of them must be gone, for
-/// every kind of connection.
+/// every kind of connection. Each test runs live (real sockets, NIO's
+/// `SocketChannel`) and in-process (the same handlers on
+/// `NIOAsyncTestingChannel`s, the server's clock in the test's hand).
 @Suite struct ConnectionLifetimeTests {
-    /// Runs `exchange` against a fresh server, then waits (up to 5 s) for
-    /// everything tracked to be freed. `expected` kinds must have been made at
-    /// least once, so the test cannot pass without exercising them.
+    /// Runs `exchange` against a fresh River in `mode`, then waits (up to
+    /// 5 s) for everything tracked to be freed. `expected` kinds (and the mode's
+    /// channel) must have been made at least once, so the test cannot pass
+    /// without exercising them.
     func expectNothingOutlives(
+        _ mode: TestRiver.Mode,
         _ expected: [String],
         _ configuration: RiverConfiguration = .testing,
-        _ exchange: (TestServer) async throws -> Void
+        _ exchange: (TestRiver) async throws -> Void
     ) async throws {
         let probe = LifetimeProbe()
-        let server = try await TestServer.start(configuration, lifetimeObserver: probe)
-        do {
-            try await exchange(server)
-            var survivors = probe.survivors
-            let deadline = ContinuousClock.now + .seconds(5)
-            while !survivors.isEmpty && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-                survivors = probe.survivors
+        try await withRiver(mode, configuration, lifetimeObserver: probe) { river in
+            try await exchange(river)
+            // What is due within the 5 s a live server has (a refused socket's grace period) runs now.
+            if mode == .inProcess { await river.advance(by: .seconds(5)) }
+            let freed: Void? = try? await eventually("every tracked object is freed", timeout: .seconds(5)) {
+                probe.survivors.isEmpty
             }
-            #expect(survivors.isEmpty, "outlived their connections: \(survivors)")
+            #expect(freed != nil, "outlived their connections: \(probe.survivors)")
             let made = probe.trackedKinds
-            for kind in expected {
+            let channel = mode == .live ? "SocketChannel" : "NIOAsyncTestingChannel"
+            for kind in [channel] + expected {
                 #expect((made[kind] ?? 0) > 0, "no \(kind) was made: \(made)")
             }
-        } catch {
-            await server.stop()
-            throw error
         }
-        await server.stop()
     }
 
-    static let http = ["SocketChannel", "HTTPConnectionHandler"]
+    static let http = ["HTTPConnectionHandler"]
     static let stream = http + ["StreamSubscriber"]
 
-    @Test func requestsOnFreshKeptAliveAndPipelinedConnections() async throws {
-        try await self.expectNothingOutlives(Self.http) { server in
-            _ = try httpRequest(port: server.port, "GET", "/health", headers: ["Connection: close"])
-            _ = try httpRequest(port: server.port, "POST", "/publish?name=body", body: String(repeating: "b", count: 60_000))
-            let kept = try server.connect()
+    @Test(arguments: TestRiver.Mode.allCases)
+    func requestsOnFreshKeptAliveAndPipelinedConnections(_ mode: TestRiver.Mode) async throws {
+        try await self.expectNothingOutlives(mode, Self.http) { river in
+            _ = try await river.request("GET", "/health", headers: ["Connection: close"])
+            _ = try await river.request("POST", "/publish?name=body", body: String(repeating: "b", count: 60_000))
+            let kept = try await river.connect()
             for index in 0..<3 {
-                try kept.sendRequest("GET", "/publish?name=kept&data=\(index)")
-                #expect(try kept.readResponse().status == 200)
+                try await kept.sendRequest("GET", "/publish?name=kept&data=\(index)")
+                #expect(try await kept.readResponse().status == 200)
             }
-            kept.close()
-            let pipelined = try server.connect()
-            try pipelined.send(
+            await kept.close()
+            let pipelined = try await river.connect()
+            try await pipelined.send(
                 String(repeating: "GET /publish?name=p&data=x HTTP/1.1\r\nHost: x\r\n\r\n", count: 5)
             )
-            for _ in 0..<5 { #expect(try pipelined.readResponse().status == 200) }
-            pipelined.close()
-            _ = try httpRequest(port: server.port, "GET", "/lib.js")
+            for _ in 0..<5 { #expect(try await pipelined.readResponse().status == 200) }
+            await pipelined.close()
+            _ = try await river.request("GET", "/lib.js")
         }
     }
 
-    @Test func refusedAndBadRequests() async throws {
-        try await self.expectNothingOutlives(Self.http + ["RefusedConnectionHandler"], configured { $0.maxConnections = 1 }) {
-            server in
-            let holder = try server.connect()
-            try holder.sendRequest("GET", "/health")
-            #expect(try holder.readResponse().status == 200)
-            let refused = try server.connect()
-            #expect(try refused.readResponse().status == 503)
-            #expect(try refused.waitForClose())
-            holder.close()
-            try await Task.sleep(for: .milliseconds(100))  // (the slot frees when the server sees the close)
-            let bad = try server.connect()
-            try bad.send("BAD\r\n\r\n")
-            #expect(try bad.readResponse().status == 400)
-            #expect(try bad.waitForClose())
-        }
-    }
-
-    @Test func timedOutConnections() async throws {
-        try await self.expectNothingOutlives(Self.http, configured { $0.readTimeout = .seconds(1) }) { server in
-            let silent = try server.connect()
-            let partial = try server.connect()
-            try partial.send("GET /publish?name=slow")
-            #expect(try silent.waitForClose())
-            #expect(try partial.readResponse().status == 408)
-        }
-    }
-
-    @Test(arguments: [
-        "/subscribe?name=life", "/subscribe?name=life&callback=cb", "/sse?name=life",
-        "/subscribe?name=life&keep=0",
-    ])
-    func streamsLongPollsAndEventStreams(target: String) async throws {
-        try await self.expectNothingOutlives(Self.stream) { server in
-            let subscriber = try server.connect()
-            try subscriber.sendRequest("GET", target)
-            _ = try subscriber.readHead()
-            #expect(try httpRequest(port: server.port, "GET", "/publish?name=life&data=1").status == 200)
-            if target.hasPrefix("/sse") {
-                #expect(!(try subscriber.readSome()).isEmpty)
-            } else {
-                #expect(try subscriber.readChunk() != nil)
+    @Test(arguments: TestRiver.Mode.allCases)
+    func refusedAndBadRequests(_ mode: TestRiver.Mode) async throws {
+        let limited = configured { $0.maxConnections = 1 }
+        try await self.expectNothingOutlives(mode, Self.http + ["RefusedConnectionHandler"], limited) { river in
+            let holder = try await river.connect()
+            try await holder.sendRequest("GET", "/health")
+            #expect(try await holder.readResponse().status == 200)
+            let refused = try await river.connect()
+            #expect(try await refused.readResponse().status == 503)
+            #expect(try await refused.waitForClose())
+            await holder.close()
+            // The slot frees when the server sees the close: until then a new connection is refused too.
+            let (bad, answer) = try await eventually("the holder's slot is free") {
+                () async throws -> (TestConnection, TestConnection.Response)? in
+                let bad = try await river.connect()
+                try await bad.send("BAD\r\n\r\n")
+                let answer = try await bad.readResponse()
+                guard answer.status == 503 else { return (bad, answer) }
+                await bad.close()
+                return nil
             }
-            subscriber.close()
+            #expect(answer.status == 400)
+            #expect(try await bad.waitForClose())
+        }
+    }
+
+    /// (Live, the read timeout is 5 s: a client starved between connect and its first byte on a
+    /// loaded machine, over a second as seen, must not look silent.)
+    @Test(arguments: TestRiver.Mode.allCases)
+    func timedOutConnections(_ mode: TestRiver.Mode) async throws {
+        let timeout = configured { $0.readTimeout = .seconds(mode == .live ? 5 : 1) }
+        try await self.expectNothingOutlives(mode, Self.http, timeout) { river in
+            let silent = try await river.connect()
+            let partial = try await river.connect()
+            try await partial.send("GET /publish?name=slow")
+            if mode == .inProcess { await river.advance(by: .seconds(2)) }  // (live: the server's own clock)
+            #expect(try await silent.waitForClose())
+            #expect(try await partial.readResponse().status == 408)
+        }
+    }
+
+    @Test(
+        arguments: [
+            "/subscribe?name=life", "/subscribe?name=life&callback=cb", "/sse?name=life",
+            "/subscribe?name=life&keep=0",
+        ],
+        TestRiver.Mode.allCases
+    )
+    func streamsLongPollsAndEventStreams(target: String, mode: TestRiver.Mode) async throws {
+        try await self.expectNothingOutlives(mode, Self.stream) { river in
+            let subscriber = try await river.connect()
+            // A stream is in place at its `live` notice; a long-poll (which that notice would end)
+            // resumes after seq 0, so it gets the message whether it subscribed before it or after.
+            let longPoll = target.contains("keep=0")
+            try await subscriber.sendRequest("GET", target + (longPoll ? "&seq=0" : "&hello=1"))
+            _ = try await subscriber.readHead()
+            if target.hasPrefix("/sse") {
+                var notice = ""
+                while !notice.contains("\n\n") {
+                    notice += String(decoding: try await subscriber.readSome(), as: UTF8.self)
+                }
+                #expect(notice.hasPrefix("event: live"))
+            } else if !longPoll {
+                #expect(try await subscriber.readChunk()?.contains("[\"live\"") == true)
+            }
+            #expect(try await river.request("GET", "/publish?name=life&data=1").status == 200)
+            if target.hasPrefix("/sse") {
+                #expect(!(try await subscriber.readSome()).isEmpty)
+            } else {
+                #expect(try await subscriber.readChunk() != nil)
+            }
+            await subscriber.close()
             // A long-poll that caught up on history ended its response and kept the connection.
-            let poll = try server.connect()
-            try poll.sendRequest("GET", "/subscribe?name=life&seq=0&keep=0")
-            #expect(try poll.readResponse().status == 200)
-            poll.close()
+            let poll = try await river.connect()
+            try await poll.sendRequest("GET", "/subscribe?name=life&seq=0&keep=0")
+            #expect(try await poll.readResponse().status == 200)
+            await poll.close()
         }
     }
 
-    @Test func webSockets() async throws {
-        try await self.expectNothingOutlives(Self.http + ["WebSocketConnectionHandler", "StreamSubscriber"]) {
-            server in
-            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=ws")
-            try socket.send(text: "hello")
-            #expect(try socket.read().text.contains("hello"))
-            try socket.send(opcode: 0x9, Array("ping".utf8))
-            #expect(try socket.read().opcode == 0xA)
-            socket.connection.close()
-            let closing = try SocketWebSocket(port: server.port, path: "/websocket?name=ws&seq=0")
-            #expect(try closing.read().text.contains("hello"))
-            try closing.send(opcode: 0x8, [0x03, 0xE8])
-            #expect(try closing.read().opcode == 0x8)
-            #expect(try closing.connection.waitForClose())
+    /// Live: a stats stream's samples come by the wall clock, a second apart.
+    @Test func dashboardStreams() async throws {
+        try await self.expectNothingOutlives(.live, Self.http + ["StatsStream"]) { river in
+            let early = try await river.connect()  // closed before its first sample
+            try await early.sendRequest("GET", "/stats/stream")
+            #expect(try await early.readHead().status == 200)
+            let watcher = try await river.connect()
+            try await watcher.sendRequest("GET", "/stats/stream")
+            #expect(try await watcher.readHead().status == 200)
+            await early.close()
+            #expect(String(decoding: try await watcher.readSome(), as: UTF8.self).hasPrefix("event: sample\n"))
+            await watcher.close()
         }
     }
 
-    @Test func streamsEndedByTheServer() async throws {
-        try await self.expectNothingOutlives(Self.stream + ["WebSocketConnectionHandler"]) { server in
-            let stream = try server.connect()
-            try stream.sendRequest("GET", "/subscribe?name=doomed")
-            _ = try stream.readHead()
-            let socket = try SocketWebSocket(port: server.port, path: "/websocket?name=doomed")
-            #expect(try httpRequest(port: server.port, "GET", "/publish?name=doomed&data=1").status == 200)
-            #expect(try stream.readChunk() != nil)
-            #expect(try socket.read().opcode == 0x1)
-            #expect(try httpRequest(port: server.port, "DELETE", "/channels/doomed").status == 200)
-            #expect(try stream.readChunk() == nil)
-            #expect(try socket.read().closeCode == 1000)
-            stream.close()
-            socket.connection.close()
+    @Test(arguments: TestRiver.Mode.allCases)
+    func webSockets(_ mode: TestRiver.Mode) async throws {
+        try await self.expectNothingOutlives(mode, Self.http + ["WebSocketConnectionHandler", "StreamSubscriber"]) {
+            river in
+            let socket = try await river.webSocket("/websocket?name=ws&hello=1")
+            #expect(try await socket.readText().hasPrefix("[\"live\""))
+            try await socket.send(text: "hello")
+            #expect(try await socket.read().text.contains("hello"))
+            try await socket.send(opcode: 0x9, Array("ping".utf8))
+            #expect(try await socket.read().opcode == 0xA)
+            await socket.close()
+            let closing = try await river.webSocket("/websocket?name=ws&seq=0")
+            #expect(try await closing.read().text.contains("hello"))
+            try await closing.send(opcode: 0x8, [0x03, 0xE8])
+            #expect(try await closing.read().opcode == 0x8)
+            #expect(try await closing.connection.waitForClose())
+        }
+    }
+
+    @Test(arguments: TestRiver.Mode.allCases)
+    func streamsEndedByTheServer(_ mode: TestRiver.Mode) async throws {
+        try await self.expectNothingOutlives(mode, Self.stream + ["WebSocketConnectionHandler"]) { river in
+            let stream = try await river.connect()
+            try await stream.sendRequest("GET", "/subscribe?name=doomed&hello=1")
+            _ = try await stream.readHead()
+            #expect(try await stream.readChunk()?.hasPrefix("[\"live\"") == true)
+            let socket = try await river.webSocket("/websocket?name=doomed&hello=1")
+            #expect(try await socket.readText().hasPrefix("[\"live\""))
+            #expect(try await river.request("GET", "/publish?name=doomed&data=1").status == 200)
+            #expect(try await stream.readChunk() != nil)
+            #expect(try await socket.read().opcode == 0x1)
+            #expect(try await river.request("DELETE", "/channels/doomed").status == 200)
+            #expect(try await stream.readChunk() == nil)
+            #expect(try await socket.read().closeCode == 1000)
+            await stream.close()
+            await socket.close()
         }
     }
 }

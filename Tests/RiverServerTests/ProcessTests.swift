@@ -4,35 +4,37 @@ import Testing
 
 /// The `river` executable itself: signals, exit codes, the start-up line and logging.
 @Suite(.serialized) struct ProcessTests {
+    /// (Two loops: the signal ends the streams on every loop.)
     @Test(arguments: [SIGTERM, SIGINT])
     func signalEndsEveryStreamCleanlyAndExitsZero(signal: Int32) async throws {
-        let river = try RiverProcess(["--threads", "2"])
-        var streams: [SocketConnection] = []
+        let river = try await RiverProcess.start(["--threads", "2"])
+        var streams: [TestConnection] = []
         for index in 0..<4 {
-            let stream = try SocketConnection(port: river.port)
-            try stream.sendRequest("GET", "/subscribe?name=bye\(index)")
-            #expect(try stream.readHead().status == 200)
+            let stream = try await TestConnection.live(port: river.port)
+            try await stream.sendRequest("GET", "/subscribe?name=bye\(index)&hello=1")
+            #expect(try await stream.readHead().status == 200)
+            #expect(try await stream.readChunk()?.hasPrefix("[\"live\"") == true)
             streams.append(stream)
         }
-        let idle = try SocketConnection(port: river.port)
-        try idle.sendRequest("GET", "/publish?name=bye0&data=last")
-        #expect(try idle.readResponse().status == 200)
-        #expect(try streams[0].readChunk() == riverMessage("bye0", 1, "\"last\""))
+        let idle = try await TestConnection.live(port: river.port)
+        try await idle.sendRequest("GET", "/publish?name=bye0&data=last")
+        #expect(try await idle.readResponse().status == 200)
+        #expect(try await streams[0].readChunk() == riverMessage("bye0", 1, "\"last\""))
 
-        let start = Date()
+        let start = ContinuousClock.now
         river.signal(signal)
         for stream in streams {
-            #expect(try stream.readChunk() == nil)  // the terminating chunk
-            #expect(try stream.waitForClose())
+            #expect(try await stream.readChunk() == nil)  // the terminating chunk
+            #expect(try await stream.waitForClose())
         }
-        #expect(try idle.waitForClose())
-        #expect(river.waitForExit(timeout: 5) == 0)
-        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(try await idle.waitForClose())
+        #expect(try await river.exited(within: .seconds(5)) == 0)
+        #expect(ContinuousClock.now - start < .seconds(5))
         #expect(river.standardError.contains("River stopped"))
     }
 
     @Test func firstLineSaysAddressEngineAndLimits() async throws {
-        let river = try RiverProcess(["--threads", "1", "--max-connections", "123", "--history-size", "42"])
+        let river = try await RiverProcess.start(["--threads", "1", "--max-connections", "123", "--history-size", "42"])
         let first = river.standardError.split(separator: "\n").first.map(String.init) ?? ""
         #expect(first.contains("River listening on 127.0.0.1:\(river.port)"))
         #expect(first.contains("engine memory"))
@@ -40,7 +42,7 @@ import Testing
         #expect(first.contains("history 42 messages"))
         #expect(first.contains("max_message_size 65536 bytes"))
         river.signal(SIGTERM)
-        #expect(river.waitForExit() == 0)
+        #expect(try await river.exited() == 0)
     }
 
     @Test func configFileIsReadAndFlagsOverrideIt() async throws {
@@ -57,13 +59,13 @@ import Testing
             """
         )
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let river = try RiverProcess(["--config", path, "--history-size", "13"])
+        let river = try await RiverProcess.start(["--config", path, "--history-size", "13"])
         let first = river.standardError.split(separator: "\n").first.map(String.init) ?? ""
         #expect(first.contains("history 13 messages"))
         #expect(first.contains("max_message_size 2048 bytes"))
         #expect(first.contains("1 threads"))
         river.signal(SIGTERM)
-        #expect(river.waitForExit() == 0)
+        #expect(try await river.exited() == 0)
     }
 
     @Test(arguments: [
@@ -75,122 +77,40 @@ import Testing
     func badConfigStopsStartUpWithFileLineAndReason(contents: String, expected: String) async throws {
         let path = try temporaryFile(contents)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let river = try RiverProcess(["--config", path], waitForListening: false)
-        #expect(river.waitForExit() == 78)
+        let river = try await RiverProcess.start(["--config", path], waitForListening: false)
+        #expect(try await river.exited() == 78)
         #expect(river.standardError == "river: \(path)\(expected)\n")
     }
 
     @Test func badFlagValueStopsStartUp() async throws {
-        let river = try RiverProcess(["--read-timeout", "soon"], waitForListening: false)
-        #expect(river.waitForExit() == 78)
+        let river = try await RiverProcess.start(["--read-timeout", "soon"], waitForListening: false)
+        #expect(try await river.exited() == 78)
         #expect(river.standardError.contains("--read-timeout: expected a duration in seconds"))
     }
 
     @Test func logLevelAndLogFile() async throws {
         let logPath = NSTemporaryDirectory() + "river-test-\(UUID().uuidString).log"
         defer { try? FileManager.default.removeItem(atPath: logPath) }
-        let debug = try RiverProcess(["--log-level", "debug", "--threads", "1"])
-        _ = try httpRequest(port: debug.port, "GET", "/nowhere")
-        _ = try debug.waitForLine(containing: "refused request")
+        let debug = try await RiverProcess.start(["--log-level", "debug", "--threads", "1"])
+        _ = try await TestConnection.request(port: debug.port, "GET", "/nowhere")
+        _ = try await debug.line(containing: "refused request")
         debug.signal(SIGTERM)
-        #expect(debug.waitForExit() == 0)
+        #expect(try await debug.exited() == 0)
 
-        let quiet = try RiverProcess(["--threads", "1"])
-        _ = try httpRequest(port: quiet.port, "GET", "/nowhere")
+        let quiet = try await RiverProcess.start(["--threads", "1"])
+        _ = try await TestConnection.request(port: quiet.port, "GET", "/nowhere")
         quiet.signal(SIGTERM)
-        #expect(quiet.waitForExit() == 0)
+        #expect(try await quiet.exited() == 0)
         #expect(!quiet.standardError.contains("refused request"))
 
-        let toFile = try RiverProcess(["--threads", "1", "--log", logPath], waitForListening: false)
+        let toFile = try await RiverProcess.start(["--threads", "1", "--log", logPath], waitForListening: false)
         var logged = ""
-        for _ in 0..<200 where !logged.contains("River listening on") {
-            usleep(20_000)
+        _ = try? await eventually("the log file has the start-up line") {
             logged = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            return logged.contains("River listening on")
         }
         #expect(logged.contains("River listening on 127.0.0.1:"))
         toFile.signal(SIGTERM)
-        #expect(toFile.waitForExit() == 0)
-    }
-
-    /// Channels are reclaimed once their history expires: after publishing to
-    /// 100,000 distinct channels and waiting out the TTLs, the process's
-    /// memory is back near where it started.
-    @Test func hundredThousandExpiredChannelsAreReclaimed() async throws {
-        let ttl = 15
-        let river = try RiverProcess(["--threads", "1", "--history-ttl", "\(ttl)", "--channel-idle-ttl", "1"])
-        // Warm up allocator and code paths first.
-        try publishToDistinctChannels(port: river.port, prefix: "warm", count: 2000)
-        let baseline = try river.residentKiB()
-
-        try publishToDistinctChannels(port: river.port, prefix: "c", count: 100_000)
-        let peak = try river.residentKiB()
-        // (On a loaded core the first channels may expire before the last are
-        // published: the peak is then a little lower, and what follows holds the same.)
-        let published = ContinuousClock.now
-        // Expiry, then the idle TTL, then a reap pass: all within three seconds after the last TTL ends.
-        try await Task.sleep(until: published + .seconds(ttl + 3))
-        let after = try river.residentKiB()
-        river.signal(SIGTERM)
-        #expect(river.waitForExit() == 0)
-
-        let grown = peak - baseline
-        #expect(grown > 10_000, "publishing should have cost memory: baseline \(baseline) KiB, peak \(peak) KiB")
-        #expect(after - baseline < grown / 4, "baseline \(baseline) KiB, peak \(peak) KiB, after \(after) KiB")
-    }
-}
-
-/// Publishes one message to each of `count` channels, pipelined over four connections.
-func publishToDistinctChannels(port: Int, prefix: String, count: Int) throws {
-    let payload = String(repeating: "x", count: 200)
-    let connections = try (0..<4).map { _ in try SocketConnection(port: port) }
-    var next = 0
-    while next < count {
-        let batch = min(1000, count - next)
-        for (index, connection) in connections.enumerated() {
-            var requests = ""
-            for offset in stride(from: index, to: batch, by: connections.count) {
-                requests += "GET /publish?name=\(prefix)\(next + offset)&data=\(payload) HTTP/1.1\r\nHost: x\r\n\r\n"
-            }
-            try connection.send(requests)
-        }
-        for (index, connection) in connections.enumerated() {
-            for _ in stride(from: index, to: batch, by: connections.count) {
-                guard try connection.readResponse().status == 200 else {
-                    throw SocketConnection.Failure(description: "publish failed")
-                }
-            }
-        }
-        next += batch
-    }
-}
-
-/// Nothing a closed connection made stays behind, measured on the whole
-/// process: more than 20,000 connections of every kind (requests, kept-alive,
-/// pipelined, publishes with bodies, refusals, long-polls, streams, JSONP, SSE,
-/// WebSocket; half closed with a reset) opened, used and closed while
-/// `river-bench churn` samples the server's memory.
-@Suite struct ChurnTests {
-    @Test func twentyThousandConnectionsLeaveNothingBehind() async throws {
-        try await MachineLoad.exclusively { try self.churn() }
-    }
-
-    func churn() throws {
-        let river = try RiverProcess(["--threads", "2"])
-        defer {
-            river.signal(SIGTERM)
-            _ = river.waitForExit()
-        }
-        let report = try runBench(
-            [
-                "churn", "--rate", "2000", "--connections", "21000", "--duration", "180", "--warmup", "0.2",
-                "--server-pid", String(river.process.processIdentifier),
-            ],
-            port: river.port
-        )
-        let connections = report["connections"] as? Int ?? 0
-        let growth = report["rss_growth_after_warmup_bytes"] as? Int ?? .max
-        #expect(connections >= 20_000, "\(report)")
-        #expect(report["failed"] as? Int == 0, "\(report)")
-        #expect(growth <= 2 << 20, "RSS grew \(growth) bytes after warm-up: \(report)")
+        #expect(try await toFile.exited() == 0)
     }
 }

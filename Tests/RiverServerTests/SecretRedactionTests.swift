@@ -63,7 +63,7 @@ import Testing
     @Test func theTraceLogNeverHoldsASecret() async throws {
         let path = try temporaryFile("admin_secret \(Self.admin)\nredis redis://:\(Self.redisPassword)@127.0.0.1:1\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let river = try RiverProcess(
+        let river = try await RiverProcess.start(
             [
                 "--config", path, "--port", "0", "--threads", "1", "--log-level", "trace", "--publish-secret",
                 Self.publish,
@@ -80,7 +80,7 @@ import Testing
         #expect(try await request("/stats", headers: ["X-River-Secret: \(Self.admin)"]) == 200)
         #expect(try await request("/publish?name=a&data=x&token=not.a.token") == 403)
         river.signal(SIGTERM)
-        #expect(river.waitForExit() == 0)
+        #expect(try await river.exited() == 0)
         let log = river.standardError
         #expect(log.contains(" trace ") || log.contains(" debug "), "the log is at trace level")
         #expect(log.contains("access control: publish_secret on, admin_secret on, tokens on"))

@@ -39,12 +39,7 @@ import Testing
     func shard(of channel: String, among shards: [RedisServerProcess]) async throws -> Int {
         var holders: [Int] = []
         for (index, shard) in shards.enumerated() {
-            let connection = try await TestConnection.live(port: shard.port)
-            let key = "river:{\(channel)}:meta"
-            try await connection.send("*2\r\n$6\r\nEXISTS\r\n$\(key.utf8.count)\r\n\(key)\r\n")
-            let reply = try await connection.readSome()
-            await connection.close()
-            if reply.starts(with: Array(":1".utf8)) { holders.append(index) }
+            if try await shard.ask("EXISTS", "river:{\(channel)}:meta") == ":1" { holders.append(index) }
         }
         guard holders.count == 1 else { throw TestFailure("\(channel) is on shards \(holders)") }
         return holders[0]
@@ -127,6 +122,8 @@ import Testing
             sweep.request("GET", "/stats", 200, says: [#""engine": "redis "#, #""unavailable_shards": []}"#])
             sweep.request("GET", "/metrics", 200, says: ["\nriver_unavailable_shards 0.0\n"])
         }
+        // The page never asks the engine; its stream reports the shards (DashboardTests).
+        sweep.request("GET", "/dashboard", 200, says: ["<title>River dashboard</title>"])
         if up.count == 2 {
             let (first, second) = (up[0], up[1])
             sweep.request("GET", "/publish?name=\(first)&data=x", 200, says: [#"{"channel": "\#(first)", "seq": "#])
@@ -146,13 +143,13 @@ import Testing
     /// 503 at once, naming it; the rest as documented; once it is back, all
     /// of it again.
     @Test func aKilledShard() async throws {
-        let shards = [try RedisServerProcess(), try RedisServerProcess()]
+        let shards = [try await RedisServerProcess.launch(), try await RedisServerProcess.launch()]
         try await withRiver(.live, try self.redis(shards), threads: 2) { river in
             let placed = try await self.channels(on: shards, in: river)
             let (up, down) = (Array(placed[0].prefix(2)), try #require(placed[1].first))
             try #require(up.count == 2)
 
-            shards[1].stop()
+            try await shards[1].halt()
             try await self.waitUntilRefusing(down, in: river)
             let shard = DownShard(number: 2, count: 2, location: shards[1].url, channel: down)
             var broken = await self.sweep(down: shard, up: up).check(river)
@@ -160,7 +157,7 @@ import Testing
             let stats = try await river.request("GET", "/stats").body
             #expect(stats.contains(#""reason": "not connected to Redis"}]"#), "\(stats)")
 
-            try shards[1].start()
+            try await shards[1].restart()
             try await self.waitUntilServing([down] + up, in: river)
             broken = await self.sweep(down: nil, up: up).check(river)
             #expect(broken.isEmpty, "\(broken.joined(separator: "\n"))")
@@ -172,7 +169,7 @@ import Testing
     /// nothing answers. What needs it answers 503 once River gives up on the
     /// shard (`replyTimeout`, 5 s, checked every second); the rest at once.
     @Test func aFrozenShard() async throws {
-        let shards = [try RedisServerProcess(), try RedisServerProcess()]  // (stopping one resumes it first)
+        let shards = [try await RedisServerProcess.launch(), try await RedisServerProcess.launch()]  // (the frozen one is killed with the rest)
         try await withRiver(.live, try self.redis(shards), threads: 2) { river in
             let placed = try await self.channels(on: shards, in: river)
             let (up, down) = (Array(placed[0].prefix(2)), try #require(placed[1].first))
@@ -190,12 +187,12 @@ import Testing
     /// The only shard is a master found through Sentinel, and it dies with
     /// no replica to take over: every channel answers 503 naming the shard.
     @Test func aSentinelMasterWithNoReplicaDies() async throws {
-        let master = try RedisServerProcess()
-        let sentinel = try RedisSentinelProcess(monitoring: master.port)
+        let master = try await RedisServerProcess.launch()
+        let sentinel = try await RedisSentinelProcess.launch(monitoring: master.port)
         try await withRiver(.live, try self.redis(through: sentinel), threads: 2) { river in
             for name in ["c0", "c1"] { try await river.publish(name, "before") }
 
-            master.stop()
+            try await master.halt()
             try await self.waitUntilRefusing("c0", in: river)
             let location = "master \(sentinel.masterName) (\(master.url))"
             let shard = DownShard(number: 1, count: 1, location: location, channel: "c0")
@@ -208,15 +205,15 @@ import Testing
     /// keeps the master it knows, reconnects to it, and every route answers
     /// as usual.
     @Test func sentinelGoneMasterBack() async throws {
-        let master = try RedisServerProcess()
-        let sentinel = try RedisSentinelProcess(monitoring: master.port)
+        let master = try await RedisServerProcess.launch()
+        let sentinel = try await RedisSentinelProcess.launch(monitoring: master.port)
         try await withRiver(.live, try self.redis(through: sentinel), threads: 2) { river in
             try await river.publish("c0", "before")
 
-            sentinel.stop()
-            master.stop()
+            try await sentinel.halt()
+            try await master.halt()
             try await self.waitUntilRefusing("c0", in: river)
-            try master.start()
+            try await master.restart()
             try await self.waitUntilServing(["c0", "c1"], in: river)
             let broken = await self.sweep(down: nil, up: ["c0", "c1"]).check(river)
             #expect(broken.isEmpty, "\(broken.joined(separator: "\n"))")

@@ -24,20 +24,18 @@ import Testing
         let directory = try TestTLSDirectory()
         defer { directory.remove() }
         let (_, ca) = try Self.identity("river-1", in: directory)
-        let river = try RiverProcess(Self.tlsArguments(directory) + ["--admin-port", "0"])
+        let river = try await RiverProcess.start(Self.tlsArguments(directory) + ["--admin-port", "0"])
         defer { river.signal(SIGTERM) }
-        let adminLine = try river.waitForLine(containing: "admin routes on")
+        let adminLine = try await river.line(containing: "admin routes on")
         let adminPort = adminLine.split(separator: ":").last!.split(separator: " ").first!
         let base = "https://127.0.0.1:\(river.port)"
         let trusting = ["--cacert", ca]
 
         // Streaming, SSE and the WebSocket handshake stay open: started first, stopped by PID.
         let stream = try Curl(trusting + ["-N", "\(base)/subscribe?name=feed&hello=1"])
-        defer { stream.stop() }
-        try stream.waitForOutput(containing: "[\"live\"")
+        try await stream.waitForOutput(containing: "[\"live\"")
         let events = try Curl(trusting + ["-N", "\(base)/sse?name=feed&hello=1"])
-        defer { events.stop() }
-        try events.waitForOutput(containing: "event: live")
+        try await events.waitForOutput(containing: "event: live")
         // (curl writes a 101's head only with -v, to standard error, which the pipe collects too.)
         let upgrade = try Curl(
             trusting + [
@@ -45,11 +43,10 @@ import Testing
                 "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "\(base)/websocket?name=feed",
             ]
         )
-        defer { upgrade.stop() }
-        try upgrade.waitForOutput(containing: "< Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        try await upgrade.waitForOutput(containing: "< Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
         #expect(upgrade.text.contains("< HTTP/1.1 101 Switching Protocols"))
 
-        let published = try Curl.run(
+        let published = try await Curl.run(
             trusting + ["-v", "-H", "Content-Type: text/plain", "--data-binary", "hello", "\(base)/publish?name=feed"]
         )
         #expect(published.status == 0, "\(published.output)")
@@ -57,33 +54,34 @@ import Testing
         #expect(published.output.contains("ALPN: server accepted http/1.1"))
         #expect(published.output.contains("TLSv1.3"))
         let message = riverMessage("feed", 1, "\"hello\"")
-        try stream.waitForOutput(containing: message)
-        try events.waitForOutput(containing: "id: 1\ndata: hello\n\n")
+        try await stream.waitForOutput(containing: message)
+        try await events.waitForOutput(containing: "id: 1\ndata: hello\n\n")
 
-        let longPoll = try Curl.run(trusting + ["\(base)/subscribe?name=feed&seq=0&keep=0"])
+        let longPoll = try await Curl.run(trusting + ["\(base)/subscribe?name=feed&seq=0&keep=0"])
         #expect(longPoll.output == message)
-        let jsonp = try Curl.run(trusting + ["\(base)/subscribe?name=feed&seq=0&keep=0&callback=show"])
+        let jsonp = try await Curl.run(trusting + ["\(base)/subscribe?name=feed&seq=0&keep=0&callback=show"])
         #expect(jsonp.output == "show(\(message));\r\n")
         for path in ["/health", "/lib.js", "/iframe", "/crossdomain.xml", "/chat/"] {
-            let answer = try Curl.run(trusting + ["-o", "/dev/null", "-w", "%{http_code}", "\(base)\(path)"])
+            let answer = try await Curl.run(trusting + ["-o", "/dev/null", "-w", "%{http_code}", "\(base)\(path)"])
             #expect(answer.output == "200", "\(path): \(answer.output)")
         }
-        let stats = try Curl.run(trusting + ["https://127.0.0.1:\(adminPort)/stats"])
+        let stats = try await Curl.run(trusting + ["https://127.0.0.1:\(adminPort)/stats"])
         #expect(stats.status == 0, "\(stats.output)")
         #expect(stats.output.contains("uptime_seconds"))
-        let metrics = try Curl.run(trusting + ["https://127.0.0.1:\(adminPort)/metrics"])
+        let metrics = try await Curl.run(trusting + ["https://127.0.0.1:\(adminPort)/metrics"])
         #expect(metrics.output.contains("# TYPE"))
 
         // The control for all of the above: without the authority, curl refuses the certificate.
-        let untrusted = try Curl.run(["\(base)/health"])
+        let untrusted = try await Curl.run(["\(base)/health"])
         #expect(untrusted.status == 60, "\(untrusted.output)")  // CURLE_PEER_FAILED_VERIFICATION
+        for curl in [stream, events, upgrade] { try await curl.stop() }
     }
 
     @Test func curlGetsOnlyModernTLSAndChecksTheName() async throws {
         let directory = try TestTLSDirectory()
         defer { directory.remove() }
         let (_, ca) = try Self.identity("river-1", in: directory)
-        let river = try RiverProcess(Self.tlsArguments(directory))
+        let river = try await RiverProcess.start(Self.tlsArguments(directory))
         defer { river.signal(SIGTERM) }
         let health = "https://127.0.0.1:\(river.port)/health"
         let cases: [(arguments: [String], status: Int32, output: String)] = [
@@ -96,11 +94,11 @@ import Testing
             (["--tls-max", "1.2", "--ciphers", "ECDHE-ECDSA-AES256-SHA"], 35, "alert handshake failure"),
         ]
         for (arguments, status, output) in cases {
-            let result = try Curl.run(["--cacert", ca] + arguments + [health])
+            let result = try await Curl.run(["--cacert", ca] + arguments + [health])
             #expect(result.status == status, "\(arguments): \(result.output)")
             #expect(result.output.contains(output), "\(arguments): \(result.output)")
         }
-        let misnamed = try Curl.run(
+        let misnamed = try await Curl.run(
             [
                 "--cacert", ca, "--resolve", "river.example:\(river.port):127.0.0.1",
                 "https://river.example:\(river.port)/",
@@ -113,10 +111,10 @@ import Testing
         let directory = try TestTLSDirectory()
         defer { directory.remove() }
         let (_, firstCA) = try Self.identity("river-1", in: directory)
-        let river = try RiverProcess(Self.tlsArguments(directory))
+        let river = try await RiverProcess.start(Self.tlsArguments(directory))
         defer { river.signal(SIGTERM) }
         let base = "https://127.0.0.1:\(river.port)"
-        let announced = try river.waitForLine(containing: "TLS on every listener")
+        let announced = try await river.line(containing: "TLS on every listener")
         #expect(
             announced.contains("TLS on every listener (TLS 1.2+, ALPN h2, http/1.1): \(directory.certificate) — CN=river-1")
         )
@@ -132,34 +130,34 @@ import Testing
 
         let (_, secondCA) = try Self.identity("river-2", in: directory)
         river.signal(SIGHUP)
-        _ = try river.waitForLine(containing: "TLS certificate reloaded")
-        let published = try Curl.run(["--cacert", secondCA, "--data", "data=after", "\(base)/publish?name=swap"])
+        _ = try await river.line(containing: "TLS certificate reloaded")
+        let published = try await Curl.run(["--cacert", secondCA, "--data", "data=after", "\(base)/publish?name=swap"])
         #expect(published.status == 0, "a new connection trusts the new authority: \(published.output)")
         let (_, after) = try await TestConnection.liveTLS(port: river.port, client: TestTLSClient(trusting: [secondCA]))
         #expect(after.peerCommonName == "river-2")
-        let oldAuthority = try Curl.run(["--cacert", firstCA, "\(base)/health"])
+        let oldAuthority = try await Curl.run(["--cacert", firstCA, "\(base)/health"])
         #expect(oldAuthority.status == 60, "the old certificate is gone: \(oldAuthority.output)")
         #expect(try await stream.readChunk() == riverMessage("swap", 1, "\"after\""), "the open stream goes on")
 
         // A reload that fails (a key that is not PEM) keeps the certificate in use, and says why on one line.
         try "not a key\n".write(toFile: directory.key, atomically: true, encoding: .utf8)
         river.signal(SIGHUP)
-        let failure = try river.waitForLine(containing: "TLS reload failed")
+        let failure = try await river.line(containing: "TLS reload failed")
         #expect(failure.contains("keeping the certificate in use: tls_key \(directory.key): no PEM private key in it"))
-        let still = try Curl.run(["--cacert", secondCA, "--data", "data=still", "\(base)/publish?name=swap"])
+        let still = try await Curl.run(["--cacert", secondCA, "--data", "data=still", "\(base)/publish?name=swap"])
         #expect(still.status == 0, "\(still.output)")
         #expect(try await stream.readChunk() == riverMessage("swap", 2, "\"still\""))
 
         river.signal(SIGTERM)
         #expect(try await stream.readChunk() == nil, "the stream ends cleanly at shutdown")
-        #expect(river.waitForExit() == 0)
+        #expect(try await river.exited() == 0)
     }
 
     @Test func withoutTLSSighupStillEndsTheProcess() async throws {
         // SIGHUP is trapped only to reload TLS: a plain River keeps the signal's default.
-        let river = try RiverProcess(["--threads", "1"])
+        let river = try await RiverProcess.start(["--threads", "1"])
         river.signal(SIGHUP)
-        #expect(river.waitForExit() == SIGHUP)
+        #expect(try await river.exited() == SIGHUP)
     }
 
     @Test(arguments: [
@@ -171,8 +169,8 @@ import Testing
         (["--tls-key", ""], "river: --tls-key: a value is required\n"),
     ])
     func aMissingCertificateOrKeyStopsStartUp(arguments: [String], message: String) async throws {
-        let river = try RiverProcess(arguments, waitForListening: false)
-        #expect(river.waitForExit() == 78)
+        let river = try await RiverProcess.start(arguments, waitForListening: false)
+        #expect(try await river.exited() == 78)
         // (The pipe may deliver the line a little after the exit on a busy machine.)
         try? await eventually("the error line") { river.standardError.hasSuffix("\n") }
         #expect(river.standardError == message)
@@ -183,8 +181,8 @@ import Testing
         defer { directory.remove() }
         _ = try Self.identity("river-1", in: directory)
         try TestCertificateAuthority().issue().keyPEM.write(toFile: directory.key, atomically: true, encoding: .utf8)
-        let river = try RiverProcess(Self.tlsArguments(directory), waitForListening: false)
-        #expect(river.waitForExit() == 78)
+        let river = try await RiverProcess.start(Self.tlsArguments(directory), waitForListening: false)
+        #expect(try await river.exited() == 78)
         try? await eventually("the error line") { river.standardError.hasSuffix("\n") }
         #expect(
             river.standardError.hasPrefix(

@@ -197,8 +197,8 @@ import Testing
     @Test func theCommandLineSaysWhatIsWrongWithTheKey() async throws {
         let path = try temporaryFile(P384.Signing.PrivateKey().publicKey.pemRepresentation, suffix: ".pem")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let river = try RiverProcess(["--token-public-key", path], waitForListening: false)
-        #expect(river.waitForExit() == 78)
+        let river = try await RiverProcess.start(["--token-public-key", path], waitForListening: false)
+        #expect(try await river.exited() == 78)
         #expect(
             river.standardError
                 == "river: --token-public-key: \(path): an EC key on P-384; River verifies ES256, which needs P-256\n"

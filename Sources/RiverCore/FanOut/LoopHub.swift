@@ -31,6 +31,8 @@ public final class LoopHub {
     public private(set) var delivered = DeliveryCount()
     /// Subscribers currently registered on this loop.
     public private(set) var subscriberCount = 0
+    /// Delivery latency and the largest channels, when the dashboard is on (nil: nothing is measured).
+    public var instruments: HubInstruments?
 
     public init(
         eventLoop: EventLoop,
@@ -58,6 +60,7 @@ public final class LoopHub {
         }
         local.add(subscriber)
         self.subscriberCount += 1
+        self.instruments?.subscribersChanged(local.name, count: local.members.count)
         return local.name
     }
 
@@ -65,6 +68,7 @@ public final class LoopHub {
     public func remove(_ subscriber: Subscriber, from channel: ChannelName) {
         guard let local = self.channels[channel], local.remove(subscriber) else { return }
         self.subscriberCount -= 1
+        self.instruments?.subscribersChanged(local.name, count: local.members.count)
         if local.members.isEmpty && local.isIdle {
             self.channels[channel] = nil
         }
@@ -150,13 +154,16 @@ public final class LoopHub {
 
     private func finishRound(_ local: LocalChannel, upTo: UInt64) {
         self.running.removeFirst()
+        let now = self.eventLoop.now
+        if let instruments = self.instruments, let oldest = local.pending.first {
+            instruments.roundFinished(oldestPublishedAt: oldest.message.publishedAt, at: now)
+        }
         local.dropDelivered(upTo: upTo)
 
         // When messages arrive faster than rounds complete, pause as long as the
         // round took (capped): what arrives meanwhile shares the next round's
         // writes, and delivery takes at most about half the loop. Otherwise the
         // next message goes out at once.
-        let now = self.eventLoop.now
         local.noteArrivalsDuringRound(local.pending.count)
         let gap = local.isOverloaded ? min(now - local.roundStartedAt, self.maxRoundGap) : .zero
         local.nextRoundAt = now + gap

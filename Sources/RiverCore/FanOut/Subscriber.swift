@@ -37,6 +37,9 @@ public enum FinishReason: Sendable, Equatable {
     case timeout
     /// Unsent output passed the subscriber's high-water mark: the connection is cut.
     case slowConsumer
+    /// The application (`auth_url`) refused the subscription when asked again:
+    /// the stream ends after a `revoked` notice (a WebSocket closes with 1008).
+    case revoked
 }
 
 /// Messages and bytes one delivery wrote, for the statistics.

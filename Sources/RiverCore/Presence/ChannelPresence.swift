@@ -63,17 +63,11 @@ public struct ChannelPresence: Sendable {
         var snapshot = PresenceSnapshot(channel: channel)
         snapshot.connections = self.connections
         snapshot.users = self.records.count
-        let ordered = self.records.values.sorted { Self.sortsBefore($0.member, $1.member) }
+        let ordered = self.records.values.sorted { PresenceMember.sortsBefore($0.member, $1.member) }
         snapshot.members = ordered.prefix(limit).map {
             PresenceSnapshot.Entry(member: $0.member, connections: $0.connections)
         }
         snapshot.truncated = ordered.count > limit
         return snapshot
-    }
-
-    /// Byte order of the user, verified users first on a tie.
-    private static func sortsBefore(_ a: PresenceMember, _ b: PresenceMember) -> Bool {
-        if a.user.utf8.elementsEqual(b.user.utf8) { return a.isVerified && !b.isVerified }
-        return a.user.utf8.lexicographicallyPrecedes(b.user.utf8)
     }
 }

@@ -34,6 +34,12 @@ public final class PresenceMember: Sendable, Hashable, CustomStringConvertible {
         for byte in self.user.utf8 { hasher.combine(byte) }
     }
 
+    /// The order members are listed in: byte order of the user, verified users first on a tie.
+    public static func sortsBefore(_ a: PresenceMember, _ b: PresenceMember) -> Bool {
+        if a.user.utf8.elementsEqual(b.user.utf8) { return a.isVerified && !b.isVerified }
+        return a.user.utf8.lexicographicallyPrecedes(b.user.utf8)
+    }
+
     public var description: String { self.isVerified ? self.user : "\(self.user) (unverified)" }
 
     /// `"user": "U", "info": {...}` (and `"unverified": true`), the fields every presence JSON shares.

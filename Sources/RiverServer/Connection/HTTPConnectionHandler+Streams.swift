@@ -30,6 +30,10 @@ extension HTTPConnectionHandler: StreamOutput {
         self.subscriber = subscriber
         if dropParser { self.parser = nil }
         subscriber.start(plan.channels, writingTo: self)
+        if let channel = self.context?.channel {
+            self.loop.users.add(channel, as: plan.channels.first?.member)
+        }
+        if let renewal = plan.renewal { self.renew(renewal, subscriber) }
     }
 
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }
@@ -54,6 +58,9 @@ extension HTTPConnectionHandler: StreamOutput {
 
     func streamDidEnd(_ end: StreamEnd) {
         self.subscriber = nil
+        self.renewal?.cancel()
+        self.renewal = nil
+        self.statsStream = nil
         self.pendingStreamHead = nil
         let ending: StateMachine.StreamEnding
         switch end {

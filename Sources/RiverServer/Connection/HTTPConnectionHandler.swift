@@ -23,6 +23,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Request parsing state; made on first use, dropped while the connection only streams out.
     var parser: HTTPRequestParser?
     var subscriber: StreamSubscriber?
+    /// With `auth_url`: when the stream's decisions are asked about again.
+    var renewal: Scheduled<Void>?
+    /// The dashboard's samples this connection carries instead (`/stats/stream`).
+    var statsStream: StatsStream?
     /// The head of the stream being started, written once its subscription is established.
     var pendingStreamHead: ByteBuffer?
     var registryIndex = -1
@@ -175,6 +179,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.respond(response, to: request.head)
         case .publish(let publish, let headers):
             self.loop.counters.publishes += 1
+            self.loop.instruments?.notePublish(publish.channel)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
             self.server.engine.publish(
                 publish.payload,
@@ -188,6 +193,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.startStream(plan, request.head)
         case .upgrade(let upgrade):
             self.upgradeToWebSocket(upgrade, context: context)
+        case .watchStats(let headers):
+            self.startStatsStream(request.head, headers: headers)
         case .admin(let route, let headers):
             self.answerAdmin(route, request, headers: headers)
         case .presence(let channel, let headers):
@@ -199,6 +206,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 switch result {
                 case .success(let token):
                     self.perform(self.dispatcher.dispatch(request, verified: token), request)
+                case .failure(let error):
+                    self.respond(.refusal(error), to: request.head)
+                }
+                self.continueAfterAnswer()
+            }
+        case .authorize(let question, let verified):
+            guard let authorizer = self.server.authorizer else { return }
+            authorizer.decide(question, on: self.loop.taskExecutor).assumeIsolated().whenSuccess { result in
+                guard case .proceed = self.machine.deferredAnswerReady() else { return }
+                switch result {
+                case .success(let outcome):
+                    self.perform(self.dispatcher.dispatch(request, verified: verified, decided: outcome), request)
                 case .failure(let error):
                     self.respond(.refusal(error), to: request.head)
                 }
@@ -329,7 +348,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.slot.take()?.release()
             self.subscriber?.detach()
             self.subscriber = nil
+            self.statsStream?.detach()
+            self.statsStream = nil
             self.pendingStreamHead = nil
+            self.renewal?.cancel()
+            self.renewal = nil
         }
     }
 }
@@ -347,7 +370,9 @@ extension HTTPConnectionHandler: ManagedConnection {
         case .none: break
         case .close: self.context?.close(promise: nil)
         case .timeOutRequest: self.refuseAndClose(.requestTimeout())
-        case .tickStream: self.subscriber?.tick(tick, self.loop.timeouts)
+        case .tickStream:
+            self.subscriber?.tick(tick, self.loop.timeouts)
+            self.statsStream?.tick(tick)
         }
     }
 
@@ -355,7 +380,9 @@ extension HTTPConnectionHandler: ManagedConnection {
         switch self.machine.quiesce() {
         case .none: break
         case .close: self.context?.close(promise: nil)
-        case .finishStream: self.subscriber?.finish(.shutdown)
+        case .finishStream:
+            self.subscriber?.finish(.shutdown)
+            self.statsStream?.finish()
         }
     }
 

@@ -38,11 +38,17 @@ final class ServerLoop {
     private var isSweeping = false
     private(set) var isQuiescing = false
     var counters = LoopCounters()
+    /// Each verified user's connections, for `/users/U/disconnect`.
+    let users = UserConnections()
     /// Connections with responses written during this tick, flushed together at its end.
     private var toFlush: [ManagedConnection] = []
 
     /// Runs this loop's share of Swift concurrency work (token checks).
     let taskExecutor: EventLoopTaskExecutor
+    /// Event-loop lag and the busiest publishers, when the dashboard is on.
+    let instruments: LoopInstruments?
+    /// The `/stats/stream` connections on this loop, which each dashboard sample is written to.
+    var statsStreams: [StatsStream] = []
 
     /// Connections visited per slice of a sweep: a slice takes tens of
     /// microseconds, then the loop serves I/O before the next.
@@ -56,6 +62,10 @@ final class ServerLoop {
         self.timeouts = ConnectionTimeouts(configuration)
         self.lifetimeObserver = lifetimeObserver
         self.taskExecutor = EventLoopTaskExecutor(hub.eventLoop)
+        self.instruments = configuration.dashboard ? LoopInstruments() : nil
+        if configuration.dashboard {
+            hub.instruments = HubInstruments(trackedChannels: LoopInstruments.trackedChannels)
+        }
     }
 
     var eventLoop: EventLoop { self.hub.eventLoop }
@@ -137,6 +147,11 @@ final class ServerLoop {
         for connection in self.connections {
             connection.quiesce()
         }
+    }
+
+    /// Closes every connection of `user` on this loop; how many there were.
+    func disconnect(user: String) -> Int {
+        self.users.disconnect(user)
     }
 
     /// Closes every connection still open.

@@ -19,12 +19,16 @@ struct RequestDispatcher {
         case subscribe(StreamPlan)
         /// Answer the WebSocket handshake and hand the connection to a `WebSocketConnectionHandler`.
         case upgrade(WebSocketUpgrade)
+        /// Carry the dashboard's samples on this response (`StatsStream`).
+        case watchStats(headers: [(String, String)])
         /// Ask the engine or the server, then answer (`AdminResponder`).
         case admin(Route, headers: [(String, String)])
         /// Ask the engine who is on the channel, then answer (`PresenceResponder`).
         case presence(ChannelName, headers: [(String, String)])
         /// Verify the request's token (asynchronously), then dispatch it again with the result.
         case verify(token: String)
+        /// Ask the application (`auth_url`), then dispatch again with its outcome (and `verified` kept).
+        case authorize(AuthQuestion, verified: AccessToken?)
     }
 
     let server: ServerContext
@@ -33,8 +37,9 @@ struct RequestDispatcher {
     /// The connection's peer, which decides whether it is local (the admin routes without access control).
     let peer: SocketAddress?
 
-    /// Dispatches `request`; `verified` is its token once `verify` accepted it.
-    func dispatch(_ request: ParsedRequest, verified: AccessToken? = nil) -> Dispatch {
+    /// Dispatches `request`; `verified` is its token once `verify` accepted it,
+    /// `decided` the application's outcome once `authorize` has it.
+    func dispatch(_ request: ParsedRequest, verified: AccessToken? = nil, decided: AuthOutcome? = nil) -> Dispatch {
         let head = request.head
         var cors: [(String, String)] = []
         do throws(RequestError) {
@@ -63,7 +68,28 @@ struct RequestDispatcher {
                     verified: verified
                 )
                 if let next = try Self.gate(access) { return next }
-                return .publish(publish, headers: cors)
+                switch try self.consult(decided, verified: verified, {
+                    () throws(RequestError) -> AuthQuestion in
+                    try self.asker(request, "publish", verified).question(
+                        .publish,
+                        channels: [publish.channel],
+                        data: publish.payload,
+                        isBinary: publish.isBinary
+                    )
+                }) {
+                case .ask(let next): return next
+                case .notConfigured: return .publish(publish, headers: cors)
+                case .decided(let outcome):
+                    if let refusal = outcome.refusal([publish.channel]) { throw refusal }
+                    guard let replacement = outcome.replacement else { return .publish(publish, headers: cors) }
+                    let replaced = PublishResponder.Publish(
+                        channel: publish.channel,
+                        payload: replacement.data,
+                        isBinary: replacement.isBinary,
+                        head: publish.head
+                    )
+                    return .publish(replaced, headers: cors)
+                }
             case .subscribe, .eventSource:
                 let subscribe = try SubscribeRequest(request, route: route, configuration: self.server.configuration)
                 // Every channel is checked; one refused refuses the whole request, naming it.
@@ -80,15 +106,42 @@ struct RequestDispatcher {
                 if verified == nil, let token = try self.server.access.identityToken(request, subscribe.accessAction) {
                     return .verify(token: token)
                 }
-                let member = try verified?.presenceMember()
+                var member = try verified?.presenceMember()
+                let channels = subscribe.channels.map(\.channel)
+                switch try self.consult(decided, verified: verified, {
+                    () throws(RequestError) -> AuthQuestion in
+                    try self.asker(request, subscribe.authTransport, verified).question(.subscribe, channels: channels)
+                }) {
+                case .ask(let next): return next
+                case .notConfigured: break
+                case .decided(let outcome):
+                    if let refusal = outcome.refusal(channels) { throw refusal }
+                    member = outcome.member(channels) ?? member
+                    var plan = StreamPlan(subscribe.identified(as: member), head: head, headers: cors)
+                    plan.renewal = StreamRenewal(
+                        try self.asker(request, subscribe.authTransport, verified),
+                        channels: channels,
+                        outcome
+                    )
+                    return .subscribe(plan)
+                }
                 return .subscribe(StreamPlan(subscribe.identified(as: member), head: head, headers: cors))
             case .webSocket:
-                return try self.upgrade(request, verified: verified, headers: cors)
+                return try self.upgrade(request, verified: verified, decided: decided, headers: cors)
             case .presence:
                 // Whoever may subscribe to a channel may see its presence; nobody else.
                 let channel = try PresenceResponder.validate(request, configuration: self.server.configuration)
                 let access = try self.server.access.decide(.subscribe, channel: channel, request: request, verified: verified)
                 if let next = try Self.gate(access) { return next }
+                switch try self.consult(decided, verified: verified, {
+                    () throws(RequestError) -> AuthQuestion in
+                    try self.asker(request, "presence", verified).question(.subscribe, channels: [channel])
+                }) {
+                case .ask(let next): return next
+                case .notConfigured: break
+                case .decided(let outcome):
+                    if let refusal = outcome.refusal([channel]) { throw refusal }
+                }
                 return .presence(channel, headers: cors)
             case .staticFile(let path):
                 guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
@@ -104,10 +157,13 @@ struct RequestDispatcher {
                         body: unchanged ? ByteBuffer() : file.body
                     )
                 )
-            case .channel, .channelList, .stats, .metrics:
+            case .channel, .channelList, .userDisconnect, .stats, .metrics:
                 let source = RequestSource(peer: self.peer, listener: self.listener, head: head)
                 try self.server.access.authorizeAdmin(request, source: source)
                 return .admin(route, headers: cors)
+            case .dashboard, .statsStream:
+                cors = []  // not even a refusal is shown to another site
+                return try self.dashboard(route, request)
             case .health:
                 return .admin(route, headers: cors)
             case .notFound:
@@ -116,6 +172,27 @@ struct RequestDispatcher {
         } catch {
             return .respond(.refusal(error, headers: cors))
         }
+    }
+
+    /// `/dashboard` and `/stats/stream`: admin routes (same rule as `/stats`)
+    /// that other web sites may neither read nor spend (no CORS; a request
+    /// naming an `Origin`, which browsers send for cross-origin reads, is
+    /// refused), and that exist only with the dashboard on.
+    private func dashboard(_ route: Route, _ request: ParsedRequest) throws(RequestError) -> Dispatch {
+        let head = request.head
+        guard self.server.dashboard != nil else { throw .notFound(head.path + " (dashboard is off)") }
+        if route == .statsStream {
+            guard head.method == .get else { throw .methodNotAllowed("GET") }
+        } else {
+            guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET, HEAD") }
+        }
+        guard head.origin == nil else {
+            throw .forbidden("the dashboard is not served to other web sites (request has an Origin)")
+        }
+        let source = RequestSource(peer: self.peer, listener: self.listener, head: head)
+        try self.server.access.authorizeAdmin(request, source: source)
+        if route == .statsStream { return .watchStats(headers: DashboardPage.securityHeaders) }
+        return .respond(DashboardPage.response)
     }
 
     /// Nil when access is allowed; the token check to make first; or the refusal.
@@ -136,6 +213,8 @@ struct StreamPlan {
     let endsAfterFirstBatch: Bool
     /// The response head's fields besides Content-Type and framing.
     let headers: [(String, String)]
+    /// With `auth_url`: what to ask again when the application's decisions expire.
+    var renewal: StreamRenewal?
 
     init(_ request: SubscribeRequest, head: ParsedRequestHead, headers: [(String, String)]) {
         self.channels = request.channels

@@ -14,7 +14,13 @@ public enum Route: Equatable, Sendable {
     case channel(String)
     /// `/channels`: the listing.
     case channelList
+    /// `/users/U/disconnect` (the user still percent-encoded): end every connection of U.
+    case userDisconnect(String)
     case stats
+    /// `/stats/stream`: the dashboard's samples as Server-Sent Events.
+    case statsStream
+    /// `/dashboard`: the operator's page.
+    case dashboard
     case metrics
     case health
     /// A file under the public directory (`lib.js`, `chat/index.html`, ...).
@@ -24,7 +30,7 @@ public enum Route: Equatable, Sendable {
     /// The operator's routes, which `admin_port` moves to a listener of their own.
     var isAdmin: Bool {
         switch self {
-        case .channel, .channelList, .stats, .metrics: return true
+        case .channel, .channelList, .userDisconnect, .stats, .statsStream, .dashboard, .metrics: return true
         default: return false
         }
     }

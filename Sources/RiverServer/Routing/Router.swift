@@ -13,11 +13,16 @@ public enum Router {
         case "/chat", "/chat/": return .staticFile("chat/index.html")
         case "/channels", "/channels/": return .channelList
         case "/stats": return .stats
+        case "/stats/stream": return .statsStream
+        case "/dashboard": return .dashboard
         case "/metrics": return .metrics
         case "/health": return .health
         default:
             if path.hasPrefix("/channels/") {
                 return .channel(String(path.dropFirst("/channels/".count)))
+            }
+            if path.hasPrefix("/users/") && path.hasSuffix("/disconnect") && path.count > "/users//disconnect".count {
+                return .userDisconnect(String(path.dropFirst("/users/".count).dropLast("/disconnect".count)))
             }
             if path.hasPrefix("/chat/") {
                 return .staticFile("chat/" + path.dropFirst("/chat/".count))

@@ -14,8 +14,10 @@ extension RiverConfiguration {
         "max_presence_members", "presence_self_names", "max_subscriber_backlog", "read_timeout", "keepalive_timeout", "tcp_keepalive", "shutdown_timeout", "heartbeat",
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_public_key",
         "token_issuer",
-        "token_audience", "private_prefix", "admin_ip", "admin_port", "engine", "redis", "redis_sentinel",
-        "redis_master", "redis_wait", "tls_certificate", "tls_key",
+        "token_audience", "private_prefix", "auth_url", "auth_headers", "auth_timeout", "auth_max_in_flight",
+        "auth_renew_grace", "auth_cache_size", "admin_ip", "admin_port", "dashboard", "dashboard_history",
+        "max_stats_streams", "engine", "redis", "redis_sentinel", "redis_master", "redis_wait", "tls_certificate",
+        "tls_key",
         "http2", "http2_cleartext", "max_concurrent_streams",
     ]
 
@@ -74,8 +76,22 @@ extension RiverConfiguration {
         case "token_issuer": self.tokenIssuer = try Self.nonEmpty(value)
         case "token_audience": self.tokenAudience = try Self.nonEmpty(value)
         case "private_prefix": self.privatePrefix = try Self.nonEmpty(value)
+        case "auth_url": self.authURL = try Self.authURL(value)
+        case "auth_headers":
+            let names = value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }).map { $0.lowercased() }
+            guard names.allSatisfy({ name in name.utf8.allSatisfy(HTTPRequestParser.isTokenByte) }) else {
+                throw ConfigurationError("expected header field names separated by spaces, got '\(value)'")
+            }
+            self.authHeaders = Array(Set(names)).sorted()
+        case "auth_timeout": self.authTimeout = try Self.duration(value, minimum: .milliseconds(10))
+        case "auth_max_in_flight": self.authMaxInFlight = try Self.integer(value, in: 1...100_000)
+        case "auth_renew_grace": self.authRenewGrace = try Self.duration(value)
+        case "auth_cache_size": self.authCacheSize = try Self.integer(value, in: 0...10_000_000)
         case "admin_ip": self.adminHost = try Self.nonEmpty(value)
         case "admin_port": self.adminPort = try Self.integer(value, in: 0...65535)
+        case "dashboard": self.dashboard = try Self.onOff(value)
+        case "dashboard_history": self.dashboardHistory = try Self.integer(value, in: 10...86_400)
+        case "max_stats_streams": self.maxStatsStreams = try Self.integer(value, in: 1...1000)
         case "engine":
             guard let engine = EngineKind(rawValue: value) else {
                 throw ConfigurationError("expected memory or redis, got '\(value)'")
@@ -118,6 +134,15 @@ extension RiverConfiguration {
         }
         guard !addresses.isEmpty else { throw ConfigurationError("an address is required") }
         return addresses
+    }
+
+    /// An `http://` or `https://` URL with a host.
+    private static func authURL(_ value: String) throws(ConfigurationError) -> String {
+        let lower = value.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), value.split(separator: "/").count >= 2 else {
+            throw ConfigurationError("expected an http:// or https:// URL, got '\(value)'")
+        }
+        return value
     }
 
     private static func onOff(_ value: String) throws(ConfigurationError) -> Bool {

@@ -83,11 +83,33 @@ public struct RiverConfiguration: Sendable {
     public var tokenAudience: String?
     /// `private_prefix`: channels whose name starts with these bytes need a token to subscribe.
     public var privatePrefix: String?
+    /// `auth_url`: River asks the application at this URL before a subscribe, a
+    /// publish or a `river.v2` connection (PROTOCOL.md C4; nil: never).
+    public var authURL: String?
+    /// `auth_headers`: the request header fields forwarded to `auth_url`, lower-cased names.
+    public var authHeaders = ["cookie", "authorization"]
+    /// `auth_timeout`: how long River waits for the application's answer (503 beyond).
+    public var authTimeout = TimeAmount.seconds(1)
+    /// `auth_max_in_flight`: questions waiting for the application at once (503 beyond, at once).
+    public var authMaxInFlight = 64
+    /// `auth_renew_grace`: how long a live subscription outlives an unreachable application.
+    public var authRenewGrace = TimeAmount.seconds(60)
+    /// `auth_cache_size`: decisions remembered (least recently used go first).
+    public var authCacheSize = 65536
     /// `admin_ip`: the address of the admin listener (with `admin_port`).
     public var adminHost = "127.0.0.1"
     /// `admin_port`: when set, `/channels`, `/stats` and `/metrics` are served
     /// only on this port (0 picks a free one), not on `port`.
     public var adminPort: Int?
+    /// `dashboard`: the operator's page (`/dashboard`), its stream
+    /// (`/stats/stream`) and what they measure (delivery latency, event-loop
+    /// lag, the busiest channels); off, none of it runs.
+    public var dashboard = true
+    /// `dashboard_history`: how many one-second samples the dashboard keeps
+    /// (and sends a page when it opens).
+    public var dashboardHistory = 600
+    /// `max_stats_streams`: how many `/stats/stream` connections may be open at once (more: 503).
+    public var maxStatsStreams = 8
     /// `engine`: where channels live — `memory` (this process) or `redis` (shared by every node).
     public var engine = EngineKind.memory
     /// `redis URL [URL...]`: the Redis shards of the `redis` engine (channels are spread over them by name).

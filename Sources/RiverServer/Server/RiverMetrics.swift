@@ -40,6 +40,7 @@ final class RiverMetrics: Sendable {
             ("river_history_bytes", [], { $0.engine.historyBytes }),
             // Redis shards that did not answer this scrape (their channels and publishes are left out above).
             ("river_unavailable_shards", [], { $0.engine.unavailableShards.count }),
+            ("river_stats_streams", [], { $0.statsStreams }),
         ]
         self.gauges = gauges.map { ($0.2, CoreMetrics.Gauge(label: $0.0, dimensions: $0.1, factory: factory)) }
     }
@@ -61,6 +62,21 @@ final class RiverMetrics: Sendable {
         }
         var output: [UInt8] = []
         self.registry.emit(into: &output)
+        // The dashboard's instruments (absent with `dashboard off`).
+        if !statistics.loopLag.isEmpty {
+            HistogramExposition.write(
+                name: "river_delivery_latency_seconds",
+                help: "Publish to delivered on this node, the oldest message of each delivery round.",
+                series: [("", statistics.deliveryLatency)],
+                into: &output
+            )
+            HistogramExposition.write(
+                name: "river_event_loop_lag_seconds",
+                help: "How late each event loop ran a timer due every 250 ms.",
+                series: statistics.loopLag.enumerated().map { ("loop=\"\($0.offset)\"", $0.element) },
+                into: &output
+            )
+        }
         return output
     }
 }

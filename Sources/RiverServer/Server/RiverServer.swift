@@ -92,6 +92,10 @@ public final class RiverServer: Sendable {
                 logger.info("HTTP/2 by prior knowledge (h2c) beside HTTP/1.1 on plain listeners")
             }
             logger.info("access control: \(context.access.summary)")
+            if context.authorizer != nil {
+                let timeout = configuration.authTimeout.nanoseconds / 1_000_000
+                logger.info("auth_url on: every subscribe, publish and river.v2 connection asks the application (auth_timeout \(timeout) ms)")
+            }
             logger.debug("static files", metadata: ["directory": "\(context.staticFiles.directory ?? "none")"])
             return RiverServer(
                 group: group,
@@ -180,6 +184,7 @@ public final class RiverServer: Sendable {
         for sweeper in self.sweepers {
             sweeper.cancel()
         }
+        await self.context.stopAuthorizer()
         await self.context.engine.shutdown()
         try? await self.group.shutdownGracefully()
         self.context.logger.info("River stopped")

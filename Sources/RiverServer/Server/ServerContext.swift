@@ -21,6 +21,8 @@ package final class ServerContext: Sendable {
     package let parserLimits: HTTPRequestParser.Limits
     let staticFiles: StaticFiles
     let access: AccessPolicy
+    /// The application at `auth_url`, asked before subscribes and publishes (nil: not configured).
+    let authorizer: Authorizer?
     /// TLS on every listener (`tls_certificate`, `tls_key`); nil: plain TCP.
     let security: ConnectionSecurity?
     let metrics = RiverMetrics()
@@ -28,6 +30,10 @@ package final class ServerContext: Sendable {
     let refusedAnswer: ByteBuffer
     /// When the server started, for `uptime_seconds`.
     let startedAt = NIODeadline.now()
+    /// Open `/stats/stream` connections against `max_stats_streams`.
+    let statsStreamLimiter: ConnectionLimiter
+    /// The dashboard's sampler, on the first loop (nil with `dashboard off`).
+    let dashboard: NIOLoopBoundBox<DashboardSampler>?
 
     private init(
         configuration: RiverConfiguration,
@@ -36,12 +42,14 @@ package final class ServerContext: Sendable {
         loops: [NIOLoopBoundBox<ServerLoop>],
         staticFiles: StaticFiles,
         access: AccessPolicy,
+        authorizer: Authorizer?,
         security: ConnectionSecurity?,
         logger: Logger
     ) {
         let maxConnections = configuration.maxConnections ?? RiverServer.defaultMaxConnections()
         self.staticFiles = staticFiles
         self.access = access
+        self.authorizer = authorizer
         self.security = security
         self.configuration = configuration
         self.engine = engine
@@ -49,8 +57,19 @@ package final class ServerContext: Sendable {
         self.loops = loops
         self.limiter = ConnectionLimiter(limit: maxConnections)
         self.logger = logger
-        self.parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+        var parserLimits = HTTPRequestParser.Limits(maxBodyBytes: configuration.maxRequestBody)
+        if configuration.authURL != nil {
+            parserLimits.keptFields = Set(configuration.authHeaders).subtracting(["cookie", "authorization"])
+        }
+        self.parserLimits = parserLimits
         self.refusedAnswer = RefusedConnectionHandler.answer(limit: maxConnections)
+        self.statsStreamLimiter = ConnectionLimiter(limit: configuration.maxStatsStreams)
+        self.dashboard =
+            configuration.dashboard
+            ? NIOLoopBoundBox.makeBoxSendingValue(
+                DashboardSampler(capacity: configuration.dashboardHistory),
+                eventLoop: loops[0].eventLoop
+            ) : nil
     }
 
     /// The server's parts on `group`'s event loops: hubs, the configured
@@ -115,6 +134,7 @@ package final class ServerContext: Sendable {
             loops: loops,
             staticFiles: staticFiles,
             access: try await AccessPolicy.make(configuration),
+            authorizer: Authorizer.make(configuration, clock: clock),
             security: security,
             logger: logger
         )
@@ -148,6 +168,7 @@ package final class ServerContext: Sendable {
             loops: [NIOLoopBoundBox(loop, eventLoop: eventLoop)],
             staticFiles: try StaticFiles.load(directory: configuration.publicDirectory),
             access: AccessPolicy(withoutTokens: configuration),
+            authorizer: nil,
             security: nil,
             logger: logger
         )
@@ -211,13 +232,35 @@ package final class ServerContext: Sendable {
         }
     }
 
-    /// Advances each loop's clock once a second: timeouts, heartbeats.
+    /// Advances each loop's clock once a second (timeouts, heartbeats); with
+    /// the dashboard on, also runs each loop's lag probe and the sampler.
     package func startSweepers() -> [RepeatedTask] {
-        self.loops.map { box in
+        var tasks = self.loops.map { box in
             box.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 box.value.sweep()
             }
         }
+        guard let dashboard = self.dashboard else { return tasks }
+        for box in self.loops {
+            let interval = LoopInstruments.probeInterval
+            tasks.append(
+                box.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+                    box.value.instruments?.probeFired(at: box.eventLoop.now)
+                }
+            )
+        }
+        tasks.append(
+            dashboard.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                dashboard.value.tick(self)
+            }
+        )
+        return tasks
+    }
+
+    /// The dashboard's kept samples, read on its loop, answered on `loop`.
+    func dashboardHistory(on loop: EventLoop) -> EventLoopFuture<[ByteBuffer]> {
+        guard let dashboard = self.dashboard else { return loop.makeSucceededFuture([]) }
+        return dashboard.eventLoop.submit { Array(dashboard.value.history) }.hop(to: loop)
     }
 
     /// Starts a graceful shutdown on every loop: streams end cleanly, idle connections close.
@@ -234,6 +277,17 @@ package final class ServerContext: Sendable {
             total += (try? await box.eventLoop.submit { box.value.openConnections }.get()) ?? 0
         }
         return total
+    }
+
+    /// Closes the connections to `auth_url`.
+    package func stopAuthorizer() async {
+        await self.authorizer?.shutdown()
+    }
+
+    /// Ends every connection of `user` on this node's loops; how many there were.
+    func disconnect(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
+        let counts = self.loops.map { box in box.eventLoop.submit { box.value.disconnect(user: user) } }
+        return EventLoopFuture.reduce(0, counts, on: loop, +)
     }
 
     /// Closes every connection still open.

@@ -14,6 +14,12 @@ struct ServerStatistics: Sendable {
     var delivered = DeliveryCount()
     var engine = EngineStatistics()
     var uptimeSeconds = 0
+    /// Open `/stats/stream` connections.
+    var statsStreams = 0
+    /// Publish to delivered, every loop's rounds together (empty with the dashboard off).
+    var deliveryLatency = LatencyHistogram()
+    /// Each loop's lag, in loop order (none with the dashboard off).
+    var loopLag: [LatencyHistogram] = []
 
     static func collect(_ server: ServerContext, on loop: EventLoop) -> EventLoopFuture<ServerStatistics> {
         let parts = server.loops.map { box in
@@ -23,6 +29,9 @@ struct ServerStatistics: Sendable {
                 part.connectionsOpen = context.openConnections
                 part.loop = context.counters
                 part.delivered = context.hub.delivered
+                part.statsStreams = context.statsStreams.count
+                if let latency = context.hub.instruments?.deliveryLatency { part.deliveryLatency = latency }
+                if let instruments = context.instruments { part.loopLag = [instruments.lag] }
                 return part
             }
         }
@@ -32,6 +41,9 @@ struct ServerStatistics: Sendable {
             total.loop.add(part.loop)
             total.delivered.messages += part.delivered.messages
             total.delivered.bytes += part.delivered.bytes
+            total.statsStreams += part.statsStreams
+            total.deliveryLatency.add(part.deliveryLatency)
+            total.loopLag += part.loopLag
             return total
         }.and(server.engine.statistics(on: loop)).map { total, engine in
             var total = total

@@ -34,6 +34,7 @@ final class ChannelSubscription: Subscriber {
         self.member = start.member
         self.wantsPresence = start.wantsPresence
         self.stream = stream
+        stream.loop.lifetimeObserver?.track(self)
     }
 
     /// Its position in its hub's list (`LoopHub` keeps it).

@@ -70,6 +70,7 @@ enum WebSocketClose {
         case .channelDeleted: return (Self.normal, "channel deleted")
         case .channelReset: return (Self.normal, "channel reset: resume with seq and epoch")
         case .timeout: return (Self.normal, "client_timeout")
+        case .revoked: return (Self.policyViolation, "revoked")
         case .slowConsumer, nil: return (Self.normal, "")
         }
     }

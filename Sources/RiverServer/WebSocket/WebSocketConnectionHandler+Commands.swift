@@ -52,7 +52,7 @@ extension WebSocketConnectionHandler {
             verified: commandVerified
         ) {
         case .allowed:
-            self.perform(command, identity: commandVerified)
+            self.consultThenPerform(command, identity: commandVerified, session)
         case .denied(let error):
             self.refuse(command, Int(error.status.code), error.reason)
         case .verify(let token):
@@ -78,7 +78,7 @@ extension WebSocketConnectionHandler {
                     origin: session.origin,
                     verified: token
                 ) {
-                case .allowed: self.perform(command, identity: token)
+                case .allowed: self.consultThenPerform(command, identity: token, session)
                 case .denied(let error): self.refuse(command, Int(error.status.code), error.reason)
                 case .verify: self.refuse(command, 403, "invalid token")
                 }
@@ -88,16 +88,50 @@ extension WebSocketConnectionHandler {
         }
     }
 
-    private func perform(_ command: RiverCommand, identity: AccessToken?) {
+    /// With `auth_url`, asks the application (a cached answer at once) before
+    /// a subscribe, a publish or a presence question (which uses the subscribe decision).
+    private func consultThenPerform(_ command: RiverCommand, identity: AccessToken?, _ session: CommandSession) {
+        guard let asker = session.asker, let authorizer = self.server.authorizer, command.kind != .unsubscribe else {
+            return self.perform(command, identity: identity, decided: nil, session)
+        }
+        let commandAsker = asker.presenting(command.token, claims: identity?.claims)
+        let question =
+            command.kind == .publish
+            ? commandAsker.question(.publish, channels: [command.channel], data: command.data, isBinary: command.isBinary)
+            : commandAsker.question(.subscribe, channels: [command.channel])
+        if let cached = authorizer.cachedOutcome(question) {
+            return self.perform(command, identity: identity, decided: cached, session)
+        }
+        authorizer.decide(question, on: self.loop.taskExecutor).assumeIsolated().whenSuccess { result in
+            switch result {
+            case .success(let outcome): self.perform(command, identity: identity, decided: outcome, session)
+            case .failure(let error): self.refuse(command, Int(error.status.code), error.reason)
+            }
+        }
+    }
+
+    private func perform(
+        _ command: RiverCommand,
+        identity: AccessToken?,
+        decided: AuthOutcome?,
+        _ session: CommandSession
+    ) {
+        if let refusal = decided?.refusal([command.channel]) {
+            return self.refuse(command, Int(refusal.status.code), refusal.reason)
+        }
         switch command.kind {
-        case .subscribe: self.subscribe(command, identity: identity)
+        case .subscribe:
+            self.subscribe(command, identity: identity, member: decided?.member([command.channel]))
+            if let decided, let asker = session.asker {
+                self.renew(command.channel, asker.presenting(command.token, claims: identity?.claims), after: decided)
+            }
         case .unsubscribe: self.unsubscribe(command)
-        case .publish: self.publish(command)
+        case .publish: self.publish(command, replacement: decided?.replacement)
         case .presence: self.presence(command)
         }
     }
 
-    private func subscribe(_ command: RiverCommand, identity: AccessToken?) {
+    private func subscribe(_ command: RiverCommand, identity: AccessToken?, member named: PresenceMember?) {
         guard let subscriber = self.subscriber else { return }
         let channel = command.channel
         if let current = subscriber.subscription(of: channel), case .joined = current.phase {
@@ -112,7 +146,9 @@ extension WebSocketConnectionHandler {
         // Who subscribes: the token's `sub` (the command's, else the handshake's), else a self-chosen name.
         let member: PresenceMember?
         do throws(RequestError) {
-            if let verified = try identity?.presenceMember() {
+            if let named {
+                member = named
+            } else if let verified = try identity?.presenceMember() {
                 member = verified
             } else {
                 member = try SubscribeRequest.selfNamedMember(command.user, channels: [channel], self.server.configuration)
@@ -120,6 +156,7 @@ extension WebSocketConnectionHandler {
         } catch {
             return self.refuse(command, Int(error.status.code), error.reason)
         }
+        if let connection = self.context?.channel { self.loop.users.add(connection, as: member) }
         let start = ChannelStart(
             channel,
             ResumePoint(seq: command.seq, epoch: command.epoch),
@@ -150,15 +187,18 @@ extension WebSocketConnectionHandler {
         guard subscriber.remove(command.channel) else {
             return self.refuse(command, 404, "not subscribed to \(command.channel)")
         }
+        self.renewals.removeValue(forKey: command.channel)?.cancel()
         self.reply(CommandReply.ok(id: command.id, channel: command.channel))
     }
 
-    private func publish(_ command: RiverCommand) {
-        guard let data = command.data else { return }
+    private func publish(_ command: RiverCommand, replacement: (data: ByteBuffer, isBinary: Bool)?) {
+        guard let data = replacement?.data ?? command.data else { return }
+        let isBinary = replacement?.isBinary ?? command.isBinary
         self.loop.counters.publishes += 1
+        self.loop.instruments?.notePublish(command.channel)
         let handler = NIOLoopBound(self, eventLoop: self.loop.eventLoop)
         let (id, channel) = (command.id, command.channel)
-        self.server.engine.publish(data, isBinary: command.isBinary, to: channel, on: self.loop.eventLoop) { result in
+        self.server.engine.publish(data, isBinary: isBinary, to: channel, on: self.loop.eventLoop) { result in
             switch result {
             case .success(let seq):
                 handler.value.reply(CommandReply.ok(id: id, channel: channel, [("seq", seq)]))

@@ -48,6 +48,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     /// This connection's place under `max_connections`, handed on by the HTTP handler.
     private var slot: ConnectionSlot?
     private var pendingFlush = PendingFlush()
+    /// `river.v2` with `auth_url`: when each channel's decision is asked again.
+    var renewals: [ChannelName: Scheduled<Void>] = [:]
 
     init(
         _ upgrade: WebSocketUpgrade,
@@ -220,6 +222,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         var payload = ByteBufferAllocator().buffer(capacity: message.readableBytes)
         payload.writeImmutableBuffer(message)
         self.loop.counters.publishes += 1
+        self.loop.instruments?.notePublish(channel)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.server.engine.publish(payload, isBinary: binary, to: channel, on: context.eventLoop) { result in
             if case .failure(let error) = result { handler.value.reportPublishFailure(error, channel: channel) }
@@ -266,6 +269,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             self.subscriber = nil
             self.checker = nil
             self.inflater = nil
+            for renewal in self.renewals.values { renewal.cancel() }
+            self.renewals = [:]
             self.loop.unregister(self)
         }
     }

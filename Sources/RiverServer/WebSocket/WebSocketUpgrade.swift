@@ -28,6 +28,8 @@ struct CommandSession {
     let credentials: Credentials
     let origin: String?
     let verified: AccessToken?
+    /// With `auth_url`: who asks the application, command after command.
+    let asker: AuthAsker?
 }
 
 extension RequestDispatcher {
@@ -38,6 +40,7 @@ extension RequestDispatcher {
     func upgrade(
         _ request: ParsedRequest,
         verified: AccessToken?,
+        decided: AuthOutcome?,
         headers: [(String, String)]
     ) throws(RequestError) -> Dispatch {
         let head = request.head
@@ -52,7 +55,20 @@ extension RequestDispatcher {
             if let secret = credentials.secret, let expected = access.publishSecret, !expected.matches(secret) {
                 throw .forbidden("wrong publish secret")
             }
-            let session = CommandSession(credentials: credentials, origin: head.origin, verified: verified)
+            // With `auth_url`, the application decides whether the connection may open (403 if not).
+            var asker: AuthAsker?
+            if self.server.authorizer != nil {
+                asker = try self.asker(request, "river.v2", verified)
+            }
+            switch try self.consult(decided, verified: verified, { () throws(RequestError) -> AuthQuestion in
+                asker!.question(.connect, channels: [])
+            }) {
+            case .ask(let next): return next
+            case .notConfigured: break
+            case .decided(let outcome):
+                if let decision = outcome.connection, !decision.allowed { throw decision.refusal(nil) }
+            }
+            let session = CommandSession(credentials: credentials, origin: head.origin, verified: verified, asker: asker)
             return .upgrade(
                 WebSocketUpgrade(
                     key: key,
@@ -78,7 +94,16 @@ extension RequestDispatcher {
         default:
             break
         }
-        let mayPublish = if case .allowed = publishing { true } else { false }
+        switch try self.consult(decided, verified: verified, { () throws(RequestError) -> AuthQuestion in
+            try self.asker(request, "websocket", verified).question(.subscribe, channels: [channel])
+        }) {
+        case .ask(let next): return next
+        case .notConfigured: break
+        case .decided(let outcome):
+            if let refusal = outcome.refusal([channel]) { throw refusal }
+        }
+        // (With `auth_url`, this socket's frames are not published: publish over HTTP or `river.v2`, which ask.)
+        let mayPublish = if case .allowed = publishing { self.server.authorizer == nil } else { false }
         return .upgrade(
             WebSocketUpgrade(
                 key: key,

@@ -123,7 +123,8 @@ public final class ChildProcess: @unchecked Sendable {
         if self.isRunning { kill(self.processIdentifier, number) }
     }
 
-    /// Polls until the child exits: its `terminationStatus`, or nil if it still runs after `timeout` seconds.
+    /// Polls until the child exits, holding the thread: its `terminationStatus`, or nil if it
+    /// still runs after `timeout` seconds. For `deinit`s, which cannot await; tests use `exited`.
     public func waitForExit(timeout: Double) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while self.isRunning {

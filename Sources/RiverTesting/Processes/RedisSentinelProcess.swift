@@ -16,7 +16,13 @@ public final class RedisSentinelProcess: @unchecked Sendable {
 
     public var address: String { "127.0.0.1:\(self.port)" }
 
-    public init(monitoring masterPort: Int, masterName: String = "river") throws {
+    /// Starts a Sentinel, blocking until it answers (async tests use `launch`).
+    public convenience init(monitoring masterPort: Int, masterName: String = "river") throws {
+        try self.init(monitoring: masterPort, masterName: masterName, waitingUntilReady: true)
+    }
+
+    /// Starts a Sentinel; waits for its PING answer only if `waitingUntilReady`.
+    init(monitoring masterPort: Int, masterName: String, waitingUntilReady: Bool) throws {
         self.port = try RedisServerProcess.freePort()
         self.masterName = masterName
         self.directory =
@@ -47,6 +53,7 @@ public final class RedisSentinelProcess: @unchecked Sendable {
             )
         }
         self.process = try ChildProcess(executable, [path])
+        guard waitingUntilReady else { return }
         for _ in 0..<500 {
             if (try? RedisServerProcess.command(port: self.port, "PING")) == "+PONG\r\n" { return }
             usleep(10_000)
@@ -63,6 +70,12 @@ public final class RedisSentinelProcess: @unchecked Sendable {
     /// What Sentinel logged (its failover steps), for failure messages.
     public var log: String {
         (try? String(contentsOfFile: self.directory + "/sentinel.log", encoding: .utf8)) ?? ""
+    }
+
+    /// The running process, which the caller is now to stop.
+    func takeProcess() -> ChildProcess? {
+        defer { self.process = nil }
+        return self.process
     }
 
     public func stop() {

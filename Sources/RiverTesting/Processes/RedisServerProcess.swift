@@ -22,8 +22,14 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     public var url: String { "redis://127.0.0.1:\(self.port)" }
 
-    /// Starts a server on `port`, or on a free one.
-    public init(port: Int? = nil, persistent: Bool = false, extraArguments: [String] = []) throws {
+    /// Starts a server on `port`, or on a free one, blocking until it answers
+    /// (async tests use `launch`, which holds no thread while it waits).
+    public convenience init(port: Int? = nil, persistent: Bool = false, extraArguments: [String] = []) throws {
+        try self.init(port: port, persistent: persistent, extraArguments: extraArguments, waitingUntilReady: true)
+    }
+
+    /// Starts a server; waits for its PING answer only if `waitingUntilReady`.
+    init(port: Int?, persistent: Bool, extraArguments: [String], waitingUntilReady: Bool) throws {
         self.port = try port ?? Self.freePort()
         self.persistent = persistent
         self.extraArguments = extraArguments
@@ -31,7 +37,7 @@ public final class RedisServerProcess: @unchecked Sendable {
             FileManager.default.temporaryDirectory
             .appendingPathComponent("river-redis-\(self.port)-\(UInt32.random(in: 0...UInt32.max))").path
         try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
-        try self.start()
+        if waitingUntilReady { try self.start() } else { try self.spawn() }
     }
 
     deinit {
@@ -41,6 +47,18 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     /// Starts the server again after `stop()`: empty unless `persistent`.
     public func start() throws {
+        guard self.process == nil else { return }
+        try self.spawn()
+        for _ in 0..<500 {
+            if self.answersPing() { return }
+            usleep(10_000)
+        }
+        self.stop()
+        throw Failure(description: "redis-server did not answer on port \(self.port)")
+    }
+
+    /// Starts the process without waiting for it to answer.
+    func spawn() throws {
         guard self.process == nil else { return }
         let executable = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
             FileManager.default.isExecutableFile(atPath: $0)
@@ -56,12 +74,12 @@ public final class RedisServerProcess: @unchecked Sendable {
             ] + (self.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"])
                 + self.extraArguments
         )
-        for _ in 0..<500 {
-            if self.answersPing() { return }
-            usleep(10_000)
-        }
-        self.stop()
-        throw Failure(description: "redis-server did not answer on port \(self.port)")
+    }
+
+    /// The running process, which the caller is now to stop.
+    func takeProcess() -> ChildProcess? {
+        defer { self.process = nil }
+        return self.process
     }
 
     /// Kills the server at once (SIGKILL: no goodbye to its clients).

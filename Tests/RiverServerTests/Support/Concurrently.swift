@@ -28,3 +28,12 @@ func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void
         }
     }
 }
+
+/// Runs blocking `body` (plain sockets, say) on a thread of its own, never on
+/// the cooperative pool, and returns what it returns.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}

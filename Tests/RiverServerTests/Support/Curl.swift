@@ -3,12 +3,11 @@ import RiverTesting
 
 /// curl as a child process: a real HTTPS client (OpenSSL, not NIOSSL) for
 /// tests of River's TLS. Every run is bounded (`--max-time`), and a stream
-/// is stopped by the test, by its PID, once what it waited for has arrived.
-final class Curl {
+/// is stopped by the test, by its PID, once what it waited for has arrived
+/// (or killed when the test lets go of it). No wait holds a thread.
+final class Curl: Sendable {
     let process: ChildProcess
-    private let output = OutputCollector()
-    /// Whether the pipe reached its end (curl exited and everything it wrote was read).
-    private let ended = EndOfOutput()
+    private let output: PipeReader
 
     /// Starts `curl --http1.1 --silent --show-error` with `arguments`; standard output and error both collected.
     init(_ arguments: [String], maxTime: Int = 20) throws {
@@ -18,60 +17,37 @@ final class Curl {
             standardOutput: .pipe,
             standardError: .pipe
         )
-        let collector = self.output
-        let ended = self.ended
-        self.process.output?.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                ended.reached()
-            } else {
-                collector.append(data)
-            }
-        }
+        self.output = PipeReader(self.process.output!)
     }
 
     /// What curl has written so far.
     var text: String { self.output.text }
 
     /// Runs curl to its end: its exit status and everything it wrote.
-    static func run(_ arguments: [String], maxTime: Int = 20) throws -> (status: Int32, output: String) {
+    static func run(_ arguments: [String], maxTime: Int = 20) async throws -> (status: Int32, output: String) {
         let curl = try Curl(arguments, maxTime: maxTime)
-        guard let status = curl.process.waitForExit(timeout: Double(maxTime) + 5) else {
-            throw RiverProcess.Failure(description: "curl still running: \(curl.text)")
+        guard let status = try await curl.process.exited(within: .seconds(maxTime + 5)) else {
+            throw TestFailure("curl still running: \(curl.text)")
         }
         // Everything curl wrote is read once the pipe ends (a busy machine may take a while).
-        let deadline = Date().addingTimeInterval(10)
-        while !curl.ended.isReached && Date() < deadline {
-            usleep(10_000)
-        }
+        try await curl.output.end()
         return (status, curl.text)
     }
 
     /// Waits until curl's output contains `text` (a stream's event arrived).
-    func waitForOutput(containing text: String, timeout: Double = 10) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !self.text.contains(text) {
-            guard Date() < deadline, self.process.isRunning || self.text.contains(text) else {
-                throw RiverProcess.Failure(description: "curl output lacks '\(text)': \(self.text)")
+    func waitForOutput(containing text: String, timeout: Duration = .seconds(10)) async throws {
+        try await eventually("curl's output contains '\(text)'", timeout: timeout) {
+            if self.text.contains(text) { return true }
+            if !self.process.isRunning && self.output.isAtEnd {
+                throw TestFailure("curl ended without '\(text)': \(self.text)")
             }
-            usleep(10_000)
+            return false
         }
     }
 
     /// Ends a streaming curl (SIGTERM to its PID) and reaps it.
-    func stop() {
+    func stop() async throws {
         self.process.signal(SIGTERM)
-        _ = self.process.waitForExit(timeout: 10)
+        if try await self.process.exited() == nil { try await self.process.stop() }
     }
-}
-
-/// Set from the pipe's reader thread when the output ends.
-private final class EndOfOutput: @unchecked Sendable {
-    private let lock = NSLock()
-    private var ended = false
-
-    func reached() { self.lock.withLock { self.ended = true } }
-
-    var isReached: Bool { self.lock.withLock { self.ended } }
 }

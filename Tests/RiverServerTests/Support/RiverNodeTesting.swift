@@ -1,64 +1,121 @@
 import Foundation
+import RiverTesting
 
 /// What the tests that run several `river` processes on Redis do to them.
+/// Every wait is for an event (a `live` notice, an answer's status) through
+/// `eventually`; no call holds a thread.
 protocol RiverNodeTesting {}
 
 extension RiverNodeTesting {
-    func stop(_ nodes: RiverProcess...) {
-        for node in nodes {
-            node.signal(SIGTERM)
-            _ = node.waitForExit()
+    /// Runs `body`, then stops `nodes` (SIGTERM; SIGKILL if one lingers), whether `body` threw or not.
+    func stopping<T>(_ nodes: RiverProcess..., after body: () async throws -> T) async throws -> T {
+        try await self.stopping(nodes, after: body)
+    }
+
+    func stopping<T>(_ nodes: [RiverProcess], after body: () async throws -> T) async throws -> T {
+        do {
+            let result = try await body()
+            await self.stop(nodes)
+            return result
+        } catch {
+            await self.stop(nodes)
+            throw error
         }
     }
 
-    /// Subscribes with a stream and waits for the head (the subscription is in place then).
-    func stream(_ node: RiverProcess, _ query: String) throws -> SocketConnection {
-        let (connection, status) = try self.subscribe(node, query)
-        guard status == 200 else { throw SocketConnection.Failure(description: "subscribe answered \(status)") }
-        return connection
+    func stop(_ nodes: [RiverProcess]) async {
+        for node in nodes { try? await node.stop() }
     }
 
-    /// Subscribes every 20 ms until the head is 200 (at most `attempts` times): after Redis
-    /// comes back, each of a node's connections to it reconnects after its own backoff.
-    func stream(_ node: RiverProcess, _ query: String, attempts: Int) async throws -> SocketConnection {
-        for _ in 1..<attempts {
-            let (connection, status) = try self.subscribe(node, query)
+    /// Subscribes with a stream announced by `hello=1` and reads up to its
+    /// `live` notice: the subscription is in place then (on Redis too).
+    func stream(_ node: RiverProcess, _ query: String) async throws -> TestConnection {
+        try await self.announcedStream(node, query).connection
+    }
+
+    /// `stream`, also returning the notices up to and including `live` (a `reset`, a `lost` come first).
+    func announcedStream(
+        _ node: RiverProcess,
+        _ query: String
+    ) async throws
+        -> (connection: TestConnection, notices: [String])
+    {
+        let (connection, status) = try await self.subscribe(node, query)
+        guard status == 200 else {
+            await connection.close()
+            throw TestFailure("subscribe answered \(status)")
+        }
+        return (connection, try await self.notices(on: connection))
+    }
+
+    /// `announcedStream` once the node serves it: after Redis comes back, each
+    /// of a node's connections to it reconnects after its own backoff, and
+    /// until then the subscription is answered 503.
+    func announcedStreamOnceServed(
+        _ node: RiverProcess,
+        _ query: String
+    ) async throws
+        -> (connection: TestConnection, notices: [String])
+    {
+        let connection = try await eventually("node \(node.port) serves /subscribe?\(query)") {
+            () async throws -> TestConnection? in
+            let (connection, status) = try await self.subscribe(node, query)
             if status == 200 { return connection }
-            guard status == 503 else { break }
-            try await Task.sleep(for: .milliseconds(20))
+            await connection.close()
+            guard status == 503 else { throw TestFailure("subscribe answered \(status)") }
+            return nil
         }
-        return try self.stream(node, query)
+        return (connection, try await self.notices(on: connection))
     }
 
-    /// A stream subscription and the status of its answer's head.
-    private func subscribe(_ node: RiverProcess, _ query: String) throws -> (SocketConnection, Int) {
-        let connection = try SocketConnection(port: node.port)
-        try connection.sendRequest("GET", "/subscribe?\(query)")
-        return (connection, try connection.readHead().status)
+    private func subscribe(_ node: RiverProcess, _ query: String) async throws -> (TestConnection, Int) {
+        let connection = try await TestConnection.live(port: node.port)
+        try await connection.sendRequest("GET", "/subscribe?\(query)&hello=1")
+        return (connection, try await connection.readHead().status)
     }
 
-    func publish(_ node: RiverProcess, _ channel: String, _ data: String) throws -> SocketConnection.Response {
-        try httpRequest(port: node.port, "GET", "/publish?name=\(channel)&data=\(data)")
+    /// The chunks up to and including the `live` notice; anything else before it is a failure.
+    private func notices(on connection: TestConnection) async throws -> [String] {
+        var notices: [String] = []
+        while true {
+            guard let chunk = try await connection.readChunk() else {
+                throw TestFailure("the stream ended before its live notice: \(notices)")
+            }
+            notices.append(chunk)
+            if chunk.hasPrefix("[\"live\"") { return notices }
+            guard chunk.hasPrefix("[\"reset\"") || chunk.hasPrefix("[\"lost\"") else {
+                throw TestFailure("not a notice before the live notice: \(chunk)")
+            }
+        }
     }
 
-    /// Publishes every 20 ms until the answer has `status` (at most `attempts` times); the last answer.
+    func publish(_ node: RiverProcess, _ channel: String, _ data: String) async throws -> TestConnection.Response {
+        try await TestConnection.request(port: node.port, "GET", "/publish?name=\(channel)&data=\(data)")
+    }
+
+    /// Publishes until the answer has `status` (Redis going or coming back: the
+    /// node sees it in its own time); throws with the last answer if it never does.
     func publish(
         _ node: RiverProcess,
         _ channel: String,
         _ data: String,
         until status: Int,
-        attempts: Int
-    ) async throws -> SocketConnection.Response {
-        var response = try self.publish(node, channel, data)
-        for _ in 1..<attempts where response.status != status {
-            try await Task.sleep(for: .milliseconds(20))
-            response = try self.publish(node, channel, data)
+        timeout: Duration = .seconds(10)
+    ) async throws -> TestConnection.Response {
+        var last: TestConnection.Response?
+        do {
+            return try await eventually("a publish on node \(node.port) is answered \(status)", timeout: timeout) {
+                let response = try await self.publish(node, channel, data)
+                last = response
+                return response.status == status ? response : nil
+            }
+        } catch let timedOut as TimedOut {
+            throw TestFailure("\(timedOut); the last answer: \(last.map { "\($0.status) \($0.body)" } ?? "none")")
         }
-        return response
     }
 
     /// The seq a publish answer names.
-    func seq(of response: SocketConnection.Response) -> Int? {
+    func seq(of response: TestConnection.Response) -> Int? {
         response.body.split(separator: " ").last.flatMap { Int($0.prefix { $0.isNumber }) }
     }
 }

@@ -1,15 +1,24 @@
 import Foundation
 import RiverTesting
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The real `river` executable, started as a child process for tests that
 /// need signals, exit codes, the command line or the process's memory.
-final class RiverProcess {
+/// `start`, `line(containing:)` and `exited()` hold no thread while they wait;
+/// the blocking `init`, `waitForLine` and `waitForExit` remain only for the
+/// suites main brought in on them (CommandChurn, HTTP2Process, MultiChannelBench,
+/// RedisPresence), to be moved to the async calls.
+final class RiverProcess: @unchecked Sendable {
+    // (@unchecked: `port` is set once, before the process is handed out.)
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
 
     let process: ChildProcess
-    private let output = OutputCollector()
+    private let output: PipeReader
     private(set) var port = 0
 
     /// The built `river` binary, next to the test bundle.
@@ -17,52 +26,90 @@ final class RiverProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("river")
     }
 
-    /// Starts `river` with `arguments` (plus `--host 127.0.0.1 --port 0` unless given) and,
-    /// if `waitForListening`, waits for its start-up line to learn the port.
-    init(_ arguments: [String], environment: [String: String] = [:], waitForListening: Bool = true) throws {
+    /// Starts `river` (`executable`: the debug build next to the test bundle unless given)
+    /// with `arguments` (plus `--host 127.0.0.1 --port 0` unless given) and, if
+    /// `waitForListening`, waits (without holding a thread) for its start-up line to learn the port.
+    static func start(
+        _ arguments: [String],
+        executable: URL = RiverProcess.executable,
+        environment: [String: String] = [:],
+        waitForListening: Bool = true
+    ) async throws -> RiverProcess {
+        let river = try RiverProcess(spawning: arguments, executable: executable, environment: environment)
+        if waitForListening {
+            try river.learnPort(from: try await river.output.line(containing: "River listening on"))
+        }
+        return river
+    }
+
+    /// Runs `body` with a `river` started with `arguments`, then stops it (SIGTERM; SIGKILL if it lingers).
+    static func with<T>(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        _ body: (RiverProcess) async throws -> T
+    ) async throws -> T {
+        let river = try await RiverProcess.start(arguments, environment: environment)
+        do {
+            let result = try await body(river)
+            try await river.stop()
+            return result
+        } catch {
+            try? await river.stop()
+            throw error
+        }
+    }
+
+    /// The blocking start (see the type's note): use `start`.
+    convenience init(_ arguments: [String], environment: [String: String] = [:], waitForListening: Bool = true) throws {
+        try self.init(spawning: arguments, executable: Self.executable, environment: environment)
+        if waitForListening {
+            try self.learnPort(from: try self.waitForLine(containing: "River listening on"))
+        }
+    }
+
+    private init(spawning arguments: [String], executable: URL, environment: [String: String]) throws {
         var arguments = arguments
         if !arguments.contains("--host") { arguments += ["--host", "127.0.0.1"] }
         if !arguments.contains("--port") && !arguments.contains("--config") { arguments += ["--port", "0"] }
         self.process = try ChildProcess(
-            Self.executable.path,
+            executable.path,
             arguments,
             environment: environment.isEmpty ? nil : ProcessInfo.processInfo.environment.merging(environment) { $1 },
             standardError: .pipe
         )
-        let collector = self.output
-        self.process.output?.readabilityHandler = { handle in
-            collector.append(handle.availableData)
-        }
-        if waitForListening {
-            let line = try self.waitForLine(containing: "River listening on")
-            guard let range = line.range(of: #":(\d+) "#, options: .regularExpression) else {
-                throw Failure(description: "no port in: \(line)")
-            }
-            self.port = Int(line[range].dropFirst().dropLast())!
-        }
+        self.output = PipeReader(self.process.output!)
     }
 
+    private func learnPort(from line: String) throws {
+        guard let range = line.range(of: #":(\d+) "#, options: .regularExpression) else {
+            throw Failure(description: "no port in: \(line)")
+        }
+        self.port = Int(line[range].dropFirst().dropLast())!
+    }
+
+    /// Everything the process wrote to its standard error so far.
     var standardError: String { self.output.text }
 
-    func waitForLine(containing text: String, timeout: Double = 10) throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let line = self.output.text.split(separator: "\n").first(where: { $0.contains(text) }) {
-                return String(line)
-            }
-            if !self.process.isRunning && !self.output.text.contains(text) {
-                throw Failure(description: "river exited (\(self.process.terminationStatus)): \(self.output.text)")
-            }
-            usleep(10_000)
-        }
-        throw Failure(description: "no line containing '\(text)' within \(timeout) s: \(self.output.text)")
+    /// Whether its standard error has ended (the process exited).
+    var outputEnded: Bool { self.output.isAtEnd }
+
+    /// The first line of its standard error containing `text`, waiting for it (without holding a thread).
+    func line(containing text: String, within timeout: Duration = .seconds(10)) async throws -> String {
+        try await self.output.line(containing: text, within: timeout)
     }
 
-    /// Waits for the process to exit; nil if it is still running after `timeout`.
-    func waitForExit(timeout: Double = 10) -> Int32? {
-        guard let status = self.process.waitForExit(timeout: timeout) else { return nil }
-        usleep(50_000)  // let the pipe drain
+    /// Waits for the process to exit and for its standard error to end: its
+    /// exit status, or nil if it still runs after `timeout`.
+    func exited(within timeout: Duration = .seconds(10)) async throws -> Int32? {
+        guard let status = try await self.process.exited(within: timeout) else { return nil }
+        try await self.output.end()
         return status
+    }
+
+    /// SIGTERM, and SIGKILL if it has not exited within 10 s.
+    func stop() async throws {
+        self.signal(SIGTERM)
+        if try await self.exited() == nil { try await self.process.stop() }
     }
 
     func signal(_ number: Int32) {
@@ -75,6 +122,30 @@ final class RiverProcess {
     }
 }
 
+extension RiverProcess {
+    /// Blocking (see the type's note): use `line(containing:)`.
+    func waitForLine(containing text: String, timeout: Double = 10) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let line = self.standardError.split(separator: "\n").first(where: { $0.contains(text) }) {
+                return String(line)
+            }
+            if !self.process.isRunning && self.outputEnded {
+                throw Failure(description: "river exited (\(self.process.terminationStatus)): \(self.standardError)")
+            }
+            usleep(10_000)
+        }
+        throw Failure(description: "no line containing '\(text)' within \(timeout) s: \(self.standardError)")
+    }
+
+    /// Blocking (see the type's note): use `exited()`.
+    func waitForExit(timeout: Double = 10) -> Int32? {
+        guard let status = self.process.waitForExit(timeout: timeout) else { return nil }
+        for _ in 0..<100 where !self.outputEnded { usleep(10_000) }
+        return status
+    }
+}
+
 /// A process's resident memory in KiB, from /proc.
 func residentKiB(pid: Int32) throws -> Int {
     let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
@@ -82,24 +153,6 @@ func residentKiB(pid: Int32) throws -> Int {
         let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
     else { throw RiverProcess.Failure(description: "no VmRSS") }
     return kib
-}
-
-/// Collects a child's output from the pipe's reader thread.
-final class OutputCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-
-    func append(_ chunk: Data) {
-        self.lock.lock()
-        self.data.append(chunk)
-        self.lock.unlock()
-    }
-
-    var text: String {
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        return String(decoding: self.data, as: UTF8.self)
-    }
 }
 
 /// A temporary file holding `contents`, removed by the caller.

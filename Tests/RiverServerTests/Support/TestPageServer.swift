@@ -1,4 +1,5 @@
 import Foundation
+import RiverTesting
 
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,7 @@ final class TestPageServer: @unchecked Sendable {
             }
         }
         guard bound == 0, listen(listener, 16) == 0 else {
-            throw SocketConnection.Failure(description: "page server: bind failed")
+            throw TestFailure("page server: bind failed")
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {

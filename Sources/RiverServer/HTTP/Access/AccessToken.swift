@@ -31,6 +31,8 @@ struct AccessToken: Equatable, Sendable {
     var subject: String?
     /// `info`: what presence shows about the user, a JSON object.
     var info: TokenInfo?
+    /// Every claim, as verified: `auth_url` is told them (PROTOCOL.md C4).
+    var claims: JSONValue?
 
     /// What a token's claims must satisfy besides its signature.
     struct Rules: Sendable, Equatable {
@@ -74,6 +76,7 @@ struct AccessToken: Equatable, Sendable {
     init(claims: JSONValue) throws(RequestError) {
         guard case .object = claims else { throw .forbidden("invalid token: the claims are not a JSON object") }
         self.init()
+        self.claims = claims
         self.exp = try Self.claim("exp", in: claims, as: "a number") { value in
             if case .number(let text) = value { Double(text) } else { nil }
         }

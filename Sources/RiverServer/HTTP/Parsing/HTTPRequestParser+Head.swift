@@ -28,6 +28,7 @@ extension HTTPRequestParser {
                 throw RequestParseError(.headerFieldsTooLarge, "more than \(limits.maxHeaderCount) header fields")
             }
             let (name, value) = try Self.splitField(line)
+            if !limits.keptFields.isEmpty { Self.keep(line, value, limits.keptFields, in: &head) }
             switch name {
             case .contentLength:
                 guard let length = Self.parseContentLength(value) else {
@@ -250,6 +251,14 @@ extension HTTPRequestParser {
     }
 
     /// Splits `name: value`, checking the name is a token and the value has no control bytes.
+    /// Keeps a field `keptFields` names (the caller has checked its syntax).
+    private static func keep(_ line: ByteBuffer, _ value: ByteBuffer, _ keptFields: Set<String>, in head: inout ParsedRequestHead) {
+        guard let colon = line.readableBytesView.firstIndex(of: UInt8(ascii: ":")) else { return }
+        let name = String(decoding: line.readableBytesView[..<colon], as: UTF8.self).lowercased()
+        guard keptFields.contains(name) else { return }
+        head.keptFields.append((name, String(buffer: value)))
+    }
+
     static func splitField(_ line: ByteBuffer) throws(RequestParseError) -> (KnownField, ByteBuffer) {
         let result: Result<(KnownField, Range<Int>), RequestParseError> = line.withUnsafeReadableBytes { bytes in
             guard let first = bytes.first, first != UInt8(ascii: " "), first != UInt8(ascii: "\t") else {

@@ -18,6 +18,9 @@ public final class HTTPRequestParser {
         public var maxHeaderBytes: Int
         public var maxHeaderCount: Int
         public var maxBodyBytes: Int
+        /// Lower-case names of header fields kept in `ParsedRequestHead.keptFields`
+        /// (`auth_headers` besides Cookie and Authorization, which are always read).
+        public var keptFields: Set<String> = []
 
         public init(
             maxRequestLine: Int = 8192,

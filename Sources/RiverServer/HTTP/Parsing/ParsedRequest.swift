@@ -49,6 +49,9 @@ public struct ParsedRequestHead: Sendable {
     public var webSocketVersion: String?
     /// `Sec-WebSocket-Extensions`, every field joined with ", " (RFC 9110 section 5.3).
     public var webSocketExtensions: String?
+    /// The fields `Limits.keptFields` names, lower-case name and value, in
+    /// arrival order (a repeated field appears once per line).
+    public var keptFields: [(name: String, value: String)] = []
 
     public init() {}
 }

@@ -80,6 +80,16 @@ enum AdminResponder {
                     body: ByteBuffer(bytes: server.metrics.render($0))
                 )
             }
+        case .userDisconnect(let encoded):
+            guard head.method == .post else { throw .methodNotAllowed("POST") }
+            let user = try Self.userName(encoded)
+            return server.disconnect(user: user, on: loop).map { count in
+                var body = ByteBuffer()
+                body.writeStaticString("{\"user\": ")
+                JSONString.write(user, into: &body)
+                body.writeString(", \"connections\": \(count)}")
+                return .document(contentType: "application/json", body: body)
+            }
         case .health:
             guard head.method == .get || head.method == .head else { throw .methodNotAllowed("GET") }
             return loop.makeSucceededFuture(
@@ -124,6 +134,19 @@ enum AdminResponder {
     }
 
     /// The channel named in a path, percent-decoded (`+` stays `+`) and validated.
+    /// A user named in a path: percent-decoded, valid UTF-8, 1 to 256 bytes (as presence takes them).
+    private static func userName(_ encoded: String) throws(RequestError) -> String {
+        guard let decoded = try? PercentDecoding.decode(ByteBuffer(string: encoded), plusIsSpace: false) else {
+            throw .badRequest("malformed percent-encoding in user name")
+        }
+        guard let user = decoded.getString(at: decoded.readerIndex, length: decoded.readableBytes),
+            Array(user.utf8) == Array(decoded.readableBytesView), (1...256).contains(decoded.readableBytes)
+        else {
+            throw .badRequest("a user name is 1 to 256 bytes of UTF-8")
+        }
+        return user
+    }
+
     private static func channelName(_ encoded: String, maxBytes: Int) throws(RequestError) -> ChannelName {
         let decoded: ByteBuffer
         do {

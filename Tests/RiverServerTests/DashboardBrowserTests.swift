@@ -1,0 +1,88 @@
+import Foundation
+import RiverTesting
+import Testing
+
+@testable import RiverServer
+
+/// `/dashboard` in a real headless Chromium, on a live River with an admin
+/// secret: the page opens with the secret in its address, takes it out of
+/// the address bar, draws its charts from `/stats/stream` while messages
+/// flow, agrees with `/stats`, and meets no error (a script or style its
+/// Content-Security-Policy refused would be one). Set
+/// `RIVER_DASHBOARD_SCREENSHOT=PATH` to keep its screenshot (docs/images/dashboard.png).
+@Suite(.serialized) struct DashboardBrowserTests {
+    static let secret = "dashboard-admin-secret-0123"
+
+    @Test func thePageDrawsLiveFiguresThatMatchStats() async throws {
+        #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
+        try await withServer(configured { $0.adminSecret = Secret(Self.secret) }) { server in
+            // Twenty SSE subscribers on four channels, the heaviest with eight.
+            var subscribers: [SocketConnection] = []
+            defer { subscribers.forEach { $0.close() } }
+            for index in 0..<20 {
+                let connection = try server.connect()
+                try connection.sendRequest("GET", "/sse?name=room-\(index < 8 ? 0 : index % 4)&hello=1")
+                #expect(try connection.readHead().status == 200)
+                subscribers.append(connection)
+            }
+            let browser = try WebDriver()
+            try browser.resizeWindow(width: 1400, height: 1250)
+            try browser.open("http://127.0.0.1:\(server.port)/dashboard?secret=\(Self.secret)")
+            #expect(try browser.waitUntil("return window.riverDashboard !== undefined;"))
+            #expect(try browser.execute("return location.search;") as? String == "")
+
+            // The first sample is drawn before anything is published.
+            #expect(try browser.waitUntil("return window.riverDashboard.updates > 0;"))
+            let quietChart = try browser.execute(
+                "return document.querySelector('#chart-published polyline').getAttribute('points');"
+            ) as? String
+
+            // Messages flow for about eight seconds (paced: a few hundred publishes a second).
+            for round in 0..<80 {
+                for index in 0..<40 {
+                    let target = "/publish?name=room-\(index % 4)&data=r\(round)-\(index)"
+                    _ = try httpRequest(port: server.port, "GET", target)
+                }
+                usleep(100_000)  // (pacing)
+            }
+            #expect(
+                try browser.waitUntil(
+                    """
+                    var s = window.riverDashboard.samples;
+                    return s.length >= 3 && s.some(function (x) { return x.rates.published > 0; })
+                        && document.querySelector('#chart-published polyline').getAttribute('points').split(' ').length >= 3;
+                    """
+                )
+            )
+            let busyChart = try browser.execute(
+                "return document.querySelector('#chart-published polyline').getAttribute('points');"
+            ) as? String
+            #expect(busyChart != nil && busyChart != quietChart)
+            let shown = try browser.execute(
+                """
+                var s = window.riverDashboard.samples[window.riverDashboard.samples.length - 1];
+                return [s.connections.sse, s.connections.stats_stream, document.getElementById('tile-open').textContent,
+                        document.querySelector('#top-subscribed tbody td').textContent,
+                        Math.max.apply(null, window.riverDashboard.samples.map(function (x) { return x.rates.published; }))];
+                """
+            ) as? [Any]
+            let stats = try httpRequest(port: server.port, "GET", "/stats", headers: ["X-River-Secret: \(Self.secret)"])
+            let figures = try JSONSerialization.jsonObject(with: Data(stats.body.utf8)) as? [String: Any]
+            let connections = figures?["connections"] as? [String: Any]
+            #expect(shown?[0] as? Int == connections?["sse"] as? Int)
+            #expect(shown?[0] as? Int == 20)
+            #expect(shown?[1] as? Int == 1)
+            #expect(shown?[3] as? String == "room-0")
+            // Within a loose tolerance of the rate the test paced (40 per 100 ms plus the requests' own time).
+            let peak = (shown?[4] as? NSNumber)?.doubleValue ?? 0
+            #expect(peak > 50 && peak < 1000, "published/s peak \(peak)")
+            #expect(try browser.execute("return window.riverDashboard.errors;") as? [String] == [])
+
+            let png = try browser.screenshot()
+            #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+            if let path = ProcessInfo.processInfo.environment["RIVER_DASHBOARD_SCREENSHOT"] {
+                try png.write(to: URL(fileURLWithPath: path))
+            }
+        }
+    }
+}
