@@ -217,8 +217,8 @@ import Testing
         #expect(application.questions.count == 2, "a failure is not cached")
     }
 
-    /// At the deadline River answers without waiting for the transport, which here answers only
-    /// after 3 s: the bound below (2 s) tells the two apart with room for a loaded machine.
+    /// At the deadline River answers without waiting for the transport, which here answers
+    /// "allow" only after 3 s: a 503 naming the deadline tells the two apart.
     @Test func noAnswerWithinTheTimeoutIs503AtTheDeadline() async throws {
         let application = FakeApplication(holding: true) { _ in (200, #"{"allow": true}"#) }
         let authorizer = Self.authorizer(application, timeout: .milliseconds(200))
@@ -237,7 +237,9 @@ import Testing
         }
         #expect(error.status == .serviceUnavailable)
         #expect(error.reason.contains("within 200 ms"))
-        #expect(waited >= .milliseconds(200) && waited < .seconds(2), "\(waited)")
+        // The 503 (not the transport's late "allow") shows the deadline won; how late past
+        // 200 ms depends on a loaded machine's scheduler, so only the lower bound is checked.
+        #expect(waited >= .milliseconds(200), "\(waited)")
     }
 
     @Test func beyondMaxInFlightIsRefusedAtOnce() async throws {

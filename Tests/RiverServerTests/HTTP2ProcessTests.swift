@@ -10,9 +10,9 @@ import Testing
         let directory = try TestTLSDirectory()
         defer { directory.remove() }
         let (_, ca) = try TLSProcessTests.identity("river-1", in: directory)
-        let river = try RiverProcess(TLSProcessTests.tlsArguments(directory) + ["--admin-port", "0"])
+        let river = try await RiverProcess.start(TLSProcessTests.tlsArguments(directory) + ["--admin-port", "0"])
         defer { river.signal(SIGTERM) }
-        let adminLine = try river.waitForLine(containing: "admin routes on")
+        let adminLine = try await river.line(containing: "admin routes on")
         let adminPort = adminLine.split(separator: ":").last!.split(separator: " ").first!
         let base = "https://127.0.0.1:\(river.port)"
         let h2 = ["--http2", "--cacert", ca]
@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func curlAndH2loadByPriorKnowledge() async throws {
-        let river = try RiverProcess(["--threads", "1", "--http2-cleartext", "on"])
+        let river = try await RiverProcess.start(["--threads", "1", "--http2-cleartext", "on"])
         defer { river.signal(SIGTERM) }
         let base = "http://127.0.0.1:\(river.port)"
         let stream = try Curl(["--http2-prior-knowledge", "-N", "\(base)/subscribe?name=load&hello=1"])
@@ -71,8 +71,10 @@ import Testing
             standardOutput: .pipe,
             standardError: .pipe
         )
-        #expect(load.waitForExit(timeout: 60) == 0)
-        let report = String(decoding: load.output?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
+        let output = PipeReader(load.output!)
+        #expect(try await load.exited(within: .seconds(60)) == 0)
+        try await output.end()
+        let report = output.text
         #expect(report.contains("2000 succeeded, 0 failed, 0 errored"), "\(report)")
         #expect(report.contains("status codes: 2000 2xx"), "\(report)")
         try await stream.waitForOutput(containing: riverMessage("load", 2000, "\"x\""))

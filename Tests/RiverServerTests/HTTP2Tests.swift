@@ -113,24 +113,6 @@ import Testing
         }
     }
 
-    /// CVE-2023-44487: a client that opens and cancels streams in a loop is sent GOAWAY and cut.
-    @Test(arguments: TestRiver.Mode.allCases)
-    func rapidResetIsCutWithGoAway(_ mode: TestRiver.Mode) async throws {
-        try await withRiver(mode, Self.cleartext) { river in
-            let h2 = try await river.connectHTTP2()
-            try await h2.awaitSettings()
-            // One reset past the limit: nothing is left unread when the server closes.
-            for index in 0...ServerContext.http2ResetLimit.count {
-                let stream = UInt32(2 * index + 1)
-                try await h2.request(stream: stream, "GET", "/sse?name=reset&hello=1")
-                try await h2.reset(stream: stream)
-            }
-            let goAway = try await h2.nextFrame(on: 0, ofType: TestHTTP2Connection.FrameType.goAway)
-            #expect(Array(goAway.payload[4..<8]) == [0, 0, 0, 0xB], "ENHANCE_YOUR_CALM")
-            #expect(try await h2.connection.waitForClose())
-        }
-    }
-
     /// A stream whose window never opens is cut (its backlog passed
     /// `max_subscriber_backlog`) while a sibling stream on the same connection
     /// receives every message.

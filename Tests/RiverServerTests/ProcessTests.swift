@@ -7,7 +7,9 @@ import Testing
     /// (Two loops: the signal ends the streams on every loop.)
     @Test(arguments: [SIGTERM, SIGINT])
     func signalEndsEveryStreamCleanlyAndExitsZero(signal: Int32) async throws {
-        let river = try await RiverProcess.start(["--threads", "2"])
+        // A long shutdown timeout: ending the streams must not wait for it, and a
+        // loaded machine's slow client cannot be mistaken for it.
+        let river = try await RiverProcess.start(["--threads", "2", "--shutdown-timeout", "60"])
         var streams: [TestConnection] = []
         for index in 0..<4 {
             let stream = try await TestConnection.live(port: river.port)
@@ -28,8 +30,8 @@ import Testing
             #expect(try await stream.waitForClose())
         }
         #expect(try await idle.waitForClose())
-        #expect(try await river.exited(within: .seconds(5)) == 0)
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(try await river.exited(within: .seconds(30)) == 0)
+        #expect(ContinuousClock.now - start < .seconds(30), "the streams ended at once, not at shutdown_timeout")
         #expect(river.standardError.contains("River stopped"))
     }
 

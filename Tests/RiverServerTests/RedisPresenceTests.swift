@@ -75,7 +75,7 @@ import Testing
 
         a.signal(SIGKILL)
         let killed = ContinuousClock.now
-        _ = a.waitForExit()
+        _ = try await a.exited(within: .seconds(10))
         await erin.close()
         #expect(try self.presence(b, "hall").contains("\"users\": 1"), "listed while the dead node's heartbeat lasts")
         await #expect(try watcher.readChunk() == self.event("leave", "hall", "erin"))

@@ -1,0 +1,29 @@
+import RiverTesting
+import Testing
+
+@testable import RiverServer
+
+extension MachineLoadTests {
+    /// The rapid-reset flood (201 streams opened and cancelled) in the serial phase: the
+    /// server counts resets within 30 s, and on a machine starved by the parallel suite the
+    /// client's loop alone has outlasted that window.
+    @Suite struct RapidResetTests {
+        /// CVE-2023-44487: a client that opens and cancels streams in a loop is sent GOAWAY and cut.
+        @Test(arguments: TestRiver.Mode.allCases)
+        func rapidResetIsCutWithGoAway(_ mode: TestRiver.Mode) async throws {
+            try await withRiver(mode, HTTP2Tests.cleartext) { river in
+                let h2 = try await river.connectHTTP2()
+                try await h2.awaitSettings()
+                // One reset past the limit: nothing is left unread when the server closes.
+                for index in 0...ServerContext.http2ResetLimit.count {
+                    let stream = UInt32(2 * index + 1)
+                    try await h2.request(stream: stream, "GET", "/sse?name=reset&hello=1")
+                    try await h2.reset(stream: stream)
+                }
+                let goAway = try await h2.nextFrame(on: 0, ofType: TestHTTP2Connection.FrameType.goAway)
+                #expect(Array(goAway.payload[4..<8]) == [0, 0, 0, 0xB], "ENHANCE_YOUR_CALM")
+                #expect(try await h2.connection.waitForClose())
+            }
+        }
+    }
+}
