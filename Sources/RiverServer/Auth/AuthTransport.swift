@@ -30,7 +30,9 @@ final class HTTPAuthTransport: AuthTransport {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
-        configuration.timeout = .init(connect: timeout, read: timeout)
+        // River's own deadline (`auth_timeout`) answers first: the client's read timeout and
+        // deadline are twice as long, so a slow application is always "did not answer within".
+        configuration.timeout = .init(connect: timeout, read: timeout * 2)
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: min(max(maxConnections, 1), 64)
@@ -46,7 +48,7 @@ final class HTTPAuthTransport: AuthTransport {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "River")
         request.body = .bytes(body)
-        let response = try await self.client.execute(request, timeout: self.timeout)
+        let response = try await self.client.execute(request, timeout: self.timeout * 2)
         let answer = try await response.body.collect(upTo: maxBytes)
         return (Int(response.status.code), Array(answer.readableBytesView))
     }
