@@ -12,11 +12,7 @@ extension StreamSubscriber {
             CommandReply.revoked(channel: channel, reason: reason),
             object: {
                 var object = allocator.buffer(capacity: 64 + reason.utf8.count)
-                object.writeStaticString("{\"channel\": ")
-                JSONString.write(channel.value, into: &object)
-                object.writeStaticString(", \"reason\": ")
-                JSONString.write(reason, into: &object)
-                object.writeStaticString("}")
+                CommandReply.writeRevokedObject(channel: channel, reason: reason, into: &object)
                 return object
             },
             event: "revoked",

@@ -46,12 +46,19 @@ enum CommandReply {
     /// `["revoked", {"channel": C, "reason": R}]`: the server ended that channel alone.
     static func revoked(channel: ChannelName, reason: String) -> ByteBuffer {
         var json = ByteBuffer()
-        json.writeStaticString("[\"revoked\", {\"channel\": ")
+        json.writeStaticString("[\"revoked\", ")
+        Self.writeRevokedObject(channel: channel, reason: reason, into: &json)
+        json.writeStaticString("]")
+        return json
+    }
+
+    /// `{"channel": C, "reason": R}`: the object of a `revoked` notice (an SSE event's data).
+    static func writeRevokedObject(channel: ChannelName, reason: String, into json: inout ByteBuffer) {
+        json.writeStaticString("{\"channel\": ")
         JSONString.write(channel.value, into: &json)
         json.writeStaticString(", \"reason\": ")
         JSONString.write(reason, into: &json)
-        json.writeStaticString("}]")
-        return json
+        json.writeStaticString("}")
     }
 
     private static func open(_ type: StaticString, id: Int64?) -> ByteBuffer {
