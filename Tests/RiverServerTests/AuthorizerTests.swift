@@ -223,7 +223,7 @@ import Testing
         let application = FakeApplication(holding: true) { _ in (200, #"{"allow": true}"#) }
         let authorizer = Self.authorizer(application, timeout: .milliseconds(200))
         let releaser = Task {
-            try? await Task.sleep(for: .seconds(3))
+            try? await Task.sleep(for: .seconds(3))  // pacing: the application answers late on purpose
             application.release()
         }
         let started = ContinuousClock.now

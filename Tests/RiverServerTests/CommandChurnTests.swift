@@ -61,11 +61,8 @@ import Testing
             encoding: .utf8
         )
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let river = try RiverProcess(["--config", path, "--port", "0", "--threads", "1"])
-        defer {
-            river.signal(SIGTERM)
-            _ = river.waitForExit()
-        }
+        let river = try await RiverProcess.start(["--config", path, "--port", "0", "--threads", "1"])
+        defer { river.signal(SIGTERM) }
         let socket = try SocketWebSocket(
             port: river.port,
             path: "/websocket",

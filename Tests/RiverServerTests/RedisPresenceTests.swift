@@ -7,7 +7,7 @@ import Testing
 /// global, and a node that dies has its members leave within `presence_ttl`.
 @Suite struct RedisPresenceTests: RiverNodeTesting {
     /// A node with self-chosen names on, a 1 s leave delay and the shortest `presence_ttl` (3 s).
-    func node(_ redis: RedisServerProcess) throws -> RiverProcess {
+    func node(_ redis: RedisServerProcess) async throws -> RiverProcess {
         let path = NSTemporaryDirectory() + "river-presence-\(UUID().uuidString).conf"
         try "presence_self_names on\npresence_leave_delay 1\npresence_ttl 3\n".write(
             toFile: path,
@@ -15,7 +15,7 @@ import Testing
             encoding: .utf8
         )
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return try RiverProcess(
+        return try await RiverProcess.start(
             ["--config", path, "--port", "0", "--engine", "redis", "--redis", redis.url, "--threads", "2"]
         )
     }
@@ -30,7 +30,8 @@ import Testing
 
     @Test func aMemberOnOneNodeIsSeenOnAnotherAndJoinsAndLeavesOnce() async throws {
         let redis = try RedisServerProcess()
-        let (a, b) = (try self.node(redis), try self.node(redis))
+        let a = try await self.node(redis)
+        let b = try await self.node(redis)
         defer { for node in [a, b] { node.signal(SIGTERM) } }
         let watcher = try await self.stream(b, "name=room&presence=1")
         let carolOnA = try await self.stream(a, "name=room&user=carol")
@@ -66,7 +67,8 @@ import Testing
 
     @Test func theMembersOfANodeThatDiesLeaveWithinPresenceTTL() async throws {
         let redis = try RedisServerProcess()
-        let (a, b) = (try self.node(redis), try self.node(redis))
+        let a = try await self.node(redis)
+        let b = try await self.node(redis)
         defer { for node in [b] { node.signal(SIGTERM) } }
         let watcher = try await self.stream(b, "name=hall&presence=1")
         let erin = try await self.stream(a, "name=hall&user=erin")
@@ -90,7 +92,8 @@ import Testing
 
     @Test func aNodeThatStopsTakesItsMembersAlongAtOnce() async throws {
         let redis = try RedisServerProcess()
-        let (a, b) = (try self.node(redis), try self.node(redis))
+        let a = try await self.node(redis)
+        let b = try await self.node(redis)
         defer { for node in [b] { node.signal(SIGTERM) } }
         let watcher = try await self.stream(b, "name=lounge&presence=1")
         let frank = try await self.stream(a, "name=lounge&user=frank")

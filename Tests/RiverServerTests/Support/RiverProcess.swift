@@ -7,10 +7,7 @@ import Glibc
 
 /// The real `river` executable, started as a child process for tests that
 /// need signals, exit codes, the command line or the process's memory.
-/// `start`, `line(containing:)` and `exited()` hold no thread while they wait;
-/// the blocking `init`, `waitForLine` and `waitForExit` remain only for the
-/// suites main brought in on them (CommandChurn, HTTP2Process, MultiChannelBench,
-/// RedisPresence), to be moved to the async calls.
+/// `start`, `line(containing:)` and `exited()` hold no thread while they wait.
 final class RiverProcess: @unchecked Sendable {
     // (@unchecked: `port` is set once, before the process is handed out.)
     struct Failure: Error, CustomStringConvertible {
@@ -59,14 +56,6 @@ final class RiverProcess: @unchecked Sendable {
         }
     }
 
-    /// The blocking start (see the type's note): use `start`.
-    convenience init(_ arguments: [String], environment: [String: String] = [:], waitForListening: Bool = true) throws {
-        try self.init(spawning: arguments, executable: Self.executable, environment: environment)
-        if waitForListening {
-            try self.learnPort(from: try self.waitForLine(containing: "River listening on"))
-        }
-    }
-
     private init(spawning arguments: [String], executable: URL, environment: [String: String]) throws {
         var arguments = arguments
         if !arguments.contains("--host") { arguments += ["--host", "127.0.0.1"] }
@@ -89,9 +78,6 @@ final class RiverProcess: @unchecked Sendable {
 
     /// Everything the process wrote to its standard error so far.
     var standardError: String { self.output.text }
-
-    /// Whether its standard error has ended (the process exited).
-    var outputEnded: Bool { self.output.isAtEnd }
 
     /// The first line of its standard error containing `text`, waiting for it (without holding a thread).
     func line(containing text: String, within timeout: Duration = .seconds(10)) async throws -> String {
@@ -119,30 +105,6 @@ final class RiverProcess: @unchecked Sendable {
     /// Resident memory in KiB, from /proc.
     func residentKiB() throws -> Int {
         try RiverServerTests.residentKiB(pid: self.process.processIdentifier)
-    }
-}
-
-extension RiverProcess {
-    /// Blocking (see the type's note): use `line(containing:)`.
-    func waitForLine(containing text: String, timeout: Double = 10) throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let line = self.standardError.split(separator: "\n").first(where: { $0.contains(text) }) {
-                return String(line)
-            }
-            if !self.process.isRunning && self.outputEnded {
-                throw Failure(description: "river exited (\(self.process.terminationStatus)): \(self.standardError)")
-            }
-            usleep(10_000)
-        }
-        throw Failure(description: "no line containing '\(text)' within \(timeout) s: \(self.standardError)")
-    }
-
-    /// Blocking (see the type's note): use `exited()`.
-    func waitForExit(timeout: Double = 10) -> Int32? {
-        guard let status = self.process.waitForExit(timeout: timeout) else { return nil }
-        for _ in 0..<100 where !self.outputEnded { usleep(10_000) }
-        return status
     }
 }
 
