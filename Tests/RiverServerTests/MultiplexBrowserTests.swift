@@ -220,14 +220,7 @@ import Testing
         try await withServer(Self.presence) { server in
             let browser = try await WebDriver.start()
             let chat = "http://127.0.0.1:\(server.port)/chat"
-            try await browser.open(chat)
-            let alice = try await browser.currentWindow()
-            try await browser.type("alice", into: "#name")
-            try await browser.click("#join")
-            let bob = try await browser.newWindow()
-            try await browser.open(chat)
-            try await browser.type("bob", into: "#name")
-            try await browser.click("#join")
+            let (alice, bob) = try await browser.joinChatAsAliceAndBob(chat)
 
             try await browser.switchTo(alice)
             await #expect(

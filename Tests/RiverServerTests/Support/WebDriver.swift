@@ -195,3 +195,18 @@ final class WebDriver: @unchecked Sendable {
         return value
     }
 }
+
+extension WebDriver {
+    /// The chat demo at `chat` in two windows, joined as alice then bob; bob's window is current.
+    func joinChatAsAliceAndBob(_ chat: String) async throws -> (alice: String, bob: String) {
+        try await self.open(chat)
+        let alice = try await self.currentWindow()
+        try await self.type("alice", into: "#name")
+        try await self.click("#join")
+        let bob = try await self.newWindow()
+        try await self.open(chat)
+        try await self.type("bob", into: "#name")
+        try await self.click("#join")
+        return (alice, bob)
+    }
+}
