@@ -15,19 +15,19 @@ import Testing
 
     @Test func thePageDrawsLiveFiguresThatMatchStats() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
-        try await withServer(configured { $0.adminSecret = Secret(Self.secret) }) { server in
+        try await withRiver(.live, configured { $0.adminSecret = Secret(Self.secret) }, threads: 2) { river in
             // Twenty SSE subscribers on four channels, the heaviest with eight.
-            var subscribers: [SocketConnection] = []
-            defer { for subscriber in subscribers { subscriber.close() } }
+            // (They stay open until the River stops.)
+            var subscribers: [TestConnection] = []
             for index in 0..<20 {
-                let connection = try server.connect()
-                try connection.sendRequest("GET", "/sse?name=room-\(index < 8 ? 0 : index % 4)&hello=1")
-                #expect(try connection.readHead().status == 200)
+                let connection = try await river.connect()
+                try await connection.sendRequest("GET", "/sse?name=room-\(index < 8 ? 0 : index % 4)&hello=1")
+                #expect(try await connection.readHead().status == 200)
                 subscribers.append(connection)
             }
             let browser = try await WebDriver.start()
             try await browser.resizeWindow(width: 1400, height: 1250)
-            try await browser.open("http://127.0.0.1:\(server.port)/dashboard?secret=\(Self.secret)")
+            try await browser.open("http://127.0.0.1:\(river.port)/dashboard?secret=\(Self.secret)")
             await #expect(try browser.waitUntil("return window.riverDashboard !== undefined;"))
             await #expect(try browser.execute("return location.search;") as? String == "")
 
@@ -42,9 +42,9 @@ import Testing
             for round in 0..<80 {
                 for index in 0..<40 {
                     let target = "/publish?name=room-\(index % 4)&data=r\(round)-\(index)"
-                    _ = try httpRequest(port: server.port, "GET", target)
+                    _ = try await river.request("GET", target)
                 }
-                usleep(100_000)  // (pacing)
+                try await Task.sleep(for: .milliseconds(100))  // (pacing)
             }
             await #expect(
                 try browser.waitUntil(
@@ -69,7 +69,7 @@ import Testing
                             Math.max.apply(null, window.riverDashboard.samples.map(function (x) { return x.rates.published; }))];
                     """
                 ) as? [Any]
-            let stats = try httpRequest(port: server.port, "GET", "/stats", headers: ["X-River-Secret: \(Self.secret)"])
+            let stats = try await river.request("GET", "/stats", headers: ["X-River-Secret: \(Self.secret)"])
             let figures = try JSONSerialization.jsonObject(with: Data(stats.body.utf8)) as? [String: Any]
             let connections = figures?["connections"] as? [String: Any]
             #expect(shown?[0] as? Int == connections?["sse"] as? Int)

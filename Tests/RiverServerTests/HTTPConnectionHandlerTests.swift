@@ -105,8 +105,9 @@ import Testing
     }
 
     @Test func aSilentConnectionClosesAtTheReadTimeoutAPartialRequestGets408() throws {
+        // Whole ticks, never early: accepted on a tick, a 2 s timeout is due by the third.
         let silent = try Connection(configured { $0.readTimeout = .seconds(2) })
-        silent.server.advance(by: .seconds(1))
+        silent.server.advance(by: .seconds(2))
         #expect(silent.isOpen)
         silent.server.advance(by: .seconds(1))
         #expect(try silent.output() == "")
@@ -115,6 +116,8 @@ import Testing
         let partial = try Connection(configured { $0.readTimeout = .seconds(2) })
         #expect(try partial.exchange("GET /publish?na") == "")
         partial.server.advance(by: .seconds(2))
+        #expect(try partial.output() == "")
+        partial.server.advance(by: .seconds(1))
         #expect(
             try partial.output()
                 == "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 29\r\n"

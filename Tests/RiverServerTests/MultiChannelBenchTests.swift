@@ -19,13 +19,13 @@ import Testing
         let due = (0..<12).reduce(0) { total, connection in
             total + (0..<5).reduce(0) { sum, offset in sum + ((connection + offset) % 8 < 3 ? 6 : 5) }
         }
-        try await withServer { server in
+        try await withRiver(.live, threads: 2) { river in
             let report = try await runBench(
                 [
                     "multi-fanout", "--connections", "12", "--per-connection", "5", "--channels", "8",
                     "--publishes", "43", "--depth", "4", "--transport", transport, "--stall", "5",
                 ],
-                port: server.port
+                port: river.port
             )
             #expect(report["expected"] as? Int == due)
             #expect(report["deliveries"] as? Int == due)
@@ -41,13 +41,13 @@ import Testing
     /// connection on channels 0–1 of 2, the other on 1–0, every publish due
     /// to both.
     @Test func multiFanoutOverlappingSetsCountEachDeliveryOnce() async throws {
-        try await withServer { server in
+        try await withRiver(.live, threads: 2) { river in
             let report = try await runBench(
                 [
                     "multi-fanout", "--connections", "2", "--per-connection", "2", "--channels", "2", "--publishes",
                     "10",
                 ],
-                port: server.port
+                port: river.port
             )
             #expect(report["deliveries"] as? Int == 20)
             #expect(report["surplus"] as? Int == 0)
@@ -86,13 +86,13 @@ import Testing
     /// every channel: each watcher gets 50 joins and 50 leaves, and at the
     /// end only the watchers are left on the channels.
     @Test func presenceChurnDeliversEveryJoinAndLeaveAndLeavesNobodyListed() async throws {
-        try await withServer(Self.presenceChurnConfiguration) { server in
+        try await withRiver(.live, Self.presenceChurnConfiguration, threads: 2) { river in
             let report = try await runBench(
                 [
                     "presence-churn", "--channels", "3", "--watchers", "2", "--clients", "4", "--joins", "50",
                     "--server-pid", String(getpid()), "--settle", "0.1",
                 ],
-                port: server.port
+                port: river.port
             )
             #expect(report["joins"] as? Int == 50)
             // A client rejoining before its zero-delay leave has run is neither a leave nor a
@@ -110,13 +110,13 @@ import Testing
     /// `--rate` paces the clients: 40 joins at 200 a second take at least
     /// 0.15 s (each of 4 clients starts its tenth cycle 9 × 20 ms after its first).
     @Test func presenceChurnHoldsItsRate() async throws {
-        try await withServer(Self.presenceChurnConfiguration) { server in
+        try await withRiver(.live, Self.presenceChurnConfiguration, threads: 2) { river in
             let report = try await runBench(
                 [
                     "presence-churn", "--channels", "2", "--watchers", "1", "--clients", "4", "--joins", "40",
                     "--rate", "200",
                 ],
-                port: server.port
+                port: river.port
             )
             #expect(report["joins"] as? Int == 40)
             // (Events may coalesce on a loaded machine, as above: only their pairing is checked.)
@@ -127,11 +127,11 @@ import Testing
 
     /// Without self-named presence the server refuses the clients' names: the run fails, it does not hang.
     @Test func presenceChurnFailsWhenTheServerRefusesNames() async throws {
-        try await withServer { server in
+        try await withRiver(.live, threads: 2) { river in
             await #expect(throws: BenchFailure.self) {
                 _ = try await runBench(
                     ["presence-churn", "--channels", "1", "--clients", "1", "--joins", "1"],
-                    port: server.port
+                    port: river.port
                 )
             }
         }

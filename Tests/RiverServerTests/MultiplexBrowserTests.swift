@@ -37,24 +37,24 @@ import Testing
             """
     }
 
-    func stats(_ server: TestServer) throws -> String {
-        try httpRequest(port: server.port, "GET", "/stats").body
+    func stats(_ river: TestRiver) async throws -> String {
+        try await river.request("GET", "/stats").body
     }
 
     @Test func tenChannelsOnOneWebSocketGetEveryMessage() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
-        try await withServer { server in
+        try await withRiver(.live, threads: 2) { river in
             let channels = (0..<10).map { "ticker-\($0)" }
             for channel in channels {
-                _ = try httpRequest(port: server.port, "GET", "/publish?name=\(channel)&data=before")
+                _ = try await river.request("GET", "/publish?name=\(channel)&data=before")
             }
-            let pages = try TestPageServer(pages: ["/many.html": Self.page(riverPort: server.port, channels: channels)])
+            let pages = try TestPageServer(pages: ["/many.html": Self.page(riverPort: river.port, channels: channels)])
             defer { pages.stop() }
             let browser = try await WebDriver.start()
             try await browser.open("http://127.0.0.1:\(pages.port)/many.html")
             await #expect(try browser.waitUntil("return window.received.length === 10;"), "the history of all ten")
             for channel in channels {
-                _ = try httpRequest(port: server.port, "GET", "/publish?name=\(channel)&data=after")
+                _ = try await river.request("GET", "/publish?name=\(channel)&data=after")
             }
             await #expect(try browser.waitUntil("return window.received.length === 20;"))
             let received = try await browser.execute("return window.received;") as? [String] ?? []
@@ -66,13 +66,13 @@ import Testing
             await #expect(
                 try browser.execute("return Comet.transport + ' ' + client.mux.opens;") as? String == "websocket 1"
             )
-            let stats = try self.stats(server)
+            let stats = try await self.stats(river)
             #expect(stats.contains("\"stream\": 0, \"long_poll\": 0, \"sse\": 0, \"websocket\": 1}"), "\(stats)")
 
             // Leaving a channel is an unsubscribe on the same connection.
             _ = try await browser.execute("client.disconnect('ticker-0'); return 0;")
-            _ = try httpRequest(port: server.port, "GET", "/publish?name=ticker-0&data=gone")
-            _ = try httpRequest(port: server.port, "GET", "/publish?name=ticker-1&data=still")
+            _ = try await river.request("GET", "/publish?name=ticker-0&data=gone")
+            _ = try await river.request("GET", "/publish?name=ticker-1&data=still")
             await #expect(try browser.waitUntil("return window.received.length === 21;"))
             await #expect(try browser.execute("return window.received[20];") as? String == "ticker-1:3:still")
             await #expect(try browser.execute("return client.mux.opens;") as? Int == 1)
@@ -87,19 +87,19 @@ import Testing
     ])
     func twelveChannelsShareOneFallbackStream(transport: String, prelude: String, count: String) async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
-        try await withServer { server in
+        try await withRiver(.live, threads: 2) { river in
             let channels = (0..<12).map { "feed-\($0)" }
             for channel in channels {
-                _ = try httpRequest(port: server.port, "GET", "/publish?name=\(channel)&data=before")
+                _ = try await river.request("GET", "/publish?name=\(channel)&data=before")
             }
-            let page = Self.page(riverPort: server.port, channels: channels, prelude: prelude)
+            let page = Self.page(riverPort: river.port, channels: channels, prelude: prelude)
             let pages = try TestPageServer(pages: ["/feeds.html": page])
             defer { pages.stop() }
             let browser = try await WebDriver.start()
             try await browser.open("http://127.0.0.1:\(pages.port)/feeds.html")
             await #expect(try browser.waitUntil("return window.received.length === 12;"), "the history of all twelve")
             for channel in channels {
-                _ = try httpRequest(port: server.port, "GET", "/publish?name=\(channel)&data=after")
+                _ = try await river.request("GET", "/publish?name=\(channel)&data=after")
             }
             await #expect(try browser.waitUntil("return window.received.length === 24;"))
             let received = try await browser.execute("return window.received;") as? [String] ?? []
@@ -109,7 +109,7 @@ import Testing
                 )
             }
             await #expect(try browser.execute("return Comet.transport;") as? String == transport)
-            let stats = try self.stats(server)
+            let stats = try await self.stats(river)
             #expect(stats.contains(count), "one stream for twelve channels: \(stats)")
         }
     }
@@ -146,9 +146,9 @@ import Testing
 
     @Test func theTwentyElevenChatDemosCallsStillWork() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
-        try await withServer { server in
-            _ = try httpRequest(port: server.port, "GET", "/publish?name=chat-2011&data=earlier")
-            let pages = try TestPageServer(pages: ["/chat.html": Self.chat2011Page(riverPort: server.port)])
+        try await withRiver(.live, threads: 2) { river in
+            _ = try await river.request("GET", "/publish?name=chat-2011&data=earlier")
+            let pages = try TestPageServer(pages: ["/chat.html": Self.chat2011Page(riverPort: river.port)])
             defer { pages.stop() }
             let browser = try await WebDriver.start()
             try await browser.open("http://127.0.0.1:\(pages.port)/chat.html")
@@ -179,9 +179,9 @@ import Testing
 
     @Test func twoWindowsSeeEachOtherJoinAndLeave() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
-        try await withServer(Self.presence) { server in
+        try await withRiver(.live, Self.presence, threads: 2) { river in
             let pages = try TestPageServer(pages: [
-                "/room.html": Self.page(riverPort: server.port, channels: ["room", "other"])
+                "/room.html": Self.page(riverPort: river.port, channels: ["room", "other"])
             ])
             defer { pages.stop() }
             let browser = try await WebDriver.start()
@@ -217,9 +217,9 @@ import Testing
     /// The chat demo: who is in the room, and another room on the same connection.
     @Test func theChatListsWhoIsHereAndSwitchesRoomsOnItsOneConnection() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
-        try await withServer(Self.presence) { server in
+        try await withRiver(.live, Self.presence, threads: 2) { river in
             let browser = try await WebDriver.start()
-            let chat = "http://127.0.0.1:\(server.port)/chat"
+            let chat = "http://127.0.0.1:\(river.port)/chat"
             let (alice, bob) = try await browser.joinChatAsAliceAndBob(chat)
 
             try await browser.switchTo(alice)
@@ -243,7 +243,7 @@ import Testing
                 try browser.execute("return document.querySelector('#room').textContent;") as? String == "#lobby"
             )
             await #expect(try browser.execute("return chatClient.mux.opens;") as? Int == 1, "the same connection")
-            let stats = try self.stats(server)
+            let stats = try await self.stats(river)
             #expect(stats.contains("\"websocket\": 2}"), "one connection per window: \(stats)")
         }
     }

@@ -20,8 +20,8 @@ import Testing
         )
     }
 
-    func presence(_ node: RiverProcess, _ channel: String) throws -> String {
-        try httpRequest(port: node.port, "GET", "/presence?name=\(channel)").body
+    func presence(_ node: RiverProcess, _ channel: String) async throws -> String {
+        try await TestConnection.request(port: node.port, "GET", "/presence?name=\(channel)").body
     }
 
     func event(_ kind: String, _ channel: String, _ user: String) -> String {
@@ -29,7 +29,7 @@ import Testing
     }
 
     @Test func aMemberOnOneNodeIsSeenOnAnotherAndJoinsAndLeavesOnce() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess.launch()
         let a = try await self.node(redis)
         let b = try await self.node(redis)
         defer { for node in [a, b] { node.signal(SIGTERM) } }
@@ -37,18 +37,18 @@ import Testing
         let carolOnA = try await self.stream(a, "name=room&user=carol")
         await #expect(try watcher.readChunk() == self.event("join", "room", "carol"))
         try await eventually("node b lists carol, on node a") {
-            try self.presence(b, "room")
+            try await self.presence(b, "room")
                 == "{\"channel\": \"room\", \"connections\": 2, \"users\": 1, \"members\": ["
                 + "{\"user\": \"carol\", \"unverified\": true, \"connections\": 1}]}"
         }
 
         let carolOnB = try await self.stream(b, "name=room&user=carol")
         try await eventually("carol's second connection, on the other node, counts") {
-            try self.presence(a, "room").contains("\"connections\": 3, \"users\": 1")
+            try await self.presence(a, "room").contains("\"connections\": 3, \"users\": 1")
         }
         await carolOnA.close()
         try await eventually("carol's connection on node a drops") {
-            try self.presence(b, "room").contains("\"connections\": 2, \"users\": 1")
+            try await self.presence(b, "room").contains("\"connections\": 2, \"users\": 1")
         }
         // A probe whose leave comes due after carol's on node a would have: the watcher
         // sees the probe come and go, and nothing of carol in between.
@@ -59,39 +59,43 @@ import Testing
 
         await carolOnB.close()
         await #expect(try watcher.readChunk() == self.event("leave", "room", "carol"))
-        #expect(
-            try self.presence(a, "room")
+        await #expect(
+            try await self.presence(a, "room")
                 == "{\"channel\": \"room\", \"connections\": 1, \"users\": 0, \"members\": []}"
         )
     }
 
     @Test func theMembersOfANodeThatDiesLeaveWithinPresenceTTL() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess.launch()
         let a = try await self.node(redis)
         let b = try await self.node(redis)
         defer { for node in [b] { node.signal(SIGTERM) } }
         let watcher = try await self.stream(b, "name=hall&presence=1")
         let erin = try await self.stream(a, "name=hall&user=erin")
         await #expect(try watcher.readChunk() == self.event("join", "hall", "erin"))
-        try await eventually("erin's share is written") { try self.presence(b, "hall").contains("\"users\": 1") }
+        try await eventually("erin's share is written") { try await self.presence(b, "hall").contains("\"users\": 1") }
 
         a.signal(SIGKILL)
         let killed = ContinuousClock.now
         _ = try await a.exited(within: .seconds(10))
         await erin.close()
-        #expect(try self.presence(b, "hall").contains("\"users\": 1"), "listed while the dead node's heartbeat lasts")
+        await #expect(
+            try await self.presence(b, "hall").contains("\"users\": 1"),
+            "listed while the dead node's heartbeat lasts"
+        )
         await #expect(try watcher.readChunk() == self.event("leave", "hall", "erin"))
         let after = ContinuousClock.now - killed
         // presence_ttl (3 s) after the last heartbeat, reaped at the next beat of node b (every second), with room for a loaded machine.
         #expect(after < .seconds(7), "\(after)")
-        #expect(
-            try self.presence(b, "hall") == "{\"channel\": \"hall\", \"connections\": 1, \"users\": 0, \"members\": []}"
+        await #expect(
+            try await self.presence(b, "hall")
+                == "{\"channel\": \"hall\", \"connections\": 1, \"users\": 0, \"members\": []}"
         )
-        #expect(try redis.command("ZCARD", "river:presence:nodes") == ":2", "node b's two loops are left")
+        await #expect(try await redis.ask("ZCARD", "river:presence:nodes") == ":2", "node b's two loops are left")
     }
 
     @Test func aNodeThatStopsTakesItsMembersAlongAtOnce() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess.launch()
         let a = try await self.node(redis)
         let b = try await self.node(redis)
         defer { for node in [b] { node.signal(SIGTERM) } }
@@ -103,7 +107,7 @@ import Testing
         await frank.close()
         await #expect(try watcher.readChunk() == self.event("leave", "lounge", "frank"))
         #expect(ContinuousClock.now - stopping < .seconds(3), "well before presence_ttl")
-        let nodes = try redis.command("ZCARD", "river:presence:nodes")
+        let nodes = try await redis.ask("ZCARD", "river:presence:nodes")
         #expect(nodes == ":2", "node b's two loops are left: \(nodes)")
     }
 }

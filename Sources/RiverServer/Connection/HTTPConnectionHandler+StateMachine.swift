@@ -241,9 +241,9 @@ extension HTTPConnectionHandler {
             switch self.state {
             case .idle(let since, let fresh):
                 let limit = fresh ? timeouts.readTicks : timeouts.keepAliveTicks
-                return tick &- since >= limit ? .close : .none
+                return tick &- since > limit ? .close : .none
             case .receiving(let since):
-                guard tick &- since >= timeouts.readTicks else { return .none }
+                guard tick &- since > timeouts.readTicks else { return .none }
                 self.state = .closing(since: tick)
                 return .timeOutRequest
             case .streaming:

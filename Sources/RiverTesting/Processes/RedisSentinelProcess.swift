@@ -16,13 +16,8 @@ public final class RedisSentinelProcess: @unchecked Sendable {
 
     public var address: String { "127.0.0.1:\(self.port)" }
 
-    /// Starts a Sentinel, blocking until it answers (async tests use `launch`).
-    public convenience init(monitoring masterPort: Int, masterName: String = "river") throws {
-        try self.init(monitoring: masterPort, masterName: masterName, waitingUntilReady: true)
-    }
-
-    /// Starts a Sentinel; waits for its PING answer only if `waitingUntilReady`.
-    init(monitoring masterPort: Int, masterName: String, waitingUntilReady: Bool) throws {
+    /// Starts a Sentinel without waiting for it to answer (`launch` waits).
+    init(monitoring masterPort: Int, masterName: String) throws {
         self.port = try RedisServerProcess.freePort()
         self.masterName = masterName
         self.directory =
@@ -53,13 +48,6 @@ public final class RedisSentinelProcess: @unchecked Sendable {
             )
         }
         self.process = try ChildProcess(executable, [path])
-        guard waitingUntilReady else { return }
-        for _ in 0..<500 {
-            if (try? RedisServerProcess.command(port: self.port, "PING")) == "+PONG\r\n" { return }
-            usleep(10_000)
-        }
-        self.stop()
-        throw RedisServerProcess.Failure(description: "redis-sentinel did not answer on port \(self.port)")
     }
 
     deinit {
@@ -83,32 +71,5 @@ public final class RedisSentinelProcess: @unchecked Sendable {
         self.process = nil
         process.signal(SIGKILL)
         _ = process.waitForExit(timeout: 10)
-    }
-
-    /// The port of the master this Sentinel names now.
-    public func masterPort() throws -> Int? {
-        let reply = try RedisServerProcess.command(
-            port: self.port,
-            "SENTINEL",
-            "get-master-addr-by-name",
-            self.masterName
-        )
-        return reply.split(separator: "\r\n").last.flatMap { Int($0) }
-    }
-
-    /// False once a failover Sentinel started is over (until then it may
-    /// name the replica it promotes, and go back to the old master if that
-    /// returns in time).
-    public func isFailingOver() throws -> Bool {
-        try RedisServerProcess.command(port: self.port, "SENTINEL", "master", self.masterName)
-            .contains("failover_in_progress")
-    }
-
-    /// How many replicas of the master this Sentinel knows.
-    public func replicaCount() throws -> Int {
-        let reply = try RedisServerProcess.command(port: self.port, "SENTINEL", "replicas", self.masterName)
-        // ("\r\n" is one Character in Swift: split on it, not on "\r".)
-        guard let first = reply.split(separator: "\r\n").first, first.hasPrefix("*") else { return 0 }
-        return Int(first.dropFirst()) ?? 0
     }
 }

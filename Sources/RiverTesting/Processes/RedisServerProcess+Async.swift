@@ -11,8 +11,7 @@ extension RedisServerProcess {
         let server = try RedisServerProcess(
             port: port,
             persistent: persistent,
-            extraArguments: extraArguments,
-            waitingUntilReady: false
+            extraArguments: extraArguments
         )
         try await server.answering()
         return server
@@ -81,8 +80,7 @@ extension RedisSentinelProcess {
     {
         let sentinel = try RedisSentinelProcess(
             monitoring: masterPort,
-            masterName: masterName,
-            waitingUntilReady: false
+            masterName: masterName
         )
         do {
             try await eventually("redis-sentinel answers on port \(sentinel.port)") {
