@@ -17,6 +17,13 @@
 /// Per shard, `river:channels` is a sorted set of the shard's channel names
 /// and `river:stats` a hash of counters.
 enum RedisScripts {
+    /// Every script River runs, loaded (SCRIPT LOAD) on each command connection before
+    /// anything else: EVALSHA then never meets NOSCRIPT, whose EVAL retry would run a
+    /// message after ones sent behind it (a fresh or restarted Redis, pipelined publishes).
+    static var all: [RedisScript] {
+        [publish, catchUp, info, delete, list, PresenceScripts.update, PresenceScripts.read, PresenceScripts.heartbeat]
+    }
+
     /// Publishes a message: the only script on the hot path. In the common
     /// case (the node knows the epoch, the expiry was pushed forward lately)
     /// it runs three commands: HINCRBY, XADD, PUBLISH.

@@ -12,6 +12,7 @@ import Testing
     func withClient(
         _ redis: RedisServerProcess,
         subscriptions: Bool = false,
+        loadsScripts: Bool = false,
         _ body: (NIOLoopBound<RedisClient>, EventLoop) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -25,6 +26,7 @@ import Testing
                 RedisClient(
                     target: .address(address),
                     isSubscriptionConnection: subscriptions,
+                    loadsScripts: loadsScripts,
                     eventLoop: loop,
                     logger: logger
                 ),
@@ -88,6 +90,29 @@ import Testing
             await #expect(throws: RedisReplyError.self) {
                 try await loop.flatSubmit { failing.run(on: client.value, keys: [], arguments: []) }.get()
             }
+        }
+    }
+
+    /// River's scripts are in Redis before a command connection carries anything else, and
+    /// again after Redis restarts empty: pipelined EVALSHAs never meet NOSCRIPT, whose EVAL
+    /// retry would run them out of order (1000 pipelined publishes on a fresh Redis got
+    /// seqs out of their order before this).
+    @Test func theScriptsAreLoadedBeforeAnythingElseOnEveryConnection() async throws {
+        let redis = try await RedisServerProcess.launch()
+        let shas = RedisScripts.all.map(\.sha1)
+        func loaded() async throws -> Bool {
+            let reply = try await redis.askWhole(["SCRIPT", "EXISTS"] + shas)
+            return reply == "*\(shas.count)\r\n" + String(repeating: ":1\r\n", count: shas.count)
+        }
+        #expect(try await !loaded())
+        try await withClient(redis, loadsScripts: true) { client, loop in
+            // The first command after start: the scripts went before it on the same connection.
+            #expect(try await self.send(client, loop, RESPCommand("PING")) == .simpleString("PONG"))
+            #expect(try await loaded())
+            try await redis.halt()
+            try await redis.restart()
+            #expect(try await self.reconnects(client, loop))
+            #expect(try await loaded())
         }
     }
 

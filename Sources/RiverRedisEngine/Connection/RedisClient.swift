@@ -15,6 +15,7 @@ final class RedisClient {
     let eventLoop: EventLoop
     let target: RedisTarget
     private let isSubscriptionConnection: Bool
+    private let loadsScripts: Bool
     private let logger: Logger
     private(set) var handler: RedisConnectionHandler?
     private(set) var channel: Channel?
@@ -32,9 +33,18 @@ final class RedisClient {
     /// Called on the loop for each message pushed on a subscription connection: (channel, payload).
     var onPush: (ByteBuffer, ByteBuffer) -> Void = { _, _ in }
 
-    init(target: RedisTarget, isSubscriptionConnection: Bool, eventLoop: EventLoop, logger: Logger) {
+    /// `loadsScripts`: a command connection to a Redis server (not to a Sentinel) loads
+    /// River's scripts before anything else it carries.
+    init(
+        target: RedisTarget,
+        isSubscriptionConnection: Bool,
+        loadsScripts: Bool = false,
+        eventLoop: EventLoop,
+        logger: Logger
+    ) {
         self.target = target
         self.isSubscriptionConnection = isSubscriptionConnection
+        self.loadsScripts = loadsScripts && !isSubscriptionConnection
         self.eventLoop = eventLoop
         self.logger = logger
     }
@@ -133,12 +143,16 @@ final class RedisClient {
             }
     }
 
-    /// AUTH and SELECT when the address asks for them; ROLE when the target must be a master.
+    /// AUTH and SELECT when the address asks for them, the scripts on a command connection;
+    /// ROLE when the target must be a master.
     private func prepare(_ channel: Channel, address: RedisAddress) -> EventLoopFuture<Void> {
         let handler = try! channel.pipeline.syncOperations.handler(type: RedisConnectionHandler.self)
         var setup: [RESPCommand] = []
         if let password = address.password { setup.append(RESPCommand("AUTH", password)) }
         if address.database != 0 { setup.append(RESPCommand("SELECT", String(address.database))) }
+        if self.loadsScripts {
+            setup += RedisScripts.all.map { RESPCommand("SCRIPT", "LOAD", $0.source) }
+        }
         let checksRole = self.target.mustBeMaster
         if checksRole { setup.append(RESPCommand("ROLE")) }
         let replies = setup.map { command in

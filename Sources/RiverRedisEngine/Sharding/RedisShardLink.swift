@@ -25,6 +25,7 @@ final class RedisShardLink {
         self.commands = RedisClient(
             target: target,
             isSubscriptionConnection: false,
+            loadsScripts: true,
             eventLoop: eventLoop,
             logger: logger
         )

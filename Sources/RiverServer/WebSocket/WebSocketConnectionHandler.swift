@@ -48,6 +48,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     /// This connection's place under `max_connections`, handed on by the HTTP handler.
     private var slot: ConnectionSlot?
     private var pendingFlush = PendingFlush()
+    /// The pongs of this read burst, one after another in one buffer, written at its end: a
+    /// peer that pings and never reads costs the bytes of its pongs, not a pending write each.
+    private var pongs: ByteBuffer?
     /// `river.v2` with `auth_url`: when each channel's decision is asked again.
     var renewals: [ChannelName: Scheduled<Void>] = [:]
 
@@ -185,8 +188,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         case .command(let payload, let binary):
             self.carryOut(payload, binary: binary)
         case .pong(let payload):
-            self.write(WebSocketFraming.frame(opcode: .pong, payload: payload, allocator: self.allocator))
-            self.flush()
+            if self.pongs == nil { self.pongs = self.allocator.buffer(capacity: payload.readableBytes + 2) }
+            WebSocketFraming.writeHeader(opcode: .pong, length: payload.readableBytes, into: &self.pongs!)
+            self.pongs!.writeImmutableBuffer(payload)
+            self.pendingFlush.wrote()
+            self.flushSoon()
         case .close(let code, let reason):
             self.sendClose(code: code, reason: reason, thenCloseSocket: false)
         case .answerClose(let code):
@@ -255,6 +261,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         guard let context = self.context else { return }
         self.subscriber?.detach()
         self.subscriber = nil
+        self.writePongs()
         let frame = WebSocketFraming.closeFrame(code: code, reason: reason, allocator: context.channel.allocator)
         let written = context.writeAndFlush(self.wrapOutboundOut(frame))
         if thenCloseSocket {
@@ -295,7 +302,14 @@ extension WebSocketConnectionHandler: StreamOutput {
     }
 
     func flush() {
+        self.writePongs()
         if self.pendingFlush.flushNow() { self.context?.flush() }
+    }
+
+    /// Writes the pongs gathered since the last flush, in one buffer.
+    private func writePongs() {
+        guard let pongs = self.pongs.take(), let context = self.context else { return }
+        context.write(self.wrapOutboundOut(pongs), promise: nil)
     }
 
     func flushSoon() {
@@ -346,6 +360,7 @@ extension WebSocketConnectionHandler: StreamOutput {
 
 extension WebSocketConnectionHandler: ManagedConnection {
     func flushQueuedWrites() {
+        self.writePongs()
         if self.pendingFlush.queuedFlushDue() { self.context?.flush() }
     }
 

@@ -35,6 +35,11 @@ extension RedisServerProcess {
         return String(String.UnicodeScalarView(reply.unicodeScalars.prefix { $0 != "\r" && $0 != "\n" }))
     }
 
+    /// Sends one command and returns its whole reply, RESP as text.
+    public func askWhole(_ words: [String]) async throws -> String {
+        try await Self.exchange(port: self.port, words)
+    }
+
     /// Sends one command to `port` (a Sentinel, say) and returns its whole reply, RESP as text.
     public static func ask(port: Int, _ words: String...) async throws -> String {
         try await Self.exchange(port: port, words)
