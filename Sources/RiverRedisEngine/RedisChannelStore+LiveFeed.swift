@@ -8,6 +8,7 @@ import RiverCore
 /// subscribes again and reads what was published meanwhile.
 extension RedisChannelStore {
     func received(_ payload: ByteBuffer, on pubSubChannel: ByteBuffer) {
+        if Self.isControl(pubSubChannel) { return self.receivedControl(payload) }
         guard let name = RedisKeys.channel(fromPubSub: pubSubChannel),
             let channel = self.channels[name], let live = LiveMessage(payload)
         else { return }
@@ -138,6 +139,7 @@ extension RedisChannelStore {
 
     /// Subscribes again to every followed channel of the shard and reads what was missed meanwhile.
     func subscriptionsReconnected(shard: Int) {
+        if shard == 0 { self.subscribeToControl() }
         for channel in self.channels.values where channel.shard == shard && channel.subscriberTotal > 0 {
             channel.subscription = .none
             channel.needsRefill = true

@@ -34,6 +34,11 @@ final class RedisChannelStore {
     /// Channels whose presence share waits to be written, and whether a write is scheduled.
     var presenceQueue: [RemoteChannel] = []
     var presenceWriteScheduled = false
+    /// This node's name on the control channel, the same for all its loops (`+Control`).
+    let node: String
+    /// The disconnects this loop asked the other nodes for, by request id.
+    var controlRequests: [String: ControlRequest] = [:]
+    var nextControlRequest: UInt64 = 0
 
     /// A subscriber's catch-up raced live messages it could not be given: read it again.
     struct StaleCatchUp: Error, CustomStringConvertible {
@@ -42,6 +47,7 @@ final class RedisChannelStore {
 
     init(
         index: Int,
+        node: String,
         eventLoop: EventLoop,
         targets: [RedisTarget],
         fanOut: FanOut,
@@ -49,6 +55,7 @@ final class RedisChannelStore {
         logger: Logger
     ) {
         self.index = index
+        self.node = node
         self.eventLoop = eventLoop
         self.fanOut = fanOut
         self.settings = settings

@@ -58,6 +58,7 @@ public final class RedisEngine: Engine {
             }
         }
         let shardTargets = targets
+        let node = String(UInt64.random(in: .min ... .max), radix: 16)
         var stores: [NIOLoopBoundBox<RedisChannelStore>] = []
         var sweepers: [RepeatedTask] = []
         for (index, hub) in fanOut.hubs.enumerated() {
@@ -66,6 +67,7 @@ public final class RedisEngine: Engine {
                 NIOLoopBoundBox(
                     RedisChannelStore(
                         index: index,
+                        node: node,
                         eventLoop: loop,
                         targets: shardTargets,
                         fanOut: fanOut,
@@ -184,6 +186,11 @@ public final class RedisEngine: Engine {
     }
 
     /// The store of `loop`, or the first one for a loop that is not the server's.
+    public func disconnectOnOtherNodes(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
+        let store = self.store(on: loop)
+        return store.eventLoop.flatSubmit { store.value.disconnectOnOtherNodes(user) }.hop(to: loop)
+    }
+
     private func store(on loop: EventLoop) -> NIOLoopBoundBox<RedisChannelStore> {
         self.stores.first { $0.eventLoop === loop } ?? self.stores[0]
     }

@@ -59,11 +59,20 @@ public protocol Engine: AnyObject, Sendable {
     /// Engine-wide figures for `/stats`.
     func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics>
 
+    /// Ends `user`'s connections on every other node sharing this engine (each hub's
+    /// `endUserConnections` there), and how many they had: `/users/U/disconnect`.
+    func disconnectOnOtherNodes(user: String, on loop: EventLoop) -> EventLoopFuture<Int>
+
     /// Stops background work (reapers, connections). Called once, at shutdown.
     func shutdown() async
 }
 
 extension Engine {
+    /// An engine of one node has no other node: nobody else to end.
+    public func disconnectOnOtherNodes(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
+        loop.makeSucceededFuture(0)
+    }
+
     /// Subscribes without a presence member (an anonymous subscription still counts).
     public func subscribe(
         to channel: ChannelName,

@@ -33,6 +33,9 @@ public final class LoopHub {
     public private(set) var subscriberCount = 0
     /// Delivery latency and the largest channels, when the dashboard is on (nil: nothing is measured).
     public var instruments: HubInstruments?
+    /// Ends this loop's connections of a user and says how many there were: what the server
+    /// on this loop does when another node asks (`Engine.disconnectOnOtherNodes`).
+    public var endUserConnections: (String) -> Int = { _ in 0 }
 
     public init(
         eventLoop: EventLoop,

@@ -66,6 +66,7 @@ final class ServerLoop {
         if configuration.dashboard {
             hub.instruments = HubInstruments(trackedChannels: LoopInstruments.trackedChannels)
         }
+        hub.endUserConnections = { [unowned self] user in self.disconnect(user: user) }
     }
 
     var eventLoop: EventLoop { self.hub.eventLoop }

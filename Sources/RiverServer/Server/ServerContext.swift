@@ -284,10 +284,13 @@ package final class ServerContext: Sendable {
         await self.authorizer?.shutdown()
     }
 
-    /// Ends every connection of `user` on this node's loops; how many there were.
+    /// Ends every connection of `user`, on this node's loops and (through the engine) on every
+    /// other node; how many there were.
     func disconnect(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
         let counts = self.loops.map { box in box.eventLoop.submit { box.value.disconnect(user: user) } }
-        return EventLoopFuture.reduce(0, counts, on: loop, +)
+        let here = EventLoopFuture.reduce(0, counts, on: loop, +)
+        let elsewhere = self.engine.disconnectOnOtherNodes(user: user, on: loop)
+        return here.and(elsewhere).map { $0 + $1 }
     }
 
     /// Closes every connection still open.
