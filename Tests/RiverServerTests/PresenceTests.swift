@@ -1,6 +1,8 @@
 import RiverTesting
 import Testing
 
+@testable import RiverServer
+
 /// Presence over HTTP (PROTOCOL.md C3): `GET /presence`, `presence=1` events
 /// on every transport, the leave delay on the server's clock, self-chosen
 /// names only where the operator allows them and never as verified users.
@@ -136,6 +138,35 @@ import Testing
             #expect(refused.status == 401)
             #expect(try await river.request("GET", "/presence").status == 400)
             #expect(try await river.request("POST", "/presence?name=x").status == 405)
+        }
+    }
+}
+
+/// A Part A WebSocket with a token is its `sub` for presence, like any subscriber, and
+/// `/users/U/disconnect` ends it.
+@Suite struct WebSocketPresenceTests {
+    static let tokens = configured {
+        $0.tokenSecret = Secret(AccessControlTests.tokenKey)
+        $0.adminSecret = Secret("presence-admin-secret")
+    }
+
+    @Test func aTokensSubjectIsTheWebSocketsMemberAndCanBeDisconnected() async throws {
+        try await withRiver(Self.tokens) { river in
+            let token = signedToken(channels: #"["room"]"#, extra: #", "sub": "u1""#)
+            let socket = try await river.webSocket("/websocket?name=room&hello=1&token=\(token)")
+            #expect(try await socket.readText().hasPrefix(#"["live""#))
+            let presence = try await river.request("GET", "/presence?name=room&token=\(token)")
+            #expect(
+                presence.body
+                    == #"{"channel": "room", "connections": 1, "users": 1, "members": [{"user": "u1", "connections": 1}]}"#
+            )
+            let ended = try await river.request(
+                "POST",
+                "/users/u1/disconnect",
+                headers: ["X-River-Secret: presence-admin-secret"]
+            )
+            #expect(ended.body == #"{"user": "u1", "connections": 1}"#)
+            #expect(try await socket.connection.waitForClose())
         }
     }
 }

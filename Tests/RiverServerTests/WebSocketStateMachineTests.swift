@@ -156,6 +156,28 @@ import Testing
         #expect(machine.resumeReading() == .hold, "a held read is resumed once")
     }
 
+    /// `auth_url`: while messages wait for the application, reads wait; once none does, a
+    /// held read goes on (and only if output allows it).
+    @Test func readsWaitWhileTheApplicationIsAsked() {
+        var machine = self.machine()
+        _ = machine.subscriptionSettled()
+        machine.askingApplication()
+        #expect(machine.isAwaitingApplication)
+        #expect(machine.readRequested() == .hold)
+        #expect(machine.applicationAnswered() == .read)
+        #expect(!machine.isAwaitingApplication)
+        #expect(machine.readRequested() == .read)
+
+        machine.askingApplication()
+        #expect(machine.applicationAnswered() == .hold, "no read was held: nothing to resume")
+        machine.askingApplication()
+        #expect(machine.readRequested() == .hold)
+        #expect(machine.writabilityChanged(isWritable: false) == .none)
+        #expect(machine.applicationAnswered() == .hold, "output is still over its mark")
+        #expect(machine.writabilityChanged(isWritable: true) == .resumeOutput)
+        #expect(machine.resumeReading() == .read)
+    }
+
     @Test func aCommandConnectionHandsOverEveryMessageAndItsFrameMayExceedTheMessageLimit() {
         var machine = Machine(maxMessageSize: 4, messages: .commands)
         _ = machine.subscriptionSettled()

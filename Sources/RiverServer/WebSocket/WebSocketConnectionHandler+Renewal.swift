@@ -1,7 +1,7 @@
 import NIOCore
 import RiverCore
 
-/// `river.v2` with `auth_url` (PROTOCOL.md C4, renewal): a subscription whose
+/// `river.v2` and Part A sockets with `auth_url` (PROTOCOL.md C4, renewal): a subscription whose
 /// decision expires is asked about again. Allowed, it goes on until the new
 /// decision expires (one without `ttl` is not asked again); refused, the
 /// client gets `["revoked", {"channel": C, "reason": R}]` and loses that
@@ -56,8 +56,16 @@ extension WebSocketConnectionHandler {
         }
     }
 
-    /// Ends `channel` alone and tells the client why.
+    /// Ends `channel` alone and tells the client why (`river.v2`); a Part A socket gets the
+    /// notice (river format; raw has no notices), then close 1008 with the reason.
     private func revoke(_ channel: ChannelName, reason: String) {
+        if case .channel = self.subscriptions {
+            guard case .open = self.machine.state else { return }
+            if !self.format.raw { self.reply(CommandReply.revoked(channel: channel, reason: reason)) }
+            return self.perform(
+                self.machine.fail(code: WebSocketClose.policyViolation, reason: reason, tick: self.loop.tick)
+            )
+        }
         guard let subscriber = self.subscriber, subscriber.remove(channel) else { return }
         self.reply(CommandReply.revoked(channel: channel, reason: reason))
     }

@@ -102,7 +102,6 @@ extension WebSocketConnectionHandler {
 
         private(set) var state = State.open
         let maxMessageSize: Int
-        /// Whether the handshake's credentials allow publishing.
         /// What a whole message from the client is.
         enum Messages: Equatable {
             /// A publish to the connection's channel, if the handshake's credentials allow it.
@@ -116,6 +115,8 @@ extension WebSocketConnectionHandler {
         /// Whether output is under its high-water mark.
         private(set) var isWritable = true
         private var readHeld = false
+        /// Messages wait for the application's answer (`auth_url`): reads are held meanwhile.
+        private(set) var isAwaitingApplication = false
 
         init(maxMessageSize: Int, messages: Messages) {
             self.maxMessageSize = maxMessageSize
@@ -254,7 +255,19 @@ extension WebSocketConnectionHandler {
             return self.readHeld ? .hold : .read
         }
 
-        private var mayRead: Bool { self.isWritable && self.held == .none }
+        private var mayRead: Bool { self.isWritable && self.held == .none && !self.isAwaitingApplication }
+
+        /// Messages are to be published once the application allows them: reads wait.
+        mutating func askingApplication() {
+            self.isAwaitingApplication = true
+        }
+
+        /// No message waits for the application any more: a held read may go on.
+        mutating func applicationAnswered() -> ReadAction {
+            guard self.isAwaitingApplication else { return self.invalid("applicationAnswered", .hold) }
+            self.isAwaitingApplication = false
+            return self.resumeReading()
+        }
 
         /// Whether a held read may go on now.
         mutating func resumeReading() -> ReadAction {

@@ -27,16 +27,16 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// What the connection subscribes to: one channel (Part A), or whatever its commands say (`river.v2`).
     enum Subscriptions {
-        case channel(ChannelName, ResumePoint)
+        case channel(ChannelName, ResumePoint, PresenceMember?)
         case commands(CommandSession)
     }
 
     var registryIndex = -1
     let subscriptions: Subscriptions
-    private let format: StreamFraming.WebSocketFormat
+    let format: StreamFraming.WebSocketFormat
     let server: ServerContext
     unowned let loop: ServerLoop
-    private var machine: StateMachine
+    var machine: StateMachine
     var context: ChannelHandlerContext?
     /// Knows whether the message being read was compressed (the aggregator drops RSV1).
     private var checker: WebSocketFrameChecker?
@@ -51,8 +51,12 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     /// The pongs of this read burst, one after another in one buffer, written at its end: a
     /// peer that pings and never reads costs the bytes of its pongs, not a pending write each.
     private var pongs: ByteBuffer?
-    /// `river.v2` with `auth_url`: when each channel's decision is asked again.
+    /// With `auth_url`: when each channel's decision is asked again.
     var renewals: [ChannelName: Scheduled<Void>] = [:]
+    /// Part A with `auth_url`: who asks the application about each message.
+    let consent: ApplicationConsent?
+    /// Part A with `auth_url`: messages waiting for the application's answer, in the order sent.
+    var awaitingConsent: [(payload: ByteBuffer, binary: Bool)] = []
 
     init(
         _ upgrade: WebSocketUpgrade,
@@ -63,8 +67,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     ) {
         let messages: StateMachine.Messages
         switch upgrade.mode {
-        case .channel(let channel, let resume, let mayPublish, let format):
-            self.subscriptions = .channel(channel, resume)
+        case .channel(let channel, let resume, let member, let mayPublish, let format, let consent):
+            self.subscriptions = .channel(channel, resume, member)
+            self.consent = consent
             self.format = StreamFraming.WebSocketFormat(
                 raw: format == .raw,
                 deflateWindowBits: upgrade.deflate.map { UInt8($0.serverWindowBits) }
@@ -72,6 +77,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             messages = .publish(allowed: mayPublish)
         case .commands(let session):
             self.subscriptions = .commands(session)
+            self.consent = nil
             self.format = StreamFraming.WebSocketFormat(
                 deflateWindowBits: upgrade.deflate.map { UInt8($0.serverWindowBits) }
             )
@@ -98,8 +104,10 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         let subscriber = StreamSubscriber(framing: .webSocket(self.format), endsAfterFirstBatch: false, loop: self.loop)
         self.subscriber = subscriber
         switch self.subscriptions {
-        case .channel(let channel, let resume):
-            subscriber.start([ChannelStart(channel, resume)], writingTo: self)
+        case .channel(let channel, let resume, let member):
+            subscriber.start([ChannelStart(channel, resume, member: member)], writingTo: self)
+            self.loop.users.add(context.channel, as: member)
+            if let consent = self.consent { self.renew(channel, consent.asker, after: consent.subscribed) }
         case .commands:
             subscriber.endsChannelsAlone = true
             subscriber.start([], writingTo: self)
@@ -141,7 +149,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         self.perform(self.machine.readRequested())
     }
 
-    private func perform(_ action: StateMachine.ReadAction) {
+    func perform(_ action: StateMachine.ReadAction) {
         switch action {
         case .read: self.context?.read()
         case .hold: break
@@ -176,7 +184,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     // MARK: - Performing the state machine's actions
 
-    private func perform(_ action: StateMachine.Action) {
+    func perform(_ action: StateMachine.Action) {
         switch action {
         case .none:
             break
@@ -184,7 +192,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             let inflated = self.inflate(compressed)
             self.perform(self.machine.inflated(inflated, binary: binary, tick: self.loop.tick))
         case .publish(let payload, let binary):
-            self.publish(payload, binary: binary)
+            if let consent = self.consent {
+                self.publishOnceAllowed(payload, binary: binary, consent)
+            } else {
+                self.publish(payload, binary: binary)
+            }
         case .command(let payload, let binary):
             self.carryOut(payload, binary: binary)
         case .pong(let payload):
@@ -227,8 +239,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     /// A message from the client is a publish to this connection's channel.
-    private func publish(_ message: ByteBuffer, binary: Bool) {
-        guard let context = self.context, case .channel(let channel, _) = self.subscriptions else { return }
+    func publish(_ message: ByteBuffer, binary: Bool) {
+        guard let context = self.context, case .channel(let channel, _, _) = self.subscriptions else { return }
         // A buffer of its own: history must not pin the connection's read buffer.
         var payload = ByteBufferAllocator().buffer(capacity: message.readableBytes)
         payload.writeImmutableBuffer(message)

@@ -5,10 +5,19 @@ import RiverCore
 struct WebSocketUpgrade {
     /// What the client's messages mean.
     enum Mode {
-        /// Part A: the connection subscribes to `channel` from `resume`; each
-        /// message is published to it (`mayPublish`: the handshake's
-        /// credentials allow that), bodies or river JSON per `format`.
-        case channel(ChannelName, resume: ResumePoint, mayPublish: Bool, format: MessageFormat)
+        /// Part A: the connection subscribes to `channel` from `resume` (as
+        /// `member`, for presence); each message is published to it
+        /// (`mayPublish`: the handshake's credentials allow that; with
+        /// `auth_url`, `consent` asks the application about each), bodies or
+        /// river JSON per `format`.
+        case channel(
+            ChannelName,
+            resume: ResumePoint,
+            member: PresenceMember?,
+            mayPublish: Bool,
+            format: MessageFormat,
+            consent: ApplicationConsent?
+        )
         /// `river.v2` (PROTOCOL.md C2): JSON commands, acknowledged by id, for any channels.
         case commands(CommandSession)
     }
@@ -19,6 +28,14 @@ struct WebSocketUpgrade {
     let deflate: PerMessageDeflateNegotiation?
     /// Extra fields of the 101 answer (CORS, the subprotocol).
     let headers: [(String, String)]
+}
+
+/// With `auth_url`, what a Part A socket keeps of its handshake: who asks the application
+/// about each message it publishes, and the decision its subscription was opened with (asked
+/// again when it expires).
+struct ApplicationConsent {
+    let asker: AuthAsker
+    let subscribed: AuthOutcome
 }
 
 /// What a `river.v2` connection keeps of its handshake to decide each command:
@@ -35,7 +52,8 @@ struct CommandSession {
 extension RequestDispatcher {
     /// A WebSocket handshake: valid, and allowed. Part A's socket must be
     /// allowed to subscribe to its channel (one without the right to publish
-    /// still subscribes; its frames are refused with 1008); a `river.v2`
+    /// still subscribes; its frames are refused with 1008; with `auth_url` the
+    /// application is asked about each frame as well); a `river.v2`
     /// socket is checked command by command, but wrong credentials are refused now.
     func upgrade(
         _ request: ParsedRequest,
@@ -103,6 +121,12 @@ extension RequestDispatcher {
         default:
             break
         }
+        // A token presented says who subscribes, for presence: it is verified even on public channels.
+        if verified == nil, let token = try access.identityToken(request, .subscribe) {
+            return .verify(token: token)
+        }
+        var member = try verified?.presenceMember()
+        var consent: ApplicationConsent?
         switch try self.consult(
             decided,
             verified: verified,
@@ -114,13 +138,22 @@ extension RequestDispatcher {
         case .notConfigured: break
         case .decided(let outcome):
             if let refusal = outcome.refusal([channel]) { throw refusal }
+            member = outcome.member([channel]) ?? member
+            consent = ApplicationConsent(asker: try self.asker(request, "websocket", verified), subscribed: outcome)
         }
-        // (With `auth_url`, this socket's frames are not published: publish over HTTP or `river.v2`, which ask.)
-        let mayPublish = if case .allowed = publishing { self.server.authorizer == nil } else { false }
+        // (With `auth_url`, the application is asked about each message too: `consent`.)
+        let mayPublish = if case .allowed = publishing { true } else { false }
         return .upgrade(
             WebSocketUpgrade(
                 key: key,
-                mode: .channel(channel, resume: resume, mayPublish: mayPublish, format: format),
+                mode: .channel(
+                    channel,
+                    resume: resume,
+                    member: member,
+                    mayPublish: mayPublish,
+                    format: format,
+                    consent: consent
+                ),
                 deflate: deflate,
                 headers: headers
             )
