@@ -68,6 +68,23 @@ import Testing
         }
     }
 
+    /// Frames read while the application is asked wait, but no more than 4096 of them: one
+    /// read of 5,000 tiny frames closes the socket 1008, and none of them is published.
+    @Test func aBurstBeyondTheWaitingLimitCloses1008() async throws {
+        try await self.withBackend(ttl: 0) { river, _ async throws in
+            let socket = try await river.webSocket("/websocket?name=burst", headers: ["Authorization: Bearer ann"])
+            let frame = TestWebSocket.frame(opcode: 0x1, Array("x".utf8))
+            try await socket.connection.send(Array((0..<5_000).map { _ in frame }.joined()))
+            var close = try await socket.read()
+            while close.opcode != 0x8 { close = try await socket.read() }
+            #expect(close.closeCode == 1008)
+            #expect(close.text.contains("more than 4096 messages waiting for the application"), "\(close.text)")
+            let info = try await river.request("GET", "/channels/burst")
+            // The first was still being asked about when the cap was passed: nothing was published.
+            #expect(info.body.contains(#""seq": 0,"#) || info.body.contains(#""seq": 0}"#), "\(info.body)")
+        }
+    }
+
     /// Renewal: when the handshake's decision expires the application is asked again;
     /// refused, the socket gets the notice, then close 1008.
     @Test func aRevokedSocketGetsTheNoticeThenClose1008() async throws {

@@ -7,7 +7,18 @@ import RiverCore
 /// asked, the socket reads no more. Refused, the connection closes 1008 with the
 /// application's reason; the application unreachable or unreadable, 1011 with River's.
 extension WebSocketConnectionHandler {
+    /// The most messages one read may leave waiting for the application (reads stop while one
+    /// is asked, so only the frames of the read in progress pile up).
+    static let maxMessagesAwaitingConsent = 4096
+
     func publishOnceAllowed(_ payload: ByteBuffer, binary: Bool, _ consent: ApplicationConsent) {
+        guard self.awaitingConsent.count < Self.maxMessagesAwaitingConsent else {
+            self.awaitingConsent.removeAll()
+            let reason = "more than \(Self.maxMessagesAwaitingConsent) messages waiting for the application"
+            self.perform(self.machine.fail(code: WebSocketClose.policyViolation, reason: reason, tick: self.loop.tick))
+            self.perform(self.machine.applicationAnswered())  // (to read the peer's close frame)
+            return
+        }
         self.awaitingConsent.append((payload, binary))
         guard self.awaitingConsent.count == 1 else { return }  // (asking already; it comes in turn)
         self.machine.askingApplication()
