@@ -500,8 +500,16 @@
                     // Self-chosen names are off here (or this one is refused): follow the channel anonymously.
                     sub.anonymous = true;
                     this.subscribe(sub);
+                } else if (entry.type === "subscribe" && sub && info.status === 429 &&
+                           /commands per second/.test(info.reason || "")) {
+                    // Over max_commands_per_second: the same subscribe again a second or two later.
+                    var self = this;
+                    setTimeout(function () {
+                        if (self.channels[entry.channel] === sub && self.isOpen) self.subscribe(sub);
+                    }, 1000 + Math.floor(Math.random() * 1000));
+                    return;
                 } else if (entry.type === "subscribe" && sub) {
-                    sub.stopped = true;  // refused (401, 403, 429...): not retried
+                    sub.stopped = true;  // refused (401, 403, 429 too many channels...): not retried
                     delete this.channels[entry.channel];
                 }
                 if (entry.reject) entry.reject(new Error("Comet: " + info.status + " " + info.reason));

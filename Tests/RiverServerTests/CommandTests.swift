@@ -191,7 +191,9 @@ import Testing
                 )
             }
             let refused = try await client.command(#"["publish", {"id": 4, "channel": "r", "data": "x"}]"#)
-            #expect(refused == #"["error", {"id": null, "status": 429, "reason": "more than 3 commands per second"}]"#)
+            #expect(refused == #"["error", {"id": 4, "status": 429, "reason": "more than 3 commands per second"}]"#)
+            let unreadable = try await client.command(#"["publish", {"id": "six"}]"#)
+            #expect(unreadable.hasPrefix(#"["error", {"id": null, "status": 400"#), "malformed, over the rate or not")
             await river.advance(by: .seconds(1))
             #expect(
                 try await client.command(#"["publish", {"id": 5, "channel": "r", "data": "x"}]"#).hasPrefix("[\"ok\"")

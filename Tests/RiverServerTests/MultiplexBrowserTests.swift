@@ -114,6 +114,27 @@ import Testing
         }
     }
 
+    /// A page following more channels at once than `max_commands_per_second` lets it
+    /// subscribe to gets them all: lib.js subscribes again, a second or two later, to each
+    /// channel answered 429 for the pace (a 429 for too many channels is not retried).
+    @Test func subscribesRefusedForThePaceAreRetried() async throws {
+        #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
+        try await withRiver(.live, configured { $0.maxCommandsPerSecond = 3 }, threads: 2) { river in
+            let channels = (0..<8).map { "paced-\($0)" }
+            for channel in channels {
+                _ = try await river.request("GET", "/publish?name=\(channel)&data=before")
+            }
+            let pages = try TestPageServer(pages: ["/paced.html": Self.page(riverPort: river.port, channels: channels)])
+            defer { pages.stop() }
+            let browser = try await WebDriver.start()
+            try await browser.open("http://127.0.0.1:\(pages.port)/paced.html")
+            await #expect(try browser.waitUntil("return window.received.length === 8;"), "each channel's history")
+            let received = try await browser.execute("return window.received.slice().sort();") as? [String]
+            #expect(received == channels.map { "\($0):1:before" })
+            await #expect(try browser.execute("return Comet.transport;") as? String == "websocket")
+        }
+    }
+
     /// A page written as the 2011 river's chat demo used lib.js: lib.js
     /// loaded with a `domain` query, `document.domain` set, a global client
     /// connecting with seq -1, a message sent on Enter and each one appended

@@ -10,12 +10,8 @@ extension WebSocketConnectionHandler {
     /// Carries out one command frame.
     func carryOut(_ payload: ByteBuffer, binary: Bool) {
         guard case .commands(let session) = self.subscriptions else { return }
-        guard self.rateLimit?.admit(now: self.loop.eventLoop.now) ?? true else {
-            let limit = self.server.configuration.maxCommandsPerSecond
-            return self.reply(
-                CommandReply.error(id: nil, status: 429, reason: "more than \(limit) commands per second")
-            )
-        }
+        // Every frame counts against the rate; one over it is still read, for its id.
+        let admitted = self.rateLimit?.admit(now: self.loop.eventLoop.now) ?? true
         guard !binary else {
             return self.reply(CommandReply.error(id: nil, status: 400, reason: "commands are text frames of JSON"))
         }
@@ -29,6 +25,9 @@ extension WebSocketConnectionHandler {
             )
         } catch {
             return self.reply(CommandReply.error(id: error.id, status: error.status, reason: error.reason))
+        }
+        guard admitted else {
+            return self.refuse(command, 429, "more than \(configuration.maxCommandsPerSecond) commands per second")
         }
         if command.kind != .publish && payload.readableBytes > configuration.maxMessageSize {
             return self.refuse(command, 413, "command larger than \(configuration.maxMessageSize) bytes")
