@@ -41,17 +41,30 @@ import Testing
         try await river.request("GET", "/stats").body
     }
 
+    /// Publishes `before` to each of `channels`, then opens `Self.page` following them (after
+    /// `prelude`) in a fresh browser. The caller stops the page server.
+    func openPage(
+        _ river: TestRiver,
+        following channels: [String],
+        prelude: String = ""
+    ) async throws -> (WebDriver, TestPageServer) {
+        for channel in channels {
+            _ = try await river.request("GET", "/publish?name=\(channel)&data=before")
+        }
+        let pages = try TestPageServer(pages: [
+            "/page.html": Self.page(riverPort: river.port, channels: channels, prelude: prelude)
+        ])
+        let browser = try await WebDriver.start()
+        try await browser.open("http://127.0.0.1:\(pages.port)/page.html")
+        return (browser, pages)
+    }
+
     @Test func tenChannelsOnOneWebSocketGetEveryMessage() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
         try await withRiver(.live, threads: 2) { river in
             let channels = (0..<10).map { "ticker-\($0)" }
-            for channel in channels {
-                _ = try await river.request("GET", "/publish?name=\(channel)&data=before")
-            }
-            let pages = try TestPageServer(pages: ["/many.html": Self.page(riverPort: river.port, channels: channels)])
+            let (browser, pages) = try await self.openPage(river, following: channels)
             defer { pages.stop() }
-            let browser = try await WebDriver.start()
-            try await browser.open("http://127.0.0.1:\(pages.port)/many.html")
             await #expect(try browser.waitUntil("return window.received.length === 10;"), "the history of all ten")
             for channel in channels {
                 _ = try await river.request("GET", "/publish?name=\(channel)&data=after")
@@ -89,14 +102,8 @@ import Testing
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
         try await withRiver(.live, threads: 2) { river in
             let channels = (0..<12).map { "feed-\($0)" }
-            for channel in channels {
-                _ = try await river.request("GET", "/publish?name=\(channel)&data=before")
-            }
-            let page = Self.page(riverPort: river.port, channels: channels, prelude: prelude)
-            let pages = try TestPageServer(pages: ["/feeds.html": page])
+            let (browser, pages) = try await self.openPage(river, following: channels, prelude: prelude)
             defer { pages.stop() }
-            let browser = try await WebDriver.start()
-            try await browser.open("http://127.0.0.1:\(pages.port)/feeds.html")
             await #expect(try browser.waitUntil("return window.received.length === 12;"), "the history of all twelve")
             for channel in channels {
                 _ = try await river.request("GET", "/publish?name=\(channel)&data=after")
@@ -121,13 +128,8 @@ import Testing
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
         try await withRiver(.live, configured { $0.maxCommandsPerSecond = 3 }, threads: 2) { river in
             let channels = (0..<8).map { "paced-\($0)" }
-            for channel in channels {
-                _ = try await river.request("GET", "/publish?name=\(channel)&data=before")
-            }
-            let pages = try TestPageServer(pages: ["/paced.html": Self.page(riverPort: river.port, channels: channels)])
+            let (browser, pages) = try await self.openPage(river, following: channels)
             defer { pages.stop() }
-            let browser = try await WebDriver.start()
-            try await browser.open("http://127.0.0.1:\(pages.port)/paced.html")
             await #expect(try browser.waitUntil("return window.received.length === 8;"), "each channel's history")
             let received = try await browser.execute("return window.received.slice().sort();") as? [String]
             #expect(received == channels.map { "\($0):1:before" })

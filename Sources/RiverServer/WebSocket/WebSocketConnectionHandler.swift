@@ -200,9 +200,10 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         case .command(let payload, let binary):
             self.carryOut(payload, binary: binary)
         case .pong(let payload):
-            if self.pongs == nil { self.pongs = self.allocator.buffer(capacity: payload.readableBytes + 2) }
-            WebSocketFraming.writeHeader(opcode: .pong, length: payload.readableBytes, into: &self.pongs!)
-            self.pongs!.writeImmutableBuffer(payload)
+            var pongs = self.pongs.take() ?? self.allocator.buffer(capacity: payload.readableBytes + 2)
+            WebSocketFraming.writeHeader(opcode: .pong, length: payload.readableBytes, into: &pongs)
+            pongs.writeImmutableBuffer(payload)
+            self.pongs = pongs
             self.pendingFlush.wrote()
             self.flushSoon()
         case .close(let code, let reason):
@@ -295,6 +296,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             self.inflater = nil
             for renewal in self.renewals.values { renewal.cancel() }
             self.renewals = [:]
+            self.awaitingConsent = []  // (an answer on its way keeps the handler, not these)
+            self.pongs = nil
             self.loop.unregister(self)
         }
     }
