@@ -72,7 +72,10 @@ final class RedisChannelStore {
             link.subscriptions.onPush = { [unowned self] channel, payload in self.received(payload, on: channel) }
             link.subscriptions.onConnected = { [unowned self] in self.subscriptionsReconnected(shard: shard) }
             link.subscriptions.onDisconnected = { [unowned self] in self.subscriptionsLost(shard: shard) }
-            link.commands.onConnected = { [unowned self] in self.refillWhereNeeded(shard: shard) }
+            link.commands.onConnected = { [unowned self] in
+                self.refillWhereNeeded(shard: shard)
+                if shard == 0 { self.readRevokedTokens() }
+            }
         }
     }
 

@@ -185,12 +185,12 @@ public final class RedisEngine: Engine {
         self.stores[channel.homeIndex(among: self.stores.count)]
     }
 
-    /// The store of `loop`, or the first one for a loop that is not the server's.
-    public func disconnectOnOtherNodes(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
+    public func tellOtherNodes(_ order: NodeOrder, on loop: EventLoop) -> EventLoopFuture<Int> {
         let store = self.store(on: loop)
-        return store.eventLoop.flatSubmit { store.value.disconnectOnOtherNodes(user) }.hop(to: loop)
+        return store.eventLoop.flatSubmit { store.value.tellOtherNodes(order) }.hop(to: loop)
     }
 
+    /// The store of `loop`, or the first one for a loop that is not the server's.
     private func store(on loop: EventLoop) -> NIOLoopBoundBox<RedisChannelStore> {
         self.stores.first { $0.eventLoop === loop } ?? self.stores[0]
     }

@@ -9,7 +9,10 @@ import Testing
 /// PROTOCOL.md C4): River in-process, the application a child process on
 /// 127.0.0.1, the HTTP client between them real.
 @Suite(.serialized) struct AuthBackendTests {
-    static func configuration(_ url: String, timeout: TimeAmount = .seconds(1)) -> RiverConfiguration {
+    /// River asking `url`. The default `auth_timeout` is long: on a loaded machine the Python
+    /// application may take over a second to answer, which would turn a test of what it
+    /// answers into one of the deadline (only the deadline's own tests set a short one).
+    static func configuration(_ url: String, timeout: TimeAmount = .seconds(10)) -> RiverConfiguration {
         configured {
             $0.authURL = url
             $0.authTimeout = timeout
@@ -20,7 +23,7 @@ import Testing
     /// Runs `body` with a fresh backend and a River asking its `path`.
     func withBackend(
         _ path: String = "decide",
-        timeout: TimeAmount = .seconds(1),
+        timeout: TimeAmount = .seconds(10),
         _ body: (TestRiver, AuthBackendProcess) async throws -> Void
     ) async throws {
         let backend = try AuthBackendProcess()

@@ -10,10 +10,16 @@ import Testing
 /// other. River in-process, the application a real `scripts/auth-backend.py` process.
 @Suite(.serialized) struct WebSocketConsentTests {
     /// The backend answers with `ttl`: 0 keeps nothing, so every message is asked about.
-    func withBackend(ttl: Int, _ body: (TestRiver, AuthBackendProcess) async throws -> Void) async throws {
+    /// (`timeout`: `AuthBackendTests.configuration`'s long default but where the test needs the deadline.)
+    func withBackend(
+        ttl: Int,
+        timeout: TimeAmount = .seconds(10),
+        _ body: (TestRiver, AuthBackendProcess) async throws -> Void
+    ) async throws {
         let backend = try AuthBackendProcess()
         defer { backend.stop() }
-        try await withRiver(AuthBackendTests.configuration(backend.url("decide?ttl=\(ttl)"))) { river async throws in
+        let configuration = AuthBackendTests.configuration(backend.url("decide?ttl=\(ttl)"), timeout: timeout)
+        try await withRiver(configuration) { river async throws in
             try await body(river, backend)
         }
     }
@@ -58,7 +64,8 @@ import Testing
     }
 
     @Test func anUnreachableApplicationClosesTheSocket1011() async throws {
-        try await self.withBackend(ttl: 0) { river, backend async throws in
+        // (AsyncHTTPClient tries to connect again until auth_timeout.)
+        try await self.withBackend(ttl: 0, timeout: .milliseconds(500)) { river, backend async throws in
             let socket = try await river.webSocket("/websocket?name=room", headers: ["Authorization: Bearer ann"])
             backend.stop()
             try await socket.send(text: "nobody to ask")

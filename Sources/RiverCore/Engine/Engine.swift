@@ -59,17 +59,18 @@ public protocol Engine: AnyObject, Sendable {
     /// Engine-wide figures for `/stats`.
     func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics>
 
-    /// Ends `user`'s connections on every other node sharing this engine (each hub's
-    /// `endUserConnections` there), and how many they had: `/users/U/disconnect`.
-    func disconnectOnOtherNodes(user: String, on loop: EventLoop) -> EventLoopFuture<Int>
+    /// Has every other node sharing this engine carry out `order` (each hub's `carryOut`
+    /// there), and says how many connections they ended: `/users/U/disconnect`,
+    /// `/tokens/revoke`.
+    func tellOtherNodes(_ order: NodeOrder, on loop: EventLoop) -> EventLoopFuture<Int>
 
     /// Stops background work (reapers, connections). Called once, at shutdown.
     func shutdown() async
 }
 
 extension Engine {
-    /// An engine of one node has no other node: nobody else to end.
-    public func disconnectOnOtherNodes(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
+    /// An engine of one node has no other node: nobody else to tell.
+    public func tellOtherNodes(_ order: NodeOrder, on loop: EventLoop) -> EventLoopFuture<Int> {
         loop.makeSucceededFuture(0)
     }
 

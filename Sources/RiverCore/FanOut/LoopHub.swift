@@ -33,9 +33,19 @@ public final class LoopHub {
     public private(set) var subscriberCount = 0
     /// Delivery latency and the largest channels, when the dashboard is on (nil: nothing is measured).
     public var instruments: HubInstruments?
-    /// Ends this loop's connections of a user and says how many there were: what the server
-    /// on this loop does when another node asks (`Engine.disconnectOnOtherNodes`).
-    public var endUserConnections: (String) -> Int = { _ in 0 }
+    /// What the server on this loop does with another node's order (`Engine.tellOtherNodes`):
+    /// carries it out and says how many connections it ended. Orders that come before the
+    /// server's loop exists (the engine starts first) wait for it, then are carried out.
+    public var ordersTaker: ((NodeOrder) -> Int)? {
+        didSet {
+            guard let take = self.ordersTaker else { return }
+            let waiting = self.waitingOrders
+            self.waitingOrders = []
+            for order in waiting { _ = take(order) }
+        }
+    }
+    /// Orders that came before `ordersTaker` was set (a revocation read at start-up).
+    private var waitingOrders: [NodeOrder] = []
 
     public init(
         eventLoop: EventLoop,
@@ -233,3 +243,15 @@ extension LoopHub: NIOScheduledCallbackHandler {
 
 @available(*, unavailable)
 extension LoopHub: Sendable {}
+
+extension LoopHub {
+    /// Carries out another node's order on this loop (or keeps it until the server's loop
+    /// takes orders); how many connections it ended.
+    public func carryOut(_ order: NodeOrder) -> Int {
+        guard let take = self.ordersTaker else {
+            self.waitingOrders.append(order)
+            return 0
+        }
+        return take(order)
+    }
+}

@@ -33,7 +33,7 @@ extension HTTPConnectionHandler: StreamOutput {
         if dropParser { self.parser = nil }
         subscriber.start(plan.channels, writingTo: self)
         if let channel = self.context?.channel {
-            self.loop.users.add(channel, as: plan.channels.first?.member)
+            self.loop.verified.add(channel, as: plan.channels.first?.member)
         }
         if let renewal = plan.renewal { self.renew(renewal, subscriber) }
     }

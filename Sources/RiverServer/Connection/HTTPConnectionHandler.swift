@@ -205,6 +205,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 guard case .proceed = self.machine.deferredAnswerReady() else { return }
                 switch result {
                 case .success(let token):
+                    if let channel = self.context?.channel { self.loop.verified.add(channel, openedBy: token) }
                     self.perform(self.dispatcher.dispatch(request, verified: token), request)
                 case .failure(let error):
                     self.respond(.refusal(error), to: request.head)

@@ -38,8 +38,11 @@ final class ServerLoop {
     private var isSweeping = false
     private(set) var isQuiescing = false
     var counters = LoopCounters()
-    /// Each verified user's connections, for `/users/U/disconnect`.
-    let users = UserConnections()
+    /// The connections of each verified user and each token with a `jti`, for
+    /// `/users/U/disconnect` and `/tokens/revoke`.
+    let verified: VerifiedConnections
+    /// The node's revoked tokens, which a revocation from another node adds to.
+    private let revokedTokens: RevokedTokens
     /// Connections with responses written during this tick, flushed together at its end.
     private var toFlush: [ManagedConnection] = []
 
@@ -55,18 +58,26 @@ final class ServerLoop {
     static let sweepSliceSize = 512
     private static let sweepYield = TimeAmount.microseconds(20)
 
-    init(hub: LoopHub, engine: Engine, configuration: RiverConfiguration, lifetimeObserver: LifetimeObserver?) {
+    init(
+        hub: LoopHub,
+        engine: Engine,
+        configuration: RiverConfiguration,
+        revokedTokens: RevokedTokens,
+        lifetimeObserver: LifetimeObserver?
+    ) {
         self.hub = hub
         self.engine = engine
         self.configuration = configuration
         self.timeouts = ConnectionTimeouts(configuration)
         self.lifetimeObserver = lifetimeObserver
+        self.revokedTokens = revokedTokens
+        self.verified = VerifiedConnections(revokedTokens: revokedTokens)
         self.taskExecutor = EventLoopTaskExecutor(hub.eventLoop)
         self.instruments = configuration.dashboard ? LoopInstruments() : nil
         if configuration.dashboard {
             hub.instruments = HubInstruments(trackedChannels: LoopInstruments.trackedChannels)
         }
-        hub.endUserConnections = { [unowned self] user in self.disconnect(user: user) }
+        hub.ordersTaker = { [unowned self] order in self.carryOut(order) }
     }
 
     var eventLoop: EventLoop { self.hub.eventLoop }
@@ -150,9 +161,16 @@ final class ServerLoop {
         }
     }
 
-    /// Closes every connection of `user` on this loop; how many there were.
-    func disconnect(user: String) -> Int {
-        self.users.disconnect(user)
+    /// Carries out `order` on this loop (it came from this node or another); how many
+    /// connections it closed. A revocation the list has no room for still closes them.
+    func carryOut(_ order: NodeOrder) -> Int {
+        switch order {
+        case .disconnectUser(let user):
+            return self.verified.disconnect(.user(user))
+        case .revokeToken(let id, let until):
+            _ = self.revokedTokens.revoke(id, until: until, now: WallClock.nowMillis() / 1000)
+            return self.verified.disconnect(.token(id))
+        }
     }
 
     /// Closes every connection still open.

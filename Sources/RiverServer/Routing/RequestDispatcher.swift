@@ -177,7 +177,7 @@ struct RequestDispatcher {
                         body: unchanged ? ByteBuffer() : file.body
                     )
                 )
-            case .channel, .channelList, .userDisconnect, .stats, .metrics:
+            case .channel, .channelList, .userDisconnect, .tokenRevoke, .stats, .metrics:
                 let source = RequestSource(peer: self.peer, listener: self.listener, head: head)
                 try self.server.access.authorizeAdmin(request, source: source)
                 return .admin(route, headers: cors)

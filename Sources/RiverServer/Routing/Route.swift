@@ -16,6 +16,8 @@ public enum Route: Equatable, Sendable {
     case channelList
     /// `/users/U/disconnect` (the user still percent-encoded): end every connection of U.
     case userDisconnect(String)
+    /// `/tokens/revoke`: refuse a token (by `jti`) until it expires, and end its connections.
+    case tokenRevoke
     case stats
     /// `/stats/stream`: the dashboard's samples as Server-Sent Events.
     case statsStream
@@ -30,7 +32,8 @@ public enum Route: Equatable, Sendable {
     /// The operator's routes, which `admin_port` moves to a listener of their own.
     var isAdmin: Bool {
         switch self {
-        case .channel, .channelList, .userDisconnect, .stats, .statsStream, .dashboard, .metrics: return true
+        case .channel, .channelList, .userDisconnect, .tokenRevoke, .stats, .statsStream, .dashboard, .metrics:
+            return true
         default: return false
         }
     }

@@ -16,6 +16,7 @@ public enum Router {
         case "/stats/stream": return .statsStream
         case "/dashboard": return .dashboard
         case "/metrics": return .metrics
+        case "/tokens/revoke": return .tokenRevoke
         case "/health": return .health
         default:
             if path.hasPrefix("/channels/") {

@@ -110,6 +110,7 @@ package final class ServerContext: Sendable {
             settings.presenceTTL = configuration.presenceTTL
             engine = await RedisEngine.start(fanOut: fanOut, settings: settings, logger: logger)
         }
+        let access = try await AccessPolicy.make(configuration)
         var loops: [NIOLoopBoundBox<ServerLoop>] = []
         for hub in fanOut.hubs {
             let loop = hub.eventLoop
@@ -120,6 +121,7 @@ package final class ServerContext: Sendable {
                             hub: hub.value,
                             engine: engine,
                             configuration: configuration,
+                            revokedTokens: access.revokedTokens,
                             lifetimeObserver: lifetimeObserver
                         ),
                         eventLoop: loop
@@ -133,7 +135,7 @@ package final class ServerContext: Sendable {
             fanOut: fanOut,
             loops: loops,
             staticFiles: staticFiles,
-            access: try await AccessPolicy.make(configuration),
+            access: access,
             authorizer: Authorizer.make(configuration, clock: clock),
             security: security,
             logger: logger
@@ -155,10 +157,12 @@ package final class ServerContext: Sendable {
             limits: configuration.history,
             presenceLeaveDelay: configuration.presenceLeaveDelay
         )
+        let access = AccessPolicy(withoutTokens: configuration)
         let loop = ServerLoop(
             hub: fanOut.hubs[0].value,
             engine: engine,
             configuration: configuration,
+            revokedTokens: access.revokedTokens,
             lifetimeObserver: nil
         )
         return ServerContext(
@@ -167,7 +171,7 @@ package final class ServerContext: Sendable {
             fanOut: fanOut,
             loops: [NIOLoopBoundBox(loop, eventLoop: eventLoop)],
             staticFiles: try StaticFiles.load(directory: configuration.publicDirectory),
-            access: AccessPolicy(withoutTokens: configuration),
+            access: access,
             authorizer: nil,
             security: nil,
             logger: logger
@@ -284,13 +288,26 @@ package final class ServerContext: Sendable {
         await self.authorizer?.shutdown()
     }
 
-    /// Ends every connection of `user`, on this node's loops and (through the engine) on every
-    /// other node; how many there were.
-    func disconnect(user: String, on loop: EventLoop) -> EventLoopFuture<Int> {
-        let counts = self.loops.map { box in box.eventLoop.submit { box.value.disconnect(user: user) } }
+    /// Carries out `order` on this node's loops and (through the engine) on every other
+    /// node; how many connections it ended.
+    func carryOut(_ order: NodeOrder, on loop: EventLoop) -> EventLoopFuture<Int> {
+        let counts = self.loops.map { box in box.eventLoop.submit { box.value.carryOut(order) } }
         let here = EventLoopFuture.reduce(0, counts, on: loop, +)
-        let elsewhere = self.engine.disconnectOnOtherNodes(user: user, on: loop)
+        let elsewhere = self.engine.tellOtherNodes(order, on: loop)
         return here.and(elsewhere).map { $0 + $1 }
+    }
+
+    /// Revokes a token on every node (`POST /tokens/revoke`): refused until its `exp` plus the
+    /// clock skew tolerated, its connections ended; how many there were.
+    func revoke(_ revocation: TokenRevocation, on loop: EventLoop) throws(RequestError) -> EventLoopFuture<Int> {
+        guard self.access.checksTokens else {
+            throw .badRequest("tokens are not enabled (token_secret, token_public_key): there is nothing to revoke")
+        }
+        let until = revocation.expires + self.access.clockSkew
+        guard self.access.revokedTokens.revoke(revocation.id, until: until, now: WallClock.nowMillis() / 1000) else {
+            throw .unavailable("the revoked-token list is full: \(RevokedTokens.capacity) tokens are still in force")
+        }
+        return self.carryOut(.revokeToken(id: revocation.id, until: until), on: loop)
     }
 
     /// Closes every connection still open.

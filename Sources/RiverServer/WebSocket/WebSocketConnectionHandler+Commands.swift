@@ -72,6 +72,7 @@ extension WebSocketConnectionHandler {
         self.server.access.verify(token: token, on: self.loop.taskExecutor).assumeIsolated().whenSuccess { result in
             switch result {
             case .success(let token):
+                if let connection = self.context?.channel { self.loop.verified.add(connection, openedBy: token) }
                 switch self.server.access.decide(
                     action,
                     channel: command.channel,
@@ -166,7 +167,7 @@ extension WebSocketConnectionHandler {
         } catch {
             return self.refuse(command, Int(error.status.code), error.reason)
         }
-        if let connection = self.context?.channel { self.loop.users.add(connection, as: member) }
+        if let connection = self.context?.channel { self.loop.verified.add(connection, as: member) }
         let start = ChannelStart(
             channel,
             ResumePoint(seq: command.seq, epoch: command.epoch),

@@ -106,7 +106,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         switch self.subscriptions {
         case .channel(let channel, let resume, let member):
             subscriber.start([ChannelStart(channel, resume, member: member)], writingTo: self)
-            self.loop.users.add(context.channel, as: member)
+            self.loop.verified.add(context.channel, as: member)
             if let consent = self.consent { self.renew(channel, consent.asker, after: consent.subscribed) }
         case .commands:
             subscriber.endsChannelsAlone = true

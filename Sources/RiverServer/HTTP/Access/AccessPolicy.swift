@@ -46,6 +46,8 @@ struct AccessPolicy: Sendable {
     let cors: CORSPolicy
     /// The keys of `token_secret` and `token_public_key`; nil when tokens are off.
     private let tokens: TokenVerifier?
+    /// The tokens `POST /tokens/revoke` named, refused until they expire.
+    let revokedTokens = RevokedTokens()
 
     static let open = AccessPolicy(
         publishSecret: nil,
@@ -113,6 +115,9 @@ struct AccessPolicy: Sendable {
 
     /// Whether tokens are verified (`token_secret` or `token_public_key` is set).
     var checksTokens: Bool { self.tokens != nil }
+
+    /// Seconds past `exp` a token is still accepted (the issuer's clock may be behind ours).
+    var clockSkew: Int64 { self.tokens?.rules.clockSkew ?? AccessToken.Rules().clockSkew }
 
     /// Whether any access control is configured (then the admin routes always need credentials).
     var isConfigured: Bool {
@@ -220,13 +225,18 @@ struct AccessPolicy: Sendable {
         return promise.futureResult
     }
 
-    /// Verifies `token` at the current time.
+    /// Verifies `token` at the current time; a token `POST /tokens/revoke` named is refused.
     func verify(token: String) async -> Result<AccessToken, RequestError> {
         guard let tokens = self.tokens else {
             return .failure(.unauthorized("tokens are not enabled (token_secret, token_public_key)"))
         }
         do throws(RequestError) {
-            return .success(try tokens.verify(token, now: WallClock.nowMillis() / 1000))
+            let now = WallClock.nowMillis() / 1000
+            let verified = try tokens.verify(token, now: now)
+            if let id = verified.id, self.revokedTokens.isRevoked(id, now: now) {
+                throw .forbidden("invalid token: revoked")
+            }
+            return .success(verified)
         } catch {
             return .failure(error)
         }

@@ -12,7 +12,7 @@ import RiverCore
 /// covers the channels it lists and those starting with `prefix`, compared
 /// byte for byte; it allows subscribing unless `"subscribe": false`, and
 /// publishing only with `"publish": true`. `sub` and `info` name the user
-/// behind the token, for presence.
+/// behind the token, for presence; `jti` names the token, for revocation.
 ///
 /// `TokenVerifier` builds it from the claims only once the signature holds
 /// (`init(claims:)`); a claim of the wrong type is refused with a one-line
@@ -29,6 +29,8 @@ struct AccessToken: Equatable, Sendable {
     var subscribe: Bool?
     /// `sub` (RFC 7519 section 4.1.2): the user the token speaks for; presence lists members by it.
     var subject: String?
+    /// `jti` (RFC 7519 section 4.1.7): what `POST /tokens/revoke` names the token by.
+    var id: String?
     /// `info`: what presence shows about the user, a JSON object.
     var info: TokenInfo?
     /// Every claim, as verified: `auth_url` is told them (PROTOCOL.md C4).
@@ -91,9 +93,8 @@ struct AccessToken: Equatable, Sendable {
         self.prefix = try Self.claim("prefix", in: claims, as: "a string", Self.string)
         self.publish = try Self.claim("publish", in: claims, as: "true or false", Self.bool)
         self.subscribe = try Self.claim("subscribe", in: claims, as: "true or false", Self.bool)
-        self.subject = try Self.claim("sub", in: claims, as: "a non-empty string") { value in
-            Self.string(value).flatMap { $0.isEmpty ? nil : $0 }
-        }
+        self.subject = try Self.claim("sub", in: claims, as: "a non-empty string", Self.nonEmptyString)
+        self.id = try Self.claim("jti", in: claims, as: "a non-empty string", Self.nonEmptyString)
         self.info = try Self.claim("info", in: claims, as: "a JSON object") { value in
             if case .object = value { TokenInfo(value) } else { nil }
         }
@@ -153,6 +154,10 @@ struct AccessToken: Equatable, Sendable {
 
     private static func string(_ value: JSONValue) -> String? {
         if case .string(let text) = value { text } else { nil }
+    }
+
+    private static func nonEmptyString(_ value: JSONValue) -> String? {
+        Self.string(value).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     private static func strings(_ value: JSONValue) -> [String]? {

@@ -4,7 +4,7 @@ import RiverCore
 
 /// The operator's routes: `GET|DELETE /channels/NAME`, `GET /channels`
 /// (prefix, paginated), `GET /stats` (JSON), `GET /metrics` (Prometheus),
-/// `GET /health`.
+/// `POST /users/U/disconnect`, `POST /tokens/revoke`, `GET /health`.
 ///
 /// With a Redis shard down, what needs it answers 503 saying what could not
 /// be done and naming the shard (`RequestError.engineFailure`): a channel
@@ -83,11 +83,21 @@ enum AdminResponder {
         case .userDisconnect(let encoded):
             guard head.method == .post else { throw .methodNotAllowed("POST") }
             let user = try Self.userName(encoded)
-            return server.disconnect(user: user, on: loop).map { count in
+            return server.carryOut(.disconnectUser(user), on: loop).map { count in
                 var body = ByteBuffer()
                 body.writeStaticString("{\"user\": ")
                 JSONString.write(user, into: &body)
                 body.writeString(", \"connections\": \(count)}")
+                return .document(contentType: "application/json", body: body)
+            }
+        case .tokenRevoke:
+            guard head.method == .post else { throw .methodNotAllowed("POST") }
+            let revocation = try TokenRevocation(request)
+            return try server.revoke(revocation, on: loop).map { count in
+                var body = ByteBuffer()
+                body.writeStaticString("{\"jti\": ")
+                JSONString.write(revocation.id, into: &body)
+                body.writeString(", \"exp\": \(revocation.expires), \"connections\": \(count)}")
                 return .document(contentType: "application/json", body: body)
             }
         case .health:
