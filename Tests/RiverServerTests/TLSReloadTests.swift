@@ -99,6 +99,10 @@ import Testing
             try await stream.sendRequest("GET", "/subscribe?name=swap&hello=1")
             #expect(try await stream.readHead().status == 200)
             #expect(try await stream.readChunk()?.hasPrefix("[\"live\"") == true)
+            let h2 = try await river.connectHTTP2()
+            try await h2.request(stream: 1, "GET", "/sse?name=swap&hello=1")
+            #expect(try await h2.head(stream: 1).status == 200)
+            #expect(try await h2.data(stream: 1, containing: "event: live").contains("event: live"))
 
             try files.authority.issue(commonName: "river-2").write(to: files.directory)
             #expect(river.server.reloadCertificates())
@@ -112,6 +116,11 @@ import Testing
             )
             #expect(try await fresh.readResponse().status == 200)
             #expect(try await stream.readChunk() == riverMessage("swap", 1, "\"kept\""), "the open stream goes on")
+            #expect(try await h2.data(stream: 1, containing: "data: kept").contains("id: 1"), "and the HTTP/2 one")
+            let freshH2 = try await river.connectHTTP2()
+            try await freshH2.request(stream: 1, "GET", "/channels/swap")
+            #expect(try await freshH2.response(stream: 1).status == 200, "HTTP/2 handshakes after the reload")
+            await freshH2.close()
             await fresh.close()
 
             // A reload that fails keeps the pair in use.

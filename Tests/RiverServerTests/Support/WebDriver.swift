@@ -43,7 +43,8 @@ final class WebDriver: @unchecked Sendable {
         }
     }
 
-    static func start() async throws -> WebDriver {
+    /// A session in a fresh Chromium started with `arguments` besides the headless ones.
+    static func start(arguments: [String] = []) async throws -> WebDriver {
         let port = try RedisServerProcess.freePort()
         let driver = try ChildProcess(Self.chromedriver, ["--port=\(port)", "--allowed-ips=127.0.0.1"])
         do {
@@ -56,7 +57,8 @@ final class WebDriver: @unchecked Sendable {
                         "browserName": "chrome",
                         "goog:chromeOptions": [
                             "binary": Self.chromium,
-                            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+                            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+                                + arguments,
                         ],
                     ]
                 ]
