@@ -133,4 +133,47 @@ import Testing
             #expect(health.body == "ok\n")
         }
     }
+
+    /// The HTTP version split and the resumes: HTTP/2 connections and their streams while
+    /// open, catch-ups served, `lost` and `reset` notices sent, in `/stats` and `/metrics`.
+    @Test func http2ConnectionsCatchUpsAndNoticesAreCounted() async throws {
+        let configuration = configured {
+            $0.http2Cleartext = true
+            $0.history.size = 3
+        }
+        try await withRiver(.inProcess, configuration) { river in
+            try await self.publish(river, "c", count: 5)
+            let h2 = try await river.connectHTTP2()
+            try await h2.request(stream: 1, "GET", "/sse?name=c&seq=0")
+            #expect(try await h2.head(stream: 1).status == 200)
+            #expect(try await h2.data(stream: 1, containing: "data: m5").contains("event: lost"))
+            try await h2.request(stream: 3, "GET", "/sse?name=c&hello=1")
+            #expect(try await h2.head(stream: 3).status == 200)
+            _ = try await h2.data(stream: 3, containing: "event: live")
+            // A seq ahead of the channel: `reset`, then `lost` for what is gone and the history it retains.
+            let ahead = try await river.connect()
+            try await ahead.sendRequest("GET", "/subscribe?name=c&seq=9")
+            #expect(try await ahead.readHead().status == 200)
+            #expect(try await ahead.readChunk()?.hasPrefix("[\"reset\"") == true)
+
+            let stats = try self.json(try await river.request("GET", "/stats"))
+            let connections = stats["connections"] as? [String: Int] ?? [:]
+            #expect(connections["http2"] == 1)
+            #expect(connections["http2_streams"] == 2)
+            #expect(stats["catch_ups"] as? Int == 2, "seq=0 and the reset stream replay the history")
+            #expect(stats["lost_notices"] as? Int == 2, "seq=0 and after the reset: 1...2 are gone")
+            #expect(stats["reset_notices"] as? Int == 1)
+            let metrics = try await river.request("GET", "/metrics").body
+            for line in ["river_http2_connections 1", "river_http2_streams 2", "river_lost_notices_total 2"] {
+                #expect(metrics.contains("\n" + line), "\(line)")
+            }
+
+            await h2.close()
+            try await eventually("the closed HTTP/2 connection is no longer counted") {
+                let after = try self.json(try await river.request("GET", "/stats"))
+                let open = after["connections"] as? [String: Int] ?? [:]
+                return open["http2"] == 0 && open["http2_streams"] == 0
+            }
+        }
+    }
 }

@@ -100,7 +100,7 @@ import Testing
             }
             // Nothing is loaded from anywhere: no src or href, no URL but the SVG namespace.
             #expect(!page.body.contains("src=") && !page.body.contains("href="))
-            let urls = page.body.components(separatedBy: "http").count - 1
+            let urls = page.body.components(separatedBy: "://").count - 1
             #expect(urls == page.body.components(separatedBy: "http://www.w3.org/2000/svg").count - 1)
         }
     }

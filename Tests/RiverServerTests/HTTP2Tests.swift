@@ -180,6 +180,32 @@ import Testing
         }
     }
 
+    /// `keep_alive_timeout` ends an HTTP/2 connection only once it has had no open stream for
+    /// that long (GOAWAY NO_ERROR, then close): a connection holding an SSE stream stays.
+    @Test func keepAliveCountsOnlyWhileNoStreamIsOpen() async throws {
+        let configuration = configured {
+            $0.http2Cleartext = true
+            $0.keepAliveTimeout = .seconds(5)
+        }
+        try await withRiver(.inProcess, configuration) { river in
+            let h2 = try await river.connectHTTP2()
+            try await h2.request(stream: 1, "GET", "/sse?name=kept&hello=1")
+            #expect(try await h2.head(stream: 1).status == 200)
+            _ = try await h2.data(stream: 1, containing: "event: live")
+            await river.advance(by: .seconds(20))
+            try await river.publish("kept", "still here")
+            #expect(try await h2.data(stream: 1, containing: "still here").contains("id: 1"), "the stream goes on")
+
+            try await h2.reset(stream: 1)
+            try await h2.request(stream: 3, "GET", "/health")
+            #expect(try await h2.response(stream: 3).status == 200)
+            await river.advance(by: .seconds(20))
+            let goAway = try await h2.nextFrame(on: 0, ofType: TestHTTP2Connection.FrameType.goAway)
+            #expect(Array(goAway.payload[4..<8]) == [0, 0, 0, 0], "NO_ERROR, once idle")
+            #expect(try await h2.connection.waitForClose())
+        }
+    }
+
     static func onlyTheConnectionIsAlive(_ alive: [String: Int]) -> Bool {
         alive["HTTP2StreamBridge"] == nil && alive["StreamSubscriber"] == nil && alive["HTTP2ConnectionHandler"] == 1
     }

@@ -227,6 +227,14 @@ struct LoopCounters: Sendable {
     var openLongPolls = 0
     var openEventStreams = 0
     var webSocketConnections = 0
+    /// Open HTTP/2 connections, and the streams open on them.
+    var http2Connections = 0
+    var http2Streams = 0
+    /// Subscriptions that started with retained messages to replay, and the notices sent
+    /// to those that resumed from what is no longer there.
+    var catchUps = 0
+    var lostNotices = 0
+    var resetNotices = 0
 
     mutating func add(_ other: LoopCounters) {
         self.connectionsAccepted += other.connectionsAccepted
@@ -239,6 +247,11 @@ struct LoopCounters: Sendable {
         self.openLongPolls += other.openLongPolls
         self.openEventStreams += other.openEventStreams
         self.webSocketConnections += other.webSocketConnections
+        self.http2Connections += other.http2Connections
+        self.http2Streams += other.http2Streams
+        self.catchUps += other.catchUps
+        self.lostNotices += other.lostNotices
+        self.resetNotices += other.resetNotices
     }
 }
 

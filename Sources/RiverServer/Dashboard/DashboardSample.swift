@@ -38,6 +38,8 @@ enum DashboardSample {
             json.field("sse", now.eventStreams)
             json.field("websocket", now.webSockets)
             json.field("stats_stream", now.statsStreams)
+            json.field("http2", now.loop.http2Connections)
+            json.field("http2_streams", now.loop.http2Streams)
         }
         json.object("rates") { json in
             json.field("accepted", rate { $0.loop.connectionsAccepted })
@@ -48,6 +50,9 @@ enum DashboardSample {
             json.field("delivered", rate { $0.delivered.messages })
             json.field("bytes_delivered", rate { $0.delivered.bytes })
             json.field("slow_consumers_cut", rate { $0.loop.slowConsumersCut })
+            json.field("catch_ups", rate { $0.loop.catchUps })
+            json.field("lost_notices", rate { $0.loop.lostNotices })
+            json.field("reset_notices", rate { $0.loop.resetNotices })
             json.field("expired", rate { $0.engine.messagesExpired })
             json.field("evicted", rate { $0.engine.messagesEvicted })
         }

@@ -60,7 +60,9 @@ enum DashboardScript {
               series("stream", function (s) { return s.connections.stream; }),
               series("long-poll", function (s) { return s.connections.long_poll; }),
               series("sse", function (s) { return s.connections.sse; }),
-              series("websocket", function (s) { return s.connections.websocket; })]},
+              series("websocket", function (s) { return s.connections.websocket; }),
+              series("h2 connections", function (s) { return s.connections.http2; }),
+              series("h2 streams", function (s) { return s.connections.http2_streams; })]},
             {id: "accepts", title: "Connections accepted, refused /s", lines: [
               series("accepted", function (s) { return s.rates.accepted; }),
               series("refused", function (s) { return s.rates.rejected; })]},
@@ -77,6 +79,10 @@ enum DashboardScript {
               series("cut", function (s) { return s.rates.slow_consumers_cut; }),
               series("expired", function (s) { return s.rates.expired; }),
               series("evicted", function (s) { return s.rates.evicted; })]},
+            {id: "resumes", title: "Catch-ups served, lost and reset notices /s", lines: [
+              series("catch-ups", function (s) { return s.rates.catch_ups; }),
+              series("lost", function (s) { return s.rates.lost_notices; }),
+              series("reset", function (s) { return s.rates.reset_notices; })]},
             {id: "memory", title: "Memory: resident, history (max_memory)", lines: [
               series("resident", function (s) { return s.memory.resident_bytes; }),
               series("history", function (s) { return s.memory.history_bytes; }),

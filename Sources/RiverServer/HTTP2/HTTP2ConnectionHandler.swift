@@ -3,9 +3,9 @@ import NIOHTTP2
 
 /// The connection under an HTTP/2 session: its place under
 /// `max_connections`, its idle timeout and its shutdown. It sits above
-/// `NIOHTTP2Handler`, which sends it the connection's own frames and its
-/// streams' opening and closing; each stream is served by its own
-/// `HTTPConnectionHandler` (which registers with the loop by itself).
+/// `NIOHTTP2Handler`, which sends it the connection's own frames; the
+/// stream initializer tells it of each stream (`streamOpened`), served by
+/// its own `HTTPConnectionHandler` (which registers with the loop by itself).
 ///
 /// - Idle: with no stream open for `keepalive_timeout`, GOAWAY and close.
 /// - Shutdown: GOAWAY naming the last stream taken; the streams end
@@ -25,6 +25,8 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// When the last stream closed (or the connection opened).
     private var idleSince: UInt64
     private var goingAway = false
+    /// In the loop's `http2Connections` (and its streams in `http2Streams`) until it closes.
+    private var isCounted = false
 
     init(loop: ServerLoop, slot: consuming ConnectionSlot?) {
         self.loop = loop
@@ -36,6 +38,8 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.context = context
         self.loop.register(self)
         self.loop.lifetimeObserver?.track(self)
+        self.isCounted = true
+        self.loop.counters.http2Connections += 1
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -48,21 +52,25 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelInactive()
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case let created as NIOHTTP2StreamCreatedEvent:
-            self.openStreams += 1
-            self.lastStreamID = max(self.lastStreamID, created.streamID)
-        case is StreamClosedEvent:
-            self.openStreams -= 1
-            if self.openStreams == 0 {
-                self.idleSince = self.loop.tick
-                if self.goingAway { context.close(promise: nil) }
-            }
-        default:
-            break
+    /// A stream opened (the multiplexer made its channel): open until its channel closes.
+    /// (The inline multiplexer keeps the streams' created and closed events to itself, so
+    /// the streams are counted from their channels.)
+    func streamOpened(_ stream: Channel) {
+        self.openStreams += 1
+        if self.isCounted { self.loop.counters.http2Streams += 1 }
+        if let id = try? stream.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID) {
+            self.lastStreamID = max(self.lastStreamID, id)
         }
-        context.fireUserInboundEventTriggered(event)
+        stream.closeFuture.assumeIsolated().whenComplete { _ in self.streamClosed() }
+    }
+
+    private func streamClosed() {
+        self.openStreams -= 1
+        if self.isCounted { self.loop.counters.http2Streams -= 1 }
+        if self.openStreams == 0 {
+            self.idleSince = self.loop.tick
+            if self.goingAway { self.context?.close(promise: nil) }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -73,6 +81,11 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private func closed() {
         self.slot.take()?.release()
         self.loop.unregister(self)
+        if self.isCounted {
+            self.isCounted = false
+            self.loop.counters.http2Connections -= 1
+            self.loop.counters.http2Streams -= self.openStreams
+        }
     }
 
     /// GOAWAY (NO_ERROR): no stream after the last one taken; those open may finish.

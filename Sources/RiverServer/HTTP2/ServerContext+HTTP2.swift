@@ -37,6 +37,8 @@ extension ServerContext {
     ) throws {
         let configuration = self.http2Configuration()
         let streamLoop = NIOLoopBound(loop, eventLoop: channel.eventLoop)
+        let connection = HTTP2ConnectionHandler(loop: loop, slot: slot)
+        let streamConnection = NIOLoopBound(connection, eventLoop: channel.eventLoop)
         let http2 = NIOHTTP2Handler(
             mode: .server,
             eventLoop: channel.eventLoop,
@@ -44,6 +46,7 @@ extension ServerContext {
             streamConfiguration: configuration.stream
         ) { stream in
             let loop = streamLoop.value
+            streamConnection.value.streamOpened(stream)
             do {
                 let bridge = HTTP2StreamBridge()
                 loop.lifetimeObserver?.track(bridge)
@@ -57,6 +60,6 @@ extension ServerContext {
             }
         }
         try channel.pipeline.syncOperations.addHandler(http2)
-        try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionHandler(loop: loop, slot: slot))
+        try channel.pipeline.syncOperations.addHandler(connection)
     }
 }

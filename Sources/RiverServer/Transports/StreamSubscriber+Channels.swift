@@ -68,6 +68,7 @@ extension StreamSubscriber {
     /// and notices, then its catch-up, behind whatever waits.
     func writeAddition(_ subscription: ChannelSubscription, _ catchUp: CatchUp, acknowledgement: ByteBuffer?) {
         guard let output = self.output else { return }
+        self.count(catchUp)
         var framed: [ByteBuffer] = []
         if let acknowledgement { framed.append(acknowledgement) }
         for notice in catchUp.notices {
@@ -87,5 +88,17 @@ extension StreamSubscriber {
             if !catchUp.messages.isEmpty { backlog.segments.append(.catchUp(subscription, catchUp.messages[...])) }
         }
         self.writeWhileWritable()
+    }
+
+    /// Counts what a channel's start replays and the notices it gets (`/stats`, the dashboard).
+    func count(_ catchUp: CatchUp) {
+        if !catchUp.messages.isEmpty { self.loop.counters.catchUps += 1 }
+        for notice in catchUp.notices {
+            switch notice {
+            case .lost: self.loop.counters.lostNotices += 1
+            case .reset: self.loop.counters.resetNotices += 1
+            default: break
+            }
+        }
     }
 }

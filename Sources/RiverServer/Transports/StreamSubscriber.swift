@@ -149,6 +149,7 @@ final class StreamSubscriber {
             let backlog = Backlog()
             for subscription in self.channels {
                 guard let catchUp = catchUps[ObjectIdentifier(subscription)] else { continue }
+                self.count(catchUp)
                 for notice in catchUp.notices {
                     self.framing.write(notice, channel: subscription.channel, to: output)
                 }
