@@ -24,7 +24,12 @@ final class InProcessTransport: TestTransport {
         while true {
             let bytes = try await self.receiveNow()
             if !bytes.isEmpty { return bytes }
-            if !self.channel.isActive { return nil }
+            if !self.channel.isActive {
+                // Work landing from off the loop may have written, then closed, since the look
+                // above: what it wrote is read before the close is reported.
+                let last = try await self.receiveNow()
+                return last.isEmpty ? nil : last
+            }
             if ContinuousClock.now >= deadline { throw TimedOut("read timed out after \(timeout)") }
             try await Task.sleep(for: .milliseconds(1))  // (pacing between looks; the deadline bounds it)
         }

@@ -83,8 +83,12 @@ public final class TestRiver: Sendable {
 
     /// How long reads wait by default: in-process, what is due has run by
     /// the time a read looks, so only work finished off the loop (a token
-    /// check) is waited for.
-    public var defaultReadTimeout: Duration { self.mode == .live ? .seconds(10) : .seconds(5) }
+    /// check) is waited for — and, with `auth_url`, another process's answer,
+    /// which on a loaded machine (a suite starting three browsers) took over 5 s
+    /// to come: then as long as live.
+    public var defaultReadTimeout: Duration {
+        self.mode == .live || self.configuration.authURL != nil ? .seconds(10) : .seconds(5)
+    }
 
     /// A new connection. In-process, `peer` is the client's address as the
     /// server sees it (`203.0.113.7` is not local); live, it is always 127.0.0.1,
