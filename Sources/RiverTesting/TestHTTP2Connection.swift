@@ -44,6 +44,8 @@ public final class TestHTTP2Connection {
     private var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
     /// Frames read but not yet asked for, in order.
     private var unclaimed: [Frame] = []
+    /// WebSocket bytes read from each stream's DATA, not yet a whole frame.
+    private var webSocketBytes: [UInt32: [UInt8]] = [:]
     /// The server's SETTINGS, by identifier, once read.
     public private(set) var serverSettings: [UInt16: UInt32] = [:]
 
@@ -88,6 +90,82 @@ public final class TestHTTP2Connection {
         if let body {
             try await self.send(type: FrameType.data, flags: 0x1, stream: stream, payload: Array(body.utf8))
         }
+    }
+
+    /// Opens `stream` as a WebSocket by extended CONNECT (RFC 8441 section 4):
+    /// `:method CONNECT`, `:protocol websocket`, `sec-websocket-version: 13`; the
+    /// stream stays open for the frames. As RFC 8441 section 3 asks, only once
+    /// the server's SETTINGS has come (a `:protocol` before it is reset).
+    public func connectWebSocket(
+        stream: UInt32,
+        _ path: String,
+        protocol name: String = "websocket",
+        headers: [(String, String)] = [],
+        authority: String = "river.test"
+    ) async throws {
+        try await self.awaitSettings()
+        var fields: HPACKHeaders = [
+            ":method": "CONNECT", ":protocol": name, ":scheme": "https", ":path": path, ":authority": authority,
+            "sec-websocket-version": "13",
+        ]
+        for (name, value) in headers { fields.add(name: name, value: value) }
+        var block = ByteBuffer()
+        try self.encoder.encode(headers: fields, to: &block)
+        try await self.send(
+            type: FrameType.headers,
+            flags: 0x4,
+            stream: stream,
+            payload: Array(block.readableBytesView)
+        )
+    }
+
+    /// One masked WebSocket frame (FIN set) in a DATA frame on `stream`.
+    public func sendWebSocket(stream: UInt32, opcode: UInt8 = 0x1, _ payload: [UInt8]) async throws {
+        let mask: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
+        var frame: [UInt8] = [0x80 | opcode]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame += [0x80 | 126] + Self.bytes(UInt32(payload.count), count: 2)
+        }
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+        try await self.send(type: FrameType.data, flags: 0, stream: stream, payload: frame)
+    }
+
+    /// The next whole WebSocket frame from the server on `stream`, from its DATA frames.
+    public func webSocketFrame(stream: UInt32) async throws -> (opcode: UInt8, payload: [UInt8]) {
+        while true {
+            let bytes = self.webSocketBytes[stream, default: []]
+            if bytes.count >= 2 {
+                var length = Int(bytes[1] & 0x7F)
+                var offset = 2
+                if length == 126, bytes.count >= 4 {
+                    length = Int(bytes[2]) << 8 | Int(bytes[3])
+                    offset = 4
+                } else if length == 127, bytes.count >= 10 {
+                    length = bytes[2..<10].reduce(0) { $0 << 8 | Int($1) }
+                    offset = 10
+                }
+                if length < 126 || offset > 2, bytes.count >= offset + length {
+                    self.webSocketBytes[stream] = Array(bytes[(offset + length)...])
+                    return (bytes[0] & 0x0F, Array(bytes[offset..<(offset + length)]))
+                }
+            }
+            let frame = try await self.nextFrame(on: stream)
+            guard frame.type == FrameType.data else {
+                throw TestFailure("stream \(stream): frame type \(frame.type) while reading WebSocket frames")
+            }
+            if frame.payload.isEmpty && frame.endStream { throw TestFailure("stream \(stream) ended") }
+            self.webSocketBytes[stream, default: []] += frame.payload
+        }
+    }
+
+    /// The next WebSocket text message on `stream`.
+    public func webSocketText(stream: UInt32) async throws -> String {
+        let (opcode, payload) = try await self.webSocketFrame(stream: stream)
+        guard opcode == 0x1 else { throw TestFailure("stream \(stream): WebSocket opcode \(opcode), not text") }
+        return String(decoding: payload, as: UTF8.self)
     }
 
     /// RST_STREAM with CANCEL (0x8).

@@ -5,7 +5,8 @@ import Testing
 
 /// A real headless Chromium on an https page served by River itself, holding twelve SSE
 /// subscriptions and twelve lib.js clients (over wss) to River's one origin. Over HTTP/2
-/// every one of them gets every message on one connection; the same page over HTTP/1.1
+/// every one of them gets every message, the WebSockets on HTTP/2 streams too (RFC 8441);
+/// the same page over HTTP/1.1
 /// gets only the six streams the browser allows per origin, the other six waiting for a
 /// connection that never frees. Needs chromium and chromium-driver (scripts/test installs them).
 @Suite(.serialized) struct HTTP2BrowserTests {
@@ -86,6 +87,9 @@ import Testing
             await #expect(
                 try browser.waitUntil("return complete(window.sse, 1) === 12 && complete(window.lib, 1) === 12;")
             )
+            // Chromium opens its wss sockets on the HTTP/2 connection too (RFC 8441): 24 streams.
+            let stats = try await river.request("GET", "/stats").body
+            #expect(stats.contains(#""sse": 12, "websocket": 12}"#) && stats.contains(#""streams": 24}"#), "\(stats)")
             for index in 0..<Self.channels {
                 _ = try await river.request("GET", "/publish?name=sse-\(index)&data=after")
                 _ = try await river.request("GET", "/publish?name=lib-\(index)&data=after")

@@ -101,7 +101,7 @@ import Testing
             try await h2.awaitSettings()
             #expect(h2.serverSettings[0x3] == 3, "SETTINGS_MAX_CONCURRENT_STREAMS")
             #expect(h2.serverSettings[0x6] == 16384, "SETTINGS_MAX_HEADER_LIST_SIZE: the HTTP/1.1 parser's limit")
-            #expect(h2.serverSettings[0x8] == nil, "no SETTINGS_ENABLE_CONNECT_PROTOCOL: no WebSocket over HTTP/2")
+            #expect(h2.serverSettings[0x8] == 1, "SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSockets on streams (RFC 8441)")
             for stream: UInt32 in [1, 3, 5] {
                 try await h2.request(stream: stream, "GET", "/subscribe?name=s\(stream)&hello=1")
                 #expect(try await h2.head(stream: stream).status == 200)

@@ -143,6 +143,23 @@ import Testing
         }
     }
 
+    /// RFC 6455 section 11.3.1 and 11.3.5: `Sec-WebSocket-Key` and `Sec-WebSocket-Version`
+    /// must not appear more than once in a request.
+    @Test(arguments: ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"])
+    func aRepeatedKeyOrVersionIs400(_ repeated: String) async throws {
+        try await withRiver { river in
+            let connection = try await river.connect()
+            let headers = [
+                "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                "Sec-WebSocket-Version: 13", repeated,
+            ]
+            try await connection.sendRequest("GET", "/websocket?name=x", headers: headers)
+            let response = try await connection.readResponse()
+            #expect(response.status == 400)
+            #expect(response.body.contains("appears more than once"), "\(response.body)")
+        }
+    }
+
     @Test func originOutsideAllowedOriginsIsRefused() async throws {
         let goodOnly = configured { $0.allowedOrigins = try! CORSPolicy("https://good.example") }
         try await withRiver(.inProcess, goodOnly) { river in

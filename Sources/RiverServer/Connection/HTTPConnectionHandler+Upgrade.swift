@@ -21,7 +21,10 @@ extension HTTPConnectionHandler {
         self.pendingFlush.flushed()
         let pending = self.parser?.takeBufferedBytes()
         self.parser = nil
-        guard let slot = self.slot.take() else {
+        // The connection's place under max_connections goes with it; a WebSocket on an HTTP/2
+        // stream (RFC 8441) has none of its own: its connection holds it.
+        let slot = self.slot.take()
+        guard slot != nil || self.isHTTP2Stream else {
             context.close(promise: nil)
             return
         }

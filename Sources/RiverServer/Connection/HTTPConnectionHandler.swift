@@ -35,15 +35,24 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// This connection's place under `max_connections` (a WebSocket upgrade
     /// hands it on); nil on an HTTP/2 stream, whose connection holds it.
     var slot: ConnectionSlot?
+    /// Serving one stream of an HTTP/2 connection (whose connection holds the slot).
+    let isHTTP2Stream: Bool
     var pendingFlush = PendingFlush()
 
     private static let continueResponse = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
 
-    init(server: ServerContext, loop: ServerLoop, listener: ListenerRole, slot: consuming ConnectionSlot?) {
+    init(
+        server: ServerContext,
+        loop: ServerLoop,
+        listener: ListenerRole,
+        slot: consuming ConnectionSlot?,
+        isHTTP2Stream: Bool = false
+    ) {
         self.server = server
         self.loop = loop
         self.listener = listener
         self.slot = slot
+        self.isHTTP2Stream = isHTTP2Stream
         self.machine = StateMachine(acceptedAt: loop.tick)
     }
 

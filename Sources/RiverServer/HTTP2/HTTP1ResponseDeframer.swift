@@ -54,12 +54,16 @@ struct HTTP1ResponseDeframer {
     private var state = State.head(ByteBuffer())
     /// A response to HEAD has no body, whatever its head says.
     private let requestIsHead: Bool
+    /// The request asked for a WebSocket (RFC 8441): a `101` is its final head, and
+    /// everything after it is the WebSocket's bytes, until the stream closes.
+    private let requestIsWebSocket: Bool
 
     /// The longest head or chunk-size line accepted (River's are far shorter).
     static let maximumLineBytes = 16 * 1024
 
-    init(requestIsHead: Bool) {
+    init(requestIsHead: Bool, requestIsWebSocket: Bool = false) {
         self.requestIsHead = requestIsHead
+        self.requestIsWebSocket = requestIsWebSocket
     }
 
     /// True once the response is complete.
@@ -149,6 +153,11 @@ struct HTTP1ResponseDeframer {
             default: break
             }
             if name != "transfer-encoding" { headers.append((name, value)) }
+        }
+        if status == 101 && self.requestIsWebSocket {
+            events.append(.head(status: status, headers: headers, bodyless: false))
+            self.state = .untilClose
+            return
         }
         if status < 200 {
             // (No interim answers: the bridge drops `Expect`.) The final head follows.

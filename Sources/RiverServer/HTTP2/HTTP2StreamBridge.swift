@@ -14,6 +14,12 @@ import NIOHTTP2
 /// dropped, and nothing the handler writes after its response is sent.
 /// A request header the handler could misread (CR, LF or NUL in a field,
 /// a space in the path) is answered 400 here.
+///
+/// WebSocket over HTTP/2 (RFC 8441): an extended CONNECT (`:protocol
+/// websocket`) becomes the HTTP/1.1 upgrade request the handler checks as
+/// any other (with a `Sec-WebSocket-Key` of the bridge's own: HTTP/2 has
+/// none); the handler's `101` becomes `:status 200`, and from then on the
+/// stream's DATA carries the WebSocket's bytes both ways.
 final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame.FramePayload
     typealias InboundOut = ByteBuffer
@@ -26,12 +32,20 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
         case bodyAsIs
         /// The body is passed as HTTP/1.1 chunks (no Content-Length: its length is the stream's).
         case bodyChunked
+        /// A WebSocket's bytes, passed as they come.
+        case tunnel
         case ended
     }
 
     private var request = RequestState.awaitingHead
     private var response = HTTP1ResponseDeframer(requestIsHead: false)
     private var events: [HTTP1ResponseDeframer.Event] = []
+    /// The request was an extended CONNECT for a WebSocket.
+    private var isWebSocket = false
+
+    /// The `Sec-WebSocket-Key` of the upgrade requests the bridge writes (RFC 6455's
+    /// sample: any valid key will do, the `Sec-WebSocket-Accept` it yields is not sent on).
+    static let webSocketKey = "dGhlIHNhbXBsZSBub25jZQ=="
 
     init() {}
 
@@ -46,13 +60,13 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
             case .bodyAsIs, .bodyChunked:
                 // Trailers: dropped, the body ends.
                 if headers.endStream { self.endBody(context: context) }
-            case .ended:
+            case .tunnel, .ended:
                 break
             }
         case .data(let data):
             guard case .byteBuffer(let bytes) = data.data else { return }
             switch self.request {
-            case .bodyAsIs:
+            case .bodyAsIs, .tunnel:
                 context.fireChannelRead(self.wrapInboundOut(bytes))
             case .bodyChunked where bytes.readableBytes > 0:
                 var framed = context.channel.allocator.buffer(capacity: bytes.readableBytes + 12)
@@ -64,20 +78,43 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
             case .bodyChunked, .awaitingHead, .ended:
                 break
             }
-            if data.endStream { self.endBody(context: context) }
+            if data.endStream, self.request != .tunnel { self.endBody(context: context) }
         default:
             break
         }
     }
 
     private func readHead(_ headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
-        guard let head = Self.http1Head(headers, endStream: endStream, allocator: context.channel.allocator) else {
+        if headers.first(name: ":method") == "CONNECT" {
+            guard headers.first(name: ":protocol") == "websocket", !endStream else {
+                self.request = .ended
+                return self.refuse(context: context, "CONNECT is for :protocol websocket only (RFC 8441)")
+            }
+            // Only the WebSocket route may answer: another would answer 200 with bytes that are not a WebSocket's.
+            guard let path = headers.first(name: ":path"), path.split(separator: "?").first == "/websocket" else {
+                self.request = .ended
+                return self.refuse(context: context, "a WebSocket is opened at /websocket", status: 404)
+            }
+            self.isWebSocket = true
+        }
+        let allocator = context.channel.allocator
+        guard
+            let head = Self.http1Head(headers, endStream: endStream, webSocket: self.isWebSocket, allocator: allocator)
+        else {
             self.request = .ended
-            self.refuse(context: context)
+            self.refuse(context: context, "a header field holds bytes HTTP/1.1 cannot carry")
             return
         }
-        self.response = HTTP1ResponseDeframer(requestIsHead: headers.first(name: ":method") == "HEAD")
-        self.request = endStream ? .ended : (headers.first(name: "content-length") != nil ? .bodyAsIs : .bodyChunked)
+        self.response = HTTP1ResponseDeframer(
+            requestIsHead: headers.first(name: ":method") == "HEAD",
+            requestIsWebSocket: self.isWebSocket
+        )
+        if self.isWebSocket {
+            self.request = .tunnel
+        } else {
+            self.request =
+                endStream ? .ended : (headers.first(name: "content-length") != nil ? .bodyAsIs : .bodyChunked)
+        }
         context.fireChannelRead(self.wrapInboundOut(head))
     }
 
@@ -89,16 +126,27 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The request line and header section `headers` stand for, or nil when a
-    /// field holds bytes that would change its meaning in HTTP/1.1.
-    static func http1Head(_ headers: HPACKHeaders, endStream: Bool, allocator: ByteBufferAllocator) -> ByteBuffer? {
+    /// field holds bytes that would change its meaning in HTTP/1.1. `webSocket`:
+    /// an extended CONNECT, written as the HTTP/1.1 upgrade request it stands for.
+    static func http1Head(
+        _ headers: HPACKHeaders,
+        endStream: Bool,
+        webSocket: Bool = false,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer? {
         guard let method = headers.first(name: ":method"), let path = headers.first(name: ":path"),
             Self.isToken(method), !path.isEmpty, path.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F })
         else { return nil }
         var head = allocator.buffer(capacity: 256)
-        head.writeString(method)
+        head.writeString(webSocket ? "GET" : method)
         head.writeStaticString(" ")
         head.writeString(path)
         head.writeStaticString(" HTTP/1.1\r\n")
+        if webSocket {
+            head.writeStaticString("upgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-key: ")
+            head.writeString(Self.webSocketKey)
+            head.writeStaticString("\r\n")
+        }
         let authority = headers.first(name: ":authority")
         if let authority {
             guard Self.isFieldValue(authority) else { return nil }
@@ -116,6 +164,10 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
             case "host" where authority != nil: continue
             // No interim 100 answers on a stream: the client sends its body anyway.
             case "expect", "transfer-encoding", "connection", "te": continue
+            // (The upgrade's own fields are the bridge's.)
+            case "upgrade",
+                "sec-websocket-key" where webSocket:
+                continue
             case "cookie":
                 cookies.append(value)
                 continue
@@ -133,7 +185,7 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
             head.writeString(cookies.joined(separator: "; "))
             head.writeStaticString("\r\n")
         }
-        if !endStream && !hasContentLength {
+        if !endStream && !hasContentLength && !webSocket {
             head.writeStaticString("transfer-encoding: chunked\r\n")
         }
         head.writeStaticString("\r\n")
@@ -148,11 +200,12 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
         text.utf8.allSatisfy { $0 != 0x0D && $0 != 0x0A && $0 != 0x00 }
     }
 
-    /// A 400 for a request whose fields cannot be passed on.
-    private func refuse(context: ChannelHandlerContext) {
-        let body = ByteBuffer(string: "bad request: a header field holds bytes HTTP/1.1 cannot carry\n")
+    /// A 400 (or `status`) for a request that cannot be passed on, saying why.
+    private func refuse(context: ChannelHandlerContext, _ reason: String, status: Int = 400) {
+        let body = ByteBuffer(string: status == 400 ? "bad request: \(reason)\n" : "\(reason)\n")
         let headers: HPACKHeaders = [
-            ":status": "400", "content-type": "text/plain; charset=utf-8", "content-length": "\(body.readableBytes)",
+            ":status": "\(status)", "content-type": "text/plain; charset=utf-8",
+            "content-length": "\(body.readableBytes)",
         ]
         context.write(self.wrapOutboundOut(.headers(.init(headers: headers))), promise: nil)
         context.writeAndFlush(
@@ -203,10 +256,20 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
         let payload: HTTP2Frame.FramePayload
         switch event {
         case .head(let status, let fields, _):
+            guard !self.isWebSocket || status == 101 || status >= 300 else {
+                // (Never: /websocket answers 101 or refuses.) A 2xx would tell the client its WebSocket is open.
+                promise?.fail(ChannelError.inappropriateOperationForState)
+                context.close(promise: nil)
+                return
+            }
             var headers = HPACKHeaders()
             headers.reserveCapacity(fields.count + 1)
-            headers.add(name: ":status", value: String(status))
-            for (name, value) in fields { headers.add(name: name, value: value) }
+            // RFC 8441 section 5: the WebSocket is accepted with a 2xx; the accept key is HTTP/1.1's.
+            let accepted = self.isWebSocket && status == 101
+            headers.add(name: ":status", value: accepted ? "200" : String(status))
+            for (name, value) in fields where !(accepted && name == "sec-websocket-accept") {
+                headers.add(name: name, value: value)
+            }
             payload = .headers(.init(headers: headers, endStream: endStream))
         case .body(let bytes):
             payload = .data(.init(data: .byteBuffer(bytes), endStream: endStream))

@@ -18,6 +18,9 @@ extension ServerContext {
             // Request headers are small: River's own HTTP/1.1 parser's limit applies on each stream too.
             HTTP2Setting(parameter: .maxHeaderListSize, value: self.parserLimits.maxHeaderBytes),
             HTTP2Setting(parameter: .initialWindowSize, value: 65535),
+            // RFC 8441: WebSockets on streams. Every WebSocket route (Part A and river.v2, both at
+            // /websocket) is served through the bridge, so the extended CONNECT is announced.
+            HTTP2Setting(parameter: .enableConnectProtocol, value: 1),
         ]
         // What each stream may have written but not yet sent (its flow-control
         // window exhausted) before it turns unwritable and its subscriber waits.
@@ -52,7 +55,7 @@ extension ServerContext {
                 loop.lifetimeObserver?.track(bridge)
                 try stream.pipeline.syncOperations.addHandler(bridge)
                 try stream.pipeline.syncOperations.addHandler(
-                    HTTPConnectionHandler(server: self, loop: loop, listener: listener, slot: nil)
+                    HTTPConnectionHandler(server: self, loop: loop, listener: listener, slot: nil, isHTTP2Stream: true)
                 )
                 return stream.eventLoop.makeSucceededVoidFuture()
             } catch {

@@ -61,7 +61,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     init(
         _ upgrade: WebSocketUpgrade,
         checker: WebSocketFrameChecker,
-        slot: consuming ConnectionSlot,
+        slot: consuming ConnectionSlot?,
         server: ServerContext,
         loop: ServerLoop
     ) {
@@ -89,7 +89,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
         }
         self.machine = StateMachine(maxMessageSize: server.configuration.maxMessageSize, messages: messages)
         self.checker = checker
-        self.slot = .some(slot)
+        self.slot = slot
         self.server = server
         self.loop = loop
     }

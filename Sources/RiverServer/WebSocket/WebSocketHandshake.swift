@@ -19,6 +19,7 @@ enum WebSocketHandshake {
         guard head.upgradesToWebSocket else {
             throw .upgradeRequired("a WebSocket handshake (Upgrade: websocket, Connection: Upgrade) is required")
         }
+        guard !head.webSocketVersionRepeated else { throw .badRequest("Sec-WebSocket-Version appears more than once") }
         guard head.webSocketVersion == "13" else {
             throw .upgradeRequired("only WebSocket version 13 is supported")
         }

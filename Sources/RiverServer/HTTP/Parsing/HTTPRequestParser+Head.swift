@@ -79,7 +79,10 @@ extension HTTPRequestParser {
             case .webSocketProtocol:
                 let text = String(buffer: value)
                 head.webSocketProtocols = head.webSocketProtocols.map { $0 + ", " + text } ?? text
-            case .webSocketVersion: head.webSocketVersion = String(buffer: value)
+            case .webSocketVersion:
+                // RFC 6455 section 11.3.5: the field must not appear more than once in a request.
+                if head.webSocketVersion != nil { head.webSocketVersionRepeated = true }
+                head.webSocketVersion = String(buffer: value)
             case .webSocketExtensions:
                 let text = String(buffer: value)
                 head.webSocketExtensions = head.webSocketExtensions.map { $0 + ", " + text } ?? text

@@ -50,6 +50,8 @@ public struct ParsedRequestHead: Sendable {
     public var webSocketKey: String?
     /// `Sec-WebSocket-Key` appeared more than once (RFC 6455 section 11.3.1: refused).
     public var webSocketKeyRepeated = false
+    /// `Sec-WebSocket-Version` came more than once (RFC 6455 section 11.3.5: 400).
+    public var webSocketVersionRepeated = false
     /// `Sec-WebSocket-Protocol`, every field joined with ", ".
     public var webSocketProtocols: String?
     public var webSocketVersion: String?
