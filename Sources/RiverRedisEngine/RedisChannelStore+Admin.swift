@@ -70,17 +70,22 @@ extension RedisChannelStore {
     /// still answers, and says what its sums leave out.
     func statistics() -> EventLoopFuture<EngineStatistics> {
         let parts = self.links.map { link in
+            let sent = NIODeadline.now()
             let channels = link.commands.send(RESPCommand("ZCARD", RedisKeys.channelIndex))
             let published = link.commands.send(RESPCommand("HGET", RedisKeys.statistics, "published"))
+            let shard = link.shard + 1
             return channels.and(published).assumeIsolated().flatMapThrowing { channels, published in
                 for case .error(let message) in [channels, published] { throw RedisReplyError(message: message) }
                 var statistics = EngineStatistics()
                 statistics.channels = Int(clamping: max(channels.integer ?? 0, 0))
                 statistics.messagesPublished = Int(clamping: max(published.integer ?? 0, 0))
+                let latency = Int((NIODeadline.now() - sent).nanoseconds / 1000)
+                statistics.shards = [ShardHealth(number: shard, latencyMicros: latency)]
                 return statistics
             }.recover { error in
                 var statistics = EngineStatistics()
                 statistics.unavailableShards = [link.unavailableShard(error)]
+                statistics.shards = [ShardHealth(number: shard, latencyMicros: nil)]
                 return statistics
             }.nonisolated()
         }
@@ -90,6 +95,11 @@ extension RedisChannelStore {
     /// Adds this loop's acknowledged publishes to each shard's counter.
     func reportPublishes() -> EventLoopFuture<Void> {
         EventLoopFuture.andAllComplete(self.links.map { $0.reportPublishes() }, on: self.eventLoop)
+    }
+
+    /// This loop's reconnects to each shard (both connections), in shard order.
+    func reconnects() -> [Int] {
+        self.links.map { $0.commands.reconnects + $0.subscriptions.reconnects }
     }
 
     /// Every second: close connections Redis stopped answering, beat the

@@ -161,11 +161,24 @@ public final class RedisEngine: Engine {
     /// Every loop first reports its publishes, so the figure includes them.
     public func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics> {
         let reported = self.stores.map { store in
-            store.eventLoop.flatSubmit { store.value.reportPublishes() }
+            // (A shard that cannot be reached reports nothing; its reconnects are counted all the same.)
+            store.eventLoop.flatSubmit {
+                store.value.reportPublishes().always { _ in }.map { store.value.reconnects() }
+                    .recover { _ in store.value.reconnects() }
+            }
         }
         let store = self.store(on: loop)
-        return EventLoopFuture.andAllComplete(reported, on: loop).flatMap {
-            store.eventLoop.submit(replyingOn: loop) { store.value.statistics() }
+        return EventLoopFuture.whenAllSucceed(reported, on: loop).flatMap { reconnects in
+            store.eventLoop.submit(replyingOn: loop) { store.value.statistics() }.map { statistics in
+                var statistics = statistics
+                for index in statistics.shards.indices {
+                    let shard = statistics.shards[index].number - 1
+                    statistics.shards[index].reconnects = reconnects.reduce(0) {
+                        $0 + ($1.indices.contains(shard) ? $1[shard] : 0)
+                    }
+                }
+                return statistics
+            }
         }
     }
 

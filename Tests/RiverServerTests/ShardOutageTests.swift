@@ -1,3 +1,4 @@
+import Foundation
 import RiverCore
 import RiverRedisEngine
 import RiverServer
@@ -139,6 +140,17 @@ import Testing
         return sweep
     }
 
+    /// `/stats`'s `redis_shards`, by shard number.
+    func shardHealth(_ stats: String) throws -> [Int: (latency: Int?, reconnects: Int)] {
+        let document = try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any] ?? [:]
+        var health: [Int: (latency: Int?, reconnects: Int)] = [:]
+        for case let shard as [String: Any] in document["redis_shards"] as? [Any] ?? [] {
+            guard let number = shard["shard"] as? Int else { continue }
+            health[number] = (shard["latency_us"] as? Int, shard["reconnects"] as? Int ?? -1)
+        }
+        return health
+    }
+
     /// A shard's redis-server is killed: its channels and the listing answer
     /// 503 at once, naming it; the rest as documented; once it is back, all
     /// of it again.
@@ -156,12 +168,18 @@ import Testing
             #expect(broken.isEmpty, "\(broken.joined(separator: "\n"))")
             let stats = try await river.request("GET", "/stats").body
             #expect(stats.contains(#""reason": "not connected to Redis"}]"#), "\(stats)")
+            #expect(stats.contains(#"{"shard": 2, "latency_us": null, "reconnects": 0}"#), "\(stats)")
 
             try await shards[1].restart()
             try await self.waitUntilServing([down] + up, in: river)
             broken = await self.sweep(down: nil, up: up).check(river)
             #expect(broken.isEmpty, "\(broken.joined(separator: "\n"))")
-            #expect(try await river.request("GET", "/stats").body.contains(#""unavailable_shards": []}"#))
+            let after = try await river.request("GET", "/stats").body
+            #expect(after.contains(#""unavailable_shards": []}"#))
+            let health = try self.shardHealth(after)
+            #expect(health[1]?.latency != nil && health[2]?.latency != nil, "both answer: \(after)")
+            #expect(health[1]?.reconnects == 0, "the first shard never went: \(after)")
+            #expect((health[2]?.reconnects ?? 0) >= 1, "the second came back: \(after)")
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import RiverCore
 import RiverTesting
@@ -78,6 +79,14 @@ import Testing
             #expect(jsonFrame.compressed)
             #expect(try Self.inflate(jsonFrame) == riverMessage("z", 1, "\"\(text)\""))
             #expect(try await plain.read() == TestWebSocket.Frame(opcode: 0x1, payload: Array(text.utf8)))
+            // `/stats` counts what compression took in and gave out (each message once per format and loop).
+            let stats = try await river.request("GET", "/stats").body
+            let compression = try #require(stats.range(of: #""compression": {"#)).upperBound
+            let figures = stats[compression...].prefix { $0 != "}" }.split(separator: ",").map {
+                Int($0.split(separator: ":").last!.trimmingCharacters(in: .whitespaces)) ?? -1
+            }
+            #expect(figures.count == 3 && figures[0] >= 2, "\(stats)")
+            #expect(figures.count == 3 && figures[1] > 600 && figures[2] < figures[1] / 4, "\(stats)")
 
             // Fragmented: RSV1 on the first frame only.
             let compressed = Self.deflate(Array("two parts".utf8))

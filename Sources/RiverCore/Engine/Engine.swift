@@ -169,6 +169,8 @@ public struct EngineStatistics: Sendable, Equatable {
     public var channelsReclaimed: Int = 0
     /// The shards that did not answer, in shard order (none for the memory engine).
     public var unavailableShards: [UnavailableShard] = []
+    /// Each Redis shard's health, in shard order (none for the memory engine).
+    public var shards: [ShardHealth] = []
 
     public init() {}
 
@@ -182,7 +184,24 @@ public struct EngineStatistics: Sendable, Equatable {
         sum.messagesEvicted = lhs.messagesEvicted + rhs.messagesEvicted
         sum.channelsReclaimed = lhs.channelsReclaimed + rhs.channelsReclaimed
         sum.unavailableShards = lhs.unavailableShards + rhs.unavailableShards
+        sum.shards = lhs.shards + rhs.shards
         return sum
+    }
+}
+
+/// How one Redis shard is doing, as `/stats` found it.
+public struct ShardHealth: Sendable, Equatable {
+    /// Its place in the configured list of shards, counting from 1.
+    public var number: Int
+    /// The round trip of the statistics' own command, in microseconds; nil when it did not answer.
+    public var latencyMicros: Int?
+    /// How many times River's connections to it were made again after one was lost (every loop's, both kinds).
+    public var reconnects: Int
+
+    public init(number: Int, latencyMicros: Int?, reconnects: Int = 0) {
+        self.number = number
+        self.latencyMicros = latencyMicros
+        self.reconnects = reconnects
     }
 }
 

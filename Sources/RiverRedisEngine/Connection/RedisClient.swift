@@ -28,6 +28,9 @@ final class RedisClient {
 
     /// Called on the loop once a connection is ready (after AUTH, SELECT and ROLE).
     var onConnected: () -> Void = {}
+    /// Connections made after the first (`/stats`: each shard's reconnects).
+    private(set) var reconnects = 0
+    private var hasConnected = false
     /// Called on the loop when an established connection is lost.
     var onDisconnected: () -> Void = {}
     /// Called on the loop for each message pushed on a subscription connection: (channel, payload).
@@ -184,6 +187,8 @@ final class RedisClient {
         if self.failedAttempts > 0 {
             self.logger.notice("connected to Redis again", metadata: ["redis": "\(address)"])
         }
+        if self.hasConnected { self.reconnects += 1 }
+        self.hasConnected = true
         self.failedAttempts = 0
         self.channel = channel
         self.handler = handler

@@ -50,6 +50,8 @@ enum DashboardSample {
             json.field("delivered", rate { $0.delivered.messages })
             json.field("bytes_delivered", rate { $0.delivered.bytes })
             json.field("slow_consumers_cut", rate { $0.loop.slowConsumersCut })
+            json.field("compression_in", rate { $0.compression.bytesIn })
+            json.field("compression_out", rate { $0.compression.bytesOut })
             json.field("catch_ups", rate { $0.loop.catchUps })
             json.field("lost_notices", rate { $0.loop.lostNotices })
             json.field("reset_notices", rate { $0.loop.resetNotices })
@@ -93,6 +95,13 @@ enum DashboardSample {
                 json.field("shard", shard.number)
                 json.field("redis", shard.location)
                 json.field("reason", shard.reason)
+                json.close()
+            }
+            json.array("health", now.engine.shards) { json, shard in
+                json.open()
+                json.field("shard", shard.number)
+                json.field("latency_us", shard.latencyMicros)
+                json.field("reconnects", shard.reconnects)
                 json.close()
             }
         }

@@ -43,6 +43,8 @@ enum DashboardScript {
             ["p99", "delivery p99", function (s) { var v = s.delivery_latency_us.p99; return v === null ? "–" : number(v) + " µs"; }],
             ["lag", "worst loop lag", function (s) { return number(Math.max.apply(null, s.loop_lag_us.concat([0]))) + " µs"; }],
             ["cut", "slow consumers cut /s", function (s) { return number(s.rates.slow_consumers_cut); }],
+            ["deflate", "compression saves", function (s) {
+              var r = s.rates; return r.compression_in > 0 ? Math.round(100 * (1 - r.compression_out / r.compression_in)) + "%" : "–"; }],
             ["rss", "resident memory", function (s) { return bytes(s.memory.resident_bytes); }],
             ["channels", "channels / max", function (s) { return number(s.memory.channels) + " / " + number(s.memory.max_channels); }]
           ];
@@ -71,6 +73,9 @@ enum DashboardScript {
             {id: "delivered", title: "Delivered messages /s, bytes out /s", lines: [
               series("messages", function (s) { return s.rates.delivered; }),
               series("bytes", function (s) { return s.rates.bytes_delivered; })], separate: true},
+            {id: "deflate", title: "permessage-deflate: bytes in, bytes out /s (each message once per loop)", lines: [
+              series("in", function (s) { return s.rates.compression_in; }),
+              series("out", function (s) { return s.rates.compression_out; })]},
             {id: "latency", title: "Publish → delivered (µs)", lines: [
               series("p50", function (s) { return s.delivery_latency_us.p50; }),
               series("p99", function (s) { return s.delivery_latency_us.p99; })]},
@@ -176,11 +181,14 @@ enum DashboardScript {
             fill("top-published", s.top_published.map(function (e) { return [e.channel, number(e.rate)]; }));
             fill("top-subscribed", s.top_subscribed.map(function (e) { return [e.channel, number(e.subscribers)]; }));
             var shards = [];
-            var down = {};
+            var down = {}, health = {};
             s.shards.unavailable.forEach(function (u) { down[u.shard] = u; });
+            (s.shards.health || []).forEach(function (h) { health[h.shard] = h; });
             for (var n = 1; n <= s.shards.configured; n++) {
-              shards.push(down[n] ? [n + " " + down[n].redis, {text: "down: " + down[n].reason, cls: "down"}]
-                                  : [String(n), {text: "up", cls: "up"}]);
+              var h = health[n], seen = h ? " · " + (h.latency_us === null ? "–" : number(h.latency_us) + " µs") +
+                " · " + number(h.reconnects) + " reconnects" : "";
+              shards.push(down[n] ? [n + " " + down[n].redis, {text: "down: " + down[n].reason + seen, cls: "down"}]
+                                  : [String(n), {text: "up" + seen, cls: "up"}]);
             }
             if (s.shards.configured === 0) { shards.push(["memory engine", "–"]); }
             fill("shards", shards);

@@ -30,6 +30,10 @@ final class RiverMetrics: Sendable {
             ("river_messages_expired_total", { $0.engine.messagesExpired }),
             ("river_messages_evicted_total", { $0.engine.messagesEvicted }),
             ("river_channels_reclaimed_total", { $0.engine.channelsReclaimed }),
+            ("river_redis_reconnects_total", { $0.engine.shards.reduce(0) { $0 + $1.reconnects } }),
+            ("river_compressed_messages_total", { $0.compression.messages }),
+            ("river_compression_input_bytes_total", { $0.compression.bytesIn }),
+            ("river_compression_output_bytes_total", { $0.compression.bytesOut }),
         ]
         self.counters = counters.map { ($0.0, $0.1, CoreMetrics.Counter(label: $0.0, factory: factory)) }
         let gauges: [(String, [(String, String)], @Sendable (ServerStatistics) -> Int)] = [
@@ -67,6 +71,16 @@ final class RiverMetrics: Sendable {
         }
         var output: [UInt8] = []
         self.registry.emit(into: &output)
+        // Each Redis shard's round trip, as this scrape's own command measured it (absent when down).
+        let answered = statistics.engine.shards.compactMap { shard in shard.latencyMicros.map { (shard.number, $0) } }
+        if !answered.isEmpty {
+            var text = "# HELP river_redis_latency_seconds The round trip of a command to each Redis shard.\n"
+            text += "# TYPE river_redis_latency_seconds gauge\n"
+            for (shard, micros) in answered {
+                text += "river_redis_latency_seconds{shard=\"\(shard)\"} \(Double(micros) / 1_000_000)\n"
+            }
+            output += Array(text.utf8)
+        }
         // The dashboard's instruments (absent with `dashboard off`).
         if !statistics.loopLag.isEmpty {
             HistogramExposition.write(

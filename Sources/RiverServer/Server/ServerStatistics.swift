@@ -20,6 +20,8 @@ struct ServerStatistics: Sendable {
     var deliveryLatency = LatencyHistogram()
     /// Each loop's lag, in loop order (none with the dashboard off).
     var loopLag: [LatencyHistogram] = []
+    /// permessage-deflate: messages compressed (once per loop), their bytes before and after.
+    var compression = (messages: 0, bytesIn: 0, bytesOut: 0)
 
     static func collect(_ server: ServerContext, on loop: EventLoop) -> EventLoopFuture<ServerStatistics> {
         let parts = server.loops.map { box in
@@ -30,6 +32,8 @@ struct ServerStatistics: Sendable {
                 part.loop = context.counters
                 part.delivered = context.hub.delivered
                 part.statsStreams = context.statsStreams.count
+                let deflater = context.hub.deflater
+                part.compression = (deflater.messagesCompressed, deflater.bytesIn, deflater.bytesOut)
                 if let latency = context.hub.instruments?.deliveryLatency { part.deliveryLatency = latency }
                 if let instruments = context.instruments { part.loopLag = [instruments.lag] }
                 return part
@@ -42,6 +46,9 @@ struct ServerStatistics: Sendable {
             total.delivered.messages += part.delivered.messages
             total.delivered.bytes += part.delivered.bytes
             total.statsStreams += part.statsStreams
+            total.compression.messages += part.compression.messages
+            total.compression.bytesIn += part.compression.bytesIn
+            total.compression.bytesOut += part.compression.bytesOut
             total.deliveryLatency.add(part.deliveryLatency)
             total.loopLag += part.loopLag
             return total
@@ -81,6 +88,10 @@ struct ServerStatistics: Sendable {
         buffer.writeStaticString("}, \"http2\": {")
         field("connections", self.loop.http2Connections)
         field("streams", self.loop.http2Streams, last: true)
+        buffer.writeStaticString("}, \"compression\": {")
+        field("messages", self.compression.messages)
+        field("bytes_in", self.compression.bytesIn)
+        field("bytes_out", self.compression.bytesOut, last: true)
         buffer.writeStaticString("}, ")
         field("connections_accepted", self.loop.connectionsAccepted)
         field("connections_rejected", self.loop.connectionsRejected)
@@ -99,6 +110,22 @@ struct ServerStatistics: Sendable {
         field("messages_expired", self.engine.messagesExpired)
         field("messages_evicted", self.engine.messagesEvicted)
         field("channels_reclaimed", self.engine.channelsReclaimed)
+        // Each Redis shard: the round trip of this document's own command, and the reconnects so far.
+        buffer.writeStaticString("\"redis_shards\": [")
+        for (index, shard) in self.engine.shards.enumerated() {
+            buffer.writeStaticString(index == 0 ? "{\"shard\": " : ", {\"shard\": ")
+            buffer.writeDecimal(UInt64(max(shard.number, 0)))
+            buffer.writeStaticString(", \"latency_us\": ")
+            if let latency = shard.latencyMicros {
+                buffer.writeDecimal(UInt64(max(latency, 0)))
+            } else {
+                buffer.writeStaticString("null")
+            }
+            buffer.writeStaticString(", \"reconnects\": ")
+            buffer.writeDecimal(UInt64(max(shard.reconnects, 0)))
+            buffer.writeStaticString("}")
+        }
+        buffer.writeStaticString("], ")
         // Shards that did not answer: the sums above leave their figures out.
         buffer.writeStaticString("\"unavailable_shards\": [")
         for (index, shard) in self.engine.unavailableShards.enumerated() {
