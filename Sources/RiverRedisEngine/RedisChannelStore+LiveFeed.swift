@@ -9,6 +9,7 @@ import RiverCore
 extension RedisChannelStore {
     func received(_ payload: ByteBuffer, on pubSubChannel: ByteBuffer) {
         if Self.isControl(pubSubChannel) { return self.receivedControl(payload) }
+        if Self.isHeartbeat(pubSubChannel) { return self.receivedHeartbeat(payload) }
         guard let name = RedisKeys.channel(fromPubSub: pubSubChannel),
             let channel = self.channels[name], let live = LiveMessage(payload)
         else { return }
@@ -139,7 +140,10 @@ extension RedisChannelStore {
 
     /// Subscribes again to every followed channel of the shard and reads what was missed meanwhile.
     func subscriptionsReconnected(shard: Int) {
-        if shard == 0 { self.subscribeToControl() }
+        if shard == 0 {
+            self.subscribeToControl()
+            self.subscribeToHeartbeats()
+        }
         for channel in self.channels.values where channel.shard == shard && channel.subscriberTotal > 0 {
             channel.subscription = .none
             channel.needsRefill = true

@@ -39,6 +39,8 @@ final class RedisChannelStore {
     /// The disconnects this loop asked the other nodes for, by request id.
     var controlRequests: [String: ControlRequest] = [:]
     var nextControlRequest: UInt64 = 0
+    /// The first loop's latest heartbeat of each node, by node name (`+Heartbeats`).
+    var heartbeats: [String: (heartbeat: ByteBuffer, at: NIODeadline)] = [:]
 
     /// A subscriber's catch-up raced live messages it could not be given: read it again.
     struct StaleCatchUp: Error, CustomStringConvertible {

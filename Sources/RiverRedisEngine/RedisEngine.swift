@@ -198,6 +198,11 @@ public final class RedisEngine: Engine {
         self.stores[channel.homeIndex(among: self.stores.count)]
     }
 
+    public func exchangeHeartbeat(_ heartbeat: ByteBuffer, on loop: EventLoop) -> EventLoopFuture<[ByteBuffer]> {
+        let store = self.stores[0]
+        return store.eventLoop.submit { store.value.exchangeHeartbeat(heartbeat) }.hop(to: loop)
+    }
+
     public func tellOtherNodes(_ order: NodeOrder, on loop: EventLoop) -> EventLoopFuture<Int> {
         let store = self.store(on: loop)
         return store.eventLoop.flatSubmit { store.value.tellOtherNodes(order) }.hop(to: loop)

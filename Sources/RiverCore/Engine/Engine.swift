@@ -64,11 +64,20 @@ public protocol Engine: AnyObject, Sendable {
     /// `/tokens/revoke`.
     func tellOtherNodes(_ order: NodeOrder, on loop: EventLoop) -> EventLoopFuture<Int>
 
+    /// Shares this node's dashboard heartbeat (a small JSON object) with the other nodes
+    /// sharing this engine, and returns the latest heartbeat of every node, this one's included.
+    func exchangeHeartbeat(_ heartbeat: ByteBuffer, on loop: EventLoop) -> EventLoopFuture<[ByteBuffer]>
+
     /// Stops background work (reapers, connections). Called once, at shutdown.
     func shutdown() async
 }
 
 extension Engine {
+    /// An engine of one node has no other node: its own heartbeat is all there is.
+    public func exchangeHeartbeat(_ heartbeat: ByteBuffer, on loop: EventLoop) -> EventLoopFuture<[ByteBuffer]> {
+        loop.makeSucceededFuture([heartbeat])
+    }
+
     /// An engine of one node has no other node: nobody else to tell.
     public func tellOtherNodes(_ order: NodeOrder, on loop: EventLoop) -> EventLoopFuture<Int> {
         loop.makeSucceededFuture(0)

@@ -50,6 +50,7 @@ enum DashboardPage {
         <div><h2>Top channels by publishes/s</h2><table id="top-published"><thead><tr><th>channel</th><th>msg/s</th></tr></thead><tbody></tbody></table></div>
         <div><h2>Top channels by subscribers</h2><table id="top-subscribed"><thead><tr><th>channel</th><th>subscribers</th></tr></thead><tbody></tbody></table></div>
         <div><h2>Redis shards</h2><table id="shards"><thead><tr><th>shard</th><th>state</th></tr></thead><tbody></tbody></table></div>
+        <div><h2>Nodes</h2><table id="nodes"><thead><tr><th>node</th><th>connections</th><th>published /s</th><th>delivered /s</th><th>memory</th></tr></thead><tbody></tbody></table></div>
         </section>
         <script>\(DashboardScript.source)</script>
         </body></html>

@@ -16,6 +16,7 @@ enum DashboardSample {
     static func event(
         from previous: DashboardReading,
         to current: DashboardReading,
+        nodes: [[UInt8]],
         configuration: RiverConfiguration
     ) -> ByteBuffer {
         var json = JSONWriter()
@@ -105,6 +106,8 @@ enum DashboardSample {
                 json.close()
             }
         }
+        // Every node's heartbeat (`NodeHeartbeat`), this one's included; with Redis, every node sharing it.
+        json.array("nodes", nodes) { json, node in json.raw(node) }
         json.close()
         var event = ByteBuffer()
         EventStreamFraming.writeEvent(id: nil, event: "sample", data: json.buffer, into: &event)

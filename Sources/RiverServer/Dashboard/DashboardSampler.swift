@@ -8,39 +8,55 @@ import RiverCore
 /// `DashboardSample`, keeps it (the last `dashboard_history` samples, encoded
 /// once) and hands it to every loop, whose `StatsStream`s write it.
 ///
-/// Nobody watching, a tick reads one atomic and returns. Confined to the
-/// server's first event loop.
+/// Nobody watching, a tick reads one atomic and returns — with the Redis
+/// engine, after sending the node's heartbeat (`NodeHeartbeat`: one hop per
+/// loop and one PUBLISH). Confined to the server's first event loop.
 final class DashboardSampler {
     /// Samples kept for a page that opens, oldest first, already framed as events.
     private(set) var history: Deque<ByteBuffer> = []
     private let capacity: Int
     private var previous: DashboardReading?
     private var isReading = false
+    /// This node's totals at its last heartbeat (`NodeHeartbeat`).
+    private var lastFigures: NodeHeartbeat.Figures?
 
     init(capacity: Int) {
         self.capacity = capacity
     }
 
-    /// Once a second, on the first loop.
+    /// Once a second, on the first loop. With the Redis engine the node's heartbeat goes
+    /// out even when nobody watches here: another node's page may be open.
     func tick(_ server: ServerContext) {
-        guard server.statsStreamLimiter.current > 0 else {
-            // Rates resume from a fresh reading, never across the pause.
-            self.previous = nil
-            return
-        }
-        guard !self.isReading else { return }
+        let watching = server.statsStreamLimiter.current > 0
+        // Rates resume from a fresh reading, never across the pause.
+        if !watching { self.previous = nil }
+        guard watching || server.configuration.engine == .redis, !self.isReading else { return }
         self.isReading = true
         let loop = server.loops[0].eventLoop
+        let sampler = NIOLoopBound(self, eventLoop: loop)
+        let nodes = NodeHeartbeat.collect(server, on: loop).flatMap { figures in
+            let heartbeat = NodeHeartbeat.json(
+                figures,
+                since: sampler.value.lastFigures,
+                residentBytes: ResidentMemory.bytes()
+            )
+            sampler.value.lastFigures = figures
+            return server.engine.exchangeHeartbeat(heartbeat, on: loop).map { $0.compactMap(NodeHeartbeat.checked) }
+        }
+        guard watching else {
+            nodes.whenComplete { _ in sampler.value.isReading = false }
+            return
+        }
         let windows = server.loops.map { box in
             box.eventLoop.submit { DashboardReading.window(of: box.value, channels: DashboardSample.topChannels) }
         }
-        let sampler = NIOLoopBound(self, eventLoop: loop)
         ServerStatistics.collect(server, on: loop)
             .and(EventLoopFuture.whenAllSucceed(windows, on: loop))
+            .and(nodes)
             .whenComplete { result in
                 let sampler = sampler.value
                 sampler.isReading = false
-                guard case .success(let (statistics, windows)) = result else { return }
+                guard case .success(let ((statistics, windows), nodes)) = result else { return }
                 let reading = DashboardReading(
                     statistics: statistics,
                     windows: windows,
@@ -48,14 +64,19 @@ final class DashboardSampler {
                     wallMillis: WallClock.nowMillis(),
                     residentBytes: ResidentMemory.bytes()
                 )
-                sampler.record(reading, server)
+                sampler.record(reading, nodes: nodes, server)
             }
     }
 
-    private func record(_ reading: DashboardReading, _ server: ServerContext) {
+    private func record(_ reading: DashboardReading, nodes: [[UInt8]], _ server: ServerContext) {
         defer { self.previous = reading }
         guard let previous = self.previous else { return }
-        let event = DashboardSample.event(from: previous, to: reading, configuration: server.configuration)
+        let event = DashboardSample.event(
+            from: previous,
+            to: reading,
+            nodes: nodes,
+            configuration: server.configuration
+        )
         self.history.append(event)
         if self.history.count > self.capacity { self.history.removeFirst() }
         for box in server.loops {

@@ -192,6 +192,9 @@ enum DashboardScript {
             }
             if (s.shards.configured === 0) { shards.push(["memory engine", "–"]); }
             fill("shards", shards);
+            fill("nodes", (s.nodes || []).map(function (n) {
+              return [String(n.node), number(n.connections), number(n.published), number(n.delivered), bytes(n.resident_bytes)];
+            }));
             state.updates += 1;
           }
 

@@ -62,6 +62,12 @@ struct JSONWriter {
     }
 
     /// An array element.
+    /// An element that is already JSON (canonical: checked by whoever hands it over).
+    mutating func raw(_ json: [UInt8]) {
+        self.separate()
+        self.buffer.writeBytes(json)
+    }
+
     mutating func value(_ value: Int?) {
         self.separate()
         self.write(value)
