@@ -35,7 +35,8 @@ extension HTTPConnectionHandler: StreamOutput {
         if let channel = self.context?.channel {
             self.loop.verified.add(channel, as: plan.channels.first?.member)
         }
-        if let renewal = plan.renewal { self.renew(renewal, subscriber) }
+        // (A long-poll answered by its catch-up has ended already: nothing to renew, no timer.)
+        if let renewal = plan.renewal, self.subscriber === subscriber { self.renew(renewal, subscriber) }
     }
 
     var allocator: ByteBufferAllocator { self.context?.channel.allocator ?? ByteBufferAllocator() }

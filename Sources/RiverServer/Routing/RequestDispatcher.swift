@@ -112,15 +112,15 @@ struct RequestDispatcher {
                 }
                 var member = try verified?.presenceMember()
                 let channels = subscribe.channels.map(\.channel)
+                var asker: AuthAsker?  // (made once: the question and the renewal ask alike)
                 switch try self.consult(
                     decided,
                     verified: verified,
                     {
                         () throws(RequestError) -> AuthQuestion in
-                        try self.asker(request, subscribe.authTransport, verified).question(
-                            .subscribe,
-                            channels: channels
-                        )
+                        let made = try self.asker(request, subscribe.authTransport, verified)
+                        asker = made
+                        return made.question(.subscribe, channels: channels)
                     }
                 ) {
                 case .ask(let next): return next
@@ -129,11 +129,8 @@ struct RequestDispatcher {
                     if let refusal = outcome.refusal(channels) { throw refusal }
                     member = outcome.member(channels) ?? member
                     var plan = StreamPlan(subscribe.identified(as: member), head: head, headers: cors)
-                    plan.renewal = StreamRenewal(
-                        try self.asker(request, subscribe.authTransport, verified),
-                        channels: channels,
-                        outcome
-                    )
+                    if asker == nil { asker = try self.asker(request, subscribe.authTransport, verified) }
+                    plan.renewal = asker.flatMap { StreamRenewal($0, channels: channels, outcome) }
                     return .subscribe(plan)
                 }
                 return .subscribe(StreamPlan(subscribe.identified(as: member), head: head, headers: cors))
