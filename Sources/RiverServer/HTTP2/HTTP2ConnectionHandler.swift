@@ -27,6 +27,15 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var goingAway = false
     /// In the loop's `http2Connections` (and its streams in `http2Streams`) until it closes.
     private var isCounted = false
+    /// Below `NIOHTTP2Handler`: its flushes wait for the end of the tick (`flushQueuedWrites`).
+    var coalescer: HTTP2FlushCoalescer? {
+        didSet {
+            self.coalescer?.flushAtEndOfTick = { [weak self] in
+                guard let self else { return }
+                self.loop.flushAtEndOfTick(self)
+            }
+        }
+    }
 
     init(loop: ServerLoop, slot: consuming ConnectionSlot?) {
         self.loop = loop
@@ -102,7 +111,9 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 }
 
 extension HTTP2ConnectionHandler: ManagedConnection {
-    func flushQueuedWrites() {}
+    func flushQueuedWrites() {
+        self.coalescer?.flushNow()
+    }
 
     func sweep(tick: UInt64) {
         if self.openStreams == 0, tick &- self.idleSince >= self.loop.timeouts.keepAliveTicks {

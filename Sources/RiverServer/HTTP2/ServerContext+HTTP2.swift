@@ -62,6 +62,9 @@ extension ServerContext {
                 return stream.eventLoop.makeFailedFuture(error)
             }
         }
+        let coalescer = HTTP2FlushCoalescer()
+        connection.coalescer = coalescer
+        try channel.pipeline.syncOperations.addHandler(coalescer)
         try channel.pipeline.syncOperations.addHandler(http2)
         try channel.pipeline.syncOperations.addHandler(connection)
     }
