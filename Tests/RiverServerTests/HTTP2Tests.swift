@@ -91,12 +91,14 @@ import Testing
 
     /// A client past the announced `max_concurrent_streams` (once it has
     /// acknowledged it) loses the connection: swift-nio-http2 answers GOAWAY PROTOCOL_ERROR.
-    @Test func settingsAnnounceTheLimitsAndAStreamPastThemEndsTheConnection() async throws {
+    /// (Live too: the GOAWAY must reach the socket before the close does.)
+    @Test(arguments: TestRiver.Mode.allCases)
+    func settingsAnnounceTheLimitsAndAStreamPastThemEndsTheConnection(_ mode: TestRiver.Mode) async throws {
         let configuration = configured {
             $0.http2Cleartext = true
             $0.maxConcurrentStreams = 3
         }
-        try await withRiver(configuration) { river in
+        try await withRiver(mode, configuration) { river in
             let h2 = try await river.connectHTTP2()
             try await h2.awaitSettings()
             #expect(h2.serverSettings[0x3] == 3, "SETTINGS_MAX_CONCURRENT_STREAMS")

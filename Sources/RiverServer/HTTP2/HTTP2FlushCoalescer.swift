@@ -5,7 +5,8 @@ import NIOCore
 /// HTTP/1.1 connection does, once per tick), and swift-nio-http2 passes each of those
 /// flushes down to the socket: ten streams answered in one tick were ten `writev` calls.
 /// Here the first flush of a tick asks the loop to flush the connection at the tick's end
-/// (`HTTP2ConnectionHandler.flushQueuedWrites`), and the ones after it wait for that.
+/// (`HTTP2ConnectionHandler.flushQueuedWrites`), and the ones after it wait for that; a
+/// close flushes first, so nothing written before it (a GOAWAY) is lost.
 final class HTTP2FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
@@ -27,6 +28,12 @@ final class HTTP2FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler
         guard !self.isFlushPending else { return }
         self.isFlushPending = true
         self.flushAtEndOfTick()
+    }
+
+    /// A close goes after what waits: a GOAWAY written and flushed just before it is sent.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        self.flushNow()
+        context.close(mode: mode, promise: promise)
     }
 
     /// The tick's end: what the streams wrote goes to the socket in one go.
