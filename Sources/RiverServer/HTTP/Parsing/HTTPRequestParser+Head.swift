@@ -20,6 +20,7 @@ extension HTTPRequestParser {
         var connectionKeepAlive = false
         var connectionUpgrade = false
         var upgradeWebSocket = false
+        var upgradeField = false
         var hostFields = 0
         var transferEncoding: String?
         while let line = lines.next(), line.readableBytes > 0 {
@@ -70,6 +71,7 @@ extension HTTPRequestParser {
             case .accessControlRequestMethod: head.accessControlRequestMethod = String(buffer: value)
             case .accessControlRequestHeaders: head.accessControlRequestHeaders = String(buffer: value)
             case .upgrade:
+                upgradeField = true
                 upgradeWebSocket = String(buffer: value).lowercased().split(separator: ",")
                     .contains { $0.trimmingSpaces == "websocket" }
             case .webSocketKey:
@@ -119,6 +121,7 @@ extension HTTPRequestParser {
         head.keepAlive = head.isHTTP10 ? (connectionKeepAlive && !connectionClose) : !connectionClose
         // RFC 9110 section 7.8: a server must ignore Upgrade in an HTTP/1.0 request.
         head.upgradesToWebSocket = upgradeWebSocket && connectionUpgrade && !head.isHTTP10
+        head.asksToUpgrade = upgradeField && connectionUpgrade
         if head.isHTTP10 { head.expectsContinue = false }
         return head
     }

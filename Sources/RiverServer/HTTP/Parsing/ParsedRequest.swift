@@ -47,6 +47,9 @@ public struct ParsedRequestHead: Sendable {
     public var isForwarded = false
     /// `Upgrade: websocket` together with `Connection: upgrade`.
     public var upgradesToWebSocket = false
+    /// Any `Upgrade` together with `Connection: upgrade`: a protocol River does not
+    /// speak is ignored (RFC 9110 section 7.8) and the connection stays HTTP.
+    public var asksToUpgrade = false
     public var webSocketKey: String?
     /// `Sec-WebSocket-Key` appeared more than once (RFC 6455 section 11.3.1: refused).
     public var webSocketKeyRepeated = false
