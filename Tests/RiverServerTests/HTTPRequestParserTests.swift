@@ -51,7 +51,7 @@ import Testing
 
     @Test func headerFieldsAreCaseInsensitiveAndTrimmed() throws {
         let request = try self.parse(
-            "GET http://example.com/sse?x=1#frag HTTP/1.1\r\nhOsT: example.com\r\nACCEPT:  text/event-stream \r\nlast-event-id: 42\r\nConnection: Keep-Alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"
+            "GET HTTPS://example.com/sse?x=1#frag HTTP/1.1\r\nhOsT: example.com\r\nACCEPT:  text/event-stream \r\nlast-event-id: 42\r\nConnection: Keep-Alive, Upgrade\r\nUpgrade: websocket\r\n\r\n"
         )[0]
         #expect(request.head.path == "/sse")
         #expect(String(buffer: request.head.query) == "x=1")
@@ -71,6 +71,10 @@ import Testing
         ("get / HTTP/1.1\r\n\r\n", 400),
         ("GET  / HTTP/1.1\r\n\r\n", 400),
         ("GET nope HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        // Absolute form names http or https (the fuzzer's `$ttps://`: llhttp refuses it too).
+        ("GET $ttps://x/sse HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET ftp://x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET ://x/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("GET /\(String(repeating: "a", count: 80)) HTTP/1.1\r\n\r\n", 414),
         ("GET / HTTP/1.1\r\n" + String(repeating: "A: b\r\n", count: 6) + "\r\n", 431),
         ("GET / HTTP/1.1\r\nX: \(String(repeating: "v", count: 300))\r\n\r\n", 431),

@@ -138,6 +138,12 @@ extension HTTPRequestParser {
         var isAsterisk = false
     }
 
+    /// `http` or `https`, letters in any case.
+    private static func isHTTPScheme(_ scheme: UnsafeRawBufferPointer) -> Bool {
+        let lowered = scheme.map { $0 | 0x20 }
+        return lowered.elementsEqual("http".utf8) || lowered.elementsEqual("https".utf8)
+    }
+
     private static func parseRequestLine(
         _ line: ByteBuffer,
         into head: inout ParsedRequestHead
@@ -185,8 +191,11 @@ extension HTTPRequestParser {
                     layout.isAsterisk = true
                     return .success(layout)
                 }
-                // Absolute form (a proxy's request): skip "scheme://authority".
-                guard let schemeEnd = Self.offset(after: "://", in: bytes, from: targetStart, to: targetEnd) else {
+                // Absolute form (a proxy's request): skip "scheme://authority"; the scheme is
+                // http or https (RFC 9110 section 4.2), in any case.
+                guard let schemeEnd = Self.offset(after: "://", in: bytes, from: targetStart, to: targetEnd),
+                    Self.isHTTPScheme(UnsafeRawBufferPointer(rebasing: bytes[targetStart..<(schemeEnd - 3)]))
+                else {
                     return .failure(RequestParseError(.badRequest, "malformed request target"))
                 }
                 pathStart = Self.find(UInt8(ascii: "/"), in: bytes, from: schemeEnd, to: targetEnd) ?? targetEnd
