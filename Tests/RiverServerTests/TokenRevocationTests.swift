@@ -102,6 +102,31 @@ import Testing
         }
     }
 
+    /// A keep-alive publisher presenting a fresh token with every request is counted under its
+    /// latest 64 only: revoking its first token no longer finds it, revoking its last does.
+    @Test func aConnectionIsCountedUnderItsLatestTokensOnly() async throws {
+        try await withRiver(Self.tokens) { river in
+            let publisher = try await river.connect()
+            let count = VerifiedConnections.tokensPerConnection + 2
+            for index in 0..<count {
+                try await publisher.sendRequest(
+                    "POST",
+                    "/publish?name=private-room&token=\(Self.token(jti: "p-\(index)"))",
+                    headers: ["Content-Type: text/plain"],
+                    body: "m\(index)"
+                )
+                #expect(try await publisher.readResponse().status == 200)
+            }
+            let exp = secondsSince1970() + 600
+            let first = try await self.revoke(river, body: #"{"jti": "p-0", "exp": \#(exp)}"#)
+            #expect(first.body.hasSuffix(#""connections": 0}"#), "forgotten: \(first.body)")
+            #expect(try await publisher.isClosedByServer() == false)
+            let last = try await self.revoke(river, body: #"{"jti": "p-\#(count - 1)", "exp": \#(exp)}"#)
+            #expect(last.body.hasSuffix(#""connections": 1}"#), "\(last.body)")
+            #expect(try await publisher.waitForClose())
+        }
+    }
+
     @Test func idsAreMatchedByteForByte() async throws {
         try await withRiver(Self.tokens) { river in
             let composed = "caf\u{E9}"

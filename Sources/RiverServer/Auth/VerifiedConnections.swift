@@ -17,7 +17,13 @@ final class VerifiedConnections {
     }
 
     private var byHolder: [Holder: [ObjectIdentifier: Channel]] = [:]
+    /// What each connection is counted under, oldest first (to forget it all when it closes).
+    private var holdersByConnection: [ObjectIdentifier: [Holder]] = [:]
     private let revokedTokens: RevokedTokens
+
+    /// The most tokens one connection is counted under: a keep-alive publisher presenting a
+    /// fresh token with every request keeps only its latest ones, not one entry per request.
+    static let tokensPerConnection = 64
 
     init(revokedTokens: RevokedTokens) {
         self.revokedTokens = revokedTokens
@@ -41,17 +47,44 @@ final class VerifiedConnections {
 
     private func add(_ channel: Channel, under holder: Holder) {
         let id = ObjectIdentifier(channel)
-        guard self.byHolder[holder, default: [:]].updateValue(channel, forKey: id) == nil else { return }
-        channel.closeFuture.assumeIsolated().whenComplete { _ in
-            self.byHolder[holder]?[id] = nil
-            if self.byHolder[holder]?.isEmpty == true { self.byHolder[holder] = nil }
+        var holders = self.holdersByConnection[id] ?? []
+        if holders.isEmpty {
+            channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(id) }
+        }
+        guard !holders.contains(holder) else { return }
+        holders.append(holder)
+        self.byHolder[holder, default: [:]][id] = channel
+        if case .token = holder, holders.count(where: Self.isToken) > Self.tokensPerConnection,
+            let oldest = holders.firstIndex(where: Self.isToken)
+        {
+            self.remove(id, from: holders.remove(at: oldest))
+        }
+        self.holdersByConnection[id] = holders
+    }
+
+    private static func isToken(_ holder: Holder) -> Bool {
+        if case .token = holder { true } else { false }
+    }
+
+    private func remove(_ id: ObjectIdentifier, from holder: Holder) {
+        self.byHolder[holder]?[id] = nil
+        if self.byHolder[holder]?.isEmpty == true { self.byHolder[holder] = nil }
+    }
+
+    /// A connection closed: it counts under nothing any more.
+    private func forget(_ id: ObjectIdentifier) {
+        for holder in self.holdersByConnection.removeValue(forKey: id) ?? [] {
+            self.remove(id, from: holder)
         }
     }
 
     /// Closes every connection of `holder`; how many there were.
     func disconnect(_ holder: Holder) -> Int {
         guard let channels = self.byHolder.removeValue(forKey: holder) else { return 0 }
-        for channel in channels.values { channel.close(promise: nil) }
+        for (id, channel) in channels {
+            self.holdersByConnection[id]?.removeAll { $0 == holder }
+            channel.close(promise: nil)
+        }
         return channels.count
     }
 }
