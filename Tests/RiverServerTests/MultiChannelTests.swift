@@ -111,6 +111,38 @@ import Testing
         }
     }
 
+    /// Names a cursor must escape (a comma, a colon, UTF-8) are percent-encoded
+    /// in every live event's id, and that id resumes both channels.
+    @Test func liveEventIDsEscapeNamesAndResume() async throws {
+        try await withRiver { river in
+            let stream = try await self.subscribe(river, "/sse?name=a%2Cb&name=%C3%A9t%C3%A9:1&hello=1")
+            var text = ""
+            try await river.publish("a,b", "one")
+            try await river.publish("été:1", "two")
+            while !text.contains("two") {
+                text += String(decoding: try await stream.readSome(), as: UTF8.self)
+            }
+            let epochs = Self.epochs(in: text)
+            let ids = text.split(separator: "\n").filter { $0.hasPrefix("id: ") }
+            #expect(
+                ids == [
+                    "id: a%2Cb:1:\(epochs[0]),%C3%A9t%C3%A9%3A1:0:\(epochs[1])",
+                    "id: a%2Cb:1:\(epochs[0]),%C3%A9t%C3%A9%3A1:1:\(epochs[1])",
+                ],
+                "\(text)"
+            )
+            try await river.publish("été:1", "three")
+            let resumed = try await self.subscribe(
+                river,
+                "/sse?name=a%2Cb&name=%C3%A9t%C3%A9:1",
+                headers: ["Last-Event-ID: \(ids.last?.dropFirst(4) ?? "")"]
+            )
+            let again = String(decoding: try await resumed.readSome(), as: UTF8.self)
+            #expect(again.hasPrefix("id: a%2Cb:1:\(epochs[0]),%C3%A9t%C3%A9%3A1:2:\(epochs[1])\n"), "\(again)")
+            #expect(again.contains("three") && !again.contains("two"))
+        }
+    }
+
     /// The epochs named by `"epoch": N` in `text`, in order.
     static func epochs(in text: String) -> [String] {
         text.components(separatedBy: "\"epoch\": ").dropFirst().map { String($0.prefix { $0.isNumber }) }

@@ -1,14 +1,16 @@
 import NIOCore
 
 /// One channel's subscribers on one event loop, and the messages not yet
-/// written to all of them.
+/// written to all of them. A subscriber keeps it (`LoopHub.add`) to share its
+/// name and, when it carries several channels, to take every channel's
+/// pending messages whenever one of them is visited: one write for all.
 ///
 /// Delivery happens in rounds: a round visits every member once and offers
 /// each the pending messages it has not seen, so a member visited later in a
 /// round also gets what arrived meanwhile, in the same write. Members
 /// `0..<position` have been visited in the current round; removal keeps that
 /// partition, so no member is skipped.
-final class LocalChannel {
+public final class LocalChannel {
     enum State {
         /// No round in progress.
         case idle
@@ -18,11 +20,18 @@ final class LocalChannel {
         case running(position: Int, upTo: UInt64)
     }
 
-    let name: ChannelName
+    public let name: ChannelName
     unowned let hub: LoopHub
     var members: ContiguousArray<Subscriber> = []
     /// Messages not yet written to every member, in seq order.
-    var pending: [EncodedMessage] = []
+    private(set) var pending: [EncodedMessage] = []
+    /// Text the server writes for this channel in every subscriber's cursor
+    /// (its encoded name, its epoch), made once per channel and loop rather
+    /// than once per message and subscriber. RiverCore only keeps it.
+    public var cursorText: CursorText?
+    /// The newest seq ever pending: a member whose `deliveredSeq` is at least
+    /// this has nothing to take (one load, where `pending` costs retains).
+    public private(set) var newestSeq: UInt64 = 0
     var state = State.idle
     var roundStartedAt = NIODeadline.uptimeNanoseconds(0)
     /// The earliest start of the next round (see `LoopHub.finishRound`).
@@ -80,8 +89,15 @@ final class LocalChannel {
         member.hubSlot = destination
     }
 
+    /// Queues a message for the members (seqs only grow).
+    func append(_ message: EncodedMessage) {
+        self.pending.append(message)
+        self.newestSeq = max(self.newestSeq, message.seq)
+    }
+
     /// The pending messages newer than `seq` (binary search: pending is in seq order).
-    func pending(after seq: UInt64) -> ArraySlice<EncodedMessage> {
+    public func pending(after seq: UInt64) -> ArraySlice<EncodedMessage> {
+        guard self.newestSeq > seq else { return [] }
         var low = 0
         var high = self.pending.count
         while low < high {
@@ -101,12 +117,26 @@ final class LocalChannel {
 
 extension LocalChannel: NIOScheduledCallbackHandler {
     /// The gap after the previous round is over: start the next one.
-    func handleScheduledCallback(eventLoop: some EventLoop) {
+    public func handleScheduledCallback(eventLoop: some EventLoop) {
         self.state = .idle
-        self.hub.startRound(self)
+        self.hub.startRound(self, hasWaited: true)
         self.hub.runSlice()
     }
 }
 
 @available(*, unavailable)
 extension LocalChannel: Sendable {}
+
+/// A channel's name and epoch as cursors write them (`LocalChannel.cursorText`).
+public struct CursorText {
+    public let name: ByteBuffer
+    public let epoch: UInt64
+    /// `:EPOCH`, the entry's tail.
+    public let epochSuffix: ByteBuffer
+
+    public init(name: ByteBuffer, epoch: UInt64, epochSuffix: ByteBuffer) {
+        self.name = name
+        self.epoch = epoch
+        self.epochSuffix = epochSuffix
+    }
+}

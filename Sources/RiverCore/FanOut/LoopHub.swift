@@ -24,6 +24,11 @@ public final class LoopHub {
     private var running: Deque<LocalChannel> = []
     /// When the next slice is due; a callback finding a later (or no) deadline is stale.
     private var nextSliceAt: NIODeadline?
+    /// The hub's own pacing, as each channel's (`LocalChannel`) but over every
+    /// channel: when publishes to many channels keep arriving while rounds run,
+    /// the next rounds wait as long as the last busy period took (capped), so a
+    /// connection carrying many of those channels gets them in one write.
+    private var pacing = RoundPacing()
     private let allocator = ByteBufferAllocator()
     /// Compresses each message once for this loop's permessage-deflate WebSockets.
     public let deflater = PerMessageDeflater()
@@ -60,10 +65,11 @@ public final class LoopHub {
     }
 
     /// Registers a subscriber; from now on it receives the channel's live
-    /// messages. Returns the hub's own copy of the name, which the subscriber
-    /// may keep instead of its own: thousands of subscribers then share one.
+    /// messages. Returns the hub's channel, whose name the subscriber may keep
+    /// instead of its own (thousands of subscribers then share one) and whose
+    /// pending messages it may take early (`LocalChannel.pending(after:)`).
     @discardableResult
-    public func add(_ subscriber: Subscriber, to channel: ChannelName) -> ChannelName {
+    public func add(_ subscriber: Subscriber, to channel: ChannelName) -> LocalChannel {
         let local: LocalChannel
         if let existing = self.channels[channel] {
             local = existing
@@ -74,7 +80,7 @@ public final class LoopHub {
         local.add(subscriber)
         self.subscriberCount += 1
         self.instruments?.subscribersChanged(local.name, count: local.members.count)
-        return local.name
+        return local
     }
 
     /// Unregisters a subscriber (a no-op when it is not registered).
@@ -90,8 +96,7 @@ public final class LoopHub {
     /// Counts what a subscriber wrote outside a delivery round: its catch-up,
     /// and live messages that waited for its socket to drain.
     public func noteDelivered(_ count: DeliveryCount) {
-        self.delivered.messages &+= count.messages
-        self.delivered.bytes &+= count.bytes
+        self.delivered.add(count)
     }
 
     /// The number of local subscribers of a channel.
@@ -104,25 +109,31 @@ public final class LoopHub {
         for entry in batch.entries {
             guard let local = self.channels[entry.channel], !local.members.isEmpty else { continue }
             for message in entry.messages {
-                local.pending.append(EncodedMessage(message, allocator: self.allocator, deflater: self.deflater))
+                local.append(EncodedMessage(message, allocator: self.allocator, deflater: self.deflater))
             }
+            self.pacing.messagesArrived(entry.messages.count)
             self.startRound(local)
         }
         self.runSlice()
     }
 
-    /// Starts a round for `local` now, or once the gap after its previous round is over.
-    func startRound(_ local: LocalChannel) {
+    /// Starts a round for `local` now, or once the gap after its previous round
+    /// (or the hub's busy period) is over. A channel that has waited starts
+    /// then, whatever gap a busy period since has set: the channels waiting for
+    /// the same gap start together, never one gap after another.
+    func startRound(_ local: LocalChannel, hasWaited: Bool = false) {
         guard local.isIdle, let last = local.pending.last else { return }
         let now = self.eventLoop.now
-        if now < local.nextRoundAt {
+        let due = hasWaited ? local.nextRoundAt : max(local.nextRoundAt, self.pacing.nextRoundsAt)
+        if now < due {
             local.state = .waiting
-            _ = try? self.eventLoop.assumeIsolated().scheduleCallback(at: local.nextRoundAt, handler: local)
+            _ = try? self.eventLoop.assumeIsolated().scheduleCallback(at: due, handler: local)
             return
         }
         local.state = .running(position: 0, upTo: last.seq)
         local.roundStartedAt = now
         self.running.append(local)
+        self.pacing.roundsStarted(at: now)
     }
 
     /// Visits subscribers for up to `sliceDuration`, channel by channel, then
@@ -151,8 +162,7 @@ public final class LoopHub {
                 // our position first so the removal keeps the partition right.
                 local.state = .running(position: position, upTo: upTo)
                 let count = member.deliver(offered)
-                self.delivered.messages &+= count.messages
-                self.delivered.bytes &+= count.bytes
+                self.delivered.add(count)
                 guard case .running(let current, _) = local.state else { break }
                 position = current
             }
@@ -162,7 +172,11 @@ public final class LoopHub {
             }
             self.finishRound(local, upTo: upTo)
         }
-        if !self.running.isEmpty { self.scheduleSlice() }
+        if self.running.isEmpty {
+            self.pacing.roundsEnded(at: self.eventLoop.now, maxGap: self.maxRoundGap)
+        } else {
+            self.scheduleSlice()
+        }
     }
 
     private func finishRound(_ local: LocalChannel, upTo: UInt64) {

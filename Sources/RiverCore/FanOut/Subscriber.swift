@@ -53,4 +53,10 @@ public struct DeliveryCount: Sendable {
     }
 
     public static let none = DeliveryCount()
+
+    /// Adds what another delivery wrote.
+    public mutating func add(_ other: DeliveryCount) {
+        self.messages &+= other.messages
+        self.bytes &+= other.bytes
+    }
 }

@@ -5,7 +5,8 @@ import RiverCore
 /// connection's subscriber, which writes every channel to one output.
 ///
 /// Small on purpose (a parked subscription is what a server holds most of):
-/// the name (shared with the hub), positions, the engine's token and the hub slot.
+/// the name (shared with the hub), the hub's channel, positions, the engine's
+/// token and the hub slot.
 final class ChannelSubscription: Subscriber {
     enum Phase: Equatable {
         case subscribing
@@ -16,6 +17,9 @@ final class ChannelSubscription: Subscriber {
 
     unowned let stream: StreamSubscriber
     private(set) var channel: ChannelName
+    /// The hub's channel while joined: the stream takes its pending messages
+    /// when another of its channels is visited.
+    private(set) var local: LocalChannel?
     /// The last seq written or accepted for writing: the hub offers only what comes after.
     var deliveredSeq: UInt64 = 0
     /// The last seq written to the output (a cursor says where the client stands).
@@ -50,7 +54,9 @@ final class ChannelSubscription: Subscriber {
         self.deliveredSeq = subscribed.catchUp.lastSeq
         self.writtenSeq = subscribed.catchUp.lastSeq
         // The hub's copy of the name: thousands of subscribers then share one.
-        self.channel = hub.add(self, to: self.channel)
+        let local = hub.add(self, to: self.channel)
+        self.local = local
+        self.channel = local.name
     }
 
     /// Leaves the hub and the engine, exactly once.
@@ -58,6 +64,7 @@ final class ChannelSubscription: Subscriber {
         let phase = self.phase
         guard phase != .left else { return }
         self.phase = .left
+        self.local = nil
         if self.hubSlot >= 0 { loop.hub.remove(self, from: self.channel) }
         if case .joined(let token) = phase {
             loop.engine.unsubscribe(

@@ -89,8 +89,8 @@ struct StreamCursor: Equatable {
     }
 
     /// Writes one entry: `NAME:SEQ` or `NAME:SEQ:EPOCH` (an epoch of 0 is unknown and left out).
-    static func writeEntry(name: ByteBuffer, seq: UInt64, epoch: UInt64, into buffer: inout ByteBuffer) {
-        buffer.writeImmutableBuffer(name)
+    static func writeEntry(name: ChannelName, seq: UInt64, epoch: UInt64, into buffer: inout ByteBuffer) {
+        Self.writeEncodedName(name, into: &buffer)
         buffer.writeStaticString(":")
         buffer.writeDecimal(seq)
         if epoch != 0 {
@@ -99,23 +99,55 @@ struct StreamCursor: Equatable {
         }
     }
 
-    /// A channel name as a cursor writes it (percent-encoded).
-    static func encodedName(_ name: ChannelName) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.reserveCapacity(name.value.utf8.count)
+    /// Writes one entry of a joined channel from the text its hub channel keeps
+    /// (made on first use, remade when the epoch moves on): two copies and one number.
+    static func writeEntry(_ local: LocalChannel, seq: UInt64, epoch: UInt64, into buffer: inout ByteBuffer) {
+        let text: CursorText
+        if let kept = local.cursorText, kept.epoch == epoch {
+            text = kept
+        } else {
+            var name = ByteBuffer()
+            Self.writeEncodedName(local.name, into: &name)
+            var suffix = ByteBuffer()
+            suffix.writeStaticString(":")
+            suffix.writeDecimal(epoch)
+            text = CursorText(name: name, epoch: epoch, epochSuffix: suffix)
+            local.cursorText = text
+        }
+        buffer.writeImmutableBuffer(text.name)
+        buffer.writeStaticString(":")
+        buffer.writeDecimal(seq)
+        buffer.writeImmutableBuffer(text.epochSuffix)
+    }
+
+    /// Writes a channel name as a cursor does (percent-encoded), straight into `buffer`.
+    static func writeEncodedName(_ name: ChannelName, into buffer: inout ByteBuffer) {
+        // (Most names need no escape: one copy instead of a write per byte.)
+        if name.value.utf8.allSatisfy(Self.isUnreserved) {
+            buffer.writeString(name.value)
+            return
+        }
         for byte in name.value.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
+            if Self.isUnreserved(byte) {
                 buffer.writeInteger(byte)
-            default:
+            } else {
                 buffer.writeInteger(UInt8(ascii: "%"))
                 buffer.writeInteger(Self.hexDigits[Int(byte >> 4)])
                 buffer.writeInteger(Self.hexDigits[Int(byte & 0x0F)])
             }
         }
-        return buffer
+    }
+
+    /// RFC 3986's unreserved characters: written as they are.
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
     }
 
     private static let hexDigits = Array("0123456789ABCDEF".utf8)

@@ -111,13 +111,9 @@ enum StreamFraming {
         return bytes.readableBytes
     }
 
-    /// Writes one message of a multi-channel event stream: `id: CURSOR` (the
-    /// subscription's own bytes), then the message's shared `data:` line.
-    func write(_ message: EncodedMessage, cursor: ByteBuffer, to output: StreamOutput) -> Int {
-        var id = output.allocator.buffer(capacity: cursor.readableBytes + 5)
-        id.writeStaticString("id: ")
-        id.writeImmutableBuffer(cursor)
-        id.writeStaticString("\n")
+    /// Writes one message of a multi-channel event stream: its `id: CURSOR`
+    /// line (the subscription's own bytes), then the message's shared `data:` line.
+    func write(_ message: EncodedMessage, idLine id: ByteBuffer, to output: StreamOutput) -> Int {
         let data = message.bytes(.eventStreamJSON)
         output.write(id)
         output.write(data)

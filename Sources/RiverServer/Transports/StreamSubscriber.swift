@@ -193,12 +193,8 @@ final class StreamSubscriber {
             self.finishStream(nil)
             return DeliveryCount(messages: 1, bytes: bytes)
         case .write:
-            var count = DeliveryCount()
-            for message in messages where message.seq > subscription.deliveredSeq {
-                subscription.deliveredSeq = message.seq
-                count.bytes += self.write(message, on: subscription, to: output)
-                count.messages += 1
-            }
+            var count = self.write(messages, on: subscription, to: output)
+            if self.channels.count > 1 { count.add(self.writePendingOfOtherChannels(than: subscription, to: output)) }
             if count.messages > 0 {
                 self.lastWriteTick = UInt32(truncatingIfNeeded: self.loop.tick)
                 self.flushDelivery(output)
@@ -219,6 +215,42 @@ final class StreamSubscriber {
         }
     }
 
+    /// Writes the offered messages newer than what `subscription` has delivered.
+    private func write(
+        _ messages: ArraySlice<EncodedMessage>,
+        on subscription: ChannelSubscription,
+        to output: StreamOutput
+    ) -> DeliveryCount {
+        var count = DeliveryCount()
+        for message in messages where message.seq > subscription.deliveredSeq {
+            subscription.deliveredSeq = message.seq
+            count.bytes += self.write(message, on: subscription, to: output)
+            count.messages += 1
+        }
+        return count
+    }
+
+    /// With several channels, a visit for one also writes what the hub holds for
+    /// the others: when publishes to many channels arrive together, a connection
+    /// carrying them all gets them in one write, not one per channel's round
+    /// (those rounds then find nothing new for it).
+    private func writePendingOfOtherChannels(
+        than visited: ChannelSubscription,
+        to output: StreamOutput
+    ) -> DeliveryCount {
+        var count = DeliveryCount()
+        var index = 0
+        while index < self.channels.count, self.output != nil {
+            let subscription = self.channels[index]
+            index += 1
+            guard subscription !== visited, let local = subscription.local,
+                local.newestSeq > subscription.deliveredSeq
+            else { continue }
+            count.add(self.write(local.pending(after: subscription.deliveredSeq), on: subscription, to: output))
+        }
+        return count
+    }
+
     /// One channel flushes at once; several flush once per loop tick, so the
     /// deliveries of all their channels in a tick leave in one write.
     func flushDelivery(_ output: StreamOutput) {
@@ -236,21 +268,27 @@ final class StreamSubscriber {
     {
         subscription.writtenSeq = message.seq
         guard self.framing.needsCursor else { return self.framing.write(message, to: output) }
-        return self.framing.write(message, cursor: self.cursor(allocator: output.allocator), to: output)
+        return self.framing.write(message, idLine: self.cursorLine(allocator: output.allocator), to: output)
     }
 
-    /// Where the client stands on every channel, after what was written.
-    private func cursor(allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 32 * self.channels.count)
+    /// `id: CURSOR` and its newline: where the client stands on every channel, after what was written.
+    private func cursorLine(allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 5 + 40 * self.channels.count)
+        buffer.writeStaticString("id: ")
         for (index, subscription) in self.channels.enumerated() {
             if index > 0 { buffer.writeStaticString(",") }
-            StreamCursor.writeEntry(
-                name: StreamCursor.encodedName(subscription.channel),
-                seq: subscription.writtenSeq,
-                epoch: subscription.epoch,
-                into: &buffer
-            )
+            if let local = subscription.local, subscription.epoch != 0 {
+                StreamCursor.writeEntry(local, seq: subscription.writtenSeq, epoch: subscription.epoch, into: &buffer)
+            } else {
+                StreamCursor.writeEntry(
+                    name: subscription.channel,
+                    seq: subscription.writtenSeq,
+                    epoch: subscription.epoch,
+                    into: &buffer
+                )
+            }
         }
+        buffer.writeStaticString("\n")
         return buffer
     }
 
