@@ -26,7 +26,7 @@ import Testing
                 subscribers.append(connection)
             }
             let browser = try await WebDriver.start()
-            try await browser.resizeWindow(width: 1400, height: 1250)
+            try await browser.resizeWindow(width: 1400, height: 1900)
             try await browser.open("http://127.0.0.1:\(river.port)/dashboard?secret=\(Self.secret)")
             await #expect(try browser.waitUntil("return window.riverDashboard !== undefined;"))
             await #expect(try browser.execute("return location.search;") as? String == "")
@@ -79,6 +79,18 @@ import Testing
             // Within a loose tolerance of the rate the test paced (40 per 100 ms plus the requests' own time).
             let peak = (shown?[4] as? NSNumber)?.doubleValue ?? 0
             #expect(peak > 50 && peak < 1000, "published/s peak \(peak)")
+            // A WebSocket that breaks the protocol: the page lists who was cut, over what, why.
+            let broken = try await river.webSocket("/websocket?name=room-1")
+            try await broken.send(opcode: 0x1, Array("x".utf8), reserved: 0x20)
+            #expect(try await broken.read().closeCode == 1002)
+            await #expect(
+                try browser.waitUntil(
+                    "var row = document.querySelector('#cuts tbody tr');"
+                        + " return row !== null && row.textContent.indexOf('protocol error') >= 0;"
+                )
+            )
+            let row = try await browser.execute("return document.querySelector('#cuts tbody tr').textContent;") as? String
+            #expect(row?.contains("127.0.0.1:") == true && row?.contains("websocket") == true, "\(row ?? "")")
             await #expect(try browser.execute("return window.riverDashboard.errors;") as? [String] == [])
 
             let png = try await browser.screenshot()

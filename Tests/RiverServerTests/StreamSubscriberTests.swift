@@ -21,6 +21,7 @@ import Testing
         var starts = 0
         var ends: [StreamEnd] = []
         var channelsEnded: [(ChannelName, FinishReason)] = []
+        var cuts: [(CutReason, String)] = []
 
         func write(_ bytes: ByteBuffer) { self.written += String(buffer: bytes) }
         func flush() { self.flushes += 1 }
@@ -32,6 +33,9 @@ import Testing
         }
         func channelEnded(_ channel: ChannelName, reason: FinishReason) {
             self.channelsEnded.append((channel, reason))
+        }
+        func recordCut(_ reason: CutReason, transport: String, detail: String) {
+            self.cuts.append((reason, transport))
         }
     }
 
@@ -126,6 +130,7 @@ import Testing
         }
         #expect(output.ends == [.cut])
         #expect(harness.loop.counters.slowConsumersCut == 1)
+        #expect(output.cuts.map(\.0) == [.slowConsumer] && output.cuts.map(\.1) == ["stream"])
         #expect(output.written == "")
         harness.eventLoop.run()
         #expect(weakSubscriber == nil, "the hub or the engine still holds a cut subscriber")

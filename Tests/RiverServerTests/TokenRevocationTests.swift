@@ -65,6 +65,10 @@ import Testing
             #expect(try await socket.connection.waitForClose())
             #expect(try await commands.socket.connection.waitForClose())
             #expect(try await bystander.isClosedByServer() == false, "another token's stream stays")
+            // Each is a cut for the operator: counted, listed with the token's id.
+            let cuts = try await CutsTests.cuts(river, headers: ["X-River-Secret: \(Self.adminSecret)"])
+            #expect(cuts["revoked"] as? Int == 4)
+            #expect(CutsTests.recent(cuts).filter { $0["detail"] as? String == "token t-1 revoked" }.count == 4)
 
             let publish = try await river.request("POST", "/publish?name=private-room&token=\(revoked)", body: "x")
             #expect(publish.status == 403)

@@ -25,8 +25,11 @@ final class VerifiedConnections {
     /// fresh token with every request keeps only its latest ones, not one entry per request.
     static let tokensPerConnection = 64
 
-    init(revokedTokens: RevokedTokens) {
+    private let cuts: ConnectionCuts
+
+    init(revokedTokens: RevokedTokens, cuts: ConnectionCuts) {
         self.revokedTokens = revokedTokens
+        self.cuts = cuts
     }
 
     /// Counts `channel` as `member`'s until it closes (self-chosen names never count).
@@ -40,6 +43,7 @@ final class VerifiedConnections {
     func add(_ channel: Channel, openedBy token: AccessToken) {
         guard let id = token.id else { return }
         guard !self.revokedTokens.isRevoked(id, now: WallClock.nowMillis() / 1000) else {
+            self.cuts.record(.revoked, peer: channel.remoteAddress, transport: "http", detail: "token \(id) revoked")
             return channel.close(promise: nil)
         }
         self.add(channel, under: .token(id))
@@ -83,6 +87,22 @@ final class VerifiedConnections {
         guard let channels = self.byHolder.removeValue(forKey: holder) else { return 0 }
         for (id, channel) in channels {
             self.holdersByConnection[id]?.removeAll { $0 == holder }
+            switch holder {
+            case .user(let user):
+                self.cuts.record(
+                    .disconnected,
+                    peer: channel.remoteAddress,
+                    transport: "-",
+                    detail: "user " + String(decoding: user, as: UTF8.self)
+                )
+            case .token(let token):
+                self.cuts.record(
+                    .revoked,
+                    peer: channel.remoteAddress,
+                    transport: "-",
+                    detail: "token " + String(decoding: token, as: UTF8.self) + " revoked"
+                )
+            }
             channel.close(promise: nil)
         }
         return channels.count

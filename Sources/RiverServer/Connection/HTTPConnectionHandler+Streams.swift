@@ -48,6 +48,11 @@ extension HTTPConnectionHandler: StreamOutput {
         self.flushIfNeeded()
     }
 
+    func recordCut(_ reason: CutReason, transport: String, detail: String) {
+        let name = self.isHTTP2Stream ? "h2 " + transport : transport
+        self.loop.cuts.record(reason, peer: self.context?.channel.remoteAddress, transport: name, detail: detail)
+    }
+
     func flushSoon() {
         if self.pendingFlush.burstEnded() { self.loop.flushAtEndOfTick(self) }
     }

@@ -381,7 +381,9 @@ extension HTTPConnectionHandler: ManagedConnection {
         switch self.machine.tick(tick, self.loop.timeouts) {
         case .none: break
         case .close: self.context?.close(promise: nil)
-        case .timeOutRequest: self.refuseAndClose(.requestTimeout())
+        case .timeOutRequest:
+            self.recordCut(.timeout, transport: "http", detail: "request not read within read_timeout")
+            self.refuseAndClose(.requestTimeout())
         case .tickStream:
             self.subscriber?.tick(tick, self.loop.timeouts)
             self.statsStream?.tick(tick)

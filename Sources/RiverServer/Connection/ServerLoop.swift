@@ -38,6 +38,8 @@ final class ServerLoop {
     private var isSweeping = false
     private(set) var isQuiescing = false
     var counters = LoopCounters()
+    /// Connections ended for cause: counts by reason and the last few (`/stats`, the dashboard).
+    let cuts = ConnectionCuts()
     /// The connections of each verified user and each token with a `jti`, for
     /// `/users/U/disconnect` and `/tokens/revoke`.
     let verified: VerifiedConnections
@@ -71,7 +73,7 @@ final class ServerLoop {
         self.timeouts = ConnectionTimeouts(configuration)
         self.lifetimeObserver = lifetimeObserver
         self.revokedTokens = revokedTokens
-        self.verified = VerifiedConnections(revokedTokens: revokedTokens)
+        self.verified = VerifiedConnections(revokedTokens: revokedTokens, cuts: self.cuts)
         self.taskExecutor = EventLoopTaskExecutor(hub.eventLoop)
         self.instruments = configuration.dashboard ? LoopInstruments() : nil
         if configuration.dashboard {

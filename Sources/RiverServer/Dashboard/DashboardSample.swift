@@ -59,6 +59,23 @@ enum DashboardSample {
             json.field("expired", rate { $0.engine.messagesExpired })
             json.field("evicted", rate { $0.engine.messagesEvicted })
         }
+        // Who is being cut and why: the rate of each reason, and the latest cuts with their peers.
+        json.object("cuts") { json in
+            json.object("rates") { json in
+                for reason in CutReason.allCases {
+                    json.field(reason.key, rate { $0.cuts.count(reason) })
+                }
+            }
+            json.array("recent", now.cuts.recent) { json, cut in
+                json.open()
+                json.field("at", Int(cut.at))
+                json.field("peer", cut.peer)
+                json.field("transport", cut.transport)
+                json.field("reason", cut.reason.name)
+                json.field("detail", cut.detail)
+                json.close()
+            }
+        }
         let window = now.deliveryLatency.subtracting(before.deliveryLatency)
         json.object("delivery_latency_us") { json in
             json.field("rounds", Int(clamping: window.count))

@@ -42,7 +42,8 @@ enum DashboardScript {
             ["delivered", "delivered /s", function (s) { return number(s.rates.delivered); }],
             ["p99", "delivery p99", function (s) { var v = s.delivery_latency_us.p99; return v === null ? "–" : number(v) + " µs"; }],
             ["lag", "worst loop lag", function (s) { return number(Math.max.apply(null, s.loop_lag_us.concat([0]))) + " µs"; }],
-            ["cut", "slow consumers cut /s", function (s) { return number(s.rates.slow_consumers_cut); }],
+            ["cut", "connections cut /s", function (s) {
+              var total = 0; for (var r in s.cuts.rates) { total += s.cuts.rates[r]; } return number(total); }],
             ["deflate", "compression saves", function (s) {
               var r = s.rates; return r.compression_in > 0 ? Math.round(100 * (1 - r.compression_out / r.compression_in)) + "%" : "–"; }],
             ["rss", "resident memory", function (s) { return bytes(s.memory.resident_bytes); }],
@@ -80,8 +81,13 @@ enum DashboardScript {
               series("p50", function (s) { return s.delivery_latency_us.p50; }),
               series("p99", function (s) { return s.delivery_latency_us.p99; })]},
             {id: "lag", title: "Event-loop lag, worst per second (µs)", perLoop: true, lines: []},
-            {id: "cut", title: "Slow consumers cut, history expired /s", lines: [
-              series("cut", function (s) { return s.rates.slow_consumers_cut; }),
+            {id: "cut", title: "Connections cut, by reason /s", lines: [
+              series("slow consumer", function (s) { return s.cuts.rates.slow_consumer; }),
+              series("timeout", function (s) { return s.cuts.rates.timeout; }),
+              series("protocol error", function (s) { return s.cuts.rates.protocol_error; }),
+              series("revoked", function (s) { return s.cuts.rates.revoked; }),
+              series("disconnected", function (s) { return s.cuts.rates.disconnected; })]},
+            {id: "history", title: "History expired, evicted /s", lines: [
               series("expired", function (s) { return s.rates.expired; }),
               series("evicted", function (s) { return s.rates.evicted; })]},
             {id: "resumes", title: "Catch-ups served, lost and reset notices /s", lines: [
@@ -192,6 +198,10 @@ enum DashboardScript {
             }
             if (s.shards.configured === 0) { shards.push(["memory engine", "–"]); }
             fill("shards", shards);
+            fill("cuts", s.cuts.recent.map(function (c) {
+              return [new Date(c.at).toISOString().slice(11, 19), c.peer, c.transport, c.reason.replace("_", " "),
+                      c.detail];
+            }));
             fill("nodes", (s.nodes || []).map(function (n) {
               return [String(n.node), number(n.connections), number(n.published), number(n.delivered), bytes(n.resident_bytes)];
             }));

@@ -49,7 +49,8 @@ final class StatsStream {
 
     /// Once a second: cuts a stream whose reader has taken nothing for `stallTicks`.
     func tick(_ tick: UInt64) {
-        guard self.output != nil, tick &- self.lastWriteTick >= Self.stallTicks else { return }
+        guard let output = self.output, tick &- self.lastWriteTick >= Self.stallTicks else { return }
+        output.recordCut(.slowConsumer, transport: "stats stream", detail: "took no sample for \(Self.stallTicks) s")
         self.end(.cut)
     }
 

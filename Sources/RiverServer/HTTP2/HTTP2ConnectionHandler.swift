@@ -84,6 +84,14 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // (NIOHTTP2Handler has already sent GOAWAY for a connection error.)
+        if error is any NIOHTTP2Error {
+            self.loop.cuts.record(
+                .protocolError,
+                peer: context.channel.remoteAddress,
+                transport: "h2",
+                detail: "\(error)"
+            )
+        }
         context.close(promise: nil)
     }
 

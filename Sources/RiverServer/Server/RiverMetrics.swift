@@ -35,7 +35,19 @@ final class RiverMetrics: Sendable {
             ("river_compression_input_bytes_total", { $0.compression.bytesIn }),
             ("river_compression_output_bytes_total", { $0.compression.bytesOut }),
         ]
-        self.counters = counters.map { ($0.0, $0.1, CoreMetrics.Counter(label: $0.0, factory: factory)) }
+        let cutCounters = CutReason.allCases.map { reason in
+            (
+                "river_connections_cut_total", reason,
+                CoreMetrics.Counter(
+                    label: "river_connections_cut_total",
+                    dimensions: [("reason", reason.name)],
+                    factory: factory
+                )
+            )
+        }
+        self.counters =
+            counters.map { ($0.0, $0.1, CoreMetrics.Counter(label: $0.0, factory: factory)) }
+            + cutCounters.map { name, reason, counter in (name, { $0.cuts.count(reason) }, counter) }
         let gauges: [(String, [(String, String)], @Sendable (ServerStatistics) -> Int)] = [
             ("river_connections", [("transport", "stream")], { $0.streams }),
             ("river_connections", [("transport", "long_poll")], { $0.longPolls }),

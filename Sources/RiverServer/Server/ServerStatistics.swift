@@ -22,6 +22,8 @@ struct ServerStatistics: Sendable {
     var loopLag: [LatencyHistogram] = []
     /// permessage-deflate: messages compressed (once per loop), their bytes before and after.
     var compression = (messages: 0, bytesIn: 0, bytesOut: 0)
+    /// Connections ended for cause, by reason, and the latest of them.
+    var cuts = CutsSummary()
 
     static func collect(_ server: ServerContext, on loop: EventLoop) -> EventLoopFuture<ServerStatistics> {
         let parts = server.loops.map { box in
@@ -30,6 +32,7 @@ struct ServerStatistics: Sendable {
                 var part = ServerStatistics()
                 part.connectionsOpen = context.openConnections
                 part.loop = context.counters
+                part.cuts = CutsSummary(context.cuts)
                 part.delivered = context.hub.delivered
                 part.statsStreams = context.statsStreams.count
                 let deflater = context.hub.deflater
@@ -51,6 +54,7 @@ struct ServerStatistics: Sendable {
             total.compression.bytesOut += part.compression.bytesOut
             total.deliveryLatency.add(part.deliveryLatency)
             total.loopLag += part.loopLag
+            total.cuts.merge(part.cuts)
             return total
         }.and(server.engine.statistics(on: loop)).map { total, engine in
             var total = total
@@ -105,6 +109,9 @@ struct ServerStatistics: Sendable {
         field("catch_ups", self.loop.catchUps)
         field("lost_notices", self.loop.lostNotices)
         field("reset_notices", self.loop.resetNotices)
+        buffer.writeStaticString("\"cuts\": ")
+        self.cuts.writeJSON(into: &buffer)
+        buffer.writeStaticString(", ")
         field("history_messages", self.engine.historyMessages)
         field("history_bytes", self.engine.historyBytes)
         field("messages_expired", self.engine.messagesExpired)

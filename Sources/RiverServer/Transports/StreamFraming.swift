@@ -42,6 +42,16 @@ enum StreamFraming {
         }
     }
 
+    /// The transport's name in `/stats` and the dashboard (a long-poll is named by its subscriber).
+    var transportName: String {
+        switch self {
+        case .river(_, nil), .raw: return "stream"
+        case .river: return "jsonp"
+        case .eventStream, .eventStreamOfChannels: return "sse"
+        case .webSocket: return "websocket"
+        }
+    }
+
     /// The response's content type (HTTP transports).
     var contentType: String {
         switch self {

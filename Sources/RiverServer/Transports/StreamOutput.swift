@@ -23,6 +23,8 @@ protocol StreamOutput: AnyObject {
     func streamDidEnd(_ end: StreamEnd)
     /// One channel of a stream that goes on without it (`river.v2`) was ended by the server.
     func channelEnded(_ channel: ChannelName, reason: FinishReason)
+    /// The stream was ended for cause (`reason`): counted, and kept among the recent cuts with its peer.
+    func recordCut(_ reason: CutReason, transport: String, detail: String)
 }
 
 extension StreamOutput {

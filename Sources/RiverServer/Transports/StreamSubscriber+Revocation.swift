@@ -20,6 +20,7 @@ extension StreamSubscriber {
             allocator: allocator
         )
         output.write(notice)
+        output.recordCut(.revoked, transport: self.transportName, detail: "\(channel): \(reason)")
         self.finish(.revoked)
     }
 }

@@ -251,6 +251,12 @@ final class StreamSubscriber {
         return count
     }
 
+    /// Its transport as an operator reads it: `stream`, `long-poll`, `jsonp`, `sse`, `websocket`.
+    var transportName: String {
+        if self.machine.endsAfterFirstBatch { return "long-poll" }
+        return self.framing.transportName
+    }
+
     /// One channel flushes at once; several flush once per loop tick, so the
     /// deliveries of all their channels in a tick leave in one write.
     func flushDelivery(_ output: StreamOutput) {
@@ -383,6 +389,7 @@ final class StreamSubscriber {
             self.stop(.refused(.unavailable("server is shutting down")))
         case .cut:
             self.loop.counters.slowConsumersCut += 1
+            output.recordCut(.slowConsumer, transport: self.transportName, detail: "")
             self.stop(.cut)
         case .end(let reason):
             self.leave()

@@ -17,6 +17,11 @@ enum WebSocketClose {
     static let messageTooLarge = UInt16(webSocketErrorCode: .messageTooLarge)
     static let unexpectedServerError = UInt16(webSocketErrorCode: .unexpectedServerError)
 
+    /// A close for the peer's fault: a protocol error, a payload not as its frame said, a message too large.
+    static func isProtocolFailure(_ code: UInt16) -> Bool {
+        code == Self.protocolError || code == Self.invalidPayload || code == Self.messageTooLarge
+    }
+
     /// The code to answer a close frame carrying `payload` (already unmasked)
     /// with (RFC 6455 section 5.5.1): none given, 1000; the client's own when
     /// it is one a peer may send and its reason is UTF-8; 1002 for a one-byte

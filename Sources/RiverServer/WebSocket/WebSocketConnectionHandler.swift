@@ -207,8 +207,14 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             self.pendingFlush.wrote()
             self.flushSoon()
         case .close(let code, let reason):
+            if WebSocketClose.isProtocolFailure(code) {
+                self.recordCut(.protocolError, transport: "websocket", detail: "\(code) \(reason)")
+            }
             self.sendClose(code: code, reason: reason, thenCloseSocket: false)
         case .answerClose(let code):
+            if WebSocketClose.isProtocolFailure(code) {
+                self.recordCut(.protocolError, transport: "websocket", detail: "\(code): bad close frame")
+            }
             self.sendClose(code: code, reason: "", thenCloseSocket: true)
         case .closeSocket:
             self.context?.close(promise: nil)
@@ -329,6 +335,10 @@ extension WebSocketConnectionHandler: StreamOutput {
 
     func flushSoon() {
         if self.pendingFlush.burstEnded() { self.loop.flushAtEndOfTick(self) }
+    }
+
+    func recordCut(_ reason: CutReason, transport: String, detail: String) {
+        self.loop.cuts.record(reason, peer: self.context?.channel.remoteAddress, transport: transport, detail: detail)
     }
 
     /// `river.v2`: a channel deleted or reset under the connection ends alone, and the client is told.

@@ -23,6 +23,12 @@ extension MachineLoadTests {
                 let goAway = try await h2.nextFrame(on: 0, ofType: TestHTTP2Connection.FrameType.goAway)
                 #expect(Array(goAway.payload[4..<8]) == [0, 0, 0, 0xB], "ENHANCE_YOUR_CALM")
                 #expect(try await h2.connection.waitForClose())
+                // The operator sees it: a protocol error, the HTTP/2 error its detail.
+                let cuts = try await CutsTests.cuts(river)
+                #expect(cuts["protocol_error"] as? Int == 1)
+                let cut = try #require(CutsTests.recent(cuts).first)
+                #expect(cut["transport"] as? String == "h2" && cut["reason"] as? String == "protocol_error")
+                #expect((cut["detail"] as? String)?.contains("xcessive") == true, "\(cut)")
             }
         }
     }
