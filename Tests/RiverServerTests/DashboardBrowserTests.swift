@@ -89,7 +89,8 @@ import Testing
                         + " return row !== null && row.textContent.indexOf('protocol error') >= 0;"
                 )
             )
-            let row = try await browser.execute("return document.querySelector('#cuts tbody tr').textContent;") as? String
+            let row =
+                try await browser.execute("return document.querySelector('#cuts tbody tr').textContent;") as? String
             #expect(row?.contains("127.0.0.1:") == true && row?.contains("websocket") == true, "\(row ?? "")")
             await #expect(try browser.execute("return window.riverDashboard.errors;") as? [String] == [])
 
