@@ -40,6 +40,8 @@ struct RiverCommand: AsyncParsableCommand {
     @Option(help: "Most channels held at once (memory engine). Default: max_memory / 1k.") var maxChannels: String?
     @Option(help: "How long an idle, empty channel is remembered. Default 60.") var channelIdleTtl: String?
     @Option(help: "Unsent bytes before a slow subscriber is cut. Default 1m.") var maxSubscriberBacklog: String?
+    @Option(help: "zlib level of permessage-deflate, 1 (fastest) to 9 (smallest). Default 1.")
+    var websocketCompressionLevel: String?
     @Option(help: "Time allowed to send a whole request. Default 30.") var readTimeout: String?
     @Option(help: "Idle keep-alive connections close after this. Default 120.") var keepaliveTimeout: String?
     @Option(help: "Silence before TCP keepalive probes a connection's peer; 0 never. Default 60.")
@@ -105,6 +107,7 @@ struct RiverCommand: AsyncParsableCommand {
             ("max_channels", "max-channels", self.maxChannels),
             ("channel_idle_ttl", "channel-idle-ttl", self.channelIdleTtl),
             ("max_subscriber_backlog", "max-subscriber-backlog", self.maxSubscriberBacklog),
+            ("websocket_compression_level", "websocket-compression-level", self.websocketCompressionLevel),
             ("tcp_keepalive", "tcp-keepalive", self.tcpKeepalive),
             ("read_timeout", "read-timeout", self.readTimeout),
             ("keepalive_timeout", "keepalive-timeout", self.keepaliveTimeout),

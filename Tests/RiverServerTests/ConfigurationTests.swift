@@ -125,7 +125,7 @@ import Testing
             var refused = RiverConfiguration()
             #expect(throws: ConfigurationError.self, "\(key) \(value)") { try refused.set(key, to: value) }
         }
-        #expect(RiverConfiguration.keys.count == 56)
+        #expect(RiverConfiguration.keys.count == 57)
     }
 
     /// With Sentinel, each `redis_master` name is a shard found through the Sentinels.

@@ -27,7 +27,16 @@ public final class PerMessageDeflater {
     public private(set) var bytesIn = 0
     public private(set) var bytesOut = 0
 
-    public init() {}
+    /// zlib's level for every message (1 fastest … 9 smallest; `websocket_compression_level`).
+    public let level: Int
+    /// Level 1: on JSON of 2 KB it writes 6 % more than zlib's default 6 in 63 % of
+    /// the time, on 20 KB 26 % more in 27 % of the time (docs/Configuration.md).
+    public static let defaultLevel = 1
+
+    public init(level: Int = PerMessageDeflater.defaultLevel) {
+        precondition((1...9).contains(level), "compression level out of range")
+        self.level = level
+    }
 
     /// A final frame with RSV1 set ("compressed") carrying `payload`
     /// deflated with a window of 2^`windowBits` bytes.
@@ -71,7 +80,7 @@ public final class PerMessageDeflater {
         if let compressor = self.compressors[windowBits] { return compressor }
         let configuration = ZlibConfiguration(
             windowSize: ZlibConfiguration.WindowSize(rawValue: Int32(windowBits))!,
-            compressionLevel: .defaultCompressionLevel,
+            compressionLevel: ZlibConfiguration.CompressionLevel(rawValue: Int32(self.level)) ?? .fastestCompression,
             memoryLevel: .memory128K
         )
         do {

@@ -5,11 +5,12 @@ import NIOCore
 public final class FanOut: Sendable {
     public let hubs: [NIOLoopBoundBox<LoopHub>]
 
-    /// One hub per event loop of `group`.
-    public init(group: EventLoopGroup) {
+    /// One hub per event loop of `group`, compressing at `compressionLevel` (zlib's, 1–9).
+    public init(group: EventLoopGroup, compressionLevel: Int = PerMessageDeflater.defaultLevel) {
         var hubs: [NIOLoopBoundBox<LoopHub>] = []
         for (index, loop) in group.makeIterator().enumerated() {
-            hubs.append(.makeBoxSendingValue(LoopHub(eventLoop: loop, index: index), eventLoop: loop))
+            let hub = LoopHub(eventLoop: loop, index: index, compressionLevel: compressionLevel)
+            hubs.append(.makeBoxSendingValue(hub, eventLoop: loop))
         }
         self.hubs = hubs
     }

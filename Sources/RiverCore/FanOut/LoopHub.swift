@@ -31,7 +31,7 @@ public final class LoopHub {
     private var pacing = RoundPacing()
     private let allocator = ByteBufferAllocator()
     /// Compresses each message once for this loop's permessage-deflate WebSockets.
-    public let deflater = PerMessageDeflater()
+    public let deflater: PerMessageDeflater
     /// Everything delivered from this loop so far.
     public private(set) var delivered = DeliveryCount()
     /// Subscribers currently registered on this loop.
@@ -56,8 +56,10 @@ public final class LoopHub {
         eventLoop: EventLoop,
         index: Int,
         maxRoundGap: TimeAmount = .milliseconds(1),
-        sliceDuration: TimeAmount = .microseconds(500)
+        sliceDuration: TimeAmount = .microseconds(500),
+        compressionLevel: Int = PerMessageDeflater.defaultLevel
     ) {
+        self.deflater = PerMessageDeflater(level: compressionLevel)
         self.eventLoop = eventLoop
         self.index = index
         self.maxRoundGap = maxRoundGap

@@ -10,7 +10,8 @@ extension RiverConfiguration {
     public static let keys = [
         "ip", "port", "threads", "log", "log_level", "client_timeout", "max_memory", "max_connections",
         "history_size", "history_ttl", "max_message_size", "max_channel_name", "max_channels", "channel_idle_ttl",
-        "max_channels_per_connection", "max_commands_per_second", "presence_leave_delay", "presence_ttl",
+        "max_channels_per_connection", "max_commands_per_second", "websocket_compression_level",
+        "presence_leave_delay", "presence_ttl",
         "max_presence_members", "presence_self_names", "max_subscriber_backlog", "read_timeout", "keepalive_timeout",
         "tcp_keepalive", "shutdown_timeout", "heartbeat",
         "allowed_origins", "public_dir", "publish_secret", "admin_secret", "token_secret", "token_public_key",
@@ -50,6 +51,7 @@ extension RiverConfiguration {
         case "channel_idle_ttl": self.history.channelIdleTTL = try Self.duration(value)
         case "max_channels_per_connection": self.maxChannelsPerConnection = try Self.integer(value, in: 1...4096)
         case "max_commands_per_second": self.maxCommandsPerSecond = try Self.integer(value, in: 1...1_000_000)
+        case "websocket_compression_level": self.webSocketCompressionLevel = try Self.integer(value, in: 1...9)
         case "presence_leave_delay": self.presenceLeaveDelay = try Self.duration(value)
         case "presence_ttl": self.presenceTTL = try Self.duration(value, minimum: .seconds(3))
         case "max_presence_members": self.maxPresenceMembers = try Self.integer(value, in: 0...1_000_000)

@@ -31,6 +31,9 @@ public struct RiverConfiguration: Sendable {
     /// `max_channels_per_connection`: the channels one HTTP subscription (or
     /// one `river.v2` WebSocket) may carry at once (400, or 429, beyond).
     public var maxChannelsPerConnection = 128
+    /// `websocket_compression_level`: zlib's level for permessage-deflate
+    /// (1 fastest … 9 smallest); each message is compressed once per loop.
+    public var webSocketCompressionLevel = PerMessageDeflater.defaultLevel
     /// `max_commands_per_second`: the commands one `river.v2` WebSocket may
     /// send per second (a burst of as many is allowed); beyond, each is answered 429.
     public var maxCommandsPerSecond = 100

@@ -90,7 +90,7 @@ package final class ServerContext: Sendable {
         if let files = try configuration.tlsFiles() {
             security = try ConnectionSecurity(files: files, offersHTTP2: configuration.http2)
         }
-        let fanOut = FanOut(group: group)
+        let fanOut = FanOut(group: group, compressionLevel: configuration.webSocketCompressionLevel)
         let engine: Engine
         switch configuration.engine {
         case .memory:
@@ -151,7 +151,7 @@ package final class ServerContext: Sendable {
         logger: Logger
     ) throws -> ServerContext {
         eventLoop.preconditionInEventLoop()
-        let fanOut = FanOut(group: eventLoop)
+        let fanOut = FanOut(group: eventLoop, compressionLevel: configuration.webSocketCompressionLevel)
         let engine = MemoryEngine(
             fanOut: fanOut,
             limits: configuration.history,
