@@ -70,7 +70,12 @@ import Testing
 
     @Test func inflationStopsAtItsBound() throws {
         let zeros = ByteBuffer(repeating: 0, count: 64 << 20)
-        let frame = PerMessageDeflater().frame(opcode: .binary, payload: zeros, windowBits: 15, allocator: .init())
+        let frame = PerMessageDeflater(level: 9).frame(
+            opcode: .binary,
+            payload: zeros,
+            windowBits: 15,
+            allocator: .init()
+        )
         let bomb = self.payload(of: frame, opcode: 0x2)
         #expect(bomb.readableBytes < 128 * 1024)
         let inflater = try #require(PerMessageInflater())
