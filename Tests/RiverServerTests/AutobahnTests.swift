@@ -7,7 +7,7 @@ import Testing
 /// `river` process at `/websocket?name=autobahn-N&format=raw`: the sender of
 /// a message is a subscriber too, so every message comes back as published —
 /// Autobahn's echo. Sections 1–7, 9, 10, 12 and 13, split between
-/// `RIVER_AUTOBAHN_JOBS` kosoku processes (default 2), each one case at a time
+/// `RIVER_AUTOBAHN_JOBS` kosoku processes (default 3), each one case at a time
 /// on its own channel N; the step fails with the list of cases whose verdict
 /// is not OK, NON-STRICT or INFORMATIONAL. `scripts/autobahn/run.py` prints
 /// the summary per section (docs/AUTOBAHN.md keeps the last one, and why
@@ -26,7 +26,7 @@ import Testing
     /// An optimised `river` (`scripts/test`: `swift build -c release --product river`).
     static let river = Self.environment["RIVER_AUTOBAHN_RIVER"].map { URL(fileURLWithPath: $0) }
     /// How many kosoku processes run the cases side by side.
-    static let jobs = Self.environment["RIVER_AUTOBAHN_JOBS"].flatMap { Int($0) } ?? 2
+    static let jobs = Self.environment["RIVER_AUTOBAHN_JOBS"].flatMap { Int($0) } ?? 3
     /// When `run.py` is killed: several times a release run on the loaded
     /// 2-core machine (docs/AUTOBAHN.md), about twice a debug one.
     static let deadline: Duration = Self.river == nil ? .seconds(28 * 60) : .seconds(15 * 60)
