@@ -60,6 +60,31 @@ import Testing
             #expect(try await river.request("GET", "/presence?name=room", headers: ["Cookie: user=u2"]).status == 200)
             #expect(try await river.request("GET", "/presence?name=room").status == 200)
             #expect(try await backend.count() == 3)
+
+            // The operator's view: /stats, /metrics and the dashboard's samples say the same.
+            let stats = try await river.request("GET", "/stats").body
+            #expect(stats.contains(#""auth": {"requests": 3, "cache_hits": 9, "coalesced": 0, "overloaded": 0, "#))
+            #expect(stats.contains(#""failures": 0, "latency_us": {"p50": "#) && !stats.contains(#""p50": null"#))
+            let metrics = try await river.request("GET", "/metrics").body
+            #expect(
+                metrics.contains("river_auth_requests_total 3\n") && metrics.contains("river_auth_cache_hits_total 9\n")
+            )
+            #expect(metrics.contains("river_auth_latency_seconds_count 3\n"), "\(metrics)")
+            let watcher = try await river.connect()
+            try await watcher.sendRequest("GET", "/stats/stream")
+            #expect(try await watcher.readHead().status == 200)
+            await river.advance(by: .seconds(2))
+            let samples = String(decoding: try await watcher.readSome(), as: UTF8.self)
+            #expect(samples.contains(#""auth": {"requests": "#), "\(samples)")
+        }
+    }
+
+    @Test func withoutAnApplicationStatsSayAuthNull() async throws {
+        try await withRiver { river in
+            let stats = try await river.request("GET", "/stats").body
+            #expect(stats.contains(#""auth": null, "#))
+            let metrics = try await river.request("GET", "/metrics").body
+            #expect(!metrics.contains("river_auth_latency_seconds"))
         }
     }
 

@@ -27,6 +27,8 @@ final class Authorizer: Sendable {
         var cache: DecisionCache
         var waiting: [QuestionKey: Waiting] = [:]
         var counts = Counts()
+        /// How long the application took to answer each question (timeouts and failures included).
+        var latency = LatencyHistogram()
     }
 
     /// What the authorizer did, for `/stats` and tests.
@@ -84,6 +86,11 @@ final class Authorizer: Sendable {
     }
 
     var counts: Counts { self.state.withLockedValue { $0.counts } }
+
+    /// The counts and the application's answer times, for `/stats` and the dashboard.
+    var figures: (counts: Counts, latency: LatencyHistogram) {
+        self.state.withLockedValue { ($0.counts, $0.latency) }
+    }
 
     /// The whole answer to `question` if every part of it is cached (no I/O: the warm path).
     func cachedOutcome(_ question: AuthQuestion) -> AuthOutcome? {
@@ -168,10 +175,12 @@ final class Authorizer: Sendable {
 
     /// POSTs `question`, reads the answer, caches what it says may be kept.
     private func ask(_ question: AuthQuestion, key: QuestionKey) async -> Result<AuthOutcome, RequestError> {
+        let asked = self.now()
         let result = await self.answer(to: question)
         let now = self.now()
         self.state.withLockedValue { state in
             state.waiting[key] = nil
+            state.latency.record(now - asked)
             guard case .success(let outcome) = result else {
                 state.counts.failures += 1
                 return

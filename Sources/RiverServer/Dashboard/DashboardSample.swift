@@ -76,6 +76,21 @@ enum DashboardSample {
                 json.close()
             }
         }
+        // The application's authorization (null without `auth_url`): questions and cache hits
+        // per second, its answer time over the second.
+        if let auth = now.auth {
+            let earlier = before.auth
+            json.object("auth") { json in
+                json.field("requests", rate { Int(clamping: $0.auth?.counts.requests ?? 0) })
+                json.field("cache_hits", rate { Int(clamping: $0.auth?.counts.cacheHits ?? 0) })
+                json.field("failures", rate { Int(clamping: $0.auth?.counts.failures ?? 0) })
+                let answered = earlier.map { auth.latency.subtracting($0.latency) } ?? auth.latency
+                json.field("p50_us", answered.quantile(0.5).map { Int($0 / 1000) })
+                json.field("p99_us", answered.quantile(0.99).map { Int($0 / 1000) })
+            }
+        } else {
+            json.field("auth", nil as Int?)
+        }
         let window = now.deliveryLatency.subtracting(before.deliveryLatency)
         json.object("delivery_latency_us") { json in
             json.field("rounds", Int(clamping: window.count))

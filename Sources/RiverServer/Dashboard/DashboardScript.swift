@@ -87,6 +87,13 @@ enum DashboardScript {
               series("protocol error", function (s) { return s.cuts.rates.protocol_error; }),
               series("revoked", function (s) { return s.cuts.rates.revoked; }),
               series("disconnected", function (s) { return s.cuts.rates.disconnected; })]},
+            {id: "auth", title: "Authorization (auth_url): questions, cache hits /s; answer p50, p99 (µs)",
+              separate: true, lines: [
+              series("asked", function (s) { return s.auth ? s.auth.requests : null; }),
+              series("cache hits", function (s) { return s.auth ? s.auth.cache_hits : null; }),
+              series("failed", function (s) { return s.auth ? s.auth.failures : null; }),
+              series("p50 µs", function (s) { return s.auth ? s.auth.p50_us : null; }),
+              series("p99 µs", function (s) { return s.auth ? s.auth.p99_us : null; })]},
             {id: "history", title: "History expired, evicted /s", lines: [
               series("expired", function (s) { return s.rates.expired; }),
               series("evicted", function (s) { return s.rates.evicted; })]},

@@ -34,6 +34,11 @@ final class RiverMetrics: Sendable {
             ("river_compressed_messages_total", { $0.compression.messages }),
             ("river_compression_input_bytes_total", { $0.compression.bytesIn }),
             ("river_compression_output_bytes_total", { $0.compression.bytesOut }),
+            ("river_auth_requests_total", { Int(clamping: $0.auth?.counts.requests ?? 0) }),
+            ("river_auth_cache_hits_total", { Int(clamping: $0.auth?.counts.cacheHits ?? 0) }),
+            ("river_auth_coalesced_total", { Int(clamping: $0.auth?.counts.coalesced ?? 0) }),
+            ("river_auth_overloaded_total", { Int(clamping: $0.auth?.counts.overloaded ?? 0) }),
+            ("river_auth_failures_total", { Int(clamping: $0.auth?.counts.failures ?? 0) }),
         ]
         let cutCounters = CutReason.allCases.map { reason in
             (
@@ -92,6 +97,15 @@ final class RiverMetrics: Sendable {
                 text += "river_redis_latency_seconds{shard=\"\(shard)\"} \(Double(micros) / 1_000_000)\n"
             }
             output += Array(text.utf8)
+        }
+        // The application's answer times (absent without `auth_url`).
+        if let auth = statistics.auth {
+            HistogramExposition.write(
+                name: "river_auth_latency_seconds",
+                help: "How long the application (auth_url) took to answer each question, timeouts included.",
+                series: [("", auth.latency)],
+                into: &output
+            )
         }
         // The dashboard's instruments (absent with `dashboard off`).
         if !statistics.loopLag.isEmpty {

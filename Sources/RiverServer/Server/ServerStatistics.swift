@@ -24,6 +24,8 @@ struct ServerStatistics: Sendable {
     var compression = (messages: 0, bytesIn: 0, bytesOut: 0)
     /// Connections ended for cause, by reason, and the latest of them.
     var cuts = CutsSummary()
+    /// The application's authorization (`auth_url`): what was asked and answered, and how fast (nil: off).
+    var auth: (counts: Authorizer.Counts, latency: LatencyHistogram)?
 
     static func collect(_ server: ServerContext, on loop: EventLoop) -> EventLoopFuture<ServerStatistics> {
         let parts = server.loops.map { box in
@@ -59,6 +61,7 @@ struct ServerStatistics: Sendable {
         }.and(server.engine.statistics(on: loop)).map { total, engine in
             var total = total
             total.engine = engine
+            total.auth = server.authorizer?.figures
             total.streams = total.loop.openStreams
             total.longPolls = total.loop.openLongPolls
             total.eventStreams = total.loop.openEventStreams
@@ -111,6 +114,8 @@ struct ServerStatistics: Sendable {
         field("reset_notices", self.loop.resetNotices)
         buffer.writeStaticString("\"cuts\": ")
         self.cuts.writeJSON(into: &buffer)
+        buffer.writeStaticString(", \"auth\": ")
+        self.writeAuth(into: &buffer)
         buffer.writeStaticString(", ")
         field("history_messages", self.engine.historyMessages)
         field("history_bytes", self.engine.historyBytes)
@@ -146,5 +151,40 @@ struct ServerStatistics: Sendable {
         }
         buffer.writeStaticString("]}")
         return buffer
+    }
+
+    /// `null` without `auth_url`; else its counts and the application's answer time (p50, p99, in µs; null
+    /// before the first question).
+    private func writeAuth(into buffer: inout ByteBuffer) {
+        guard let auth = self.auth else {
+            buffer.writeStaticString("null")
+            return
+        }
+        let counts: [(StaticString, UInt64)] = [
+            ("requests", auth.counts.requests), ("cache_hits", auth.counts.cacheHits),
+            ("coalesced", auth.counts.coalesced), ("overloaded", auth.counts.overloaded),
+            ("failures", auth.counts.failures),
+        ]
+        buffer.writeStaticString("{")
+        for (name, value) in counts {
+            buffer.writeStaticString("\"")
+            buffer.writeStaticString(name)
+            buffer.writeStaticString("\": ")
+            buffer.writeDecimal(value)
+            buffer.writeStaticString(", ")
+        }
+        buffer.writeStaticString("\"latency_us\": {\"p50\": ")
+        Self.writeMicros(auth.latency.quantile(0.5), into: &buffer)
+        buffer.writeStaticString(", \"p99\": ")
+        Self.writeMicros(auth.latency.quantile(0.99), into: &buffer)
+        buffer.writeStaticString("}}")
+    }
+
+    private static func writeMicros(_ nanoseconds: Int64?, into buffer: inout ByteBuffer) {
+        guard let nanoseconds else {
+            buffer.writeStaticString("null")
+            return
+        }
+        buffer.writeDecimal(UInt64(max(nanoseconds / 1000, 0)))
     }
 }
