@@ -91,22 +91,37 @@ public final class RedisServerProcess: @unchecked Sendable {
         return address
     }
 
-    /// A port nothing listens on right now (the kernel's pick).
+    /// A port nothing listens on right now, below the kernel's range for outgoing
+    /// connections (/proc/sys/net/ipv4/ip_local_port_range): a server stopped and
+    /// restarted on it (a shard killed, then back) never finds it taken by some
+    /// client's connection meanwhile, as a port the kernel picked can be.
     public static func freePort() throws -> Int {
+        let ephemeralLow = Self.ephemeralRangeStart()
+        for _ in 0..<200 {
+            let port = Int.random(in: 10_000..<max(ephemeralLow, 10_001))
+            if Self.canBind(port) { return port }
+        }
+        throw Failure(description: "no free port found below \(ephemeralLow)")
+    }
+
+    /// The first port the kernel hands to outgoing connections (32768 when unreadable).
+    private static func ephemeralRangeStart() -> Int {
+        let range = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)
+        return range?.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) }
+            ?? 32768
+    }
+
+    /// Whether 127.0.0.1:`port` is free to listen on now.
+    private static func canBind(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
-        var address = Self.loopback(port: 0)
+        var address = Self.loopback(port: port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard bound == 0 else { throw Failure(description: "bind() failed: \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        guard named == 0 else { throw Failure(description: "getsockname() failed: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return bound == 0
     }
 }
