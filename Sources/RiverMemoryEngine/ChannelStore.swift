@@ -32,6 +32,8 @@ final class ChannelStore {
     private var leaveTimerArmed = false
     /// `presence_leave_delay`.
     private let leaveDelay: TimeAmount
+    /// The engine's count of members, all stores together.
+    private let presenceTally: PresenceTally
     /// Live messages waiting to cross to each hub, flushed once per loop tick.
     private let outboxes: HubOutboxes
     private var nextToken: UInt64 = 1
@@ -54,9 +56,11 @@ final class ChannelStore {
         fanOut: FanOut,
         storeCount: Int,
         clock: MonotonicClock,
-        leaveDelay: TimeAmount
+        leaveDelay: TimeAmount,
+        presenceTally: PresenceTally
     ) {
         self.leaveDelay = leaveDelay
+        self.presenceTally = presenceTally
         self.index = index
         self.eventLoop = eventLoop
         self.limits = limits
@@ -122,6 +126,7 @@ final class ChannelStore {
         state.subscribersPerHub[hubIndex] += 1
         state.subscriberTotal += 1
         if state.presence.subscribed(member), let member {
+            self.presenceTally.add(1)
             self.announce(PresenceEvent(.join, channel: name, member: member), in: state)
         }
         let catchUp = state.history.catchUp(from: point, currentSeq: state.seq, epoch: state.epoch)
@@ -179,6 +184,7 @@ final class ChannelStore {
             self.pendingLeaves.removeFirst()
             guard !front.state.isRetired, let member = front.state.presence.leave(front.member, dueAt: front.due)
             else { continue }
+            self.presenceTally.add(-1)
             self.announce(PresenceEvent(.leave, channel: front.state.name, member: member), in: front.state)
             self.noteIfIdle(front.state, now: now)
         }
@@ -343,6 +349,7 @@ final class ChannelStore {
         self.channels[state.name] = nil
         self.channelBytes -= HistoryLimits.chargedBytes(channelName: state.name.byteCount)
         if state.subscriberTotal > 0 { self.channelsWithSubscribers -= 1 }
+        self.presenceTally.add(-state.presence.records.count)
         state.isRetired = true
         self.retainedMessages -= state.history.count
         var bytes = 0

@@ -11,6 +11,7 @@ public final class MemoryEngine: Engine {
     public let name = "memory"
     private let stores: [NIOLoopBoundBox<ChannelStore>]
     private let reapers: [RepeatedTask]
+    private let presenceTally: PresenceTally
 
     /// - Parameters:
     ///   - fanOut: the hubs of the server's event loops; stores live on the same loops.
@@ -24,6 +25,7 @@ public final class MemoryEngine: Engine {
         presenceLeaveDelay: TimeAmount = .seconds(5)
     ) {
         var stores: [NIOLoopBoundBox<ChannelStore>] = []
+        let tally = PresenceTally()
         var reapers: [RepeatedTask] = []
         for (index, hub) in fanOut.hubs.enumerated() {
             let loop = hub.eventLoop
@@ -35,7 +37,8 @@ public final class MemoryEngine: Engine {
                     fanOut: fanOut,
                     storeCount: fanOut.count,
                     clock: clock,
-                    leaveDelay: presenceLeaveDelay
+                    leaveDelay: presenceLeaveDelay,
+                    presenceTally: tally
                 ),
                 eventLoop: loop
             )
@@ -48,6 +51,7 @@ public final class MemoryEngine: Engine {
         }
         self.stores = stores
         self.reapers = reapers
+        self.presenceTally = tally
     }
 
     public func publish(
@@ -79,6 +83,8 @@ public final class MemoryEngine: Engine {
             $0.subscribe(to: channel, from: point, hubIndex: hubIndex, member: member)
         }.flatMapResult { $0 }
     }
+
+    public var presenceMembers: Int { self.presenceTally.members }
 
     public func presence(of channel: ChannelName, limit: Int, on loop: EventLoop) -> EventLoopFuture<PresenceSnapshot> {
         self.onHome(of: channel, replyOn: loop) { $0.presence(of: channel, limit: limit) }

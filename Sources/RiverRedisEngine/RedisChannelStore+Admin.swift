@@ -85,7 +85,13 @@ extension RedisChannelStore {
             }.recover { error in
                 var statistics = EngineStatistics()
                 statistics.unavailableShards = [link.unavailableShard(error)]
-                statistics.shards = [ShardHealth(number: shard, latencyMicros: nil)]
+                statistics.shards = [
+                    ShardHealth(
+                        number: shard,
+                        latencyMicros: nil,
+                        isSwitching: link.commands.target.sentinelVerdict == .failingOver
+                    )
+                ]
                 return statistics
             }.nonisolated()
         }

@@ -34,6 +34,7 @@ extension RedisChannelStore {
         guard self.channels[channel.name] === channel, channel.presence.leave(member, dueAt: due) != nil else {
             return
         }
+        self.presenceTally.add(-1)
         self.presenceChanged(member, in: channel)
     }
 

@@ -34,6 +34,8 @@ final class RedisChannelStore {
     /// Channels whose presence share waits to be written, and whether a write is scheduled.
     var presenceQueue: [RemoteChannel] = []
     var presenceWriteScheduled = false
+    /// The engine's count of members on this node, all loops together.
+    let presenceTally: PresenceTally
     /// This node's name on the control channel, the same for all its loops (`+Control`).
     let node: String
     /// The disconnects this loop asked the other nodes for, by request id.
@@ -54,8 +56,10 @@ final class RedisChannelStore {
         targets: [RedisTarget],
         fanOut: FanOut,
         settings: RedisEngine.Settings,
+        presenceTally: PresenceTally,
         logger: Logger
     ) {
+        self.presenceTally = presenceTally
         self.index = index
         self.node = node
         self.eventLoop = eventLoop
@@ -115,7 +119,7 @@ final class RedisChannelStore {
         channel.subscriberTotal += 1
         channel.idleSince = nil
         let subscription = Interest(channel: name, hubIndex: hubIndex, token: channel.token, member: member)
-        _ = channel.presence.subscribed(member)
+        if channel.presence.subscribed(member) { self.presenceTally.add(1) }
         self.presenceChanged(member, in: channel)
         return self.catchUp(channel, from: point, attempts: 3)
             .map { SubscribeResult(interest: subscription, catchUp: $0) }

@@ -23,13 +23,16 @@ public final class RedisEngine: Engine {
     private let stores: [NIOLoopBoundBox<RedisChannelStore>]
     private let sweepers: [RepeatedTask]
     private let watchers: [SentinelWatcher]
+    private let presenceTally: PresenceTally
 
     private init(
         settings: Settings,
         stores: [NIOLoopBoundBox<RedisChannelStore>],
         sweepers: [RepeatedTask],
-        watchers: [SentinelWatcher]
+        watchers: [SentinelWatcher],
+        presenceTally: PresenceTally
     ) {
+        self.presenceTally = presenceTally
         self.settings = settings
         self.stores = stores
         self.sweepers = sweepers
@@ -61,6 +64,7 @@ public final class RedisEngine: Engine {
         let node = String(UInt64.random(in: .min ... .max), radix: 16)
         var stores: [NIOLoopBoundBox<RedisChannelStore>] = []
         var sweepers: [RepeatedTask] = []
+        let presenceTally = PresenceTally()
         for (index, hub) in fanOut.hubs.enumerated() {
             let loop = hub.eventLoop
             let store = try! await loop.submit {
@@ -72,6 +76,7 @@ public final class RedisEngine: Engine {
                         targets: shardTargets,
                         fanOut: fanOut,
                         settings: settings,
+                        presenceTally: presenceTally,
                         logger: logger
                     ),
                     eventLoop: loop
@@ -89,7 +94,13 @@ public final class RedisEngine: Engine {
                 loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in store.value.sweep() }
             )
         }
-        return RedisEngine(settings: settings, stores: stores, sweepers: sweepers, watchers: watchers)
+        return RedisEngine(
+            settings: settings,
+            stores: stores,
+            sweepers: sweepers,
+            watchers: watchers,
+            presenceTally: presenceTally
+        )
     }
 
     public func publish(
@@ -157,6 +168,8 @@ public final class RedisEngine: Engine {
         let store = self.store(on: loop)
         return store.eventLoop.submit(replyingOn: loop) { store.value.delete(channel) }
     }
+
+    public var presenceMembers: Int { self.presenceTally.members }
 
     /// Every loop first reports its publishes, so the figure includes them.
     public func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics> {

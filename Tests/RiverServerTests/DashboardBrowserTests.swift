@@ -15,13 +15,18 @@ import Testing
 
     @Test func thePageDrawsLiveFiguresThatMatchStats() async throws {
         #expect(WebDriver.isAvailable, "chromium and chromium-driver are required: run scripts/test")
-        try await withRiver(.live, configured { $0.adminSecret = Secret(Self.secret) }, threads: 2) { river in
+        let configuration = configured {
+            $0.adminSecret = Secret(Self.secret)
+            $0.presenceSelfNames = true
+        }
+        try await withRiver(.live, configuration, threads: 2) { river in
             // Twenty SSE subscribers on four channels, the heaviest with eight.
             // (They stay open until the River stops.)
             var subscribers: [TestConnection] = []
             for index in 0..<20 {
                 let connection = try await river.connect()
-                try await connection.sendRequest("GET", "/sse?name=room-\(index < 8 ? 0 : index % 4)&hello=1")
+                let user = index < 3 ? "&user=guest-\(index)" : ""  // (three members for the presence tile)
+                try await connection.sendRequest("GET", "/sse?name=room-\(index < 8 ? 0 : index % 4)&hello=1\(user)")
                 #expect(try await connection.readHead().status == 200)
                 subscribers.append(connection)
             }
@@ -66,6 +71,7 @@ import Testing
                     var s = window.riverDashboard.samples[window.riverDashboard.samples.length - 1];
                     return [s.connections.sse, s.connections.stats_stream, document.getElementById('tile-open').textContent,
                             document.querySelector('#top-subscribed tbody td').textContent,
+                            document.getElementById('tile-present').textContent,
                             Math.max.apply(null, window.riverDashboard.samples.map(function (x) { return x.rates.published; }))];
                     """
                 ) as? [Any]
@@ -76,8 +82,9 @@ import Testing
             #expect(shown?[0] as? Int == 20)
             #expect(shown?[1] as? Int == 1)
             #expect(shown?[3] as? String == "room-0")
+            #expect(shown?[4] as? String == "3" && figures?["presence_members"] as? Int == 3)
             // Within a loose tolerance of the rate the test paced (40 per 100 ms plus the requests' own time).
-            let peak = (shown?[4] as? NSNumber)?.doubleValue ?? 0
+            let peak = (shown?[5] as? NSNumber)?.doubleValue ?? 0
             #expect(peak > 50 && peak < 1000, "published/s peak \(peak)")
             // A WebSocket that breaks the protocol: the page lists who was cut, over what, why.
             let broken = try await river.webSocket("/websocket?name=room-1")
@@ -99,6 +106,14 @@ import Testing
             if let path = ProcessInfo.processInfo.environment["RIVER_DASHBOARD_SCREENSHOT"] {
                 try png.write(to: URL(fileURLWithPath: path))
             }
+            // On a phone-sized window nothing is wider than the page (the tables wrap or scroll in their boxes).
+            try await browser.resizeWindow(width: 380, height: 800)
+            let fits = try await browser.waitUntil(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                timeout: .seconds(10)
+            )
+            let widths = try await browser.execute("return [document.documentElement.scrollWidth, window.innerWidth];")
+            #expect(fits, "page and window widths: \(widths ?? "")")
         }
     }
 }

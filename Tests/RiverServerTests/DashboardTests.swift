@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test func aSampleAddsUpTheSecondThatPassed() async throws {
-        try await withRiver { river in
+        try await withRiver(configured { $0.presenceSelfNames = true }) { river in
             let stream = try await river.connect()
             try await stream.sendRequest("GET", "/stats/stream")
             #expect(try await stream.readHead().status == 200)
@@ -127,7 +127,7 @@ import Testing
             #expect(try await subscriber.readHead().status == 200)
             _ = try await subscriber.readSome()  // the `live` notice: subscribed
             let second = try await river.connect()
-            try await second.sendRequest("GET", "/subscribe?name=hot&hello=1")
+            try await second.sendRequest("GET", "/subscribe?name=hot&hello=1&user=ann")
             #expect(try await second.readHead().status == 200)
             _ = try await second.readChunk()
             // The first reading: rates start from it, nothing is sent yet.
@@ -146,6 +146,9 @@ import Testing
             #expect(Self.number(sample, "connections", "stats_stream") == 1)
             #expect(Self.number(sample, "delivery_latency_us", "rounds")! >= 1)
             #expect(Self.number(sample, "memory", "channels") == 2)
+            // Presence: ann, on the page and in this node's line of the Nodes table.
+            #expect(Self.number(sample, "presence_members") == 1)
+            #expect(((sample["nodes"] as? [[String: Any]])?.first?["presence_members"] as? NSNumber)?.intValue == 1)
             let published = sample["top_published"] as? [[String: Any]]
             #expect(published?.map { $0["channel"] as? String } == ["hot", "cold"])
             #expect(published?.map { ($0["rate"] as? NSNumber)?.intValue } == [6, 1])

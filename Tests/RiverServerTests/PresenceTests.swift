@@ -1,3 +1,4 @@
+import Foundation
 import RiverTesting
 import Testing
 
@@ -103,6 +104,46 @@ import Testing
             _ = try await self.stream(river, "name=flap&user=erin")
             await river.advance(by: .seconds(10))
             #expect(try await watcher.unreadBytesNow() == [])
+        }
+    }
+
+    /// The node's member count on `/stats` (`presence_members`) and `/metrics`.
+    func members(_ river: TestRiver) async throws -> (stats: Int?, metric: Bool) {
+        let stats = try await river.request("GET", "/stats").body
+        let figures = try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any]
+        let count = figures?["presence_members"] as? Int
+        let metrics = try await river.request("GET", "/metrics").body
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("river_presence_members ") }
+        return (count, line.flatMap { Double($0.dropFirst("river_presence_members ".count)) } == count.map(Double.init))
+    }
+
+    /// What an operator reads: members, not connections (a user on two channels is two,
+    /// two connections of one user on one channel are one, anonymous subscribers none);
+    /// a member stays counted for the leave delay; a deleted channel's members go with it.
+    @Test func theNodesMembersAreCountedOnStatsAndMetrics() async throws {
+        let open = configured {
+            $0.presenceSelfNames = true
+            $0.presenceLeaveDelay = .seconds(5)
+        }
+        try await withRiver(open) { river in
+            #expect(try await self.members(river) == (0, true))
+            _ = try await self.stream(river, "name=room")
+            let bob = [
+                try await self.stream(river, "name=room&user=bob"),
+                try await self.stream(river, "name=room&user=bob"),
+            ]
+            _ = try await self.stream(river, "name=room&user=alice")
+            _ = try await self.stream(river, "name=hall&user=alice")
+            #expect(try await self.members(river) == (3, true))
+            for connection in bob { await connection.close() }
+            try await eventually("bob's connections are gone") {
+                try await river.request("GET", "/presence?name=room").body.contains("\"connections\": 2,")
+            }
+            #expect(try await self.members(river).stats == 3, "bob stays for the leave delay")
+            await river.advance(by: .seconds(5))
+            #expect(try await self.members(river) == (2, true))
+            #expect(try await river.request("DELETE", "/channels/hall").status == 200)
+            #expect(try await self.members(river) == (1, true))
         }
     }
 

@@ -24,6 +24,13 @@ import Testing
         try await TestConnection.request(port: node.port, "GET", "/presence?name=\(channel)").body
     }
 
+    /// What the node's `/stats` counts: its own members (`presence_members`).
+    func members(_ node: RiverProcess) async throws -> Int? {
+        let body = try await TestConnection.request(port: node.port, "GET", "/stats").body
+        let figures = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+        return figures?["presence_members"] as? Int
+    }
+
     func event(_ kind: String, _ channel: String, _ user: String) -> String {
         "[\"\(kind)\", {\"channel\": \"\(channel)\", \"user\": \"\(user)\", \"unverified\": true}]"
     }
@@ -42,10 +49,14 @@ import Testing
                 + "{\"user\": \"carol\", \"unverified\": true, \"connections\": 1}]}"
         }
 
+        // Each node's /stats counts the members it holds: carol is node a's.
+        await #expect(try self.members(a) == 1)
+        await #expect(try self.members(b) == 0)
         let carolOnB = try await self.stream(b, "name=room&user=carol")
         try await eventually("carol's second connection, on the other node, counts") {
             try await self.presence(a, "room").contains("\"connections\": 3, \"users\": 1")
         }
+        await #expect(try self.members(b) == 1)
         await carolOnA.close()
         try await eventually("carol's connection on node a drops") {
             try await self.presence(b, "room").contains("\"connections\": 2, \"users\": 1")
@@ -59,6 +70,8 @@ import Testing
 
         await carolOnB.close()
         await #expect(try watcher.readChunk() == self.event("leave", "room", "carol"))
+        await #expect(try self.members(a) == 0)
+        await #expect(try self.members(b) == 0)
         await #expect(
             try await self.presence(a, "room")
                 == "{\"channel\": \"room\", \"connections\": 1, \"users\": 0, \"members\": []}"

@@ -141,12 +141,14 @@ import Testing
     }
 
     /// `/stats`'s `redis_shards`, by shard number.
-    func shardHealth(_ stats: String) throws -> [Int: (latency: Int?, reconnects: Int)] {
+    func shardHealth(_ stats: String) throws -> [Int: (state: String, latency: Int?, reconnects: Int)] {
         let document = try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [String: Any] ?? [:]
-        var health: [Int: (latency: Int?, reconnects: Int)] = [:]
+        var health: [Int: (state: String, latency: Int?, reconnects: Int)] = [:]
         for case let shard as [String: Any] in document["redis_shards"] as? [Any] ?? [] {
             guard let number = shard["shard"] as? Int else { continue }
-            health[number] = (shard["latency_us"] as? Int, shard["reconnects"] as? Int ?? -1)
+            health[number] = (
+                shard["state"] as? String ?? "?", shard["latency_us"] as? Int, shard["reconnects"] as? Int ?? -1
+            )
         }
         return health
     }
@@ -168,7 +170,7 @@ import Testing
             #expect(broken.isEmpty, "\(broken.joined(separator: "\n"))")
             let stats = try await river.request("GET", "/stats").body
             #expect(stats.contains(#""reason": "not connected to Redis"}]"#), "\(stats)")
-            #expect(stats.contains(#"{"shard": 2, "latency_us": null, "reconnects": 0}"#), "\(stats)")
+            #expect(stats.contains(#"{"shard": 2, "state": "down", "latency_us": null, "reconnects": 0}"#), "\(stats)")
 
             try await shards[1].restart()
             try await self.waitUntilServing([down] + up, in: river)
@@ -217,6 +219,69 @@ import Testing
             let shard = DownShard(number: 1, count: 1, location: location, channel: "c0")
             let broken = await self.sweep(down: shard, up: []).check(river)
             #expect(broken.isEmpty, "\(broken.joined(separator: "\n"))")
+            // Sentinel finds it down, with nothing to promote: down, and /stats says why.
+            try await eventually("/stats says what Sentinel found") {
+                try await river.request("GET", "/stats").body.contains(
+                    "Sentinel finds it down with no replica to promote"
+                )
+            }
+            #expect(try self.shardHealth(try await river.request("GET", "/stats").body)[1]?.state == "down")
+        }
+    }
+
+    /// Sentinel agrees the master is down and is failing it over, but cannot be
+    /// authorised yet (the second of two Sentinels is frozen, so no majority
+    /// elects a leader): the shard is `switching` on /stats and /metrics, not
+    /// `down`. Once the second Sentinel is back the replica is promoted and
+    /// the shard is `up` again, on it.
+    @Test func aShardSentinelIsFailingOverIsSwitching() async throws {
+        let fastSync = ["--repl-diskless-sync-delay", "0"]
+        let master = try await RedisServerProcess.launch(extraArguments: fastSync)
+        let replica = try await RedisServerProcess.launch(
+            extraArguments: fastSync + ["--replicaof", "127.0.0.1", String(master.port)]
+        )
+        let sentinels = [
+            try await RedisSentinelProcess.launch(monitoring: master.port, failoverTimeoutMillis: 1500),
+            try await RedisSentinelProcess.launch(monitoring: master.port, failoverTimeoutMillis: 1500),
+        ]
+        try await eventually("the Sentinels know the replica and each other", timeout: .seconds(20)) {
+            for sentinel in sentinels {
+                guard (try? await sentinel.knownReplicas()) == 1, (try? await sentinel.knownSentinels()) == 1 else {
+                    return false
+                }
+            }
+            return true
+        }
+        try await withRiver(.live, try self.redis(through: sentinels[0]), threads: 2) { river in
+            try await river.publish("c0", "before")
+            #expect(try self.shardHealth(try await river.request("GET", "/stats").body)[1]?.state == "up")
+            sentinels[1].suspend()
+            try await master.halt()
+            try await eventually("the shard is switching", timeout: .seconds(20)) {
+                try self.shardHealth(try await river.request("GET", "/stats").body)[1]?.state == "switching"
+            }
+            let stats = try await river.request("GET", "/stats").body
+            #expect(stats.contains("; Sentinel is failing it over\"}]"), "\(stats)")
+            let metrics = try await river.request("GET", "/metrics").body
+            #expect(metrics.contains(#"river_redis_shard_state{shard="1",state="switching"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"river_redis_shard_state{shard="1",state="down"} 0"#), "\(metrics)")
+            #expect(try await river.request("GET", "/publish?name=c0&data=x").status == 503)
+            // The dashboard's stream says so too (its page draws the shard amber, with the reason).
+            let watcher = try await river.connect()
+            try await watcher.sendRequest("GET", "/stats/stream")
+            #expect(try await watcher.readHead().status == 200)
+            let sample = try await DashboardTests.SampleReader(watcher).next()
+            let shards = sample["shards"] as? [String: Any]
+            #expect((shards?["health"] as? [[String: Any]])?.first?["state"] as? String == "switching", "\(sample)")
+            await watcher.close()
+
+            sentinels[1].resume()
+            try await eventually("the replica is promoted and serves", timeout: .seconds(30)) {
+                try self.shardHealth(try await river.request("GET", "/stats").body)[1]?.state == "up"
+            }
+            #expect(try await sentinels[0].currentMasterPort() == replica.port)
+            let published = try await river.request("GET", "/publish?name=c0&data=after")
+            #expect(published.status == 200, "\(published.body)")
         }
     }
 

@@ -59,6 +59,9 @@ public protocol Engine: AnyObject, Sendable {
     /// Engine-wide figures for `/stats`.
     func statistics(on loop: EventLoop) -> EventLoopFuture<EngineStatistics>
 
+    /// Presence members held on this node (`PresenceTally`): with Redis, this node's share.
+    var presenceMembers: Int { get }
+
     /// Has every other node sharing this engine carry out `order` (each hub's `carryOut`
     /// there), and says how many connections they ended: `/users/U/disconnect`,
     /// `/tokens/revoke`.
@@ -206,12 +209,18 @@ public struct ShardHealth: Sendable, Equatable {
     public var latencyMicros: Int?
     /// How many times River's connections to it were made again after one was lost (every loop's, both kinds).
     public var reconnects: Int
+    /// It did not answer, and Sentinel says its master is down and being failed over.
+    public var isSwitching: Bool
 
-    public init(number: Int, latencyMicros: Int?, reconnects: Int = 0) {
+    public init(number: Int, latencyMicros: Int?, reconnects: Int = 0, isSwitching: Bool = false) {
         self.number = number
         self.latencyMicros = latencyMicros
         self.reconnects = reconnects
+        self.isSwitching = isSwitching
     }
+
+    /// `up` (it answered), `switching` (Sentinel is failing it over) or `down`.
+    public var state: String { self.latencyMicros != nil ? "up" : self.isSwitching ? "switching" : "down" }
 }
 
 /// A shard whose figures are missing from `EngineStatistics`, and why.

@@ -21,6 +21,12 @@ enum RedisTarget: Sendable, CustomStringConvertible {
         return false
     }
 
+    /// What Sentinel last said of this master (nil for a target without Sentinel).
+    var sentinelVerdict: SentinelWatcher.Verdict? {
+        if case .master(let watcher) = self { return watcher.verdict }
+        return nil
+    }
+
     /// A connection found the named master to be a replica: ask Sentinel again.
     func masterIsStale() {
         if case .master(let watcher) = self { watcher.refresh() }

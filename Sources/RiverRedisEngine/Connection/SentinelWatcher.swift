@@ -6,7 +6,9 @@ import NIOCore
 /// answers) for the master's address, listens for `+switch-master` and asks
 /// again every second and whenever a connection finds the named master to be
 /// a replica. When the master moves, every registered listener is told, so
-/// the shard's connections reconnect to the new master at once.
+/// the shard's connections reconnect to the new master at once. Each poll
+/// also reads Sentinel's flags for the master, so `/stats` can tell a shard
+/// that Sentinel is failing over ("switching") from one that is just down.
 ///
 /// One per shard per node; its two Sentinel connections live on one event
 /// loop, `master` can be read from any.
@@ -20,6 +22,7 @@ final class SentinelWatcher: Sendable, CustomStringConvertible {
 
     private struct State {
         var master: RedisAddress?
+        var verdict = Verdict.serving
         var listeners: [@Sendable (RedisAddress) -> Void] = []
     }
 
@@ -39,6 +42,18 @@ final class SentinelWatcher: Sendable, CustomStringConvertible {
 
     /// The master's address as last named by Sentinel.
     var master: RedisAddress? { self.state.withLockedValue { $0.master } }
+
+    /// What Sentinel said of the master at its last poll (`SENTINEL master NAME`).
+    enum Verdict: Sendable {
+        /// Not flagged down.
+        case serving
+        /// Flagged `o_down` or `failover_in_progress`, with at least one replica to promote.
+        case failingOver
+        /// Flagged down, and Sentinel knows no replica of it: nothing will take over.
+        case downWithoutReplica
+    }
+
+    var verdict: Verdict { self.state.withLockedValue { $0.verdict } }
 
     var description: String { "Sentinel master \(self.masterName)" }
 
@@ -112,6 +127,19 @@ final class SentinelWatcher: Sendable, CustomStringConvertible {
                     return
                 }
                 self.setMaster(RedisAddress(host: host, port: Int(port)))
+            }
+            commands.send(RESPCommand("SENTINEL", "master", self.masterName)) { result in
+                guard case .success(let reply) = result, let fields = reply.array else { return }
+                func field(_ name: String) -> String? {
+                    stride(from: 0, to: fields.count - 1, by: 2).first { fields[$0].string == name }
+                        .flatMap { fields[$0 + 1].string }
+                }
+                let flags = field("flags")?.split(separator: ",") ?? []
+                let replicas = field("num-slaves").flatMap { Int($0) } ?? 0
+                let verdict: Verdict =
+                    !(flags.contains("o_down") || flags.contains("failover_in_progress"))
+                    ? .serving : replicas > 0 ? .failingOver : .downWithoutReplica
+                self.state.withLockedValue { $0.verdict = verdict }
             }
         }
     }

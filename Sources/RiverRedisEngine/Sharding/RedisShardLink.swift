@@ -68,9 +68,15 @@ final class RedisShardLink {
         future.assumeIsolated().flatMapErrorThrowing { throw self.unavailable($0) }.nonisolated()
     }
 
-    /// What `/stats` lists for this shard when it did not answer.
+    /// What `/stats` lists for this shard when it did not answer (and what Sentinel says of it, if it is behind one).
     func unavailableShard(_ error: Error) -> UnavailableShard {
-        UnavailableShard(number: self.shard + 1, location: "\(self.commands.target)", reason: Self.oneLine(error))
+        var reason = Self.oneLine(error)
+        switch self.commands.target.sentinelVerdict {
+        case .failingOver: reason += "; Sentinel is failing it over"
+        case .downWithoutReplica: reason += "; Sentinel finds it down with no replica to promote"
+        case .serving, nil: break
+        }
+        return UnavailableShard(number: self.shard + 1, location: "\(self.commands.target)", reason: reason)
     }
 
     /// An error's description on one line (a Redis error reply may hold line breaks).

@@ -51,7 +51,7 @@ enum DashboardPage {
         <div><h2>Top channels by subscribers</h2><table id="top-subscribed"><thead><tr><th>channel</th><th>subscribers</th></tr></thead><tbody></tbody></table></div>
         <div><h2>Redis shards</h2><table id="shards"><thead><tr><th>shard</th><th>state</th></tr></thead><tbody></tbody></table></div>
         <div class="wide"><h2>Recent cuts (who, over what, why)</h2><table id="cuts"><thead><tr><th>time (UTC)</th><th>peer</th><th>transport</th><th>reason</th><th>detail</th></tr></thead><tbody></tbody></table></div>
-        <div><h2>Nodes</h2><table id="nodes"><thead><tr><th>node</th><th>connections</th><th>published /s</th><th>delivered /s</th><th>memory</th></tr></thead><tbody></tbody></table></div>
+        <div class="wide"><h2>Nodes</h2><table id="nodes"><thead><tr><th>node</th><th>connections</th><th>published /s</th><th>delivered /s</th><th>present</th><th>memory</th></tr></thead><tbody></tbody></table></div>
         </section>
         <script>\(DashboardScript.source)</script>
         </body></html>
@@ -60,21 +60,21 @@ enum DashboardPage {
 
     static let style = """
         body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#0f1720;color:#dbe4ee}
-        header{display:flex;gap:16px;align-items:baseline;padding:12px 20px;background:#16212d}
+        header{display:flex;flex-wrap:wrap;gap:16px;align-items:baseline;padding:12px 20px;background:#16212d}
         h1{font-size:20px;margin:0}h2{font-size:14px;margin:8px 0;color:#9fb3c8}
         .status{color:#f4b942}.status.live{color:#5fd38d}.status.down{color:#f06b6b}
         .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px;padding:14px 20px}
         .tile{background:#16212d;border-radius:6px;padding:10px}.tile b{display:block;font-size:22px;color:#fff}
         .tile span{color:#9fb3c8;font-size:12px}
-        .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:12px;padding:0 20px}
+        .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(420px,100%),1fr));gap:12px;padding:0 20px}
         .chart{background:#16212d;border-radius:6px;padding:8px 10px}
         .chart svg{width:100%;height:150px;display:block}
         .legend{font-size:12px;color:#9fb3c8}.legend i{display:inline-block;width:10px;height:3px;margin:0 4px 3px 10px}
-        .tables{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:12px;padding:14px 20px}
-        .tables>div{background:#16212d;border-radius:6px;padding:8px 10px}
-        .tables>div.wide{grid-column:span 2}#cuts td{overflow-wrap:anywhere}
+        .tables{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(300px,100%),1fr));gap:12px;padding:14px 20px}
+        .tables>div{background:#16212d;border-radius:6px;padding:8px 10px;min-width:0;overflow-x:auto}
+        .tables>div.wide{grid-column:1/-1}#cuts td,#nodes td{overflow-wrap:anywhere}
         table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:2px 4px;font-size:13px}
-        td:last-child,th:last-child{text-align:right}td.down{color:#f06b6b}td.up{color:#5fd38d}
+        td:last-child,th:last-child{text-align:right}td.down{color:#f06b6b}td.up{color:#5fd38d}td.switching{color:#f4b942}
         .c0{background:#4fa3f7}.c1{background:#f4b942}.c2{background:#5fd38d}.c3{background:#e07be0}.c4{background:#f06b6b}.c5{background:#9fb3c8}
         """
 }

@@ -31,6 +31,7 @@ enum DashboardSample {
         json.field("interval", seconds)
         json.field("uptime_seconds", now.uptimeSeconds)
         json.field("engine", configuration.engine.rawValue)
+        json.field("presence_members", now.presenceMembers)
 
         json.object("connections") { json in
             json.field("open", now.connectionsOpen)
@@ -133,6 +134,7 @@ enum DashboardSample {
             json.array("health", now.engine.shards) { json, shard in
                 json.open()
                 json.field("shard", shard.number)
+                json.field("state", shard.state)
                 json.field("latency_us", shard.latencyMicros)
                 json.field("reconnects", shard.reconnects)
                 json.close()

@@ -47,6 +47,7 @@ enum DashboardScript {
             ["deflate", "compression saves", function (s) {
               var r = s.rates; return r.compression_in > 0 ? Math.round(100 * (1 - r.compression_out / r.compression_in)) + "%" : "–"; }],
             ["rss", "resident memory", function (s) { return bytes(s.memory.resident_bytes); }],
+            ["present", "presence members", function (s) { return number(s.presence_members); }],
             ["channels", "channels / max", function (s) { return number(s.memory.channels) + " / " + number(s.memory.max_channels); }]
           ];
           tileList.forEach(function (t) {
@@ -200,7 +201,10 @@ enum DashboardScript {
             for (var n = 1; n <= s.shards.configured; n++) {
               var h = health[n], seen = h ? " · " + (h.latency_us === null ? "–" : number(h.latency_us) + " µs") +
                 " · " + number(h.reconnects) + " reconnects" : "";
-              shards.push(down[n] ? [n + " " + down[n].redis, {text: "down: " + down[n].reason + seen, cls: "down"}]
+              var switching = h && h.state === "switching";
+              shards.push(down[n] ? [n + " " + down[n].redis,
+                                     switching ? {text: "switching: " + down[n].reason + seen, cls: "switching"}
+                                               : {text: "down: " + down[n].reason + seen, cls: "down"}]
                                   : [String(n), {text: "up" + seen, cls: "up"}]);
             }
             if (s.shards.configured === 0) { shards.push(["memory engine", "–"]); }
@@ -210,7 +214,8 @@ enum DashboardScript {
                       c.detail];
             }));
             fill("nodes", (s.nodes || []).map(function (n) {
-              return [String(n.node), number(n.connections), number(n.published), number(n.delivered), bytes(n.resident_bytes)];
+              return [String(n.node), number(n.connections), number(n.published), number(n.delivered),
+                      number(n.presence_members), bytes(n.resident_bytes)];
             }));
             state.updates += 1;
           }

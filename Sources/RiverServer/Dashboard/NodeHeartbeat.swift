@@ -6,7 +6,7 @@ import RiverCore
 /// through `Engine.exchangeHeartbeat`), and shows in its own `nodes` list:
 ///
 ///     {"node": "web-3 pid 4121", "connections": 1200, "published": 40, "delivered": 4800,
-///      "resident_bytes": 52000000}
+///      "presence_members": 12, "resident_bytes": 52000000}
 ///
 /// Cheap enough to send when nobody watches: one hop per loop for three counters.
 /// What comes back from Redis is parsed strictly and written on as canonical JSON, at
@@ -17,6 +17,7 @@ struct NodeHeartbeat {
         var connections = 0
         var published = 0
         var delivered = 0
+        var presenceMembers = 0
         var at: NIODeadline = .uptimeNanoseconds(0)
     }
 
@@ -45,6 +46,7 @@ struct NodeHeartbeat {
         }.map { total in
             var total = total
             total.at = loop.now
+            total.presenceMembers = server.engine.presenceMembers
             return total
         }
     }
@@ -62,6 +64,7 @@ struct NodeHeartbeat {
         }
         json.field("published", rate(\.published))
         json.field("delivered", rate(\.delivered))
+        json.field("presence_members", current.presenceMembers)
         json.field("resident_bytes", residentBytes)
         json.close()
         return json.buffer

@@ -62,6 +62,7 @@ final class RiverMetrics: Sendable {
             ("river_http2_connections", [], { $0.loop.http2Connections }),
             ("river_http2_streams", [], { $0.loop.http2Streams }),
             ("river_channels", [], { $0.engine.channels }),
+            ("river_presence_members", [], { $0.presenceMembers }),
             ("river_history_messages", [], { $0.engine.historyMessages }),
             ("river_history_bytes", [], { $0.engine.historyBytes }),
             // Redis shards that did not answer this scrape (their channels and publishes are left out above).
@@ -95,6 +96,19 @@ final class RiverMetrics: Sendable {
             text += "# TYPE river_redis_latency_seconds gauge\n"
             for (shard, micros) in answered {
                 text += "river_redis_latency_seconds{shard=\"\(shard)\"} \(Double(micros) / 1_000_000)\n"
+            }
+            output += Array(text.utf8)
+        }
+        // Each Redis shard's state, one series per state (1 for the current one), as kube-state-metrics does.
+        if !statistics.engine.shards.isEmpty {
+            var text =
+                "# HELP river_redis_shard_state Each Redis shard: up, down, or switching (Sentinel failing it over).\n"
+            text += "# TYPE river_redis_shard_state gauge\n"
+            for shard in statistics.engine.shards {
+                for state in ["up", "down", "switching"] {
+                    let value = shard.state == state ? 1 : 0
+                    text += "river_redis_shard_state{shard=\"\(shard.number)\",state=\"\(state)\"} \(value)\n"
+                }
             }
             output += Array(text.utf8)
         }

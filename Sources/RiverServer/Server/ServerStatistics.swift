@@ -13,6 +13,8 @@ struct ServerStatistics: Sendable {
     var loop = LoopCounters()
     var delivered = DeliveryCount()
     var engine = EngineStatistics()
+    /// Presence members held on this node (`Engine.presenceMembers`).
+    var presenceMembers = 0
     var uptimeSeconds = 0
     /// Open `/stats/stream` connections.
     var statsStreams = 0
@@ -62,6 +64,7 @@ struct ServerStatistics: Sendable {
             var total = total
             total.engine = engine
             total.auth = server.authorizer?.figures
+            total.presenceMembers = server.engine.presenceMembers
             total.streams = total.loop.openStreams
             total.longPolls = total.loop.openLongPolls
             total.eventStreams = total.loop.openEventStreams
@@ -105,6 +108,7 @@ struct ServerStatistics: Sendable {
         field("requests", self.loop.requests)
         field("bad_requests", self.loop.badRequests)
         field("channels", self.engine.channels)
+        field("presence_members", self.presenceMembers)
         field("messages_published", self.engine.messagesPublished)
         field("messages_delivered", self.delivered.messages)
         field("bytes_delivered", self.delivered.bytes)
@@ -122,11 +126,14 @@ struct ServerStatistics: Sendable {
         field("messages_expired", self.engine.messagesExpired)
         field("messages_evicted", self.engine.messagesEvicted)
         field("channels_reclaimed", self.engine.channelsReclaimed)
-        // Each Redis shard: the round trip of this document's own command, and the reconnects so far.
+        // Each Redis shard: up, down or switching (Sentinel failing it over), the round trip of this
+        // document's own command, and the reconnects so far.
         buffer.writeStaticString("\"redis_shards\": [")
         for (index, shard) in self.engine.shards.enumerated() {
             buffer.writeStaticString(index == 0 ? "{\"shard\": " : ", {\"shard\": ")
             buffer.writeDecimal(UInt64(max(shard.number, 0)))
+            buffer.writeStaticString(", \"state\": ")
+            JSONString.write(shard.state, into: &buffer)
             buffer.writeStaticString(", \"latency_us\": ")
             if let latency = shard.latencyMicros {
                 buffer.writeDecimal(UInt64(max(latency, 0)))

@@ -6,8 +6,9 @@ import Glibc
 
 /// A real `redis-sentinel` for one test, on 127.0.0.1 and a free port,
 /// monitoring one master with quorum 1 and short timeouts (a master that
-/// does not answer for 1 s is failed over), stopped (killed) when the
-/// test is done with it.
+/// does not answer for 1 s is failed over; a failover Sentinel could not
+/// start is tried again after twice `failoverTimeoutMillis`), stopped
+/// (killed) when the test is done with it.
 public final class RedisSentinelProcess: @unchecked Sendable {
     public let port: Int
     public let masterName: String
@@ -17,7 +18,7 @@ public final class RedisSentinelProcess: @unchecked Sendable {
     public var address: String { "127.0.0.1:\(self.port)" }
 
     /// Starts a Sentinel without waiting for it to answer (`launch` waits).
-    init(monitoring masterPort: Int, masterName: String) throws {
+    init(monitoring masterPort: Int, masterName: String, failoverTimeoutMillis: Int) throws {
         self.port = try RedisServerProcess.freePort()
         self.masterName = masterName
         self.directory =
@@ -33,7 +34,7 @@ public final class RedisSentinelProcess: @unchecked Sendable {
             logfile \(self.directory)/sentinel.log
             sentinel monitor \(masterName) 127.0.0.1 \(masterPort) 1
             sentinel down-after-milliseconds \(masterName) 1000
-            sentinel failover-timeout \(masterName) 6000
+            sentinel failover-timeout \(masterName) \(failoverTimeoutMillis)
             sentinel parallel-syncs \(masterName) 1
 
             """
@@ -64,6 +65,16 @@ public final class RedisSentinelProcess: @unchecked Sendable {
     func takeProcess() -> ChildProcess? {
         defer { self.process = nil }
         return self.process
+    }
+
+    /// Freezes the Sentinel (SIGSTOP): it neither answers nor votes.
+    public func suspend() {
+        self.process?.signal(SIGSTOP)
+    }
+
+    /// Lets a suspended Sentinel go on (SIGCONT).
+    public func resume() {
+        self.process?.signal(SIGCONT)
     }
 
     public func stop() {

@@ -79,13 +79,15 @@ extension RedisSentinelProcess {
     /// Starts a Sentinel monitoring the master on `masterPort` and waits until it answers PING.
     public static func launch(
         monitoring masterPort: Int,
-        masterName: String = "river"
+        masterName: String = "river",
+        failoverTimeoutMillis: Int = 6000
     ) async throws
         -> RedisSentinelProcess
     {
         let sentinel = try RedisSentinelProcess(
             monitoring: masterPort,
-            masterName: masterName
+            masterName: masterName,
+            failoverTimeoutMillis: failoverTimeoutMillis
         )
         do {
             try await eventually("redis-sentinel answers on port \(sentinel.port)") {
@@ -117,6 +119,13 @@ extension RedisSentinelProcess {
     public func failoverInProgress() async throws -> Bool {
         try await RedisServerProcess.exchange(port: self.port, ["SENTINEL", "master", self.masterName])
             .contains("failover_in_progress")
+    }
+
+    /// How many other Sentinels of the master this Sentinel knows.
+    public func knownSentinels() async throws -> Int {
+        let reply = try await RedisServerProcess.exchange(port: self.port, ["SENTINEL", "sentinels", self.masterName])
+        guard let first = reply.split(separator: "\r\n").first, first.hasPrefix("*") else { return 0 }
+        return Int(first.dropFirst()) ?? 0
     }
 
     /// How many replicas of the master this Sentinel knows.
