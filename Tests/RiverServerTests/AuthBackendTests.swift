@@ -145,6 +145,38 @@ import Testing
         }
     }
 
+    /// The application is a dependency like a Redis shard: with it down, every route that
+    /// needs its word answers 503 saying why, every other one as usual, none 500.
+    @Test func withTheApplicationDownNoRouteAnswers500() async throws {
+        let backend = try AuthBackendProcess()
+        let url = backend.url()
+        backend.stop()
+        var configuration = Self.configuration(url, timeout: .milliseconds(300))
+        configuration.adminSecret = Secret("auth-sweep-admin-secret")
+        try await withRiver(configuration) { river async throws in
+            let why = ["the authorization backend ", "fail closed)"]
+            var sweep = RouteSweep()
+            sweep.request("GET", "/publish?name=a&data=x", 503, says: why)
+            sweep.request("POST", "/publish?name=a", body: "x", 503, says: why)
+            sweep.stream("/subscribe?name=a&hello=1", 503, says: why)
+            sweep.stream("/sse?name=a&hello=1", 503, says: why)
+            sweep.stream("/subscribe?name=a&name=b&hello=1", 503, says: why)
+            sweep.request("GET", "/subscribe?name=a&callback=f", 503, says: why)
+            sweep.request("GET", "/presence?name=a", 503, says: why)
+            sweep.webSocket("/websocket?name=a", 0, says: ["503"])
+            let admin = "secret=auth-sweep-admin-secret"
+            sweep.request("GET", "/stats?\(admin)", 200, says: [#""auth": {"requests": "#])
+            sweep.request("GET", "/metrics?\(admin)", 200, says: ["river_auth_failures_total"])
+            sweep.request("GET", "/channels?\(admin)", 200, says: [#"{"channels": ["#])
+            sweep.request("GET", "/channels/a?\(admin)", 404)
+            sweep.request("GET", "/dashboard?\(admin)", 200)
+            sweep.request("GET", "/health", 200, says: ["ok\n"])
+            sweep.request("GET", "/lib.js", 200, says: ["Comet"])
+            let broken = await sweep.check(river)
+            #expect(broken.isEmpty, "\(broken.joined(separator: "\n"))")
+        }
+    }
+
     @Test func aPublishIsAskedWithItsDataAndMayBeReplaced() async throws {
         try await self.withBackend { river, backend async throws in
             let stream = try await river.connect()
