@@ -11,7 +11,7 @@ let package = Package(
         .library(name: "RiverCore", targets: ["RiverCore"]),
         .library(name: "RiverMemoryEngine", targets: ["RiverMemoryEngine"]),
         .library(name: "RiverRedisEngine", targets: ["RiverRedisEngine"]),
-        /// The properties the fuzzer in Fuzz/ checks (the test suite checks them too).
+        /// The properties the fuzzer (Fuzz/Sources/RequestFuzzer, scripts/fuzz) checks (the test suite checks them too).
         .library(name: "RiverFuzzing", targets: ["RiverFuzzing"]),
         /// The test kit: River in-process or live, clients for both, child processes. Never linked into `river`.
         .library(name: "RiverTesting", targets: ["RiverTesting"]),
@@ -194,3 +194,27 @@ let package = Package(
         ),
     ]
 )
+
+// The fuzzer (scripts/fuzz, docs/TestTimings.md "The fuzzer in the test build"): with RIVER_FUZZ=1 River's
+// own modules get libFuzzer's coverage and the address sanitizer and the `RequestFuzzer` executable joins
+// them. Built with the test build's flags in its directory, only River's modules are compiled again: the
+// packages they use are compiled once for both.
+if Context.environment["RIVER_FUZZ"] == "1" {
+    let sanitizers = ["-sanitize=fuzzer,address"]
+    let riverModules = [
+        "RiverCore", "RiverMemoryEngine", "RiverRedisEngine", "RiverServer", "RiverTesting", "RiverFuzzing",
+    ]
+    for target in package.targets where riverModules.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(sanitizers)]
+    }
+    package.targets.append(
+        .executableTarget(
+            name: "RequestFuzzer",
+            dependencies: ["RiverFuzzing"],
+            path: "Fuzz/Sources/RequestFuzzer",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"] + sanitizers)],
+            linkerSettings: [.unsafeFlags(sanitizers)]
+        )
+    )
+    package.products.append(.executable(name: "RequestFuzzer", targets: ["RequestFuzzer"]))
+}
