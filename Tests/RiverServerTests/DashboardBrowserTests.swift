@@ -144,6 +144,8 @@ import Testing
             )
             let widths = try await browser.execute("return [document.documentElement.scrollWidth, window.innerWidth];")
             #expect(fits, "page and window widths: \(widths ?? "")")
+            // (Before the River stops: a page left open would reconnect its stream to whatever listens there next.)
+            await browser.quit()
         }
     }
 }

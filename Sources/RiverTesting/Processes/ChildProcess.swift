@@ -15,7 +15,9 @@ import Glibc
 /// descriptor closed (`posix_spawn_file_actions_addclosefrom_np`), the
 /// default disposition of every signal and an empty signal mask. (A stream
 /// can also go to a descriptor of the caller's: a pseudo-terminal, to test
-/// what a program does on a terminal.)
+/// what a program does on a terminal.) A child that starts children of its
+/// own (chromedriver starts Chromium) may lead a process group of its own:
+/// its signals then go to the whole group, so nothing it started outlives it.
 public final class ChildProcess: @unchecked Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -35,14 +37,18 @@ public final class ChildProcess: @unchecked Sendable {
     public let output: FileHandle?
     private let lock = NSLock()
     private var status: Int32?
+    /// Whether it leads a process group of its own (`ownProcessGroup`).
+    private let leadsGroup: Bool
 
     public init(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String]? = nil,
         standardOutput: Destination = .discard,
-        standardError: Destination = .discard
+        standardError: Destination = .discard,
+        ownProcessGroup: Bool = false
     ) throws {
+        self.leadsGroup = ownProcessGroup
         var pipeEnds: [Int32] = [-1, -1]
         let piped = standardOutput == .pipe || standardError == .pipe
         if piped {
@@ -73,7 +79,12 @@ public final class ChildProcess: @unchecked Sendable {
         sigfillset(&allSignals)
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if ownProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)  // (a group whose number is the child's)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let environment = environment ?? ProcessInfo.processInfo.environment
@@ -94,10 +105,8 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     deinit {
-        if self.isRunning {
-            self.signal(SIGKILL)
-            _ = self.waitForExit(timeout: 10)
-        }
+        self.signal(SIGKILL)
+        _ = self.waitForExit(timeout: 10)
     }
 
     /// Whether the child has not exited yet (reaping it once it has).
@@ -119,8 +128,13 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// Sends `number` to the child (and its group, if it leads one), unless it was reaped: its number
+    /// may be another process's by then. (Until it is reaped it holds the number, its group's too.)
     public func signal(_ number: Int32) {
-        if self.isRunning { kill(self.processIdentifier, number) }
+        self.lock.withLock {
+            guard self.status == nil else { return }
+            kill(self.leadsGroup ? -self.processIdentifier : self.processIdentifier, number)
+        }
     }
 
     /// Polls until the child exits, holding the thread: its `terminationStatus`, or nil if it

@@ -46,7 +46,12 @@ final class WebDriver: @unchecked Sendable {
     /// A session in a fresh Chromium started with `arguments` besides the headless ones.
     static func start(arguments: [String] = []) async throws -> WebDriver {
         let port = try RedisServerProcess.freePort()
-        let driver = try ChildProcess(Self.chromedriver, ["--port=\(port)", "--allowed-ips=127.0.0.1"])
+        // (Its own process group: should a test not quit, the Chromium it started dies with it.)
+        let driver = try ChildProcess(
+            Self.chromedriver,
+            ["--port=\(port)", "--allowed-ips=127.0.0.1"],
+            ownProcessGroup: true
+        )
         do {
             try await eventually("chromedriver answers on port \(port)") {
                 (try? await Self.call(port: port, "GET", "/status")) != nil
