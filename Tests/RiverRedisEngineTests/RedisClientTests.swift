@@ -185,6 +185,16 @@ import Testing
         }
     }
 
+    /// The kit never mistakes another test's redis-server for the one it started: a server whose
+    /// port is taken cannot bind it, and the one that answers there is not it (its process id).
+    @Test func aServerThatCannotBindItsPortIsNotTakenForTheOneThatAnswers() async throws {
+        let first = try await RedisServerProcess.launch()
+        await #expect(throws: RedisServerProcess.PortTaken.self) {
+            _ = try await RedisServerProcess.launch(port: first.port)
+        }
+        #expect(try await first.ask("PING") == "+PONG")
+    }
+
     /// Nothing a connection made outlives it: after Redis kills the
     /// connection (CLIENT KILL) and the client reconnects, the old channel,
     /// its decoder and its handler are all freed (a handler that kept its

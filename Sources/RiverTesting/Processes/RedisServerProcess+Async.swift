@@ -2,19 +2,34 @@
 /// without holding a thread (commands go over `TestConnection.live`, waits
 /// through `eventually`).
 extension RedisServerProcess {
-    /// Starts a server (on `port`, or a free one) and waits until it answers PING.
+    /// Starts a server (on `port`, or a free one) and waits until it answers. A free port can be
+    /// taken by another test's server between the check and the bind: then that one answers, not
+    /// ours, and a new free port is tried.
     public static func launch(
         port: Int? = nil,
         persistent: Bool = false,
         extraArguments: [String] = []
     ) async throws -> RedisServerProcess {
-        let server = try RedisServerProcess(
-            port: port,
-            persistent: persistent,
-            extraArguments: extraArguments
-        )
-        try await server.answering()
-        return server
+        for attempt in 1... {
+            let server = try RedisServerProcess(
+                port: port,
+                persistent: persistent,
+                extraArguments: extraArguments
+            )
+            do {
+                try await server.answering()
+                return server
+            } catch is PortTaken where port == nil && attempt < 3 {
+                continue  // (another free port)
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    /// Another process answers on the port: the server could not bind it.
+    public struct PortTaken: Error, CustomStringConvertible {
+        public let port: Int
+        public var description: String { "another redis-server answers on port \(self.port)" }
     }
 
     /// Starts the server again after `halt()`: empty unless `persistent`.
@@ -45,14 +60,22 @@ extension RedisServerProcess {
         try await Self.exchange(port: port, words)
     }
 
+    /// Until this server (its process id in `INFO server`, not another's on the same port) answers.
     private func answering() async throws {
+        let pid = self.processIdentifier ?? -1
+        var someoneElse = false
         do {
-            try await eventually("redis-server answers on port \(self.port)") {
-                (try? await Self.exchange(port: self.port, ["PING"])) == "+PONG\r\n"
+            try await eventually("redis-server (pid \(pid)) answers on port \(self.port)") {
+                guard let info = try? await Self.exchange(port: self.port, ["INFO", "server"]) else { return false }
+                guard info.contains("\r\nprocess_id:\(pid)\r\n") else {
+                    someoneElse = info.contains("\r\nprocess_id:")
+                    return false
+                }
+                return true
             }
         } catch {
             try await self.halt()
-            throw error
+            throw someoneElse ? PortTaken(port: self.port) : error
         }
     }
 

@@ -58,6 +58,9 @@ public final class RedisServerProcess: @unchecked Sendable {
         )
     }
 
+    /// The running process's id (nil once stopped).
+    var processIdentifier: pid_t? { self.process?.processIdentifier }
+
     /// The running process, which the caller is now to stop.
     func takeProcess() -> ChildProcess? {
         defer { self.process = nil }
