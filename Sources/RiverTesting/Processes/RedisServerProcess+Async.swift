@@ -10,7 +10,8 @@ extension RedisServerProcess {
         persistent: Bool = false,
         extraArguments: [String] = []
     ) async throws -> RedisServerProcess {
-        for attempt in 1... {
+        var attempt = 1
+        while true {
             let server = try RedisServerProcess(
                 port: port,
                 persistent: persistent,
@@ -20,10 +21,9 @@ extension RedisServerProcess {
                 try await server.answering()
                 return server
             } catch is PortTaken where port == nil && attempt < 3 {
-                continue  // (another free port)
+                attempt += 1  // (another free port)
             }
         }
-        fatalError("unreachable")
     }
 
     /// Another process answers on the port: the server could not bind it.
