@@ -180,6 +180,71 @@ import Testing
         }
     }
 
+    /// A publish whose HEADERS end its stream is answered by the connection's handler, with no
+    /// stream channel, bridge or handler made for it, and answered as HTTP/1.1 answers it:
+    /// seq, refusals with their reason, the secret, CORS. A publish with a body goes to a stream
+    /// of its own as before.
+    @Test(arguments: TestRiver.Mode.allCases)
+    func aPublishIsAnsweredWithoutAStreamOfItsOwn(_ mode: TestRiver.Mode) async throws {
+        let probe = LifetimeProbe()
+        let configuration = configured {
+            $0.http2Cleartext = true
+            $0.publishSecret = Secret("s3cret")
+            $0.allowedOrigins = try! CORSPolicy("https://app.example")
+        }
+        try await withRiver(mode, configuration, lifetimeObserver: probe) { river in
+            try await Self.publishesAnsweredOnTheConnection(try await river.connectHTTP2(), probe)
+            try await eventually("everything is freed: \(probe.survivors)") { probe.survivors.isEmpty }
+        }
+    }
+
+    /// The exchange of `aPublishIsAnsweredWithoutAStreamOfItsOwn` (the connection is released when it returns).
+    static func publishesAnsweredOnTheConnection(_ h2: TestHTTP2Connection, _ probe: LifetimeProbe) async throws {
+        try await h2.request(stream: 1, "GET", "/publish?name=direct&data=one&secret=s3cret")
+        let published = try await h2.response(stream: 1)
+        #expect(published.status == 200 && published.body == "{\"channel\": \"direct\", \"seq\": 1}")
+        #expect(published.header("content-length") == String(published.body.utf8.count))
+        #expect(published.header("content-type") == "application/json", "\(published.headers)")
+        try await h2.request(stream: 3, "GET", "/publish?name=direct&data=two")
+        let refused = try await h2.response(stream: 3)
+        #expect(refused.status == 401 && refused.body == "publishing needs the publish secret or a token\n")
+        try await h2.request(
+            stream: 5,
+            "GET",
+            "/publish?name=direct&data=three&secret=s3cret",
+            headers: [("origin", "https://app.example")]
+        )
+        let crossOrigin = try await h2.response(stream: 5)
+        #expect(crossOrigin.body.contains("\"seq\": 2"), "\(crossOrigin.body)")
+        #expect(crossOrigin.header("access-control-allow-origin") == "https://app.example")
+        try await h2.request(
+            stream: 7,
+            "GET",
+            "/publish?name=direct&data=x&secret=s3cret",
+            headers: [("origin", "https://evil.example")]
+        )
+        #expect(try await h2.response(stream: 7).status == 403)
+        try await h2.request(stream: 9, "GET", "/publish?name=&data=x&secret=s3cret")
+        let unnamed = try await h2.response(stream: 9)
+        #expect(unnamed.status == 400 && unnamed.body.contains("channel name is empty"), "\(unnamed.body)")
+        #expect(probe.trackedKinds["HTTP2StreamBridge"] == nil, "no stream channel yet: \(probe.trackedKinds)")
+
+        try await h2.request(
+            stream: 11,
+            "POST",
+            "/publish?name=direct&secret=s3cret",
+            headers: [("content-type", "text/plain")],
+            body: "four"
+        )
+        #expect(try await h2.response(stream: 11).body.contains("\"seq\": 3"))
+        #expect(probe.trackedKinds["HTTP2StreamBridge"] == 1, "a body: a stream of its own")
+        try await h2.request(stream: 13, "GET", "/subscribe?name=direct&seq=0&keep=0")
+        let history = try await h2.response(stream: 13)
+        #expect(history.body.contains("one") && history.body.contains("three") && history.body.contains("four"))
+        #expect(!history.body.contains("two") && !history.body.contains("\"x\""), "\(history.body)")
+        await h2.close()
+    }
+
     /// `keep_alive_timeout` ends an HTTP/2 connection only once it has had no open stream for
     /// that long (GOAWAY NO_ERROR, then close): a connection holding an SSE stream stays.
     @Test func keepAliveCountsOnlyWhileNoStreamIsOpen() async throws {

@@ -2,10 +2,12 @@ import NIOCore
 import NIOHTTP2
 
 /// The connection under an HTTP/2 session: its place under
-/// `max_connections`, its idle timeout and its shutdown. It sits above
-/// `NIOHTTP2Handler`, which sends it the connection's own frames; the
-/// stream initializer tells it of each stream (`streamOpened`), served by
-/// its own `HTTPConnectionHandler` (which registers with the loop by itself).
+/// `max_connections`, its idle timeout and its shutdown. It sits between
+/// `NIOHTTP2Handler` and the stream multiplexer, so it sees every frame: a
+/// publish it answers itself (`HTTP2ConnectionHandler+Publish`), every other
+/// stream goes on to the multiplexer, whose initializer tells it of the
+/// stream (`streamOpened`), served by its own `HTTPConnectionHandler` (which
+/// registers with the loop by itself).
 ///
 /// - Idle: with no stream open for `keepalive_timeout`, GOAWAY and close.
 /// - Shutdown: GOAWAY naming the last stream taken; the streams end
@@ -17,11 +19,18 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTP2Frame
 
     unowned let loop: ServerLoop
+    let server: ServerContext
+    let listener: ListenerRole
     var registryIndex = -1
-    private var context: ChannelHandlerContext?
+    private(set) var context: ChannelHandlerContext?
     private var slot: ConnectionSlot?
     private var openStreams = 0
-    private var lastStreamID = HTTP2StreamID.rootStream
+    /// The newest stream the peer opened: a HEADERS frame above it opens another.
+    private(set) var lastStreamID = HTTP2StreamID.rootStream
+    /// The streams answered here (publishes), until they close.
+    var directStreams: Set<HTTP2StreamID> = []
+    /// The socket does not take more: no more reads (and so no more requests) until it does.
+    private var readPending = false
     /// When the last stream closed (or the connection opened).
     private var idleSince: UInt64
     private var goingAway = false
@@ -37,7 +46,9 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    init(loop: ServerLoop, slot: consuming ConnectionSlot?) {
+    init(server: ServerContext, listener: ListenerRole, loop: ServerLoop, slot: consuming ConnectionSlot?) {
+        self.server = server
+        self.listener = listener
         self.loop = loop
         self.slot = slot
         self.idleSince = loop.tick
@@ -61,16 +72,58 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelInactive()
     }
 
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = self.unwrapInboundIn(data)
+        // (What the peer sends on a stream answered here — RST_STREAM, WINDOW_UPDATE — is its own.)
+        guard !self.directStreams.contains(frame.streamID) else { return }
+        if let publish = self.directPublish(frame, context: context) {
+            self.answer(publish, on: frame.streamID, context: context)
+            return
+        }
+        context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent, self.directStreams.remove(closed.streamID) != nil {
+            self.streamClosed()
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Reads wait while the socket is full: a peer that sends publishes and never reads its
+    /// answers stops being read, as on HTTP/1.1.
+    func read(context: ChannelHandlerContext) {
+        guard context.channel.isWritable else {
+            self.readPending = true
+            return
+        }
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, self.readPending {
+            self.readPending = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     /// A stream opened (the multiplexer made its channel): open until its channel closes.
-    /// (The inline multiplexer keeps the streams' created and closed events to itself, so
-    /// the streams are counted from their channels.)
     func streamOpened(_ stream: Channel) {
-        self.openStreams += 1
-        if self.isCounted { self.loop.counters.http2Streams += 1 }
         if let id = try? stream.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID) {
-            self.lastStreamID = max(self.lastStreamID, id)
+            self.streamStarted(id)
+        } else {
+            self.streamStarted(nil)
         }
         stream.closeFuture.assumeIsolated().whenComplete { _ in self.streamClosed() }
+    }
+
+    /// A stream is open, `id` the peer's newest when known.
+    func streamStarted(_ id: HTTP2StreamID?) {
+        self.openStreams += 1
+        if self.isCounted { self.loop.counters.http2Streams += 1 }
+        if let id { self.lastStreamID = max(self.lastStreamID, id) }
     }
 
     private func streamClosed() {

@@ -1,9 +1,10 @@
 import NIOCore
 import NIOHTTP2
 
-/// HTTP/2 connections: swift-nio-http2 frames the connection, and each
-/// stream gets its own `HTTP2StreamBridge` and `HTTPConnectionHandler`,
-/// so every route is served on a stream as on an HTTP/1.1 connection.
+/// HTTP/2 connections: swift-nio-http2 frames the connection, a publish is
+/// answered by the connection's handler, and every other stream gets its own
+/// `HTTP2StreamBridge` and `HTTPConnectionHandler`, so every route is served
+/// on a stream as on an HTTP/1.1 connection.
 extension ServerContext {
     /// Resets (RST_STREAM from the peer) a connection may send per window before
     /// it is closed with GOAWAY (ENHANCE_YOUR_CALM): the rapid-reset attack
@@ -40,13 +41,20 @@ extension ServerContext {
     ) throws {
         let configuration = self.http2Configuration()
         let streamLoop = NIOLoopBound(loop, eventLoop: channel.eventLoop)
-        let connection = HTTP2ConnectionHandler(loop: loop, slot: slot)
+        let connection = HTTP2ConnectionHandler(server: self, listener: listener, loop: loop, slot: slot)
         let streamConnection = NIOLoopBound(connection, eventLoop: channel.eventLoop)
         let http2 = NIOHTTP2Handler(
             mode: .server,
-            eventLoop: channel.eventLoop,
             connectionConfiguration: configuration.connection,
             streamConfiguration: configuration.stream
+        )
+        // The multiplexer after the connection handler, which answers publishes itself (no stream channel).
+        let multiplexer = HTTP2StreamMultiplexer(
+            mode: .server,
+            channel: channel,
+            targetWindowSize: configuration.stream.targetWindowSize,
+            outboundBufferSizeHighWatermark: configuration.stream.outboundBufferSizeHighWatermark,
+            outboundBufferSizeLowWatermark: configuration.stream.outboundBufferSizeLowWatermark
         ) { stream in
             let loop = streamLoop.value
             streamConnection.value.streamOpened(stream)
@@ -67,5 +75,6 @@ extension ServerContext {
         try channel.pipeline.syncOperations.addHandler(coalescer)
         try channel.pipeline.syncOperations.addHandler(http2)
         try channel.pipeline.syncOperations.addHandler(connection)
+        try channel.pipeline.syncOperations.addHandler(multiplexer)
     }
 }

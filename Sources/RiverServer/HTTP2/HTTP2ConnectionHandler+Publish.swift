@@ -1,0 +1,108 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import RiverCore
+
+/// Publishes answered on the connection: a stream whose HEADERS end it and
+/// ask for `/publish` is dispatched and answered here, with no stream channel,
+/// bridge or `HTTPConnectionHandler` made for it (docs/BENCHMARKS.md, "HTTP/2
+/// against HTTP/1.1": those were most of what a publish cost on a stream).
+///
+/// The request goes through the same parser and dispatcher as any other (its
+/// head is the HTTP/1.1 text `HTTP2StreamBridge.http1Head` writes), and the
+/// answer is the same `CompleteResponse`. Whatever this path does not finish
+/// by itself — a head the parser refuses, a token to verify, a question for
+/// the application — is passed to the multiplexer untouched, and the stream's
+/// own handler serves it as before.
+extension HTTP2ConnectionHandler {
+    /// A publish the connection answers itself.
+    struct DirectPublish {
+        let request: ParsedRequest
+        let dispatch: RequestDispatcher.Dispatch
+    }
+
+    /// The publish `frame` opens, when this connection can answer it itself.
+    func directPublish(_ frame: HTTP2Frame, context: ChannelHandlerContext) -> DirectPublish? {
+        guard case .headers(let headers) = frame.payload, headers.endStream, frame.streamID > self.lastStreamID,
+            headers.headers.first(name: ":path")?.hasPrefix("/publish") == true,
+            let text = HTTP2StreamBridge.http1Head(
+                headers.headers,
+                endStream: true,
+                allocator: context.channel.allocator
+            ),
+            let head = try? HTTPRequestParser.parseHead(text, limits: self.server.parserLimits),
+            Router.route(head.path) == .publish, !head.isChunked, (head.contentLength ?? 0) == 0
+        else { return nil }
+        let request = ParsedRequest(head: head)
+        let dispatcher = RequestDispatcher(
+            server: self.server,
+            listener: self.listener,
+            peer: context.channel.remoteAddress
+        )
+        let dispatch = dispatcher.dispatch(request)
+        switch dispatch {
+        case .respond, .publish: return DirectPublish(request: request, dispatch: dispatch)
+        default: return nil
+        }
+    }
+
+    /// Answers `publish` on `stream`: the stream counts as open until its answer ends it.
+    func answer(_ publish: DirectPublish, on stream: HTTP2StreamID, context: ChannelHandlerContext) {
+        self.directStreams.insert(stream)
+        self.streamStarted(stream)
+        self.loop.counters.requests += 1
+        switch publish.dispatch {
+        case .publish(let message, let headers):
+            self.loop.counters.publishes += 1
+            self.loop.instruments?.notePublish(message.channel)
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            self.server.engine.publish(
+                message.payload,
+                isBinary: message.isBinary,
+                to: message.channel,
+                on: context.eventLoop
+            ) {
+                result in
+                let response: CompleteResponse
+                switch result {
+                case .success(let seq): response = PublishResponder.response(seq: seq, for: message, headers: headers)
+                case .failure(let error): response = .refusal(.engineFailure(error), headers: headers)
+                }
+                handler.value.write(response, on: stream, omitsBody: message.head.method == .head)
+            }
+        case .respond(let response):
+            self.write(response, on: stream, omitsBody: publish.request.head.method == .head)
+        default:
+            preconditionFailure("only publishes and answers are taken: \(publish.dispatch)")
+        }
+    }
+
+    /// Writes `response` as HEADERS and DATA ending `stream`; the flush waits for the tick's end.
+    private func write(_ response: CompleteResponse, on stream: HTTP2StreamID, omitsBody: Bool) {
+        guard let context = self.context, self.directStreams.contains(stream) else { return }
+        if response.status.code >= 400 && response.status.code < 500 { self.loop.counters.badRequests += 1 }
+        let body = omitsBody ? ByteBuffer() : response.body
+        var headers = HPACKHeaders()
+        headers.reserveCapacity(response.headers.count + 3)
+        headers.add(name: ":status", value: String(response.status.code))
+        if let contentType = response.contentType { headers.add(name: "content-type", value: contentType) }
+        headers.add(name: "content-length", value: String(response.body.readableBytes))
+        for (name, value) in response.headers { headers.add(name: name.lowercased(), value: value) }
+        let hasBody = body.readableBytes > 0
+        context.write(
+            self.wrapOutboundOut(
+                HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers, endStream: !hasBody)))
+            ),
+            promise: nil
+        )
+        if hasBody {
+            context.write(
+                self.wrapOutboundOut(
+                    HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(body), endStream: true)))
+                ),
+                promise: nil
+            )
+        }
+        context.flush()
+    }
+}
