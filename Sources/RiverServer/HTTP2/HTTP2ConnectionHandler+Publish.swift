@@ -48,7 +48,7 @@ extension HTTP2ConnectionHandler {
 
     /// Answers `publish` on `stream`: the stream counts as open until its answer ends it.
     func answer(_ publish: DirectPublish, on stream: HTTP2StreamID, context: ChannelHandlerContext) {
-        self.directStreams.insert(stream)
+        self.directStreams.append(stream)
         self.streamStarted(stream)
         self.loop.counters.requests += 1
         switch publish.dispatch {
@@ -84,10 +84,14 @@ extension HTTP2ConnectionHandler {
         let body = omitsBody ? ByteBuffer() : response.body
         var headers = HPACKHeaders()
         headers.reserveCapacity(response.headers.count + 3)
-        headers.add(name: ":status", value: String(response.status.code))
+        headers.add(name: ":status", value: response.status.code == 200 ? "200" : String(response.status.code))
         if let contentType = response.contentType { headers.add(name: "content-type", value: contentType) }
-        headers.add(name: "content-length", value: String(response.body.readableBytes))
-        for (name, value) in response.headers { headers.add(name: name.lowercased(), value: value) }
+        // (A length changes with every answer: not worth a place in the peer's HPACK table.)
+        headers.add(name: "content-length", value: String(response.body.readableBytes), indexing: .nonIndexable)
+        for (name, value) in response.headers {
+            let isLowercase = !name.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
+            headers.add(name: isLowercase ? name : name.lowercased(), value: value)
+        }
         let hasBody = body.readableBytes > 0
         context.write(
             self.wrapOutboundOut(

@@ -27,8 +27,9 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var openStreams = 0
     /// The newest stream the peer opened: a HEADERS frame above it opens another.
     private(set) var lastStreamID = HTTP2StreamID.rootStream
-    /// The streams answered here (publishes), until they close.
-    var directStreams: Set<HTTP2StreamID> = []
+    /// The streams answered here (publishes), until they close: a few at a time (at most
+    /// `max_concurrent_streams`), searched in order, cheaper than hashing a stream id per frame.
+    var directStreams: [HTTP2StreamID] = []
     /// The socket does not take more: no more reads (and so no more requests) until it does.
     private var readPending = false
     /// When the last stream closed (or the connection opened).
@@ -84,7 +85,8 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let closed = event as? StreamClosedEvent, self.directStreams.remove(closed.streamID) != nil {
+        if let closed = event as? StreamClosedEvent, let index = self.directStreams.firstIndex(of: closed.streamID) {
+            self.directStreams.remove(at: index)
             self.streamClosed()
             return
         }
