@@ -77,8 +77,7 @@ extension HTTP2ConnectionHandler {
         }
     }
 
-    /// Writes `response` as HEADERS and DATA ending `stream`; one flush at the tick's end sends
-    /// every answer of the tick (`NIOHTTP2Handler` walks its buffered frames on each flush).
+    /// Writes `response` as HEADERS and DATA ending `stream`; the flush waits for the tick's end.
     private func write(_ response: CompleteResponse, on stream: HTTP2StreamID, omitsBody: Bool) {
         guard let context = self.context, self.directStreams.contains(stream) else { return }
         if response.status.code >= 400 && response.status.code < 500 { self.loop.counters.badRequests += 1 }
@@ -108,9 +107,6 @@ extension HTTP2ConnectionHandler {
                 promise: nil
             )
         }
-        if !self.answersAwaitFlush {
-            self.answersAwaitFlush = true
-            self.loop.flushAtEndOfTick(self)
-        }
+        context.flush()
     }
 }

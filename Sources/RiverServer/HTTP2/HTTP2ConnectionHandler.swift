@@ -30,8 +30,6 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// The streams answered here (publishes), until they close: a few at a time (at most
     /// `max_concurrent_streams`), searched in order, cheaper than hashing a stream id per frame.
     var directStreams: [HTTP2StreamID] = []
-    /// Answers were written this tick (`flushQueuedWrites` flushes them).
-    var answersAwaitFlush = false
     /// The socket does not take more: no more reads (and so no more requests) until it does.
     private var readPending = false
     /// When the last stream closed (or the connection opened).
@@ -177,12 +175,7 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
 extension HTTP2ConnectionHandler: ManagedConnection {
     func flushQueuedWrites() {
-        if self.answersAwaitFlush {
-            self.answersAwaitFlush = false
-            self.coalescer?.flushNow { self.context?.flush() }
-        } else {
-            self.coalescer?.flushNow()
-        }
+        self.coalescer?.flushNow()
     }
 
     func sweep(tick: UInt64) {

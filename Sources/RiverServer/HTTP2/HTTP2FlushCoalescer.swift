@@ -42,14 +42,6 @@ final class HTTP2FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler
         self.isFlushPending = false
         self.context?.flush()
     }
-
-    /// The tick's end, after `flushAbove` (a flush from the connection's handler, through
-    /// `NIOHTTP2Handler`), in one go: the flush it sends down is this one.
-    func flushNow(after flushAbove: () -> Void) {
-        self.isFlushPending = true  // (so the flush from above asks for no other tick's end)
-        flushAbove()
-        self.flushNow()
-    }
 }
 
 @available(*, unavailable)
