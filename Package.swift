@@ -203,16 +203,29 @@ for target in package.targets where target.type == .test {
     target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(["-Onone"])]
 }
 
+/// River's own Swift modules, libraries and executables.
+let riverModules = [
+    "RiverCore", "RiverMemoryEngine", "RiverRedisEngine", "RiverServer", "RiverTesting", "RiverFuzzing", "river",
+    "river-bench",
+]
+
+// The test build (RIVER_TEST_BUILD=1, set by scripts/test-build-flags): River's modules are compiled for
+// `@testable import` with their assertions kept (a connection machine's impossible transition still traps);
+// the packages they use are compiled as in any release build (docs/TestTimings.md, "CI under 15 minutes").
+if Context.environment["RIVER_TEST_BUILD"] == "1" {
+    for target in package.targets where riverModules.contains(target.name) {
+        target.swiftSettings =
+            (target.swiftSettings ?? []) + [.unsafeFlags(["-enable-testing", "-assert-config", "Debug"])]
+    }
+}
+
 // The fuzzer (scripts/fuzz, docs/TestTimings.md "The fuzzer in the test build"): with RIVER_FUZZ=1 River's
 // own modules get libFuzzer's coverage and the address sanitizer and the `RequestFuzzer` executable joins
 // them. Built with the test build's flags in its directory, only River's modules are compiled again: the
 // packages they use are compiled once for both.
 if Context.environment["RIVER_FUZZ"] == "1" {
     let sanitizers = ["-sanitize=fuzzer,address"]
-    let riverModules = [
-        "RiverCore", "RiverMemoryEngine", "RiverRedisEngine", "RiverServer", "RiverTesting", "RiverFuzzing",
-    ]
-    for target in package.targets where riverModules.contains(target.name) {
+    for target in package.targets where riverModules.contains(target.name) && !target.name.hasPrefix("river") {
         target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(sanitizers)]
     }
     package.targets.append(
