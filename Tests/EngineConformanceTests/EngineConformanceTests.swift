@@ -347,8 +347,6 @@ extension EngineConformanceTests {
 
 /// A subscriber that records what reaches it (on its loop).
 final class RecordingSubscriber: Subscriber {
-    var hubSlot = -1
-    var cursor: UInt64 = 0
     var received: [UInt64] = []
     var messages: [Message] = []
     /// The payloads received, as text, in order.
@@ -359,33 +357,35 @@ final class RecordingSubscriber: Subscriber {
     /// Who subscribed: as a transport does, it is not told of its own joins and leaves.
     var member: PresenceMember?
 
-    var deliveredSeq: UInt64 { self.cursor }
+    init() {
+        super.init(wantsPresence: true)
+    }
 
     func apply(_ catchUp: CatchUp) {
-        for message in catchUp.messages where message.seq > self.cursor {
+        for message in catchUp.messages where message.seq > self.deliveredSeq {
             self.received.append(message.seq)
             self.messages.append(message)
             self.payloads.append(String(buffer: message.payload))
-            self.cursor = message.seq
+            self.deliveredSeq = message.seq
         }
-        self.cursor = max(self.cursor, catchUp.lastSeq)
+        self.deliveredSeq = max(self.deliveredSeq, catchUp.lastSeq)
     }
 
-    func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
+    override func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
         var count = DeliveryCount()
-        for message in messages where message.seq > self.cursor {
+        for message in messages where message.seq > self.deliveredSeq {
             self.received.append(message.seq)
             self.messages.append(message.message)
             self.payloads.append(String(buffer: message.message.payload))
-            self.cursor = message.seq
+            self.deliveredSeq = message.seq
             count.messages += 1
         }
         return count
     }
 
-    func finish(_ reason: FinishReason) { self.finished = reason }
+    override func finish(_ reason: FinishReason) { self.finished = reason }
 
-    func presenceChanged(_ event: EncodedPresenceEvent) {
+    override func presenceChanged(_ event: EncodedPresenceEvent) {
         guard event.event.member != self.member else { return }
         self.presence.append("\(event.event.kind) \(event.event.member)")
     }

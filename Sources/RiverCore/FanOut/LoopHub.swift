@@ -219,13 +219,13 @@ public final class LoopHub {
 
     private static let yieldDelay = TimeAmount.microseconds(20)
 
-    /// Hands a presence event to every local subscriber of its channel (each
-    /// writes it if it asked for presence); the JSON is built once.
+    /// Hands a presence event to every local subscriber of its channel that
+    /// asked for presence; the JSON is built once.
     public func deliver(_ event: PresenceEvent) {
         guard let local = self.channels[event.channel], !local.members.isEmpty else { return }
         let encoded = EncodedPresenceEvent(event)
         // (A delivery may close a connection, which removes a member: iterate a copy.)
-        for member in local.members {
+        for member in local.members where member.wantsPresence {
             member.presenceChanged(encoded)
         }
     }

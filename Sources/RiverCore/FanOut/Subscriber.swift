@@ -1,25 +1,46 @@
-/// SEAM 2: one subscribed connection, as its event loop's hub sees it.
+/// SEAM 2: one subscribed channel of a connection, as its event loop's hub
+/// sees it.
 ///
 /// Every transport (HTTP streaming, long-poll, JSONP, SSE, WebSocket)
-/// conforms. A subscriber lives on its connection's event loop and is only
-/// ever called there.
-public protocol Subscriber: AnyObject {
-    /// Its position in the hub's list for its channel; maintained by `LoopHub`.
-    var hubSlot: Int { get set }
+/// subclasses it (`ChannelSubscription`) and overrides its three methods. A
+/// subscriber lives on its connection's event loop and is only ever called
+/// there. A class, not a protocol: the hub's member lists then hold plain
+/// references, 8 bytes a member where a protocol's existential took 16, and
+/// the hub's own fields sit in the object (docs/BENCHMARKS.md, "A connection
+/// carrying 20 channels").
+open class Subscriber {
+    /// The seq of the last message it has written or accepted for writing
+    /// (catch-up included): the hub only offers it messages after this.
+    public final var deliveredSeq: UInt64 = 0
+    private final var slot: Int32 = -1
+    /// Whether it asked for presence events: the hub offers them to no other.
+    public final let wantsPresence: Bool
 
-    /// The seq of the last message it has written (catch-up included): the
-    /// hub only offers it messages after this.
-    var deliveredSeq: UInt64 { get }
+    public init(wantsPresence: Bool) {
+        self.wantsPresence = wantsPresence
+    }
+
+    /// Its position in the hub's list for its channel (-1: none); maintained by `LoopHub`.
+    public final var hubSlot: Int {
+        get { Int(self.slot) }
+        set { self.slot = Int32(truncatingIfNeeded: newValue) }
+    }
 
     /// Writes, in order, the messages offered (all newer than `deliveredSeq`),
     /// then flushes once. Returns what it wrote.
-    func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount
+    open func deliver(_ messages: ArraySlice<EncodedMessage>) -> DeliveryCount {
+        preconditionFailure("\(type(of: self)) does not override deliver(_:)")
+    }
 
     /// Ends the subscription from the server's side.
-    func finish(_ reason: FinishReason)
+    open func finish(_ reason: FinishReason) {
+        preconditionFailure("\(type(of: self)) does not override finish(_:)")
+    }
 
-    /// A user joined or left the channel; the subscriber writes it if it asked for presence.
-    func presenceChanged(_ event: EncodedPresenceEvent)
+    /// A user joined or left the channel (offered only when `wantsPresence`).
+    open func presenceChanged(_ event: EncodedPresenceEvent) {
+        preconditionFailure("\(type(of: self)) does not override presenceChanged(_:)")
+    }
 }
 
 /// Why the server ends a subscription.

@@ -112,7 +112,7 @@ final class StreamSubscriber {
         case .success(let subscribed):
             // (Unsubscribed before the engine answered: withdraw at once.)
             let action =
-                subscription.phase == .left
+                subscription.hasLeft
                 ? .release : self.machine.channelSubscribed(hasCatchUp: !subscribed.catchUp.isEmpty)
             switch action {
             case .release:
