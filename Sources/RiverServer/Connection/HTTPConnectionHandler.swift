@@ -187,16 +187,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .respond(let response):
             self.respond(response, to: request.head)
         case .publish(let publish, let headers):
-            self.loop.counters.publishes += 1
-            self.loop.instruments?.notePublish(publish.channel)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            self.server.engine.publish(
-                publish.payload,
-                isBinary: publish.isBinary,
-                to: publish.channel,
+            PublishResponder.store(
+                publish,
+                headers: headers,
+                server: self.server,
+                loop: self.loop,
                 on: context.eventLoop
             ) {
-                handler.value.published($0, publish, headers)
+                response in
+                handler.value.respond(response, to: publish.head)
+                handler.value.continueAfterAnswer()
             }
         case .subscribe(let plan):
             self.startStream(plan, request.head)
@@ -234,21 +235,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 self.continueAfterAnswer()
             }
         }
-    }
-
-    /// The engine stored (or refused) a publish: answer it, then go on with the next request.
-    private func published(
-        _ result: Result<UInt64, EngineError>,
-        _ publish: PublishResponder.Publish,
-        _ headers: [(String, String)]
-    ) {
-        switch result {
-        case .success(let seq):
-            self.respond(PublishResponder.response(seq: seq, for: publish, headers: headers), to: publish.head)
-        case .failure(let error):
-            self.respond(.refusal(.engineFailure(error), headers: headers), to: publish.head)
-        }
-        self.continueAfterAnswer()
     }
 
     /// Writes a complete answer; the connection then waits for the next request or closes.

@@ -53,21 +53,15 @@ extension HTTP2ConnectionHandler {
         self.loop.counters.requests += 1
         switch publish.dispatch {
         case .publish(let message, let headers):
-            self.loop.counters.publishes += 1
-            self.loop.instruments?.notePublish(message.channel)
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-            self.server.engine.publish(
-                message.payload,
-                isBinary: message.isBinary,
-                to: message.channel,
+            PublishResponder.store(
+                message,
+                headers: headers,
+                server: self.server,
+                loop: self.loop,
                 on: context.eventLoop
             ) {
-                result in
-                let response: CompleteResponse
-                switch result {
-                case .success(let seq): response = PublishResponder.response(seq: seq, for: message, headers: headers)
-                case .failure(let error): response = .refusal(.engineFailure(error), headers: headers)
-                }
+                response in
                 handler.value.write(response, on: stream, omitsBody: message.head.method == .head)
             }
         case .respond(let response):

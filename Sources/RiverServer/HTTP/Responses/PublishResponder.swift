@@ -51,6 +51,27 @@ enum PublishResponder {
         return Publish(channel: channel, payload: payload, isBinary: isBinary, head: head)
     }
 
+    /// Stores `publish` (counted on `loop`), then hands its answer — the seq, or
+    /// why the engine refused it — to `answer`, on `eventLoop`.
+    static func store(
+        _ publish: Publish,
+        headers: [(String, String)],
+        server: ServerContext,
+        loop: ServerLoop,
+        on eventLoop: EventLoop,
+        answer: @escaping @Sendable (CompleteResponse) -> Void
+    ) {
+        loop.counters.publishes += 1
+        loop.instruments?.notePublish(publish.channel)
+        server.engine.publish(publish.payload, isBinary: publish.isBinary, to: publish.channel, on: eventLoop) {
+            result in
+            switch result {
+            case .success(let seq): answer(Self.response(seq: seq, for: publish, headers: headers))
+            case .failure(let error): answer(.refusal(.engineFailure(error), headers: headers))
+            }
+        }
+    }
+
     /// The answer to a stored publish: `{"channel": "NAME", "seq": N}`.
     static func response(seq: UInt64, for publish: Publish, headers: [(String, String)]) -> CompleteResponse {
         let name = publish.channel.value
