@@ -19,7 +19,8 @@ public enum ParserDifferentialCheck {
     /// CRLF-only line ends, `Host` exactly once, the methods it knows, one
     /// space between the parts of the request line, ASCII targets, no
     /// transfer coding but `chunked`, and none at all in HTTP/1.0 (RFC 9112
-    /// section 6.1: its framing is faulty).
+    /// section 6.1: its framing is faulty), chunk extensions by RFC 9112's
+    /// grammar (llhttp takes `0;name=`, whose value is empty).
     static let deliberateStrictness = [
         "request line is longer", "header section is larger", "more than", "request body is larger",
         "chunk size is too large", "line ends with LF without CR", "ends with LF without CR",
@@ -28,6 +29,7 @@ public enum ParserDifferentialCheck {
         "malformed request line", "malformed method", "field in the trailer section", "malformed HTTP version",
         "malformed request target",
         "request target must be ASCII", "transfer coding not supported", "HTTP/1.0 request uses Transfer-Encoding",
+        "malformed chunk extension",
     ]
 
     /// One complete request, as both parsers report it.
