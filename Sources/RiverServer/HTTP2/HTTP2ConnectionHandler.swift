@@ -113,11 +113,7 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     /// A stream opened (the multiplexer made its channel): open until its channel closes.
     func streamOpened(_ stream: Channel) {
-        if let id = try? stream.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID) {
-            self.streamStarted(id)
-        } else {
-            self.streamStarted(nil)
-        }
+        self.streamStarted(try? stream.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID))
         stream.closeFuture.assumeIsolated().whenComplete { _ in self.streamClosed() }
     }
 
