@@ -316,7 +316,7 @@ extension TestRiver {
             }
             connection = tls
         } else {
-            connection = try await self.connect()
+            connection = try await self.connectHTTP1()
         }
         return try await TestHTTP2Connection(connection, settings: settings)
     }

@@ -39,6 +39,7 @@ public final class TestRiver: Sendable {
         lifetimeObserver: LifetimeObserver? = nil
     ) async throws -> TestRiver {
         var configuration = configuration
+        if Self.bridgesHTTP2 { configuration.http2Cleartext = true }
         switch mode {
         case .inProcess:
             precondition(configuration.tlsCertificate == nil, "TLS needs a live River (.live)")
@@ -93,8 +94,27 @@ public final class TestRiver: Sendable {
     /// A new connection. In-process, `peer` is the client's address as the
     /// server sees it (`203.0.113.7` is not local); live, it is always 127.0.0.1,
     /// over TLS when the River has `tls_certificate` (trusting that file's certificates).
-    /// `receiveBufferBytes` (live) shrinks the client's socket buffer.
+    /// `receiveBufferBytes` (live) shrinks the client's socket buffer. With
+    /// `RIVER_TEST_HTTP2=1` the test's HTTP/1.1 goes over HTTP/2 (`bridgesHTTP2`).
     public func connect(
+        from peer: String = "127.0.0.1",
+        receiveBufferBytes: Int? = nil
+    ) async throws
+        -> TestConnection
+    {
+        let connection = try await self.connectHTTP1(from: peer, receiveBufferBytes: receiveBufferBytes)
+        guard Self.bridgesHTTP2 else { return connection }
+        let bridged = try await HTTP2BridgedTransport.open(over: connection.transport)
+        return TestConnection(bridged, readTimeout: connection.readTimeout)
+    }
+
+    /// With `RIVER_TEST_HTTP2=1`, every River takes h2c (`http2_cleartext on`) and every
+    /// connection `connect()` makes carries the test's HTTP/1.1 requests over HTTP/2, a
+    /// stream each (ALPN `h2` over TLS): the transports' suites run over HTTP/2 unchanged.
+    public static let bridgesHTTP2 = ProcessInfo.processInfo.environment["RIVER_TEST_HTTP2"] == "1"
+
+    /// A connection that speaks what the test writes (HTTP/1.1, or an HTTP/2 preface).
+    func connectHTTP1(
         from peer: String = "127.0.0.1",
         receiveBufferBytes: Int? = nil
     ) async throws
@@ -112,7 +132,9 @@ public final class TestRiver: Sendable {
             precondition(peer == "127.0.0.1", "a live client is always 127.0.0.1")
             if self.configuration.tlsCertificate != nil {
                 // A River with TLS gets TLS clients: every kit call runs over it unchanged.
-                return try await self.connectTLS(receiveBufferBytes: receiveBufferBytes).0
+                var client = self.tlsClient
+                if Self.bridgesHTTP2 { client.applicationProtocols = ["h2"] }
+                return try await self.connectTLS(client, receiveBufferBytes: receiveBufferBytes).0
             }
             let transport = try await LiveTransport.connect(port: self.port, receiveBufferBytes: receiveBufferBytes)
             return TestConnection(transport, readTimeout: self.defaultReadTimeout)

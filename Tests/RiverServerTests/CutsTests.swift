@@ -38,19 +38,24 @@ import Testing
             _ = try await slow.readSome()
             await slow.stopReading()
             for _ in 0..<8 { _ = try await river.publish("flood", String(repeating: "x", count: 1000)) }
+            // (Over HTTP/2 the stream's reset waits behind what the connection holds: it comes once the client reads.)
+            if TestRiver.bridgesHTTP2 { await slow.resumeReading() }
             #expect(await slow.isClosedByServer())
 
             let cuts = try await Self.cuts(river)
             #expect(cuts["slow_consumer"] as? Int == 1)
             let cut = try #require(Self.recent(cuts).first)
             #expect(cut["peer"] as? String == "10.1.2.3:50000")
-            #expect(cut["transport"] as? String == "sse")
+            #expect(cut["transport"] as? String == (TestRiver.bridgesHTTP2 ? "h2 sse" : "sse"))
             #expect(cut["reason"] as? String == "slow_consumer")
             #expect((cut["at"] as? Int ?? 0) > 1_700_000_000_000, "milliseconds since 1970")
         }
     }
 
-    @Test func aRequestNotReadInTimeIsATimeout() async throws {
+    @Test(
+        .disabled(if: TestRiver.bridgesHTTP2, "a request head sent in pieces is HTTP/1.1's (HTTP2Tests has HTTP/2's)")
+    )
+    func aRequestNotReadInTimeIsATimeout() async throws {
         try await withRiver(configured { $0.readTimeout = .seconds(1) }) { river in
             let loris = try await river.connect(from: "10.9.9.9")
             try await loris.send("GET /publish?name=calm&da")

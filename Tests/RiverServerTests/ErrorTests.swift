@@ -84,7 +84,8 @@ import Testing
         }
     }
 
-    @Test func unparseableRequestIs400AndClosesOnlyThatConnection() async throws {
+    @Test(.disabled(if: TestRiver.bridgesHTTP2, "HTTP/1.1 parsing: HTTP/2 has its own framing (HTTP2Tests)"))
+    func unparseableRequestIs400AndClosesOnlyThatConnection() async throws {
         try await withRiver { river in
             let subscriber = try await river.connect()
             try await subscriber.sendRequest("GET", "/subscribe?name=calm&hello=1")
@@ -114,7 +115,8 @@ import Testing
 
     /// In-process a closed connection gives its slot back at once: the next
     /// one is served without retrying.
-    @Test func overMaxConnectionsIs503AndASlotFreesUp() async throws {
+    @Test(.disabled(if: TestRiver.bridgesHTTP2, "refused at accept, before a protocol is chosen: answered in HTTP/1.1"))
+    func overMaxConnectionsIs503AndASlotFreesUp() async throws {
         try await withRiver(.inProcess, configured { $0.maxConnections = 3 }) { river in
             var open: [TestConnection] = []
             for _ in 0..<3 {
@@ -136,7 +138,8 @@ import Testing
         }
     }
 
-    @Test func oversizedRequestLineIs414AndHeadersAre431() async throws {
+    @Test(.disabled(if: TestRiver.bridgesHTTP2, "HTTP/1.1 parsing: HTTP/2 has its own framing (HTTP2Tests)"))
+    func oversizedRequestLineIs414AndHeadersAre431() async throws {
         try await withRiver { river in
             let long = try await river.connect()
             try await long.send(

@@ -34,6 +34,7 @@ import Testing
         var body = ""
         for event in bytewise {
             if case .body(let bytes) = event { body += String(buffer: bytes) }
+            if case .chunkPart(let bytes) = event { body += String(buffer: bytes) }
         }
         #expect(body == "helloabc")
         #expect(bytewise.first == whole.first && bytewise.last == .end)
@@ -78,8 +79,40 @@ import Testing
         let head = try #require(HTTP2StreamBridge.http1Head(headers, endStream: false, allocator: .init()))
         #expect(
             String(buffer: head) == "POST /publish?name=a HTTP/1.1\r\nhost: river.test\r\ncontent-type: text/plain\r\n"
-                + "cookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
+                + "expect: 100-continue\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
         )
+        // With no body to come, there is nothing to wait for.
+        let bodyless = try #require(HTTP2StreamBridge.http1Head(headers, endStream: true, allocator: .init()))
+        #expect(!String(buffer: bodyless).contains("expect"))
+    }
+
+    /// A chunk written in pieces (a JSONP message: prefix, JSON, suffix) is one
+    /// DATA frame; `100 Continue` is an interim HEADERS frame.
+    @Test func aChunkWrittenInPiecesIsOneFrameAndContinueIsInterim() throws {
+        let channel = EmbeddedChannel(handler: HTTP2StreamBridge())
+        let request: HPACKHeaders = [":method": "GET", ":scheme": "http", ":path": "/s", ":authority": "r"]
+        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: request, endStream: true)))
+        try channel.writeOutbound(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))
+        let interim = try #require(try channel.readOutbound(as: HTTP2Frame.FramePayload.self))
+        guard case .headers(let continued) = interim else {
+            Issue.record("expected HEADERS, got \(interim)")
+            return
+        }
+        #expect(continued.headers.first(name: ":status") == "100" && !continued.endStream)
+        try channel.writeOutbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+        _ = try channel.readOutbound(as: HTTP2Frame.FramePayload.self)
+        for piece in ["8\r\ncb(", "[1]", ");\r\n"] {
+            try channel.writeOutbound(ByteBuffer(string: piece))
+        }
+        try channel.writeOutbound(ByteBuffer(string: "2\r\nab\r\n"))
+        var frames: [String] = []
+        while let frame = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) {
+            if case .data(let data) = frame, case .byteBuffer(let bytes) = data.data {
+                frames.append(String(buffer: bytes))
+            }
+        }
+        #expect(frames == ["cb([1]);", "ab"])
+        _ = try channel.finish()
     }
 
     /// Bytes that would end a field or the head early in HTTP/1.1 never reach the parser.

@@ -15,7 +15,8 @@ import Testing
             #expect(await !stream.isClosedByServer())
             await river.advance(by: .milliseconds(500))
             #expect(try await stream.readChunk() == nil, "at the timeout: the last chunk")
-            #expect(try await stream.waitForClose())
+            // (Over HTTP/2 the last chunk is END_STREAM, and the connection stays for other streams.)
+            if !TestRiver.bridgesHTTP2 { #expect(try await stream.waitForClose()) }
         }
     }
 

@@ -13,7 +13,12 @@ struct HTTP1ResponseDeframer {
         /// The status line and header fields, names lowercased, minus those
         /// HTTP/2 forbids (RFC 9113 section 8.2.2); `bodyless` when nothing follows.
         case head(status: Int, headers: [(String, String)], bodyless: Bool)
+        /// `100 Continue`: the client may send its body.
+        case interimContinue
         case body(ByteBuffer)
+        /// Part of a chunk whose rest comes in a later write (a JSONP message:
+        /// prefix, JSON, suffix): one chunk stays one DATA frame.
+        case chunkPart(ByteBuffer)
         /// The response is complete.
         case end
 
@@ -21,8 +26,8 @@ struct HTTP1ResponseDeframer {
             switch (lhs, rhs) {
             case (.head(let a, let b, let c), .head(let x, let y, let z)):
                 return a == x && c == z && b.elementsEqual(y, by: { $0 == $1 })
-            case (.body(let a), .body(let b)): return a == b
-            case (.end, .end): return true
+            case (.body(let a), .body(let b)), (.chunkPart(let a), .chunkPart(let b)): return a == b
+            case (.end, .end), (.interimContinue, .interimContinue): return true
             default: return false
             }
         }
@@ -104,8 +109,8 @@ struct HTTP1ResponseDeframer {
                 self.state = size == 0 ? .trailer(ByteBuffer()) : .chunkData(remaining: size)
             case .chunkData(let remaining):
                 let piece = bytes.readSlice(length: min(remaining, bytes.readableBytes))!
-                events.append(.body(piece))
                 let left = remaining - piece.readableBytes
+                events.append(left == 0 ? .body(piece) : .chunkPart(piece))
                 self.state = left == 0 ? .chunkEnd(remaining: 2) : .chunkData(remaining: left)
             case .chunkEnd(let remaining):
                 let skipped = min(remaining, bytes.readableBytes)
@@ -160,7 +165,8 @@ struct HTTP1ResponseDeframer {
             return
         }
         if status < 200 {
-            // (No interim answers: the bridge drops `Expect`.) The final head follows.
+            // An interim answer (`100 Continue` to `expect: 100-continue`); the final head follows.
+            if status == 100 { events.append(.interimContinue) }
             self.state = .head(ByteBuffer())
             return
         }

@@ -40,6 +40,10 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
     private var request = RequestState.awaitingHead
     private var response = HTTP1ResponseDeframer(requestIsHead: false)
     private var events: [HTTP1ResponseDeframer.Event] = []
+    /// The first parts of a chunk written in pieces, until its last part comes.
+    private var heldChunk: ByteBuffer?
+    /// The write of the frame that ends the response, until it is written.
+    private var endWritten: EventLoopFuture<Void>?
     /// The request was an extended CONNECT for a WebSocket.
     private var isWebSocket = false
 
@@ -162,8 +166,9 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
             switch name {
             // (`host` beside `:authority` would be a second Host; RFC 9113 section 8.3.1 lets `:authority` win.)
             case "host" where authority != nil: continue
-            // No interim 100 answers on a stream: the client sends its body anyway.
-            case "expect", "transfer-encoding", "connection", "te": continue
+            // (`expect: 100-continue` is passed on: the handler's `100 Continue` becomes interim HEADERS.)
+            case "transfer-encoding", "connection", "te": continue
+            case "expect" where endStream: continue  // (no body to wait for)
             // (The upgrade's own fields are the bridge's.)
             case "upgrade",
                 "sec-websocket-key" where webSocket:
@@ -230,6 +235,7 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
+        self.joinChunkParts()
         guard !self.events.isEmpty else {
             promise?.succeed()
             return
@@ -245,6 +251,28 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
             }
             self.writeFrame(event, endStream: false, context: context, promise: isLast ? promise : nil)
         }
+    }
+
+    /// Holds the parts of a chunk written in pieces and puts them together
+    /// with its last part: an HTTP/1.1 chunk is one DATA frame, as a client
+    /// reading both sees one message per chunk (one copy, JSONP only).
+    private func joinChunkParts() {
+        guard self.heldChunk != nil || self.events.contains(where: { if case .chunkPart = $0 { true } else { false } })
+        else { return }
+        var joined: [HTTP1ResponseDeframer.Event] = []
+        for event in self.events {
+            switch event {
+            case .chunkPart(let part):
+                self.heldChunk.setOrWriteImmutableBuffer(part)
+            case .body(let last) where self.heldChunk != nil:
+                self.heldChunk!.writeImmutableBuffer(last)
+                joined.append(.body(self.heldChunk!))
+                self.heldChunk = nil
+            default:
+                joined.append(event)
+            }
+        }
+        self.events = joined
     }
 
     private func writeFrame(
@@ -275,8 +303,33 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
             payload = .data(.init(data: .byteBuffer(bytes), endStream: endStream))
         case .end:
             payload = .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))
+        case .interimContinue:
+            payload = .headers(.init(headers: [":status": "100"]))
+        case .chunkPart:
+            preconditionFailure("a chunk's parts are joined before they are written")
         }
-        context.write(self.wrapOutboundOut(payload), promise: promise)
+        guard endStream || event == .end else {
+            context.write(self.wrapOutboundOut(payload), promise: promise)
+            return
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.cascade(to: promise)
+        self.endWritten = written.futureResult
+        context.write(self.wrapOutboundOut(payload), promise: written)
+    }
+
+    /// A close after a complete response waits for its last frame to be
+    /// written: closing a stream whose request is still open resets it, and
+    /// the reset would overtake an answer still waiting for the flush (a 413
+    /// to a body not sent yet arrived as HEADERS and RST_STREAM, no body).
+    /// Not when the stream takes no more (a peer that does not read): then at once.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard let endWritten = self.endWritten, context.channel.isWritable else {
+            return context.close(mode: mode, promise: promise)
+        }
+        self.endWritten = nil
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        endWritten.whenComplete { _ in loopBound.value.close(mode: mode, promise: promise) }
     }
 }
 
