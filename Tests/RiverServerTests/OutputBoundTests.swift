@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOHPACK
 import RiverTesting
 import Testing
 
@@ -7,7 +9,7 @@ import Glibc
 #endif
 
 /// Every output is bounded by what the peer reads: catch-ups, pipelined
-/// answers, static files and pongs stop at the connection's high-water mark
+/// answers, static files, pongs and HTTP/2 publish answers stop at the connection's high-water mark
 /// while the peer does not read, and go on when it does. A reader that keeps
 /// up gets everything, however large.
 @Suite struct OutputBoundTests {
@@ -58,8 +60,12 @@ import Glibc
 
     /// A hostile peer's unread output against the server's memory: RSS grows
     /// by less than `limitKiB` while `attack` runs, and others are served meanwhile.
-    func expectBounded(limitKiB: Int = 6 * 1024, _ attack: (Int) async throws -> [TestConnection]) async throws {
-        try await RiverProcess.with(["--threads", "1", "--max-message-size", "64k"]) { river in
+    func expectBounded(
+        limitKiB: Int = 6 * 1024,
+        arguments: [String] = [],
+        _ attack: (Int) async throws -> [TestConnection]
+    ) async throws {
+        try await RiverProcess.with(["--threads", "1", "--max-message-size", "64k"] + arguments) { river in
             try await Self.fill("big", port: river.port)
             _ = try await TestConnection.request(port: river.port, "GET", "/lib.js", readTimeout: Self.patience)
             let baseline = try river.residentKiB()
@@ -101,6 +107,63 @@ import Glibc
             // The server stops reading once its answers are over the mark: sending may not finish.
             try? await greedy.send(Array(requests.utf8), within: .seconds(1))
             return [greedy]
+        }
+    }
+
+    /// HTTP/2 publishes are answered on the connection, with no stream channel to hold
+    /// them back. A stream counts against `max_concurrent_streams` until its answer is
+    /// sent, so a peer that never reads either stops being read (its socket full) or,
+    /// opening more streams than allowed meanwhile, is cut (`MaxStreamsViolation`).
+    @Test func http2PublishesNeverRead() async throws {
+        try await self.expectBounded(arguments: ["--http2-cleartext", "on"]) { port in
+            let connection = try await TestConnection.live(port: port, receiveBufferBytes: 4096)
+            let http2 = try await TestHTTP2Connection(connection)
+            try await http2.awaitSettings()
+            await connection.stopReading()
+            // One header block, the same for every publish: a fresh encoder's bytes refer to no earlier block.
+            var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+            var block = ByteBuffer()
+            try encoder.encode(
+                headers: [
+                    ":method": "GET", ":scheme": "http", ":path": "/publish?name=pressure&data=x", ":authority": "r",
+                ],
+                to: &block
+            )
+            let headerBlock = Array(block.readableBytesView)
+            // 1,000,000 publishes (about 45 MB) are more than the kernel's buffers hold: unless the
+            // server stops reading publishes whose answers nobody reads, or cuts the peer, they all go through.
+            var stream: UInt32 = 1
+            var outcome = "read"
+            while stream < 2_000_000 {
+                var burst: [UInt8] = []
+                burst.reserveCapacity(10_000 * (9 + headerBlock.count))
+                for _ in 0..<10_000 {
+                    let length = UInt32(headerBlock.count)
+                    burst += [
+                        UInt8(length >> 16), UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
+                    ]
+                    burst += [0x1, 0x5] + withUnsafeBytes(of: stream.bigEndian, Array.init) + headerBlock
+                    stream += 2
+                }
+                do {
+                    try await connection.send(burst, within: .seconds(1))
+                } catch is TimedOut {
+                    outcome = "paused"
+                    break
+                } catch {
+                    outcome = "cut"
+                    break
+                }
+            }
+            #expect(
+                outcome != "read",
+                "the server stopped reading publishes whose answers nobody reads, or cut the peer"
+            )
+            if outcome == "cut" {
+                let stats = try await TestConnection.request(port: port, "GET", "/stats")
+                #expect(stats.body.contains("MaxStreamsViolation"), "\(stats.body)")
+            }
+            return [connection]
         }
     }
 
