@@ -115,6 +115,37 @@ import Testing
         _ = try channel.finish()
     }
 
+    /// A publish with only the fields a publish ignores skips the HTTP/1.1 text, and
+    /// reads as the text would; any other field, or fields kept for `auth_url`, takes the text's way.
+    @Test func aPlainPublishHeadIsTheTextsHead() throws {
+        let limits = HTTPRequestParser.Limits()
+        let plain: HPACKHeaders = [
+            ":method": "GET", ":scheme": "http", ":path": "/publish?name=a&data=x", ":authority": "r",
+            "accept": "text/event-stream", "accept-encoding": "gzip, deflate", "user-agent": "h2load nghttp2/1.52.0",
+        ]
+        let fast = try #require(HTTP2ConnectionHandler.plainPublishHead(plain, limits: limits))
+        let text = try #require(HTTP2StreamBridge.http1Head(plain, endStream: true, allocator: .init()))
+        let parsed = try HTTPRequestParser.parseHead(text, limits: limits)
+        #expect(fast.method == parsed.method && fast.path == parsed.path && fast.query == parsed.query)
+        #expect(fast.acceptsEventStream && parsed.acceptsEventStream && fast.keepAlive && !fast.isHTTP10)
+        for (name, value) in [("origin", "https://a.test"), ("cookie", "s=1"), ("x-river-secret", "k")] {
+            var other = plain
+            other.add(name: name, value: value)
+            #expect(HTTP2ConnectionHandler.plainPublishHead(other, limits: limits) == nil, "\(name)")
+        }
+        var kept = limits
+        kept.keptFields = ["x-tenant"]
+        #expect(HTTP2ConnectionHandler.plainPublishHead(plain, limits: kept) == nil)
+        for path in ["/publish?name=a b", "/publish?name=\u{7F}", "/subscribe?name=a"] {
+            var odd = plain
+            odd.replaceOrAdd(name: ":path", value: path)
+            #expect(HTTP2ConnectionHandler.plainPublishHead(odd, limits: limits) == nil, "\(path)")
+        }
+        var noAuthority = plain
+        noAuthority.remove(name: ":authority")
+        #expect(HTTP2ConnectionHandler.plainPublishHead(noAuthority, limits: limits) == nil)
+    }
+
     /// Bytes that would end a field or the head early in HTTP/1.1 never reach the parser.
     @Test(arguments: [
         (":path", "/health HTTP/1.1\r\nX: y"), (":path", "/a b"), ("x-field", "a\r\nX-Injected: 1"),

@@ -201,7 +201,7 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
         !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }
     }
 
-    private static func isFieldValue(_ text: String) -> Bool {
+    static func isFieldValue(_ text: String) -> Bool {
         text.utf8.allSatisfy { $0 != 0x0D && $0 != 0x0A && $0 != 0x00 }
     }
 

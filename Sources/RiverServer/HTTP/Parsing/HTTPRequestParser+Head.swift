@@ -126,6 +126,14 @@ extension HTTPRequestParser {
         return head
     }
 
+    /// A head made of the request line alone (no field parsed): an HTTP/2 publish
+    /// whose fields a publish ignores (`HTTP2ConnectionHandler.plainPublishHead`).
+    static func parseRequestLine(_ line: ByteBuffer) throws(RequestParseError) -> ParsedRequestHead {
+        var head = ParsedRequestHead()
+        try Self.parseRequestLine(line, into: &head)
+        return head
+    }
+
     /// Where the parts of a request line are, as offsets into it.
     private struct RequestLineLayout {
         var methodEnd = 0
