@@ -59,6 +59,8 @@ public final class HTTPRequestParser {
 
     public let limits: Limits
     private var buffer = ByteBuffer()
+    /// `buffer` is the one `append` was given (NIO's receive buffer), not a copy.
+    private var bufferIsBorrowed = false
     private var state = State.head(scanned: 0, requestLineEnded: false)
     private var continueSent = false
 
@@ -84,7 +86,9 @@ public final class HTTPRequestParser {
     public func append(_ bytes: ByteBuffer) {
         if self.buffer.readableBytes == 0 {
             self.buffer = bytes
+            self.bufferIsBorrowed = true
         } else {
+            self.bufferIsBorrowed = false  // (the write below copies a borrowed buffer first)
             var bytes = bytes
             if self.buffer.readerIndex > 65536 { self.buffer.discardReadBytes() }
             self.buffer.writeBuffer(&bytes)
@@ -93,6 +97,30 @@ public final class HTTPRequestParser {
 
     /// The next event. After an error the parser must not be used again.
     public func next() throws(RequestParseError) -> Event {
+        let event = try self.nextEvent()
+        if self.bufferIsBorrowed { self.giveBackReceiveBuffer(after: event) }
+        return event
+    }
+
+    /// Keeps no hold on NIO's receive buffer between reads: with nothing left
+    /// in it, lets it go; waiting for the rest of a request, keeps a copy of
+    /// the part it has. Held, the buffer cannot be read into again, and NIO
+    /// allocates another and a pool for both, kept for the connection's life
+    /// (about 1,300 bytes on an idle stream whose request came in two reads:
+    /// docs/BENCHMARKS.md, "Many channels on one connection").
+    private func giveBackReceiveBuffer(after event: Event) {
+        if self.buffer.readableBytes == 0 {
+            self.buffer = ByteBuffer()
+            self.bufferIsBorrowed = false
+        } else if case .needMoreData = event {
+            var copy = ByteBufferAllocator().buffer(capacity: max(self.buffer.readableBytes * 2, 512))
+            copy.writeImmutableBuffer(self.buffer)
+            self.buffer = copy
+            self.bufferIsBorrowed = false
+        }
+    }
+
+    private func nextEvent() throws(RequestParseError) -> Event {
         switch self.state {
         case .head(let scanned, let requestLineEnded):
             guard let headLength = try self.findEndOfHead(from: scanned, requestLineEnded: requestLineEnded) else {
@@ -109,7 +137,7 @@ public final class HTTPRequestParser {
                 self.state = .head(scanned: 0, requestLineEnded: false)
                 return .request(ParsedRequest(head: head))
             }
-            return try self.next()
+            return try self.nextEvent()
 
         case .body(let head, let length):
             if self.buffer.readableBytes >= length {
