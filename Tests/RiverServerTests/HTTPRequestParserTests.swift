@@ -1,4 +1,5 @@
 import NIOCore
+import RiverTesting
 import Testing
 
 @testable import RiverServer
@@ -117,6 +118,26 @@ import Testing
                 #expect(error.status.code == status, "\(input.debugDescription)")
             }
         }
+    }
+
+    /// Between reads the parser holds no part of the buffer it was given, so
+    /// NIO can read into it again (else it allocates another, kept for the
+    /// connection's life): taken whole, it is let go; a part of a request is copied.
+    @Test func theReceiveBufferIsGivenBackBetweenReads() throws {
+        let parser = HTTPRequestParser(limits: HTTPRequestParser.Limits())
+        var whole = ByteBuffer(string: "GET /subscribe?name=a HTTP/1.1\r\nHost: x\r\n\r\n")
+        parser.append(whole)
+        guard case .request = try parser.next() else { throw TestFailure("a whole request") }
+        #expect(whole.modifyIfUniquelyOwned { _ in true } == true, "a whole request: the buffer is let go")
+
+        var first = ByteBuffer(string: "GET /subscribe?name=a&name=b HTTP/1.1\r\nHo")
+        parser.append(first)
+        guard case .needMoreData = try parser.next() else { throw TestFailure("half a request") }
+        #expect(first.modifyIfUniquelyOwned { _ in true } == true, "half a request: its part is copied")
+        parser.append(ByteBuffer(string: "st: x\r\n\r\n"))
+        guard case .request(let request) = try parser.next() else { throw TestFailure("the rest") }
+        #expect(String(buffer: request.head.query) == "name=a&name=b")
+        #expect(parser.bufferedBytes == 0)
     }
 
     @Test func expectContinueIsAnnouncedOnceBeforeTheBody() throws {
