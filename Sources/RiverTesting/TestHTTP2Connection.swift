@@ -68,19 +68,21 @@ public final class TestHTTP2Connection {
     }
 
     /// Opens `stream` with a request; its body, if any, follows in one DATA frame.
+    /// `open`: no body and no END_STREAM (the body the head announces is still to come).
     public func request(
         stream: UInt32,
         _ method: String,
         _ path: String,
         headers: [(String, String)] = [],
         body: String? = nil,
+        open: Bool = false,
         authority: String = "river.test"
     ) async throws {
         var fields: HPACKHeaders = [":method": method, ":scheme": "https", ":path": path, ":authority": authority]
         for (name, value) in headers { fields.add(name: name, value: value) }
         var block = ByteBuffer()
         try self.encoder.encode(headers: fields, to: &block)
-        let flags: UInt8 = 0x4 | (body == nil ? 0x1 : 0)
+        let flags: UInt8 = 0x4 | (body == nil && !open ? 0x1 : 0)
         try await self.send(
             type: FrameType.headers,
             flags: flags,

@@ -180,6 +180,46 @@ import Testing
         }
     }
 
+    /// An answer given before the request's body came (a 413) is whole before the stream's
+    /// reset; with the peer's window shut its body cannot go, and the reset waits no longer
+    /// than `HTTP2StreamBridge.closeWait` for it. Either way the stream's objects are freed.
+    @Test func anEarlyAnswerIsWholeBeforeTheResetAndWaitsABoundedTime() async throws {
+        let probe = LifetimeProbe()
+        let configuration = configured {
+            $0.http2Cleartext = true
+            $0.maxMessageSize = 100
+        }
+        try await withRiver(.inProcess, configuration, lifetimeObserver: probe) { river in
+            let h2 = try await river.connectHTTP2()
+            try await h2.request(
+                stream: 1,
+                "POST",
+                "/publish?name=x",
+                headers: [("content-length", "100000000")],
+                open: true
+            )
+            let early = try await h2.response(stream: 1)
+            #expect(early.status == 413 && early.body.hasPrefix("request body is larger than"), "\(early.body)")
+            #expect(try await h2.nextFrame(on: 1).type == TestHTTP2Connection.FrameType.rstStream)
+
+            let shut = try await river.connectHTTP2(settings: [(0x4, 0)])
+            try await shut.request(
+                stream: 1,
+                "POST",
+                "/publish?name=x",
+                headers: [("content-length", "100000000")],
+                open: true
+            )
+            #expect(try await shut.head(stream: 1).status == 413)
+            #expect(try await shut.connection.unreadBytesNow() == [], "the body waits for a window; the reset for it")
+            await river.advance(by: HTTP2StreamBridge.closeWait)
+            #expect(try await shut.nextFrame(on: 1).type == TestHTTP2Connection.FrameType.rstStream)
+            try await eventually("the streams' objects are freed: \(probe.survivors)") {
+                probe.survivors["HTTP2StreamBridge"] == nil && probe.survivors["HTTPConnectionHandler"] == nil
+            }
+        }
+    }
+
     /// A publish whose HEADERS end its stream is answered by the connection's handler, with no
     /// stream channel, bridge or handler made for it, and answered as HTTP/1.1 answers it:
     /// seq, refusals with their reason, the secret, CORS. A publish with a body goes to a stream

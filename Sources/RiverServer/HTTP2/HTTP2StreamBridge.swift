@@ -322,14 +322,32 @@ final class HTTP2StreamBridge: ChannelDuplexHandler, RemovableChannelHandler {
     /// written: closing a stream whose request is still open resets it, and
     /// the reset would overtake an answer still waiting for the flush (a 413
     /// to a body not sent yet arrived as HEADERS and RST_STREAM, no body).
-    /// Not when the stream takes no more (a peer that does not read): then at once.
+    /// Not when the stream takes no more (a peer that does not read): then at
+    /// once; and never longer than `closeWait` (a window the peer keeps shut).
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         guard let endWritten = self.endWritten, context.channel.isWritable else {
             return context.close(mode: mode, promise: promise)
         }
         self.endWritten = nil
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        endWritten.whenComplete { _ in loopBound.value.close(mode: mode, promise: promise) }
+        let closing = NIOLoopBound((context: context, once: Once()), eventLoop: context.eventLoop)
+        let closeOnce: @Sendable () -> Void = {
+            guard !closing.value.once.isDone else { return }
+            closing.value.once.isDone = true
+            closing.value.context.close(mode: mode, promise: promise)
+        }
+        let bound = context.eventLoop.scheduleTask(in: Self.closeWait) { closeOnce() }
+        endWritten.whenComplete { _ in
+            bound.cancel()
+            closeOnce()
+        }
+    }
+
+    /// The longest a close waits for the response's last frame.
+    static let closeWait = TimeAmount.seconds(5)
+
+    /// Whether a close waiting on two events has happened (the first of them closes).
+    private final class Once {
+        var isDone = false
     }
 }
 
