@@ -137,7 +137,16 @@ final class RedisChannelStore {
         from point: ResumePoint,
         attempts: Int
     ) -> EventLoopFuture<CatchUp>.Isolated {
-        self.ensureSubscribed(channel).flatMap {
+        // A live start on a channel whose feed this node follows, with nothing missing from
+        // it, needs nothing from Redis: it starts where the feed stands (a message still on
+        // its way comes after that). What presence churn cost most: a script and two reads a join.
+        if point.seq == nil, case .active = channel.subscription, let epoch = channel.epoch, !channel.needsRefill,
+            !channel.isFillingGap, channel.parked.isEmpty
+        {
+            let catchUp = MessageHistory().catchUp(from: point, currentSeq: channel.lastForwarded, epoch: epoch)
+            return self.eventLoop.makeSucceededFuture(catchUp).assumeIsolated()
+        }
+        return self.ensureSubscribed(channel).flatMap {
             self.readCatchUp(channel.name, after: point.seq, epoch: point.epoch).nonisolated()
         }.flatMap { snapshot in
             do {
