@@ -237,7 +237,15 @@ import Testing
             #expect(try await river.request("GET", "/health").status == 200)
 
             func admin(_ path: String) async throws -> TestConnection.Response {
-                try await TestConnection.request(port: adminPort, "GET", path)
+                guard river.configuration.tlsCertificate != nil else {
+                    return try await TestConnection.request(port: adminPort, "GET", path)
+                }
+                // (The admin listener speaks TLS too when River does: RIVER_TEST_TLS=1.)
+                let (connection, _) = try await TestConnection.liveTLS(port: adminPort, client: river.tlsClient)
+                try await connection.sendRequest("GET", path)
+                let response = try await connection.readResponse()
+                await connection.close()
+                return response
             }
             #expect(try await admin("/stats").body.contains("\"connections\""))
             #expect(try await admin("/metrics").body.contains("river_messages_published_total"))
