@@ -189,27 +189,20 @@ import Testing
             $0.http2Cleartext = true
             $0.maxMessageSize = 100
         }
+        /// A publish announcing a body over the limit, the body not sent.
+        func announceTooMuch(on connection: TestHTTP2Connection) async throws {
+            let headers = [("content-length", "100000000")]
+            try await connection.request(stream: 1, "POST", "/publish?name=x", headers: headers, open: true)
+        }
         try await withRiver(.inProcess, configuration, lifetimeObserver: probe) { river in
             let h2 = try await river.connectHTTP2()
-            try await h2.request(
-                stream: 1,
-                "POST",
-                "/publish?name=x",
-                headers: [("content-length", "100000000")],
-                open: true
-            )
+            try await announceTooMuch(on: h2)
             let early = try await h2.response(stream: 1)
             #expect(early.status == 413 && early.body.hasPrefix("request body is larger than"), "\(early.body)")
             #expect(try await h2.nextFrame(on: 1).type == TestHTTP2Connection.FrameType.rstStream)
 
             let shut = try await river.connectHTTP2(settings: [(0x4, 0)])
-            try await shut.request(
-                stream: 1,
-                "POST",
-                "/publish?name=x",
-                headers: [("content-length", "100000000")],
-                open: true
-            )
+            try await announceTooMuch(on: shut)
             #expect(try await shut.head(stream: 1).status == 413)
             #expect(try await shut.connection.unreadBytesNow() == [], "the body waits for a window; the reset for it")
             await river.advance(by: HTTP2StreamBridge.closeWait)
