@@ -112,7 +112,9 @@ public final class HTTPRequestParser {
         if self.buffer.readableBytes == 0 {
             self.buffer = ByteBuffer()
             self.bufferIsBorrowed = false
-        } else if case .needMoreData = event {
+        } else if case .request = event {
+            return  // (the next request may be whole in it too: the caller asks again)
+        } else {
             var copy = ByteBufferAllocator().buffer(capacity: max(self.buffer.readableBytes * 2, 512))
             copy.writeImmutableBuffer(self.buffer)
             self.buffer = copy
