@@ -24,8 +24,10 @@ extension RedisChannelStore {
     func presenceUnsubscribed(_ member: PresenceMember?, from channel: RemoteChannel) {
         let due = NIODeadline.now() + self.settings.presenceLeaveDelay
         if channel.presence.unsubscribed(member, leaveDue: due), let member {
-            let store = NIOLoopBound(self, eventLoop: self.eventLoop)
-            self.eventLoop.scheduleTask(deadline: due) { store.value.leaveDue(member, at: due, from: channel) }
+            let bound = NIOLoopBound((store: self, channel: channel), eventLoop: self.eventLoop)
+            self.eventLoop.scheduleTask(deadline: due) {
+                bound.value.store.leaveDue(member, at: due, from: bound.value.channel)
+            }
         }
         self.presenceChanged(member, in: channel)
     }

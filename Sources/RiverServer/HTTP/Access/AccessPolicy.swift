@@ -144,7 +144,7 @@ struct AccessPolicy: Sendable {
         request: ParsedRequest,
         verified: AccessToken? = nil
     ) throws(RequestError) -> Decision {
-        try self.decide(
+        self.decide(
             action,
             channel: channel,
             credentials: try Credentials(request),
