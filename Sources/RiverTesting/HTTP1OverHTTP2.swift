@@ -1,7 +1,7 @@
-import Crypto
 import Foundation
 import NIOCore
 import NIOHPACK
+import RiverServer
 
 /// The client half of carrying a test's HTTP/1.1 over HTTP/2, with no I/O of
 /// its own: the HTTP/1.1 requests a test writes become one stream each
@@ -390,6 +390,7 @@ struct HTTP1OverHTTP2 {
 
     // MARK: - Frames
 
+    /// One frame (RFC 9113 section 4.1): length, type, flags, stream, payload.
     static func frame(_ type: UInt8, _ flags: UInt8, _ stream: UInt32, _ payload: [UInt8]) -> [UInt8] {
         bigEndian(UInt32(payload.count), count: 3) + [type, flags] + bigEndian(stream, count: 4) + payload
     }
@@ -398,7 +399,8 @@ struct HTTP1OverHTTP2 {
         frame(0x8, 0, stream, bigEndian(UInt32(increment), count: 4))
     }
 
-    private static func bigEndian(_ value: UInt32, count: Int) -> [UInt8] {
+    /// `value`'s low `count` bytes, most significant first (frame fields; `TestHTTP2Connection` uses it too).
+    static func bigEndian(_ value: UInt32, count: Int) -> [UInt8] {
         (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
     }
 
@@ -422,12 +424,8 @@ extension HTTP1OverHTTP2.Response {
             // RFC 8441: a 2xx opens the WebSocket; HTTP/1.1 said it with 101 and the accept key.
             status = 101
             self.isUntilClose = true
-            let digest = Insecure.SHA1.hash(data: Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))
-            fields =
-                [
-                    ("upgrade", "websocket"), ("connection", "Upgrade"),
-                    ("sec-websocket-accept", Data(digest).base64EncodedString()),
-                ] + fields
+            let accept = WebSocketHandshake.acceptValue(for: key)
+            fields = [("upgrade", "websocket"), ("connection", "Upgrade"), ("sec-websocket-accept", accept)] + fields
         }
         self.finalHead = status >= 200 || status == 101
         let hasLength = fields.contains { $0.0 == "content-length" }

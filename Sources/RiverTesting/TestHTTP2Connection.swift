@@ -55,16 +55,15 @@ public final class TestHTTP2Connection {
         try await connection.send(Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8))
         var payload: [UInt8] = []
         for (identifier, value) in settings {
-            payload += Self.bytes(UInt32(identifier), count: 2) + Self.bytes(value, count: 4)
+            payload +=
+                HTTP1OverHTTP2.bigEndian(UInt32(identifier), count: 2) + HTTP1OverHTTP2.bigEndian(value, count: 4)
         }
         try await self.send(type: FrameType.settings, flags: 0, stream: 0, payload: payload)
     }
 
     /// Sends one frame.
     public func send(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) async throws {
-        var frame = Self.bytes(UInt32(payload.count), count: 3) + [type, flags]
-        frame += Self.bytes(stream & 0x7FFF_FFFF, count: 4)
-        try await self.connection.send(frame + payload)
+        try await self.connection.send(HTTP1OverHTTP2.frame(type, flags, stream & 0x7FFF_FFFF, payload))
     }
 
     /// Opens `stream` with a request; its body, if any, follows in one DATA frame.
@@ -128,7 +127,7 @@ public final class TestHTTP2Connection {
         if payload.count < 126 {
             frame.append(0x80 | UInt8(payload.count))
         } else {
-            frame += [0x80 | 126] + Self.bytes(UInt32(payload.count), count: 2)
+            frame += [0x80 | 126] + HTTP1OverHTTP2.bigEndian(UInt32(payload.count), count: 2)
         }
         frame += mask
         frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
@@ -172,7 +171,12 @@ public final class TestHTTP2Connection {
 
     /// RST_STREAM with CANCEL (0x8).
     public func reset(stream: UInt32) async throws {
-        try await self.send(type: FrameType.rstStream, flags: 0, stream: stream, payload: Self.bytes(0x8, count: 4))
+        try await self.send(
+            type: FrameType.rstStream,
+            flags: 0,
+            stream: stream,
+            payload: HTTP1OverHTTP2.bigEndian(0x8, count: 4)
+        )
     }
 
     /// WINDOW_UPDATE of `increment` bytes (stream 0: the connection's window).
@@ -181,7 +185,7 @@ public final class TestHTTP2Connection {
             type: FrameType.windowUpdate,
             flags: 0,
             stream: stream,
-            payload: Self.bytes(increment, count: 4)
+            payload: HTTP1OverHTTP2.bigEndian(increment, count: 4)
         )
     }
 
@@ -294,10 +298,6 @@ public final class TestHTTP2Connection {
             try? await self.send(type: FrameType.ping, flags: 0x1, stream: 0, payload: payload)
         }
         return frame
-    }
-
-    private static func bytes(_ value: UInt32, count: Int) -> [UInt8] {
-        (0..<count).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
     }
 }
 

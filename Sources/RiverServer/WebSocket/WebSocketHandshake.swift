@@ -6,9 +6,9 @@ import RiverCore
 /// (https://www.rfc-editor.org/rfc/rfc6455#section-4.2): checks the upgrade
 /// request and builds the 101 answer. River speaks version 13 only; the
 /// original's 2010 draft (hixie-76) is gone from every browser.
-enum WebSocketHandshake {
+public enum WebSocketHandshake {
     /// The accept key: base64(SHA-1(key + the RFC's GUID)).
-    static func acceptValue(for key: String) -> String {
+    public static func acceptValue(for key: String) -> String {
         let digest = Insecure.SHA1.hash(data: Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))
         return Base64.encode(Array(digest))
     }
