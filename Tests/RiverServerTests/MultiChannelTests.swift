@@ -111,6 +111,39 @@ import Testing
         }
     }
 
+    /// A catch-up writes many events before one flush: each keeps the cursor
+    /// after its own message (the line is rewritten for the next one, not
+    /// under the writes still waiting), across a seq gaining a digit.
+    @Test func everyEventOfABatchKeepsTheCursorAfterItsOwnMessage() async throws {
+        try await withRiver { river in
+            for seq in 1...12 { try await river.publish("s1", "a\(seq)") }
+            for seq in 1...3 { try await river.publish("s2", "b\(seq)") }
+            let stream = try await self.subscribe(river, "/sse?name=s1&name=s2&since=s1:0,s2:0&hello=1")
+            var text = ""
+            while !text.contains("b3") { text += String(decoding: try await stream.readSome(), as: UTF8.self) }
+            try await river.publish("s2", "b4")
+            while !text.contains("b4") { text += String(decoding: try await stream.readSome(), as: UTF8.self) }
+            let epochs = Self.epochs(in: text)
+            try #require(epochs.count == 2)
+            let ids = text.split(separator: "\n").filter { $0.hasPrefix("id: ") }.map(String.init)
+            let expected =
+                (1...12).map { "id: s1:\($0):\(epochs[0]),s2:0:\(epochs[1])" }
+                + (1...4).map { "id: s1:12:\(epochs[0]),s2:\($0):\(epochs[1])" }
+            #expect(ids == expected, "\(text)")
+
+            // Cut after s1's catch-up: its last id still owes every message of s2.
+            let resumed = try await self.subscribe(
+                river,
+                "/sse?name=s1&name=s2",
+                headers: ["Last-Event-ID: \(expected[11].dropFirst(4))"]
+            )
+            var again = ""
+            while !again.contains("b4") { again += String(decoding: try await resumed.readSome(), as: UTF8.self) }
+            #expect(again.components(separatedBy: "\"data\": \"b").count == 5, "\(again)")
+            #expect(!again.contains("\"a"), "\(again)")
+        }
+    }
+
     /// Names a cursor must escape (a comma, a colon, UTF-8) are percent-encoded
     /// in every live event's id, and that id resumes both channels.
     @Test func liveEventIDsEscapeNamesAndResume() async throws {

@@ -25,10 +25,6 @@ public final class LocalChannel {
     var members: ContiguousArray<Subscriber> = []
     /// Messages not yet written to every member, in seq order.
     private(set) var pending: [EncodedMessage] = []
-    /// Text the server writes for this channel in every subscriber's cursor
-    /// (its encoded name, its epoch), made once per channel and loop rather
-    /// than once per message and subscriber. RiverCore only keeps it.
-    public var cursorText: CursorText?
     /// The newest seq ever pending: a member whose `deliveredSeq` is at least
     /// this has nothing to take (one load, where `pending` costs retains).
     public private(set) var newestSeq: UInt64 = 0
@@ -126,17 +122,3 @@ extension LocalChannel: NIOScheduledCallbackHandler {
 
 @available(*, unavailable)
 extension LocalChannel: Sendable {}
-
-/// A channel's name and epoch as cursors write them (`LocalChannel.cursorText`).
-public struct CursorText {
-    public let name: ByteBuffer
-    public let epoch: UInt64
-    /// `:EPOCH`, the entry's tail.
-    public let epochSuffix: ByteBuffer
-
-    public init(name: ByteBuffer, epoch: UInt64, epochSuffix: ByteBuffer) {
-        self.name = name
-        self.epoch = epoch
-        self.epochSuffix = epochSuffix
-    }
-}

@@ -239,7 +239,7 @@ struct StreamPlan {
         case .stream(_, let callback) where request.format == .river:
             self.framing = .river(chunked: !head.isHTTP10, callback: callback)
         case .stream: self.framing = .raw(chunked: !head.isHTTP10)
-        case .eventStream where request.channels.count > 1: self.framing = .eventStreamOfChannels
+        case .eventStream where request.channels.count > 1: self.framing = .eventStreamOfChannels(CursorLine())
         case .eventStream: self.framing = .eventStream
         }
         self.endsAfterFirstBatch = !request.keep

@@ -57,7 +57,9 @@ final class ChannelSubscription: Subscriber {
     func join(_ subscribed: SubscribeResult, hub: LoopHub) {
         self.epoch = subscribed.catchUp.epoch
         self.deliveredSeq = subscribed.catchUp.lastSeq
-        self.writtenSeq = subscribed.catchUp.lastSeq
+        // The client has what comes before the catch-up; each message written moves it on.
+        self.writtenSeq = subscribed.catchUp.messages.first.map { max($0.seq, 1) - 1 } ?? subscribed.catchUp.lastSeq
+        self.stream.cursorMoved()
         let local = hub.add(self, to: self.channel)
         self.phase = .joined(token: subscribed.interest.token, local: local)
     }

@@ -88,36 +88,25 @@ struct StreamCursor: Equatable {
         return decoded
     }
 
-    /// Writes one entry: `NAME:SEQ` or `NAME:SEQ:EPOCH` (an epoch of 0 is unknown and left out).
-    static func writeEntry(name: ChannelName, seq: UInt64, epoch: UInt64, into buffer: inout ByteBuffer) {
+    /// Writes one entry: `NAME:SEQ` or `NAME:SEQ:EPOCH` (an epoch of 0 is
+    /// unknown and left out); returns where the SEQ digits are in `buffer`.
+    @discardableResult
+    static func writeEntry(
+        name: ChannelName,
+        seq: UInt64,
+        epoch: UInt64,
+        into buffer: inout ByteBuffer
+    ) -> Range<Int> {
         Self.writeEncodedName(name, into: &buffer)
         buffer.writeStaticString(":")
+        let seqStart = buffer.writerIndex
         buffer.writeDecimal(seq)
+        let seqDigits = seqStart..<buffer.writerIndex
         if epoch != 0 {
             buffer.writeStaticString(":")
             buffer.writeDecimal(epoch)
         }
-    }
-
-    /// Writes one entry of a joined channel from the text its hub channel keeps
-    /// (made on first use, remade when the epoch moves on): two copies and one number.
-    static func writeEntry(_ local: LocalChannel, seq: UInt64, epoch: UInt64, into buffer: inout ByteBuffer) {
-        let text: CursorText
-        if let kept = local.cursorText, kept.epoch == epoch {
-            text = kept
-        } else {
-            var name = ByteBuffer()
-            Self.writeEncodedName(local.name, into: &name)
-            var suffix = ByteBuffer()
-            suffix.writeStaticString(":")
-            suffix.writeDecimal(epoch)
-            text = CursorText(name: name, epoch: epoch, epochSuffix: suffix)
-            local.cursorText = text
-        }
-        buffer.writeImmutableBuffer(text.name)
-        buffer.writeStaticString(":")
-        buffer.writeDecimal(seq)
-        buffer.writeImmutableBuffer(text.epochSuffix)
+        return seqDigits
     }
 
     /// Writes a channel name as a cursor does (percent-encoded), straight into `buffer`.

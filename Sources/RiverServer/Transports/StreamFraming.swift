@@ -20,8 +20,9 @@ enum StreamFraming {
     case eventStream
     /// `/sse` with several channels: one event per message, its river JSON as
     /// `data:` and the subscription's cursor after it as `id:`; notices as
-    /// `event: lost|reset|live` with their river JSON array, no `id:`.
-    case eventStreamOfChannels
+    /// `event: lost|reset|live` with their river JSON array, no `id:`. The
+    /// cursor's line is kept written by the stream's `CursorLine`.
+    case eventStreamOfChannels(CursorLine)
     /// `/websocket`: one frame per message, in its `WebSocketFormat`.
     case webSocket(WebSocketFormat)
 
@@ -69,12 +70,6 @@ enum StreamFraming {
         case .river(let chunked, _), .raw(let chunked): return chunked
         case .eventStream, .eventStreamOfChannels, .webSocket: return false
         }
-    }
-
-    /// Whether each message's framing carries the subscription's cursor.
-    var needsCursor: Bool {
-        if case .eventStreamOfChannels = self { return true }
-        return false
     }
 
     /// What is written when nothing else was for `heartbeat`; river JSON has

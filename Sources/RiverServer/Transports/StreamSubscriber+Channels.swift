@@ -28,6 +28,7 @@ extension StreamSubscriber {
         guard self.machine.addingChannel() else { return false }
         let subscription = ChannelSubscription(start, stream: self)
         self.channels.append(subscription)
+        self.cursorMoved()
         self.pendingAdditions[ObjectIdentifier(subscription)] = addition
         self.subscribe(subscription, from: start)
         return true
@@ -46,6 +47,7 @@ extension StreamSubscriber {
     func drop(_ subscription: ChannelSubscription) -> Bool {
         guard let index = self.channels.firstIndex(where: { $0 === subscription }) else { return false }
         self.channels.remove(at: index)
+        self.cursorMoved()
         self.pendingAdditions[ObjectIdentifier(subscription)] = nil
         subscription.leave(self.loop)
         if let backlog = self.backlog {

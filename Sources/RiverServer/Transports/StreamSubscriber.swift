@@ -273,29 +273,17 @@ final class StreamSubscriber {
         -> Int
     {
         subscription.writtenSeq = message.seq
-        guard self.framing.needsCursor else { return self.framing.write(message, to: output) }
-        return self.framing.write(message, idLine: self.cursorLine(allocator: output.allocator), to: output)
+        guard case .eventStreamOfChannels(let cursor) = self.framing else {
+            return self.framing.write(message, to: output)
+        }
+        let idLine = cursor.line(after: subscription, of: self.channels, allocator: output.allocator)
+        return self.framing.write(message, idLine: idLine, to: output)
     }
 
-    /// `id: CURSOR` and its newline: where the client stands on every channel, after what was written.
-    private func cursorLine(allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 5 + 40 * self.channels.count)
-        buffer.writeStaticString("id: ")
-        for (index, subscription) in self.channels.enumerated() {
-            if index > 0 { buffer.writeStaticString(",") }
-            if let local = subscription.local, subscription.epoch != 0 {
-                StreamCursor.writeEntry(local, seq: subscription.writtenSeq, epoch: subscription.epoch, into: &buffer)
-            } else {
-                StreamCursor.writeEntry(
-                    name: subscription.channel,
-                    seq: subscription.writtenSeq,
-                    epoch: subscription.epoch,
-                    into: &buffer
-                )
-            }
-        }
-        buffer.writeStaticString("\n")
-        return buffer
+    /// A channel's seq or epoch was set other than by a write, or the set of
+    /// channels changed: a cursor line is rendered anew.
+    func cursorMoved() {
+        if case .eventStreamOfChannels(let cursor) = self.framing { cursor.invalidate() }
     }
 
     /// The connection drained below its low-water mark: write what waits.
