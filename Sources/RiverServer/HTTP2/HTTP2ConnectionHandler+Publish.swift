@@ -117,7 +117,7 @@ extension HTTP2ConnectionHandler {
         }
     }
 
-    /// Writes `response` as HEADERS and DATA ending `stream`; the flush waits for the tick's end.
+    /// Writes `response` as HEADERS and DATA ending `stream`; the socket's flush waits for the tick's end.
     private func write(_ response: CompleteResponse, on stream: HTTP2StreamID, omitsBody: Bool) {
         guard let context = self.context, self.directStreams.contains(stream) else { return }
         if response.status.code >= 400 && response.status.code < 500 { self.loop.counters.badRequests += 1 }
@@ -147,6 +147,7 @@ extension HTTP2ConnectionHandler {
                 promise: nil
             )
         }
-        context.flush()
+        // (Written during a read: NIOHTTP2Handler flushes it when the read completes.)
+        if !self.isReading { context.flush() }
     }
 }

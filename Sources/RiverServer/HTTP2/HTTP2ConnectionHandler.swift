@@ -32,6 +32,9 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     var directStreams: [HTTP2StreamID] = []
     /// The socket does not take more: no more reads (and so no more requests) until it does.
     private var readPending = false
+    /// Between a read's frames and its end: `NIOHTTP2Handler` flushes what was
+    /// written meanwhile as the read completes, so an answer written now needs no flush of its own.
+    private(set) var isReading = false
     /// When the last stream closed (or the connection opened).
     private var idleSince: UInt64
     private var goingAway = false
@@ -74,6 +77,7 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.isReading = true
         let frame = self.unwrapInboundIn(data)
         // (What the peer sends on a stream answered here — RST_STREAM, WINDOW_UPDATE — is its own.)
         guard !self.directStreams.contains(frame.streamID) else { return }
@@ -82,6 +86,11 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.isReading = false
+        context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
