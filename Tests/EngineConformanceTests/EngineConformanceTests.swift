@@ -18,12 +18,14 @@ import Testing
         var testDescription: String { self.rawValue }
     }
 
-    /// Runs `body` with a fresh engine of `kind` on `threads` event loops.
+    /// Runs `body` with a fresh engine of `kind` on `threads` event loops
+    /// (`redisStarted` is given the `redis-server` of a Redis engine).
     func withEngine(
         _ kind: Kind,
         threads: Int = 2,
         limits: HistoryLimits = HistoryLimits(size: 1000),
         leaveDelay: TimeAmount = .seconds(5),
+        redisStarted: (RedisServerProcess) -> Void = { _ in },
         _ body: (Engine, FanOut, MultiThreadedEventLoopGroup) async throws -> Void
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -36,6 +38,7 @@ import Testing
         case .redis:
             let server = try await RedisServerProcess.launch()
             redis = server
+            redisStarted(server)
             var logger = Logger(label: "redis-engine-test")
             logger.logLevel = .critical
             var settings = RedisEngine.Settings(address: try RedisAddress(server.url), limits: limits)
