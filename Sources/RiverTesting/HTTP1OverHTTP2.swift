@@ -312,9 +312,8 @@ struct HTTP1OverHTTP2 {
                 response.ended = true
             }
         case 0x4 where flags & 0x1 == 0:  // SETTINGS
-            for start in stride(from: 0, to: payload.count - 5, by: 6) {
-                let identifier = UInt16(payload[start]) << 8 | UInt16(payload[start + 1])
-                let value = payload[(start + 2)..<(start + 6)].reduce(0) { $0 << 8 | Int($1) }
+            for (identifier, setting) in Self.settings(in: payload) {
+                let value = Int(setting)
                 if identifier == 0x3 { self.maximumStreams = value }
                 if identifier == 0x4 {
                     for stream in self.streamWindows.keys {
@@ -397,6 +396,14 @@ struct HTTP1OverHTTP2 {
 
     private static func windowUpdate(_ stream: UInt32, _ increment: Int) -> [UInt8] {
         frame(0x8, 0, stream, bigEndian(UInt32(increment), count: 4))
+    }
+
+    /// A SETTINGS frame's payload (RFC 9113 section 6.5.1): identifier and value, in order.
+    static func settings(in payload: [UInt8]) -> [(identifier: UInt16, value: UInt32)] {
+        stride(from: 0, to: payload.count - 5, by: 6).map { start in
+            let identifier = UInt16(payload[start]) << 8 | UInt16(payload[start + 1])
+            return (identifier, payload[(start + 2)..<(start + 6)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        }
     }
 
     /// `value`'s low `count` bytes, most significant first (frame fields; `TestHTTP2Connection` uses it too).

@@ -286,12 +286,7 @@ public final class TestHTTP2Connection {
         let payload = length == 0 ? [] : try await self.connection.readBytes(length)
         let frame = Frame(type: header[3], flags: header[4], stream: stream, payload: payload)
         if frame.type == FrameType.settings, frame.flags & 0x1 == 0 {
-            for offset in stride(from: 0, to: payload.count - 5, by: 6) {
-                let identifier = UInt16(payload[offset]) << 8 | UInt16(payload[offset + 1])
-                self.serverSettings[identifier] = payload[(offset + 2)..<(offset + 6)].reduce(UInt32(0)) {
-                    $0 << 8 | UInt32($1)
-                }
-            }
+            for (identifier, value) in HTTP1OverHTTP2.settings(in: payload) { self.serverSettings[identifier] = value }
             // (An acknowledgement may meet a connection the server has closed: the frames read still count.)
             try? await self.send(type: FrameType.settings, flags: 0x1, stream: 0, payload: [])
         } else if frame.type == FrameType.ping, frame.flags & 0x1 == 0 {
