@@ -62,7 +62,10 @@ import Testing
         }
     }
 
-    @Test(arguments: TestRiver.Mode.allCases)
+    @Test(
+        .disabled(if: TestRiver.bridgesHTTP2, "refusal at accept and HTTP/1.1 parse errors have no HTTP/2 form"),
+        arguments: TestRiver.Mode.allCases
+    )
     func refusedAndBadRequests(_ mode: TestRiver.Mode) async throws {
         let limited = configured { $0.maxConnections = 1 }
         try await self.expectNothingOutlives(mode, Self.http + ["RefusedConnectionHandler"], limited) { river in
@@ -90,7 +93,10 @@ import Testing
 
     /// (Live, the read timeout is 5 s: a client starved between connect and its first byte on a
     /// loaded machine, over a second as seen, must not look silent.)
-    @Test(arguments: TestRiver.Mode.allCases)
+    @Test(
+        .disabled(if: TestRiver.bridgesHTTP2, "an HTTP/1.1 request in pieces (HTTP2Tests time out HTTP/2's own)"),
+        arguments: TestRiver.Mode.allCases
+    )
     func timedOutConnections(_ mode: TestRiver.Mode) async throws {
         let timeout = configured { $0.readTimeout = .seconds(mode == .live ? 5 : 1) }
         try await self.expectNothingOutlives(mode, Self.http, timeout) { river in
@@ -177,6 +183,8 @@ import Testing
             try await closing.send(opcode: 0x8, [0x03, 0xE8])
             #expect(try await closing.read().opcode == 0x8)
             #expect(try await closing.connection.waitForClose())
+            // (Over HTTP/2 the WebSocket was one stream: its connection is the client's to close.)
+            await closing.close()
         }
     }
 
