@@ -144,6 +144,25 @@ import Testing
         }
     }
 
+    /// A quiet stream lets its cursor line go at the heartbeat; the next
+    /// message's id is the whole cursor again.
+    @Test func theCursorAfterAHeartbeatIsWhole() async throws {
+        try await withRiver(.inProcess, configured { $0.heartbeat = .seconds(1) }) { river in
+            let stream = try await self.subscribe(river, "/sse?name=h1&name=h2&hello=1")
+            try await river.publish("h1", "before")
+            var text = ""
+            while !text.contains("before") { text += String(decoding: try await stream.readSome(), as: UTF8.self) }
+            await river.advance(by: .seconds(1))
+            while !text.hasSuffix(":\n\n") { text += String(decoding: try await stream.readSome(), as: UTF8.self) }
+            try await river.publish("h2", "after")
+            while !text.contains("after") { text += String(decoding: try await stream.readSome(), as: UTF8.self) }
+            let epochs = Self.epochs(in: text)
+            try #require(epochs.count == 2)
+            let ids = text.split(separator: "\n").filter { $0.hasPrefix("id: ") }
+            #expect(ids == ["id: h1:1:\(epochs[0]),h2:0:\(epochs[1])", "id: h1:1:\(epochs[0]),h2:1:\(epochs[1])"])
+        }
+    }
+
     /// Names a cursor must escape (a comma, a colon, UTF-8) are percent-encoded
     /// in every live event's id, and that id resumes both channels.
     @Test func liveEventIDsEscapeNamesAndResume() async throws {

@@ -22,10 +22,12 @@ final class CursorLine {
     /// One per channel, in the stream's order; empty until rendered, and after `invalidate()`.
     private var entries: [Entry] = []
 
-    /// A channel joined (its epoch and seq are set) or the set of channels
-    /// changed: the next line is rendered whole.
+    /// A channel joined (its epoch and seq are set), the set of channels
+    /// changed, or the stream went quiet: the line is let go, and the next
+    /// one rendered whole.
     func invalidate() {
-        self.entries.removeAll()
+        self.entries = []
+        self.line = ByteBuffer()
     }
 
     /// The line after `moved` wrote a message (its `writtenSeq` is the message's seq).

@@ -24,6 +24,8 @@ extension StreamSubscriber {
             self.lastWriteTick = now
             output.write(heartbeat)
             output.flush()
+            // (A quiet stream lets its cursor line go: an idle connection keeps only what it must.)
+            self.cursorMoved()
         }
     }
 }

@@ -280,8 +280,8 @@ final class StreamSubscriber {
         return self.framing.write(message, idLine: idLine, to: output)
     }
 
-    /// A channel's seq or epoch was set other than by a write, or the set of
-    /// channels changed: a cursor line is rendered anew.
+    /// A channel's seq or epoch was set other than by a write, the set of
+    /// channels changed, or the stream went quiet: a cursor line is rendered anew.
     func cursorMoved() {
         if case .eventStreamOfChannels(let cursor) = self.framing { cursor.invalidate() }
     }
