@@ -5,7 +5,8 @@ import Testing
 
 /// HTTP/2: every transport on streams of one connection, through the same
 /// dispatcher and subscribers as HTTP/1.1; the settings River announces;
-/// streams beyond `max_concurrent_streams`; rapid reset; a slow stream cut
+/// streams beyond `max_concurrent_streams`; rapid reset; a malformed request
+/// reset alone; a slow stream cut
 /// while its sibling goes on; nothing a stream made outlives it.
 /// h2c by prior knowledge in-process and live; over TLS in `TLSHTTP2Tests`.
 @Suite struct HTTP2Tests {
@@ -280,6 +281,29 @@ import Testing
 
     /// `keep_alive_timeout` ends an HTTP/2 connection only once it has had no open stream for
     /// that long (GOAWAY NO_ERROR, then close): a connection holding an SSE stream stays.
+    /// A malformed request (RFC 9113 section 8.2.2: a connection-specific field,
+    /// `te` other than `trailers`) ends its own stream with RST_STREAM PROTOCOL_ERROR;
+    /// the connection and its other streams go on.
+    @Test(arguments: TestRiver.Mode.allCases)
+    func aMalformedRequestResetsOnlyItsStream(_ mode: TestRiver.Mode) async throws {
+        try await withRiver(mode, Self.cleartext) { river in
+            let h2 = try await river.connectHTTP2()
+            try await h2.request(stream: 1, "GET", "/sse?name=sibling&hello=1")
+            #expect(try await h2.head(stream: 1).status == 200)
+            _ = try await h2.data(stream: 1, containing: "event: live")
+            for (stream, field) in [(UInt32(3), ("connection", "close")), (5, ("te", "gzip"))] {
+                try await h2.request(stream: stream, "GET", "/publish?name=sibling&data=no", headers: [field])
+                let reset = try await h2.nextFrame(on: stream)
+                #expect(reset.type == TestHTTP2Connection.FrameType.rstStream, "\(field)")
+                #expect(reset.payload == [0, 0, 0, 0x1], "PROTOCOL_ERROR")
+            }
+            try await h2.request(stream: 7, "GET", "/publish?name=sibling&data=yes")
+            #expect(try await h2.response(stream: 7).status == 200)
+            #expect(try await h2.data(stream: 1, containing: "yes").contains("id: 1"), "the sibling stream goes on")
+            #expect(try await river.request("GET", "/stats").body.contains("\"bad_requests\": 2"))
+        }
+    }
+
     @Test func keepAliveCountsOnlyWhileNoStreamIsOpen() async throws {
         let configuration = configured {
             $0.http2Cleartext = true

@@ -143,6 +143,11 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // A malformed request: its stream is reset, the others go on.
+        if HTTP2StreamErrors.endsOnlyItsStream(error) {
+            self.loop.counters.badRequests += 1
+            return
+        }
         // (NIOHTTP2Handler has already sent GOAWAY for a connection error.)
         if error is any NIOHTTP2Error {
             self.loop.cuts.record(
