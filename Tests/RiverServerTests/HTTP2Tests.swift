@@ -282,7 +282,8 @@ import Testing
     /// `keep_alive_timeout` ends an HTTP/2 connection only once it has had no open stream for
     /// that long (GOAWAY NO_ERROR, then close): a connection holding an SSE stream stays.
     /// A malformed request (RFC 9113 section 8.2.2: a connection-specific field,
-    /// `te` other than `trailers`) ends its own stream with RST_STREAM PROTOCOL_ERROR;
+    /// `te` other than `trailers`, a body shorter than its `content-length`) ends
+    /// its own stream with RST_STREAM PROTOCOL_ERROR;
     /// the connection and its other streams go on.
     @Test(arguments: TestRiver.Mode.allCases)
     func aMalformedRequestResetsOnlyItsStream(_ mode: TestRiver.Mode) async throws {
@@ -300,7 +301,19 @@ import Testing
             try await h2.request(stream: 7, "GET", "/publish?name=sibling&data=yes")
             #expect(try await h2.response(stream: 7).status == 200)
             #expect(try await h2.data(stream: 1, containing: "yes").contains("id: 1"), "the sibling stream goes on")
-            #expect(try await river.request("GET", "/stats").body.contains("\"bad_requests\": 2"))
+            // A body shorter than its content-length: reset, and nothing of it published.
+            try await h2.request(
+                stream: 9,
+                "POST",
+                "/publish?name=sibling",
+                headers: [("content-length", "10")],
+                body: "short"
+            )
+            let cut = try await h2.nextFrame(on: 9, ofType: TestHTTP2Connection.FrameType.rstStream)
+            #expect(cut.payload == [0, 0, 0, 0x1], "PROTOCOL_ERROR")
+            try await h2.request(stream: 11, "GET", "/publish?name=sibling&data=again")
+            #expect(try await h2.response(stream: 11).body.contains("\"seq\": 2"))
+            #expect(try await river.request("GET", "/stats").body.contains("\"bad_requests\": 3"))
         }
     }
 
