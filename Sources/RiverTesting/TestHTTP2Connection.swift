@@ -77,20 +77,23 @@ public final class TestHTTP2Connection {
         open: Bool = false,
         authority: String = "river.test"
     ) async throws {
-        var fields: HPACKHeaders = [":method": method, ":scheme": "https", ":path": path, ":authority": authority]
-        for (name, value) in headers { fields.add(name: name, value: value) }
-        var block = ByteBuffer()
-        try self.encoder.encode(headers: fields, to: &block)
-        let flags: UInt8 = 0x4 | (body == nil && !open ? 0x1 : 0)
-        try await self.send(
-            type: FrameType.headers,
-            flags: flags,
-            stream: stream,
-            payload: Array(block.readableBytesView)
-        )
+        let fields = [(":method", method), (":scheme", "https"), (":path", path), (":authority", authority)]
+        try await self.sendHeaders(stream: stream, fields + headers, endStream: body == nil && !open)
         if let body {
             try await self.send(type: FrameType.data, flags: 0x1, stream: stream, payload: Array(body.utf8))
         }
+    }
+
+    /// One HEADERS frame on `stream` holding `fields` as given, in order (a request, or trailers).
+    public func sendHeaders(stream: UInt32, _ fields: [(String, String)], endStream: Bool) async throws {
+        var block = ByteBuffer()
+        try self.encoder.encode(headers: HPACKHeaders(fields), to: &block)
+        try await self.send(
+            type: FrameType.headers,
+            flags: 0x4 | (endStream ? 0x1 : 0),
+            stream: stream,
+            payload: Array(block.readableBytesView)
+        )
     }
 
     /// Opens `stream` as a WebSocket by extended CONNECT (RFC 8441 section 4):

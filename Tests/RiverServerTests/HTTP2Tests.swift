@@ -279,12 +279,10 @@ import Testing
         await h2.close()
     }
 
-    /// `keep_alive_timeout` ends an HTTP/2 connection only once it has had no open stream for
-    /// that long (GOAWAY NO_ERROR, then close): a connection holding an SSE stream stays.
-    /// A malformed request (RFC 9113 section 8.2.2: a connection-specific field,
-    /// `te` other than `trailers`, a body shorter than its `content-length`) ends
-    /// its own stream with RST_STREAM PROTOCOL_ERROR;
-    /// the connection and its other streams go on.
+    /// A malformed request (RFC 9113 sections 8.2 and 8.3: a connection-specific field,
+    /// `te` other than `trailers`, an upper-case name, CR in a value, a pseudo-header after a
+    /// field, a pseudo-header in trailers, a body shorter than its `content-length`) ends its
+    /// own stream with RST_STREAM PROTOCOL_ERROR; the connection and its other streams go on.
     @Test(arguments: TestRiver.Mode.allCases)
     func aMalformedRequestResetsOnlyItsStream(_ mode: TestRiver.Mode) async throws {
         try await withRiver(mode, Self.cleartext) { river in
@@ -292,31 +290,55 @@ import Testing
             try await h2.request(stream: 1, "GET", "/sse?name=sibling&hello=1")
             #expect(try await h2.head(stream: 1).status == 200)
             _ = try await h2.data(stream: 1, containing: "event: live")
-            for (stream, field) in [(UInt32(3), ("connection", "close")), (5, ("te", "gzip"))] {
-                try await h2.request(stream: stream, "GET", "/publish?name=sibling&data=no", headers: [field])
+            let malformed: [[(String, String)]] = [
+                [("connection", "close")], [("te", "gzip")], [("X-Upper", "1")], [("x-note", "a\rb")],
+                [("accept", "*/*"), (":protocol", "websocket")],
+            ]
+            for (index, fields) in malformed.enumerated() {
+                let stream = UInt32(3 + 2 * index)
+                try await h2.request(stream: stream, "GET", "/publish?name=sibling&data=no", headers: fields)
                 let reset = try await h2.nextFrame(on: stream)
-                #expect(reset.type == TestHTTP2Connection.FrameType.rstStream, "\(field)")
+                #expect(reset.type == TestHTTP2Connection.FrameType.rstStream, "\(fields)")
                 #expect(reset.payload == [0, 0, 0, 0x1], "PROTOCOL_ERROR")
             }
-            try await h2.request(stream: 7, "GET", "/publish?name=sibling&data=yes")
-            #expect(try await h2.response(stream: 7).status == 200)
+            try await h2.request(stream: 13, "GET", "/publish?name=sibling&data=yes")
+            #expect(try await h2.response(stream: 13).status == 200)
             #expect(try await h2.data(stream: 1, containing: "yes").contains("id: 1"), "the sibling stream goes on")
             // A body shorter than its content-length: reset, and nothing of it published.
             try await h2.request(
-                stream: 9,
+                stream: 15,
                 "POST",
                 "/publish?name=sibling",
                 headers: [("content-length", "10")],
                 body: "short"
             )
-            let cut = try await h2.nextFrame(on: 9, ofType: TestHTTP2Connection.FrameType.rstStream)
+            let cut = try await h2.nextFrame(on: 15, ofType: TestHTTP2Connection.FrameType.rstStream)
             #expect(cut.payload == [0, 0, 0, 0x1], "PROTOCOL_ERROR")
-            try await h2.request(stream: 11, "GET", "/publish?name=sibling&data=again")
-            #expect(try await h2.response(stream: 11).body.contains("\"seq\": 2"))
-            #expect(try await river.request("GET", "/stats").body.contains("\"bad_requests\": 3"))
+            // Trailers holding a pseudo-header: reset, and the body before them not published.
+            try await h2.request(
+                stream: 17,
+                "POST",
+                "/publish?name=sibling",
+                headers: [("content-type", "text/plain")],
+                open: true
+            )
+            try await h2.send(
+                type: TestHTTP2Connection.FrameType.data,
+                flags: 0,
+                stream: 17,
+                payload: Array("trailed".utf8)
+            )
+            try await h2.sendHeaders(stream: 17, [(":path", "/publish?name=other")], endStream: true)
+            let trailed = try await h2.nextFrame(on: 17, ofType: TestHTTP2Connection.FrameType.rstStream)
+            #expect(trailed.payload == [0, 0, 0, 0x1], "PROTOCOL_ERROR")
+            try await h2.request(stream: 19, "GET", "/publish?name=sibling&data=again")
+            #expect(try await h2.response(stream: 19).body.contains("\"seq\": 2"))
+            #expect(try await river.request("GET", "/stats").body.contains("\"bad_requests\": 7"))
         }
     }
 
+    /// `keep_alive_timeout` ends an HTTP/2 connection only once it has had no open stream for
+    /// that long (GOAWAY NO_ERROR, then close): a connection holding an SSE stream stays.
     @Test func keepAliveCountsOnlyWhileNoStreamIsOpen() async throws {
         let configuration = configured {
             $0.http2Cleartext = true

@@ -38,6 +38,8 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     /// When the last stream closed (or the connection opened).
     private var idleSince: UInt64
     private var goingAway = false
+    /// The streams reset for a malformed request so far (`HTTP2ConnectionHandler+MalformedRequests`).
+    var malformedRequests = 0
     /// In the loop's `http2Connections` (and its streams in `http2Streams`) until it closes.
     private var isCounted = false
     /// Below `NIOHTTP2Handler`: its flushes wait for the end of the tick (`flushQueuedWrites`).
@@ -81,6 +83,11 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let frame = self.unwrapInboundIn(data)
         // (What the peer sends on a stream answered here — RST_STREAM, WINDOW_UPDATE — is its own.)
         guard !self.directStreams.contains(frame.streamID) else { return }
+        if case .headers(let headers) = frame.payload,
+            self.refusesMalformed(headers, on: frame.streamID, context: context)
+        {
+            return
+        }
         if let publish = self.directPublish(frame, context: context) {
             self.answer(publish, on: frame.streamID, context: context)
             return
@@ -146,6 +153,7 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         // A malformed request: its stream is reset, the others go on.
         if HTTP2StreamErrors.endsOnlyItsStream(error) {
             self.loop.counters.badRequests += 1
+            self.countMalformedRequest(context: context)
             return
         }
         // (NIOHTTP2Handler has already sent GOAWAY for a connection error.)

@@ -35,8 +35,9 @@ extension MachineLoadTests {
 
         /// CVE-2025-8671 ("made you reset"): a client that makes the server reset its streams
         /// (each request malformed: a connection-specific field, RFC 9113 section 8.2.2) gets
-        /// RST_STREAM PROTOCOL_ERROR for each, then, past swift-nio-http2's 200 stream errors,
-        /// GOAWAY ENHANCE_YOUR_CALM, and is cut; its requests never reach a stream of River's.
+        /// RST_STREAM PROTOCOL_ERROR for each, then, past 200 of them
+        /// (`HTTP2ConnectionHandler.malformedRequestLimit`), GOAWAY ENHANCE_YOUR_CALM, and is
+        /// cut; its requests never reach a stream of River's.
         @Test(arguments: TestRiver.Mode.allCases)
         func provokedResetsAreCutWithGoAway(_ mode: TestRiver.Mode) async throws {
             try await withRiver(mode, HTTP2Tests.cleartext) { river in
