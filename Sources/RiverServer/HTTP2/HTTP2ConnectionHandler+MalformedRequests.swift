@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
@@ -14,20 +15,21 @@ extension HTTP2ConnectionHandler {
     /// bound on the stream errors a peer provokes (its "glitches").
     static let malformedRequestLimit = 200
 
-    /// Whether `headers` on `stream` are malformed and so refused: its stream is reset.
+    /// Whether `headers` on `stream` (its request when `opensStream`, else its trailers) are
+    /// malformed and so refused: its stream is reset.
     func refusesMalformed(
-        _ headers: HTTP2Frame.FramePayload.Headers,
+        _ headers: HPACKHeaders,
+        opensStream: Bool,
         on stream: HTTP2StreamID,
         context: ChannelHandlerContext
-    )
-        -> Bool
-    {
-        // (The first HEADERS of a stream is its request, any later one its trailers.)
-        let opensStream = stream > self.lastStreamID
+    ) -> Bool {
         let fault =
-            opensStream
-            ? HTTP2FieldValidation.requestFault(headers.headers) : HTTP2FieldValidation.trailersFault(headers.headers)
-        guard fault != nil else { return false }
+            opensStream ? HTTP2FieldValidation.requestFault(headers) : HTTP2FieldValidation.trailersFault(headers)
+        guard let fault else { return false }
+        self.server.logger.debug(
+            "malformed HTTP/2 request: stream reset",
+            metadata: ["peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")", "reason": "\(fault)"]
+        )
         self.loop.counters.badRequests += 1
         if opensStream {
             // Held as a stream answered here until the reset closes it: nothing of it reaches a stream channel.

@@ -17,26 +17,31 @@ import RiverCore
 extension HTTP2ConnectionHandler {
     /// A publish the connection answers itself.
     struct DirectPublish {
-        let request: ParsedRequest
         let dispatch: RequestDispatcher.Dispatch
+        /// A HEAD request: the answer without its body.
+        let omitsBody: Bool
     }
 
-    /// The publish `frame` opens, when this connection can answer it itself.
-    func directPublish(_ frame: HTTP2Frame, context: ChannelHandlerContext) -> DirectPublish? {
-        guard case .headers(let headers) = frame.payload, headers.endStream, frame.streamID > self.lastStreamID,
-            let head = Self.plainPublishHead(headers.headers, limits: self.server.parserLimits)
-                ?? Self.publishHeadFromText(headers.headers, limits: self.server.parserLimits, context: context),
+    /// The publish `headers` open a stream with, when this connection can answer it itself:
+    /// `plainHead` when the fields are those of `plainPublishHead`, else read from their text.
+    func directPublish(
+        _ headers: HPACKHeaders,
+        plainHead: ParsedRequestHead?,
+        context: ChannelHandlerContext
+    ) -> DirectPublish? {
+        guard
+            let head = plainHead
+                ?? Self.publishHeadFromText(headers, limits: self.server.parserLimits, context: context),
             Router.route(head.path) == .publish, !head.isChunked, (head.contentLength ?? 0) == 0
         else { return nil }
-        let request = ParsedRequest(head: head)
         let dispatcher = RequestDispatcher(
             server: self.server,
             listener: self.listener,
             peer: context.channel.remoteAddress
         )
-        let dispatch = dispatcher.dispatch(request)
+        let dispatch = dispatcher.dispatch(ParsedRequest(head: head))
         switch dispatch {
-        case .respond, .publish: return DirectPublish(request: request, dispatch: dispatch)
+        case .respond, .publish: return DirectPublish(dispatch: dispatch, omitsBody: head.method == .head)
         default: return nil
         }
     }
@@ -45,29 +50,35 @@ extension HTTP2ConnectionHandler {
     /// load tools and most clients send), from the request line alone: the
     /// HTTP/1.1 text of every field, parsed again, cost 7.5 % of an HTTP/2
     /// publish (docs/BENCHMARKS.md). Nil: any other field, or fields kept for
-    /// `auth_url`; the text's way then.
+    /// `auth_url`; the text's way then. A block taken here is well formed
+    /// (RFC 9113 sections 8.2 and 8.3, checked as it is read: the connection's
+    /// `HTTP2FieldValidation` pass is not needed for it).
     static func plainPublishHead(_ headers: HPACKHeaders, limits: HTTPRequestParser.Limits) -> ParsedRequestHead? {
         guard limits.keptFields.isEmpty else { return nil }
         var method: String?
         var path: String?
+        var hasScheme = false
         var hasAuthority = false
         var fields = 0
         var acceptsEventStream = false
         for (name, value, _) in headers {
             switch name {
-            case ":method": method = value
-            case ":path": path = value
-            case ":authority": hasAuthority = true
-            case ":scheme": continue
+            case ":method" where method == nil: method = value
+            case ":path" where path == nil: path = value
+            case ":authority" where !hasAuthority: hasAuthority = true
+            case ":scheme" where !hasScheme: hasScheme = true
             case "accept", "accept-encoding", "accept-language", "user-agent", "cache-control", "pragma":
+                guard HTTP2StreamBridge.isFieldValue(value) else { return nil }
                 fields += 1
                 if name == "accept" { acceptsEventStream = value.lowercased().contains("text/event-stream") }
+                continue
             default: return nil
             }
-            guard HTTP2StreamBridge.isFieldValue(value) else { return nil }
+            // A pseudo-header: once (above), before every field, no control byte or space.
+            guard fields == 0, value.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { return nil }
         }
-        guard let method, let path, hasAuthority, path.hasPrefix("/publish"), fields <= limits.maxHeaderCount,
-            method.utf8.count + path.utf8.count + 10 <= limits.maxRequestLine
+        guard let method, let path, hasScheme, hasAuthority, method != "CONNECT", path.hasPrefix("/publish"),
+            fields <= limits.maxHeaderCount, method.utf8.count + path.utf8.count + 10 <= limits.maxRequestLine
         else { return nil }
         var line = ByteBuffer()
         line.reserveCapacity(method.utf8.count + path.utf8.count + 10)
@@ -97,6 +108,7 @@ extension HTTP2ConnectionHandler {
         self.directStreams.append(stream)
         self.streamStarted(stream)
         self.loop.counters.requests += 1
+        let omitsBody = publish.omitsBody
         switch publish.dispatch {
         case .publish(let message, let headers):
             let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -108,10 +120,10 @@ extension HTTP2ConnectionHandler {
                 on: context.eventLoop
             ) {
                 response in
-                handler.value.write(response, on: stream, omitsBody: message.head.method == .head)
+                handler.value.write(response, on: stream, omitsBody: omitsBody)
             }
         case .respond(let response):
-            self.write(response, on: stream, omitsBody: publish.request.head.method == .head)
+            self.write(response, on: stream, omitsBody: omitsBody)
         default:
             preconditionFailure("only publishes and answers are taken: \(publish.dispatch)")
         }

@@ -83,14 +83,21 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let frame = self.unwrapInboundIn(data)
         // (What the peer sends on a stream answered here — RST_STREAM, WINDOW_UPDATE — is its own.)
         guard !self.directStreams.contains(frame.streamID) else { return }
-        if case .headers(let headers) = frame.payload,
-            self.refusesMalformed(headers, on: frame.streamID, context: context)
-        {
-            return
-        }
-        if let publish = self.directPublish(frame, context: context) {
-            self.answer(publish, on: frame.streamID, context: context)
-            return
+        if case .headers(let headers) = frame.payload {
+            // (The first HEADERS of a stream is its request, any later one its trailers.)
+            let opensStream = frame.streamID > self.lastStreamID
+            let isWhole = opensStream && headers.endStream
+            // A plain publish is checked as its head is read; any other block here.
+            let plainHead = isWhole ? Self.plainPublishHead(headers.headers, limits: self.server.parserLimits) : nil
+            if plainHead == nil,
+                self.refusesMalformed(headers.headers, opensStream: opensStream, on: frame.streamID, context: context)
+            {
+                return
+            }
+            if isWhole, let publish = self.directPublish(headers.headers, plainHead: plainHead, context: context) {
+                self.answer(publish, on: frame.streamID, context: context)
+                return
+            }
         }
         context.fireChannelRead(data)
     }
