@@ -107,13 +107,29 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelReadComplete()
     }
 
+    /// The events of a stream answered here (its creation, window, close) end here: the
+    /// multiplexer never saw the stream.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let closed = event as? StreamClosedEvent, let index = self.directStreams.firstIndex(of: closed.streamID) {
-            self.directStreams.remove(at: index)
-            self.streamClosed()
+        if !self.directStreams.isEmpty, let stream = Self.stream(of: event),
+            let index = self.directStreams.firstIndex(of: stream)
+        {
+            if event is StreamClosedEvent {
+                self.directStreams.remove(at: index)
+                self.streamClosed()
+            }
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The stream a stream's event of swift-nio-http2 is about.
+    private static func stream(of event: Any) -> HTTP2StreamID? {
+        switch event {
+        case let created as NIOHTTP2StreamCreatedEvent: created.streamID
+        case let closed as StreamClosedEvent: closed.streamID
+        case let window as NIOHTTP2WindowUpdatedEvent: window.streamID
+        default: nil
+        }
     }
 
     /// Reads wait while the socket is full: a peer that sends publishes and never reads its
