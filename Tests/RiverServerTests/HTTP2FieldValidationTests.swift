@@ -104,6 +104,14 @@ import Testing
         #expect(agreed.accepted > 100 && agreed.refused > 100 && plainPublishes > 50, "\(agreed), \(plainPublishes)")
     }
 
+    /// RFC 8441: `:protocol` only once the peer has acknowledged the SETTINGS that allow it.
+    @Test func anExtendedConnectWaitsForTheSettingsToBeAcknowledged() throws {
+        let extendedConnect = Self.namedBlocks.first { $0.0 == "extended CONNECT" }!.1
+        #expect(try Self.verdicts(extendedConnect, acknowledged: false) == (nio: false, river: false))
+        #expect(try Self.verdicts(extendedConnect, acknowledged: true) == (nio: true, river: true))
+        #expect(try Self.verdicts(Self.request(), acknowledged: false) == (nio: true, river: true))
+    }
+
     @Test func trailersAsSwiftNIOHTTP2Has() throws {
         for (trailers, wellFormed) in [
             ([("x-checksum", "1")], true), ([(":path", "/")], false), ([("Upper", "1")], false),
@@ -114,17 +122,20 @@ import Testing
     }
 
     /// Whether swift-nio-http2's validation takes `block`, and whether River's takes it as NIO decoded it.
-    static func verdicts(_ block: [(String, String)]) throws -> (nio: Bool, river: Bool) {
+    /// `acknowledged`: the client acknowledges the server's SETTINGS before the request.
+    static func verdicts(_ block: [(String, String)], acknowledged: Bool = true) throws -> (nio: Bool, river: Bool) {
         var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
         var encoded = ByteBuffer()
         try encoder.encode(headers: HPACKHeaders(block), to: &encoded)
         var bytes = ByteBuffer(string: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         Self.writeFrame(type: 0x4, flags: 0, stream: 0, payload: ByteBuffer(), to: &bytes)  // SETTINGS
-        Self.writeFrame(type: 0x4, flags: 0x1, stream: 0, payload: ByteBuffer(), to: &bytes)  // its ACK of ours
+        if acknowledged {
+            Self.writeFrame(type: 0x4, flags: 0x1, stream: 0, payload: ByteBuffer(), to: &bytes)  // its ACK of ours
+        }
         Self.writeFrame(type: 0x1, flags: 0x5, stream: 1, payload: encoded, to: &bytes)  // HEADERS, END_STREAM
         let nio = try Self.decode(bytes, validating: true)
         let decoded = try Self.decode(bytes, validating: false)
-        let river = decoded.map { HTTP2FieldValidation.requestFault($0) == nil } ?? false
+        let river = decoded.map { HTTP2FieldValidation.requestFault($0, extendedConnect: acknowledged) == nil } ?? false
         return (nio != nil, river)
     }
 

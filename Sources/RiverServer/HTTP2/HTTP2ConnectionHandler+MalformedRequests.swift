@@ -24,7 +24,9 @@ extension HTTP2ConnectionHandler {
         context: ChannelHandlerContext
     ) -> Bool {
         let fault =
-            opensStream ? HTTP2FieldValidation.requestFault(headers) : HTTP2FieldValidation.trailersFault(headers)
+            opensStream
+            ? HTTP2FieldValidation.requestFault(headers, extendedConnect: self.peerAcknowledgedSettings)
+            : HTTP2FieldValidation.trailersFault(headers)
         guard let fault else { return false }
         self.server.logger.debug(
             "malformed HTTP/2 request: stream reset",

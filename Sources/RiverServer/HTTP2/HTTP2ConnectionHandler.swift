@@ -40,6 +40,8 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var goingAway = false
     /// The streams reset for a malformed request so far (`HTTP2ConnectionHandler+MalformedRequests`).
     var malformedRequests = 0
+    /// The peer has acknowledged River's SETTINGS: it may use what they allow (RFC 8441's `:protocol`).
+    private(set) var peerAcknowledgedSettings = false
     /// In the loop's `http2Connections` (and its streams in `http2Streams`) until it closes.
     private var isCounted = false
     /// Below `NIOHTTP2Handler`: its flushes wait for the end of the tick (`flushQueuedWrites`).
@@ -83,7 +85,10 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
         let frame = self.unwrapInboundIn(data)
         // (What the peer sends on a stream answered here — RST_STREAM, WINDOW_UPDATE — is its own.)
         guard !self.directStreams.contains(frame.streamID) else { return }
-        if case .headers(let headers) = frame.payload {
+        switch frame.payload {
+        case .settings(.ack):
+            self.peerAcknowledgedSettings = true
+        case .headers(let headers):
             // (The first HEADERS of a stream is its request, any later one its trailers.)
             let opensStream = frame.streamID > self.lastStreamID
             let isWhole = opensStream && headers.endStream
@@ -98,6 +103,8 @@ final class HTTP2ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandle
                 self.answer(publish, on: frame.streamID, context: context)
                 return
             }
+        default:
+            break
         }
         context.fireChannelRead(data)
     }

@@ -8,11 +8,13 @@ import NIOHPACK
 /// a field name that is empty, upper-case or not a token; a connection-specific
 /// field; a value with CR, LF or NUL (a pseudo-header's: any control byte or space);
 /// pseudo-headers unknown, repeated, after a regular field, or not those the request
-/// needs (RFC 8441's extended CONNECT included); an empty `:path`; `te` other than
-/// `trailers`; a pseudo-header in trailers.
+/// needs (RFC 8441's extended CONNECT included, once the peer has acknowledged the
+/// SETTINGS that allow it); an empty `:path`; `te` other than `trailers`; a
+/// pseudo-header in trailers.
 enum HTTP2FieldValidation {
     /// Why the request `headers` open a stream with is malformed; nil when it is not.
-    static func requestFault(_ headers: HPACKHeaders) -> String? {
+    /// `extendedConnect`: the peer has acknowledged River's SETTINGS, which allow `:protocol`.
+    static func requestFault(_ headers: HPACKHeaders, extendedConnect: Bool) -> String? {
         var seen: PseudoFields = []
         var regularFieldsBegun = false
         var isConnect = false
@@ -25,6 +27,7 @@ enum HTTP2FieldValidation {
             }
             guard !regularFieldsBegun else { return "a pseudo-header after a regular field" }
             guard let field = PseudoFields(name: name) else { return "an unknown pseudo-header" }
+            guard field != .protocol || extendedConnect else { return ":protocol before the SETTINGS allowing it" }
             guard !seen.contains(field) else { return "a repeated pseudo-header" }
             seen.insert(field)
             guard value.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
