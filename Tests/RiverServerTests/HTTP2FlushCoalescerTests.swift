@@ -38,9 +38,24 @@ import Testing
         #expect(try self.written(channel).isEmpty, "nothing goes before the tick's end")
         coalescer.flushNow()
         #expect(try self.written(channel) == ["head-1|data-1|", large, "head-2|"])
+        // A header alone before its message goes on as it is: the same buffer, not a copy.
+        let header = ByteBuffer(string: "head-3|")
+        channel.write(IOData.byteBuffer(header), promise: nil)
+        channel.write(IOData.byteBuffer(ByteBuffer(string: large)), promise: nil)
+        channel.flush()
+        coalescer.flushNow()
+        guard case .byteBuffer(let alone) = try channel.readOutbound(as: IOData.self) else {
+            Issue.record("no header written")
+            return
+        }
+        let sameBytes = alone.withUnsafeReadableBytes { a in
+            header.withUnsafeReadableBytes { a.baseAddress == $0.baseAddress }
+        }
+        #expect(alone == header && sameBytes)
+        #expect(try self.written(channel) == [large])
         channel.write(IOData.byteBuffer(ByteBuffer(string: "next tick")), promise: nil)
         channel.flush()
-        #expect(ticks.asked == 2)
+        #expect(ticks.asked == 3)
         coalescer.flushNow()
         #expect(try self.written(channel) == ["next tick"])
     }

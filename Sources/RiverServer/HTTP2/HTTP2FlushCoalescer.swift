@@ -10,10 +10,11 @@ import NIOCore
 ///   (`HTTP2ConnectionHandler.flushQueuedWrites`), and the ones after it wait for that.
 /// - Small writes: swift-nio-http2 writes each frame's header (and a HEADERS frame whole) as a
 ///   buffer of its own, then reuses that buffer, so each one cost a copy of the buffer, an
-///   entry in the socket's queue and an iovec (over TLS, a record). Writes of at most
-///   `copiedWriteLimit` bytes are copied into one buffer, handed on in order before any larger
+///   entry in the socket's queue and an iovec (over TLS, a record). A run of writes of at most
+///   `copiedWriteLimit` bytes is copied into one buffer, handed on in order before any larger
 ///   write, a write with a promise or a flush; larger ones (a message's bytes, encoded once for
-///   every subscriber) go on as they are.
+///   every subscriber) go on as they are. A small write alone before a larger one (a DATA
+///   frame's header before its message) goes on as it is, uncopied.
 ///
 /// A close flushes first, so nothing written before it (a GOAWAY) is lost. No promise is
 /// ever held here.
@@ -26,8 +27,10 @@ final class HTTP2FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler
 
     private var context: ChannelHandlerContext?
     private var isFlushPending = false
-    /// The small writes copied since the last write handed on.
-    private var copied: ByteBuffer?
+    /// The small writes since the last write handed on: the first as it was written, then
+    /// (from the second on) copied together.
+    private var held: ByteBuffer?
+    private var heldIsCopy = false
     /// Asks the loop for the end-of-tick flush (set by `HTTP2ConnectionHandler`).
     var flushAtEndOfTick: () -> Void = {}
 
@@ -37,18 +40,30 @@ final class HTTP2FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        self.copied = nil
+        self.held = nil
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .byteBuffer(var buffer) = self.unwrapOutboundIn(data), buffer.readableBytes <= Self.copiedWriteLimit {
-            if self.copied == nil { self.copied = context.channel.allocator.buffer(capacity: 1024) }
-            self.copied!.writeBuffer(&buffer)
-            if let promise { self.handOnCopied(context: context, promise: promise) }
+        guard case .byteBuffer(var buffer) = self.unwrapOutboundIn(data),
+            buffer.readableBytes <= Self.copiedWriteLimit
+        else {
+            self.handOnHeld(context: context, promise: nil)
+            context.write(data, promise: promise)
             return
         }
-        self.handOnCopied(context: context, promise: nil)
-        context.write(data, promise: promise)
+        if self.held == nil {
+            self.held = buffer
+            self.heldIsCopy = false
+        } else {
+            if !self.heldIsCopy {
+                var copy = context.channel.allocator.buffer(capacity: 1024)
+                copy.writeImmutableBuffer(self.held!)
+                self.held = copy
+                self.heldIsCopy = true
+            }
+            self.held!.writeBuffer(&buffer)
+        }
+        if let promise { self.handOnHeld(context: context, promise: promise) }
     }
 
     func flush(context: ChannelHandlerContext) {
@@ -67,16 +82,16 @@ final class HTTP2FlushCoalescer: ChannelOutboundHandler, RemovableChannelHandler
     func flushNow() {
         guard self.isFlushPending, let context = self.context else { return }
         self.isFlushPending = false
-        self.handOnCopied(context: context, promise: nil)
+        self.handOnHeld(context: context, promise: nil)
         context.flush()
     }
 
-    private func handOnCopied(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
-        guard let copied = self.copied.take() else {
+    private func handOnHeld(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard let held = self.held.take() else {
             promise?.succeed()
             return
         }
-        context.write(self.wrapOutboundOut(.byteBuffer(copied)), promise: promise)
+        context.write(self.wrapOutboundOut(.byteBuffer(held)), promise: promise)
     }
 }
 
