@@ -10,7 +10,9 @@ import NIOHPACK
 /// pseudo-headers unknown, repeated, after a regular field, or not those the request
 /// needs (RFC 8441's extended CONNECT included, once the peer has acknowledged the
 /// SETTINGS that allow it); an empty `:path`; `te` other than `trailers`; a
-/// pseudo-header in trailers.
+/// pseudo-header in trailers. Like swift-nio-http2, it lets a value start or end
+/// with a space or tab (section 8.2.1 forbids it): such padding smuggles nothing,
+/// since River's HTTP/1.1 parser trims it, and refusing it would break sloppy peers.
 enum HTTP2FieldValidation {
     /// Why the request `headers` open a stream with is malformed; nil when it is not.
     /// `extendedConnect`: the peer has acknowledged River's SETTINGS, which allow `:protocol`.
