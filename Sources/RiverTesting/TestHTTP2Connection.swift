@@ -63,7 +63,12 @@ public final class TestHTTP2Connection {
 
     /// Sends one frame.
     public func send(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) async throws {
-        try await self.connection.send(HTTP1OverHTTP2.frame(type, flags, stream & 0x7FFF_FFFF, payload))
+        try await self.connection.send(Self.frame(type: type, flags: flags, stream: stream, payload: payload))
+    }
+
+    /// One frame's bytes (RFC 9113 section 4.1), for a test that hands them to a handler itself.
+    public static func frame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8]) -> [UInt8] {
+        HTTP1OverHTTP2.frame(type, flags, stream & 0x7FFF_FFFF, payload)
     }
 
     /// Opens `stream` with a request; its body, if any, follows in one DATA frame.

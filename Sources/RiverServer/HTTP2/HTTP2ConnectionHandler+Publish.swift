@@ -64,7 +64,9 @@ extension HTTP2ConnectionHandler {
         for (name, value, _) in headers {
             switch name {
             case ":method" where method == nil: method = value
-            case ":path" where path == nil: path = value
+            case ":path" where path == nil:
+                guard value.hasPrefix("/publish") else { return nil }  // (any other route: no need to read on)
+                path = value
             case ":authority" where !hasAuthority: hasAuthority = true
             case ":scheme" where !hasScheme: hasScheme = true
             case "accept", "accept-encoding", "accept-language", "user-agent", "cache-control", "pragma":
@@ -77,7 +79,7 @@ extension HTTP2ConnectionHandler {
             // A pseudo-header: once (above), before every field, no control byte or space.
             guard fields == 0, value.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { return nil }
         }
-        guard let method, let path, hasScheme, hasAuthority, method != "CONNECT", path.hasPrefix("/publish"),
+        guard let method, let path, hasScheme, hasAuthority, method != "CONNECT",
             fields <= limits.maxHeaderCount, method.utf8.count + path.utf8.count + 10 <= limits.maxRequestLine
         else { return nil }
         var line = ByteBuffer()
